@@ -1,0 +1,216 @@
+/**
+ * Expiry lateness: redkit's reliable expirations against raw keyspace notifications, on the same
+ * throwaway Redis, in one run. For each scenario both subjects get the same deadline layout;
+ * lateness = time the handler ran - deadline. Scenarios (issue 3):
+ *  - 100,000 keys with deadlines spread over 1-3 s;
+ *  - the same with 100,000 other keys carrying a 1-hour TTL (they slow Redis's active expiry);
+ *  - 1,000,000 keys with deadlines spread over 10 s (sustained delivery of 100,000 expirations/s).
+ */
+import { createClient } from 'redis'
+import { createRedkit } from '../src/index.js'
+import { createLatencyHistogram, summarize } from './lib/load.js'
+import { sleep } from './lib/stats.js'
+import { type BenchContext, defineBenchmark } from './lib/types.js'
+
+interface Scenario {
+  name: string
+  keys: number
+  spreadMs: number
+  noise: number
+}
+
+interface Outcome {
+  /** Keys whose write finished after their deadline: their lateness measures the write phase. */
+  lateWrites: number
+  delivered: number
+  p50: number
+  p99: number
+  max: number
+  deliveredPerSec: number
+  setupMs: number
+}
+
+function newClient(url: string) {
+  return createClient({ url, commandOptions: { timeout: 0 } })
+}
+type Client = ReturnType<typeof newClient>
+
+/**
+ * Deadlines start once the keys are written: a margin sized from a conservative write rate, so the
+ * figures measure delivery, not a write phase that overran its deadlines (the write time is
+ * reported; when it exceeds the margin the lateness figures include it).
+ */
+function layout(n: number, spreadMs: number, writesPerSec: number): { start: number; deadline: (i: number) => number } {
+  const start = Date.now() + Math.ceil((n / writesPerSec) * 1000) + 500
+  // Spread evenly (shuffled by index) so the delivery rate is n / spread.
+  return { start, deadline: (i) => Math.round(start + ((i * 7919) % n) * (spreadMs / n)) }
+}
+
+async function fillNoise(client: Client, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 5000) {
+    const batch = client.multi()
+    for (let j = i; j < Math.min(count, i + 5000); j++) batch.set(`noise:${j}`, 'x', { PX: 3_600_000 })
+    await batch.execAsPipeline()
+  }
+}
+
+async function runNative(ctx: BenchContext, client: Client, scenario: Scenario, tag: string): Promise<Outcome> {
+  await client.configSet('notify-keyspace-events', 'Ex')
+  const subscriber = client.duplicate()
+  subscriber.on('error', (error: Error) => ctx.log(`subscriber: ${error.message}`))
+  await subscriber.connect()
+  const histogram = createLatencyHistogram()
+  const deadlines = new Map<string, number>()
+  let delivered = 0
+  let last = 0
+  await subscriber.subscribe('__keyevent@0__:expired', (key) => {
+    const deadline = deadlines.get(key)
+    if (deadline === undefined) return
+    const now = Date.now()
+    histogram.recordValue(Math.max(0, now - deadline) * 1000)
+    deadlines.delete(key)
+    delivered++
+    last = now
+  })
+  const setupStart = Date.now()
+  let lateWrites = 0
+  const plan = layout(scenario.keys, scenario.spreadMs, 50_000)
+  for (let i = 0; i < scenario.keys; i += 5000) {
+    const batch = client.multi()
+    for (let j = i; j < Math.min(scenario.keys, i + 5000); j++) {
+      const key = `${tag}:${j}`
+      const deadline = plan.deadline(j)
+      if (deadline <= Date.now()) lateWrites++
+      deadlines.set(key, deadline)
+      batch.set(key, 'v', { PXAT: deadline })
+    }
+    await batch.execAsPipeline()
+  }
+  const setupMs = Date.now() - setupStart
+  await waitForAll(ctx, () => delivered, scenario.keys, plan.start + scenario.spreadMs)
+  await subscriber.close()
+  await client.configSet('notify-keyspace-events', '')
+  return outcome(histogram, { lateWrites, delivered, setupMs, firstDeadline: plan.start, lastArrival: last })
+}
+
+async function runReliable(ctx: BenchContext, scenario: Scenario, tag: string): Promise<Outcome> {
+  const rk = await createRedkit({ url: ctx.redisUrl, prefix: `b${tag}` })
+  rk.expirations.events.on('error', (error) => ctx.log(`reliable: ${error.message}`))
+  const histogram = createLatencyHistogram()
+  let delivered = 0
+  let last = 0
+  const sub = await rk.expirations.on(
+    `${tag}:*`,
+    (event) => {
+      histogram.recordValue(Math.max(0, event.lateMs ?? 0) * 1000)
+      delivered++
+      last = event.firedAt
+    },
+    { group: 'bench', concurrency: 256 },
+  )
+  const setupStart = Date.now()
+  let lateWrites = 0
+  const plan = layout(scenario.keys, scenario.spreadMs, 20_000)
+  const inFlight = 2000
+  for (let i = 0; i < scenario.keys; i += inFlight) {
+    const writes: Promise<number>[] = []
+    for (let j = i; j < Math.min(scenario.keys, i + inFlight); j++) {
+      const ttlMs = Math.round(plan.deadline(j) - Date.now())
+      if (ttlMs < 1) lateWrites++
+      writes.push(rk.expirations.set(`${tag}:${j}`, 1, { ttlMs: Math.max(1, ttlMs), keepValue: false }))
+    }
+    await Promise.all(writes)
+  }
+  const setupMs = Date.now() - setupStart
+  await waitForAll(ctx, () => delivered, scenario.keys, plan.start + scenario.spreadMs)
+  await sub.close()
+  await rk.close()
+  return outcome(histogram, { lateWrites, delivered, setupMs, firstDeadline: plan.start, lastArrival: last })
+}
+
+/** Summarizes one subject's run: lateness percentiles and the delivery rate since the first deadline. */
+function outcome(
+  histogram: ReturnType<typeof createLatencyHistogram>,
+  run: { lateWrites: number; delivered: number; setupMs: number; firstDeadline: number; lastArrival: number },
+): Outcome {
+  const s = summarize(histogram)
+  return {
+    lateWrites: run.lateWrites,
+    delivered: run.delivered,
+    p50: s.p50,
+    p99: s.p99,
+    max: s.max,
+    deliveredPerSec: run.delivered / Math.max(0.001, (run.lastArrival - run.firstDeadline) / 1000),
+    setupMs: run.setupMs,
+  }
+}
+
+/** Waits until everything arrived, or 60 s past the last deadline (native mode can lag that much). */
+async function waitForAll(ctx: BenchContext, count: () => number, expected: number, lastDeadline: number): Promise<void> {
+  let reported = 0
+  while (count() < expected && Date.now() < lastDeadline + 60_000 && !ctx.signal.aborted) {
+    await sleep(100, ctx.signal)
+    if (Date.now() - reported > 5000) {
+      reported = Date.now()
+      ctx.log(`  ${count()} / ${expected} delivered`)
+    }
+  }
+}
+
+export default defineBenchmark({
+  name: 'expiry',
+  description: 'expiry lateness p50/p99/max and delivery: reliable expirations vs keyspace notifications',
+  async run(ctx) {
+    const scale = ctx.quick ? 0.1 : 1
+    const scenarios: Scenario[] = [
+      { name: '100k keys, 1-3 s', keys: 100_000 * scale, spreadMs: 2000, noise: 0 },
+      { name: '100k keys + 100k 1 h TTL', keys: 100_000 * scale, spreadMs: 2000, noise: 100_000 * scale },
+      { name: '1M keys over 10 s', keys: 1_000_000 * scale, spreadMs: 10_000, noise: 0 },
+    ]
+    const client = newClient(ctx.redisUrl)
+    client.on('error', (error: Error) => ctx.log(`client: ${error.message}`))
+    await client.connect()
+    try {
+      let run = 0
+      for (const scenario of scenarios) {
+        if (ctx.signal.aborted) break
+        await client.flushAll()
+        if (scenario.noise > 0) await fillNoise(client, scenario.noise)
+        // Alternate which subject goes first, so neither always runs on a fresher server.
+        const order: Array<'native' | 'reliable'> = run % 2 === 0 ? ['native', 'reliable'] : ['reliable', 'native']
+        const outcomes: Record<string, Outcome> = {}
+        for (const subject of order) {
+          ctx.log(`${scenario.name}: ${subject}...`)
+          const tag = `${subject[0]}${run}`
+          outcomes[subject] = subject === 'native' ? await runNative(ctx, client, scenario, tag) : await runReliable(ctx, scenario, tag)
+          await sleep(500, ctx.signal)
+        }
+        run++
+        const params = { scenario: scenario.name, keys: scenario.keys, spreadMs: scenario.spreadMs, noiseKeys: scenario.noise }
+        for (const [subject, o] of Object.entries(outcomes)) {
+          const name = `${scenario.name} · ${subject === 'native' ? 'keyspace notifications' : 'redkit reliable'}`
+          ctx.record({ subject: name, metric: 'p50', value: o.p50, unit: 'ms', params })
+          ctx.record({ subject: name, metric: 'p99', value: o.p99, unit: 'ms', params })
+          ctx.record({ subject: name, metric: 'max', value: o.max, unit: 'ms', params })
+          ctx.record({ subject: name, metric: 'delivered', value: (o.delivered / scenario.keys) * 100, unit: '%', params })
+          ctx.record({ subject: name, metric: 'delivery rate', value: o.deliveredPerSec, unit: 'events/s', params })
+          ctx.record({ subject: name, metric: 'write time', value: o.setupMs, unit: 'ms', params })
+          ctx.record({ subject: name, metric: 'written after deadline', value: o.lateWrites, unit: 'keys', params })
+        }
+        const native = outcomes.native
+        const reliable = outcomes.reliable
+        if (native && reliable && reliable.p99 > 0) {
+          ctx.record({
+            subject: `${scenario.name} · native p99 / reliable p99`,
+            metric: 'p99 ratio',
+            value: native.p99 / reliable.p99,
+            unit: 'x',
+            params,
+          })
+        }
+      }
+    } finally {
+      await client.close()
+    }
+  },
+})

@@ -1,0 +1,249 @@
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { validateMs } from '../core/backoff.js'
+import type { RedkitContext } from '../core/context.js'
+import { ErrorCodes, isRedkitError, RedkitError, toRedkitError } from '../core/errors.js'
+import { validateObjectName } from '../core/keys.js'
+import { scripts } from './scripts.js'
+
+export interface LiveDatasetOptions<T> {
+  /** Loads the whole dataset from the source of truth; `version` is the one announced when it started. */
+  load: (info: { version: number }) => Promise<T> | T
+  /** Bound on one load; other instances wait at most this long (plus 2 s) before taking over. @defaultValue 30_000 */
+  loadTimeoutMs?: number
+}
+
+export interface LiveDatasetUpdate {
+  version: number
+  /** The version this instance held before (-1: none). */
+  previous: number
+  /** Whether this instance ran the loader (false: it read the dataset another instance stored). */
+  loaded: boolean
+}
+
+export interface LiveDatasetEvents {
+  update: [LiveDatasetUpdate]
+  /** A failed sync (load, decode, Redis); the previous dataset stays in use. */
+  error: [RedkitError]
+}
+
+/**
+ * A whole dataset (a product catalogue, a configuration table) kept in every instance's memory and
+ * reloaded everywhere when the source changes: `publishUpdate(version)` announces a version (only
+ * a newer one is accepted, atomically), one instance loads it (a lock, like the cache's stampede
+ * protection) and stores it in Redis with its version, the others are woken by a message and read
+ * that copy. Each instance swaps its in-memory dataset only for a newer version: duplicate and
+ * out-of-order announcements are ignored. After a reconnect every instance re-checks (messages may
+ * have been missed).
+ */
+export class LiveDataset<T> extends EventEmitter<LiveDatasetEvents> {
+  readonly name: string
+  readonly #rk: RedkitContext
+  readonly #load: LiveDatasetOptions<T>['load']
+  readonly #loadTimeoutMs: number
+  readonly #meta: string
+  readonly #data: string
+  readonly #lock: string
+  readonly #channel: string
+  readonly #unregister: () => void
+  #value: T | undefined
+  #version = -1
+  #ready: Promise<T> | undefined
+  #syncing: Promise<void> | undefined
+  #again = false
+  #wake: (() => void) | undefined
+  #unsubscribe: (() => Promise<void>) | undefined
+  #closed = false
+
+  constructor(rk: RedkitContext, name: string, options: LiveDatasetOptions<T>) {
+    super()
+    if (options === null || typeof options !== 'object' || typeof options.load !== 'function')
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'liveDataset needs { load }')
+    this.name = validateObjectName(name, 'dataset name')
+    this.#rk = rk
+    this.#load = options.load
+    this.#loadTimeoutMs = validateMs(options.loadTimeoutMs ?? 30_000, 'loadTimeoutMs')
+    const own = rk.keys.object(name)
+    this.#meta = own('live')
+    this.#data = own('live-data')
+    this.#lock = own('live-lock')
+    this.#channel = own('live-events')
+    this.#unregister = rk.onClose(() => this.close())
+  }
+
+  /** The dataset in memory (undefined until the first sync finished). */
+  get value(): T | undefined {
+    return this.#value
+  }
+
+  /** Version of the dataset in memory (undefined before the first sync). */
+  get version(): number | undefined {
+    return this.#version < 0 ? undefined : this.#version
+  }
+
+  /** Subscribes and syncs once; resolves with the dataset. */
+  ready(): Promise<T> {
+    if (!this.#ready) {
+      const starting = this.#start()
+      this.#ready = starting
+      // A failed first sync (source down) is retried by the next call.
+      starting.catch(() => {
+        if (this.#ready === starting) this.#ready = undefined
+      })
+    }
+    return this.#ready
+  }
+
+  /** The current dataset (waits for the first sync). */
+  async get(): Promise<T> {
+    await this.ready()
+    return this.#value as T
+  }
+
+  /**
+   * Announces that the source changed: every instance reloads once. A version not newer than the
+   * last announced one is ignored.
+   * @returns true when accepted
+   */
+  async publishUpdate(version: number): Promise<boolean> {
+    this.#open()
+    if (!Number.isSafeInteger(version) || version < 0)
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `version must be a non-negative integer, got ${String(version)}`)
+    return (await scripts.livePublish.run(this.#rk.connection, [this.#meta], [version, this.#channel])) === 1
+  }
+
+  /** Re-checks Redis now (normally driven by messages). */
+  sync(): Promise<void> {
+    if (this.#syncing) {
+      this.#again = true
+      return this.#syncing
+    }
+    const run = (async () => {
+      do {
+        this.#again = false
+        await this.#syncOnce()
+      } while (this.#again && !this.#closed)
+    })()
+    this.#syncing = run
+    const clear = () => {
+      if (this.#syncing === run) this.#syncing = undefined
+    }
+    run.then(clear, clear)
+    return run
+  }
+
+  async #start(): Promise<T> {
+    this.#open()
+    this.#unsubscribe ??= await this.#rk.connection.pubsub.subscribe('channel', this.#channel, {
+      message: (text) => this.#onMessage(text),
+      resync: (healthy) => {
+        if (healthy) this.#background()
+      },
+    })
+    await this.sync()
+    return this.#value as T
+  }
+
+  #onMessage(text: string): void {
+    const type = text.charAt(0)
+    const version = Number(text.slice(2))
+    if (type === 's' || type === 'e') this.#wake?.()
+    if ((type === 'v' || type === 's') && Number.isFinite(version) && version > this.#version) this.#background()
+  }
+
+  #background(): void {
+    if (this.#closed || !this.#unsubscribe) return
+    this.sync().catch((error: unknown) => this.#report(error))
+  }
+
+  async #syncOnce(): Promise<void> {
+    const connection = this.#rk.connection
+    const lockTtlMs = this.#loadTimeoutMs + 2000
+    for (;;) {
+      this.#open()
+      const token = randomBytes(12).toString('base64url')
+      const woken = new Promise<void>((resolve) => {
+        this.#wake = resolve
+      })
+      const reply = await scripts.liveRead.run(connection, [this.#meta, this.#data, this.#lock], [this.#version, token, lockTtlMs])
+      if (reply[0] === 0) return
+      if (reply[0] === 1) {
+        this.#apply(reply[2], this.#rk.codec.decode(reply[3]) as T, false)
+        return
+      }
+      if (reply[0] === 2) {
+        await this.#loadAndStore(reply[1], token)
+        return
+      }
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        woken,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.max(10, reply[2] + 50))
+          timer.unref()
+        }),
+      ])
+      clearTimeout(timer)
+    }
+  }
+
+  async #loadAndStore(version: number, token: string): Promise<void> {
+    let value: T
+    let text: string
+    let timer: NodeJS.Timeout | undefined
+    try {
+      value = await Promise.race([
+        Promise.resolve().then(() => this.#load({ version })),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(new RedkitError(ErrorCodes.E_TIMEOUT, `dataset ${this.name}: load did not finish within ${this.#loadTimeoutMs} ms`)),
+            this.#loadTimeoutMs,
+          )
+          timer.unref()
+        }),
+      ])
+      text = this.#rk.codec.encode(value)
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error)
+      await scripts.unlock.run(this.#rk.connection, [this.#lock], [token, this.#channel, `e|${reason}`]).catch(() => {})
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+    const stored = await scripts.liveStore.run(
+      this.#rk.connection,
+      [this.#meta, this.#data, this.#lock],
+      [version, text, token, this.#channel],
+    )
+    if (stored === 1) this.#apply(version, value, true)
+    else this.#again = true // a newer dataset was stored meanwhile: read it
+  }
+
+  #apply(version: number, value: T, loaded: boolean): void {
+    if (version <= this.#version) return
+    const previous = this.#version
+    this.#value = value
+    this.#version = version
+    if (this.listenerCount('update') > 0) this.emit('update', { version, previous, loaded })
+  }
+
+  #report(error: unknown): void {
+    if (this.#closed && isRedkitError(error, ErrorCodes.E_CLOSED)) return
+    const clean = toRedkitError(error, this.#rk.connection.scrubber, `dataset ${this.name}`)
+    if (this.listenerCount('error') > 0) this.emit('error', clean)
+  }
+
+  #open(): void {
+    if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, `dataset ${this.name} is closed`)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#unregister()
+    this.#wake?.()
+    await this.#syncing?.catch(() => {})
+    await this.#unsubscribe?.()
+  }
+}

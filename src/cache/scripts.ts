@@ -1,0 +1,38 @@
+import { defineScript } from '../core/scripts.js'
+
+type LockReply = [1, string] | [2] | [3, number]
+
+/** Typed handles on the cache's Lua scripts (src/lua/cache-*.lua). */
+export const scripts = {
+  lock: defineScript<[entry: string, lock: string], [token: string, lockTtlMs: number, createdAfter: number, freshAt: number], LockReply>(
+    'cache-lock',
+  ),
+  set: defineScript<
+    [entry: string, lock: string],
+    [text: string, ttlMs: number, token: string, channel: string, fillMessage: string, invalidation: string],
+    number
+  >('cache-set'),
+  unlock: defineScript<[lock: string], [token: string, channel: string, message: string], number>('cache-unlock'),
+  delete: defineScript<[entry: string], [channel: string, invalidation: string], number>('cache-delete'),
+  tagAdd: defineScript<[tag: string], [ttlMs: number, entry: string], number>('cache-tag-add'),
+  wbAdd: defineScript<[stream: string, latest: string], [key: string, op: 'set' | 'delete', value: string], string>('cache-wb-add'),
+  wbAck: defineScript<[stream: string, latest: string], string[], number>('cache-wb-ack'),
+  wbDead: defineScript<
+    [stream: string, latest: string, dead: string],
+    [group: string, id: string, key: string, op: string, value: string, error: string, attempts: number],
+    string
+  >('cache-wb-dead'),
+  livePublish: defineScript<[meta: string], [version: number, channel: string], number>('cache-live-publish'),
+  liveRead: defineScript<
+    [meta: string, data: string, lock: string],
+    [localVersion: number, token: string, lockTtlMs: number],
+    [0, number, number] | [1, number, number, string] | [2, number] | [3, number, number]
+  >('cache-live-read'),
+  liveStore: defineScript<
+    [meta: string, data: string, lock: string],
+    [version: number, text: string, token: string, channel: string],
+    number
+  >('cache-live-store'),
+}
+
+export type { LockReply }

@@ -1,0 +1,65 @@
+import type { Connection } from '../core/connection.js'
+import { ErrorCodes, RedkitError } from '../core/errors.js'
+import type { CacheKeys } from './cache-keys.js'
+import { scripts } from './scripts.js'
+
+const SCAN_COUNT = 500
+
+/**
+ * Tag index, designed for Cluster: one Redis set per tag, `<prefix>:{<cache>#tag:<tag>}`, holding
+ * the keys of the entries written with that tag. Each tag is its own hash tag, so tags spread over
+ * the slots like entries do, and no operation needs two slots in one command:
+ *
+ * - `set(..., { tags })` adds the entry to each tag's set (one script per tag, in the tag's slot)
+ *   *before* it writes the entry, so an entry is never visible without its index; the set's TTL is
+ *   kept at least as long as the entry's, so an index dies with the last entry it covers.
+ * - `invalidateTags` walks each tag's set with SSCAN and deletes the entries it names (each
+ *   UNLINK routed to the entry's own slot; node-redis pipelines them per node).
+ *
+ * Members are not removed when their entry is deleted or re-written without the tag: a stale member
+ * only costs an UNLINK of a missing key, and it expires with the set. Not removing them at
+ * invalidation time is deliberate: a `set` racing with `invalidateTags` may have added its member
+ * just before the scan; keeping it means a later invalidation still finds that entry.
+ */
+export class TagIndex {
+  readonly #connection: Connection
+  readonly #keys: CacheKeys
+
+  constructor(connection: Connection, keys: CacheKeys) {
+    this.#connection = connection
+    this.#keys = keys
+  }
+
+  /** Validates tags and returns their index keys. */
+  indexKeys(tags: readonly string[]): string[] {
+    if (!Array.isArray(tags)) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'tags must be an array of strings')
+    return [...new Set(tags)].map((tag) => this.#keys.tag(tag))
+  }
+
+  /** Records `entryKey` under each tag, for at least `ttlMs`. */
+  async add(indexKeys: readonly string[], entryKey: string, ttlMs: number): Promise<void> {
+    await Promise.all(indexKeys.map((index) => scripts.tagAdd.run(this.#connection, [index], [ttlMs, entryKey])))
+  }
+
+  /**
+   * Deletes every entry recorded under the tags; calls `onBatch` with the entry keys of each batch
+   * deleted (for invalidation messages). @returns entries that existed and were deleted
+   */
+  async invalidate(tags: readonly string[], onBatch: (entryKeys: string[]) => Promise<void>): Promise<number> {
+    let deleted = 0
+    for (const index of this.indexKeys(tags)) {
+      let cursor = '0'
+      do {
+        const [next, members] = await this.#connection.send<[string, string[]]>(['SSCAN', index, cursor, 'COUNT', String(SCAN_COUNT)], {
+          key: index,
+        })
+        cursor = next
+        if (members.length === 0) continue
+        const results = await Promise.all(members.map((member) => this.#connection.send<number>(['UNLINK', member], { key: member })))
+        for (const n of results) deleted += n
+        await onBatch(members)
+      } while (cursor !== '0')
+    }
+    return deleted
+  }
+}

@@ -1,0 +1,314 @@
+import { randomBytes } from 'node:crypto'
+import { backoffDelay, sleep, validateMs } from '../core/backoff.js'
+import { BlockingConnection } from '../core/blocking.js'
+import type { Codec } from '../core/codec.js'
+import type { RedkitContext } from '../core/context.js'
+import { ErrorCodes, RedkitError, toRedkitError } from '../core/errors.js'
+import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
+import type { CacheKeys } from './cache-keys.js'
+import { type EncodedValue, KIND_CODEC, KIND_JSON } from './entry.js'
+import { scripts } from './scripts.js'
+import type { CacheWriter, WriteBehindOptions } from './types.js'
+
+const GROUP = 'writers'
+const BLOCK_MS = 1000
+/** A blocking read with no reply this long after its server-side timeout means a stalled connection. */
+const STALL_GUARD_MS = 5000
+
+export interface WriteBehindHooks {
+  error(error: RedkitError): void
+  /** A write failed its last attempt and went to the dead letters. */
+  dead(letter: { id: string; key: string; op: string; error: string; attempts: number }): void
+}
+
+interface PendingWrite {
+  id: string
+  key: string
+  op: 'set' | 'delete'
+  value: string
+}
+
+/**
+ * Write-behind through a durable Redis stream (`<prefix>:{<cache>}:wb`): `set` appends the write
+ * (and returns once Redis has it), any instance with a writer drains the stream through a consumer
+ * group. A write is acknowledged and deleted only after the writer succeeded; a process that dies
+ * holding writes leaves them pending, and another consumer claims them after `claimIdleMs`.
+ * At-least-once: a writer may see a write twice (make it idempotent). Per key, a write superseded by
+ * a newer queued one is skipped (the newest id of each key is recorded by the same script).
+ */
+export class WriteBehind<T> {
+  readonly #rk: RedkitContext
+  readonly #keys: CacheKeys
+  readonly #codec: Codec
+  readonly #writer: CacheWriter<T>
+  readonly #hooks: WriteBehindHooks
+  readonly #attempts: number
+  readonly #claimIdleMs: number
+  readonly #batch: number
+  readonly #flushTimeoutMs: number
+  readonly #backoff: NonNullable<WriteBehindOptions['backoff']>
+  readonly #consumer = `c-${randomBytes(6).toString('hex')}`
+  #blocking: BlockingConnection | undefined
+  #loop: Promise<void> | undefined
+  #claimTimer: NodeJS.Timeout | undefined
+  #inFlight = new Set<Promise<void>>()
+  #stopping = false
+  #reclaiming = false
+  #group: Promise<void> | undefined
+
+  constructor(
+    rk: RedkitContext,
+    keys: CacheKeys,
+    codec: Codec,
+    writer: CacheWriter<T>,
+    options: WriteBehindOptions,
+    hooks: WriteBehindHooks,
+  ) {
+    this.#rk = rk
+    this.#keys = keys
+    this.#codec = codec
+    this.#writer = writer
+    this.#hooks = hooks
+    this.#attempts = options.attempts ?? 5
+    if (!Number.isSafeInteger(this.#attempts) || this.#attempts < 1)
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'writeBehind.attempts must be a positive integer')
+    this.#claimIdleMs = validateMs(options.claimIdleMs ?? 30_000, 'writeBehind.claimIdleMs')
+    this.#batch = validateMs(options.batch ?? 100, 'writeBehind.batch')
+    this.#flushTimeoutMs = validateMs(options.flushTimeoutMs ?? 10_000, 'writeBehind.flushTimeoutMs')
+    this.#backoff = options.backoff ?? { delayMs: 200, maxDelayMs: 5000 }
+  }
+
+  /** Appends a write to the stream. @returns its stream id */
+  enqueue(key: string, op: 'set' | 'delete', value: EncodedValue | undefined): Promise<string> {
+    const text = value ? `${value.kind}${value.payload}` : ''
+    return scripts.wbAdd.run(this.#rk.connection, [this.#keys.stream, this.#keys.latest], [key, op, text])
+  }
+
+  /** Writes queued and not yet done (across every instance). */
+  async pending(): Promise<number> {
+    return this.#rk.connection.send<number>(['XLEN', this.#keys.stream], { key: this.#keys.stream })
+  }
+
+  /** Starts draining in this process. */
+  start(): void {
+    if (this.#loop || this.#stopping) return
+    this.#loop = this.#run()
+    const interval = Math.max(100, Math.floor(this.#claimIdleMs / 2))
+    this.#claimTimer = setInterval(() => this.#track(this.#reclaim()), interval)
+    this.#claimTimer.unref()
+  }
+
+  async #ensureGroup(): Promise<void> {
+    this.#group ??= this.#rk.connection
+      .send(['XGROUP', 'CREATE', this.#keys.stream, GROUP, '0', 'MKSTREAM'], { key: this.#keys.stream })
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (error instanceof Error && /BUSYGROUP/.test(error.message)) return
+          this.#group = undefined
+          throw error
+        },
+      )
+    return this.#group
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0
+    while (!this.#stopping) {
+      try {
+        await this.#ensureGroup()
+        const reply = await this.#blockingRead()
+        failures = 0
+        const writes = parseEntries(reply)
+        if (writes.length > 0) await this.#track(this.#process(writes))
+      } catch (error) {
+        if (this.#stopping) break
+        failures++
+        this.#report(error, 'write-behind read')
+        await sleep(backoffDelay(failures, { delayMs: 100, maxDelayMs: 2000 })).catch(() => {})
+      }
+    }
+  }
+
+  #track(work: Promise<void>): Promise<void> {
+    const tracked = work.catch((error: unknown) => this.#report(error, 'write-behind'))
+    this.#inFlight.add(tracked)
+    tracked.finally(() => this.#inFlight.delete(tracked))
+    return tracked
+  }
+
+  /** One blocking read on a guarded dedicated connection: a stalled one is dropped and reopened. */
+  #blockingRead(): Promise<unknown> {
+    this.#blocking ??= new BlockingConnection(this.#rk.connection)
+    const stream = this.#keys.stream
+    const args = [
+      'XREADGROUP',
+      'GROUP',
+      GROUP,
+      this.#consumer,
+      'COUNT',
+      String(this.#batch),
+      'BLOCK',
+      String(BLOCK_MS),
+      'STREAMS',
+      stream,
+      '>',
+    ]
+    return this.#blocking.call(args, stream, BLOCK_MS + STALL_GUARD_MS)
+  }
+
+  /** Takes over writes held too long by consumers that stopped (crashed processes). */
+  async #reclaim(): Promise<void> {
+    if (this.#stopping || this.#reclaiming) return
+    this.#reclaiming = true
+    try {
+      await this.#reclaimAll()
+    } finally {
+      this.#reclaiming = false
+    }
+  }
+
+  async #reclaimAll(): Promise<void> {
+    await this.#ensureGroup()
+    let cursor = '0-0'
+    do {
+      const reply = await this.#rk.connection.send<[string, unknown, unknown]>(
+        ['XAUTOCLAIM', this.#keys.stream, GROUP, this.#consumer, String(this.#claimIdleMs), cursor, 'COUNT', String(this.#batch)],
+        { key: this.#keys.stream },
+      )
+      cursor = String(reply[0])
+      const writes = parseEntries([[this.#keys.stream, reply[1]]])
+      if (writes.length > 0) await this.#process(writes)
+    } while (cursor !== '0-0' && !this.#stopping)
+  }
+
+  /** Runs the writer for a batch: superseded writes are skipped, the rest retried, then acknowledged. */
+  async #process(writes: PendingWrite[]): Promise<void> {
+    const newestInBatch = new Map<string, PendingWrite>()
+    for (const write of writes) newestInBatch.set(write.key, write)
+    const keys = [...newestInBatch.keys()]
+    const latest = await this.#rk.connection.send<Array<string | null>>(['HMGET', this.#keys.latest, ...keys], { key: this.#keys.latest })
+    const done: PendingWrite[] = writes.filter((w) => newestInBatch.get(w.key) !== w)
+    const todo: PendingWrite[] = []
+    keys.forEach((key, i) => {
+      const write = newestInBatch.get(key) as PendingWrite
+      const newest = latest[i]
+      if (newest && compareIds(newest, write.id) > 0) done.push(write)
+      else todo.push(write)
+    })
+    const results = await Promise.all(todo.map((write) => this.#apply(write)))
+    todo.forEach((write, i) => {
+      if (results[i]) done.push(write)
+    })
+    if (done.length > 0) {
+      const args = [GROUP]
+      for (const write of done) args.push(write.id, write.key)
+      await scripts.wbAck.run(this.#rk.connection, [this.#keys.stream, this.#keys.latest], args)
+    }
+  }
+
+  /** @returns true when written (to acknowledge), false when dead-lettered or abandoned */
+  async #apply(write: PendingWrite): Promise<boolean> {
+    let lastError: unknown
+    for (let attempt = 1; attempt <= this.#attempts; attempt++) {
+      try {
+        const info = { id: write.id, attempt }
+        if (write.op === 'delete') await this.#writer.delete?.(write.key, info)
+        else await this.#writer.write(write.key, this.#decode(write.value), info)
+        return true
+      } catch (error) {
+        lastError = error
+        if (error instanceof RedkitError && error.code === ErrorCodes.E_DECODE) break
+        if (attempt === this.#attempts) break
+        await sleep(backoffDelay(attempt, this.#backoff)).catch(() => {})
+        // Still ours: reset the idle time so no other consumer takes it over meanwhile.
+        await this.#rk.connection
+          .send(['XCLAIM', this.#keys.stream, GROUP, this.#consumer, '0', write.id, 'JUSTID'], { key: this.#keys.stream })
+          .catch(() => {})
+      }
+    }
+    const message = lastError instanceof Error ? lastError.message : String(lastError)
+    await scripts.wbDead.run(
+      this.#rk.connection,
+      [this.#keys.stream, this.#keys.latest, this.#keys.dead],
+      [GROUP, write.id, write.key, write.op, write.value, message.slice(0, 1000), this.#attempts],
+    )
+    this.#hooks.dead({ id: write.id, key: write.key, op: write.op, error: message, attempts: this.#attempts })
+    return false
+  }
+
+  #decode(text: string): T {
+    const kind = text.charCodeAt(0)
+    const payload = text.slice(1)
+    if (kind === KIND_CODEC) return this.#codec.decode(payload) as T
+    if (kind === KIND_JSON) {
+      try {
+        return JSON.parse(payload) as T
+      } catch (error) {
+        throw new RedkitError(ErrorCodes.E_DECODE, `write-behind value is not valid JSON: ${(error as Error).message}`, { cause: error })
+      }
+    }
+    throw new RedkitError(ErrorCodes.E_DECODE, 'write-behind value has an unknown kind')
+  }
+
+  /**
+   * Stops reading and drains what is left: this consumer's unacknowledged writes, then new ones,
+   * until the stream is empty or `flushTimeoutMs` passed. Writes left over stay in the stream.
+   */
+  async close({ flush = true }: { flush?: boolean } = {}): Promise<void> {
+    if (this.#stopping) return
+    this.#stopping = true
+    clearInterval(this.#claimTimer)
+    this.#blocking?.close()
+    await this.#loop
+    await Promise.allSettled([...this.#inFlight])
+    if (!flush) return
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#flushTimeoutMs)
+      timer.unref()
+    })
+    try {
+      await Promise.race([this.#flush(), deadline])
+    } catch (error) {
+      this.#report(error, 'write-behind flush')
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async #flush(): Promise<void> {
+    await this.#ensureGroup()
+    for (const from of ['0', '>']) {
+      for (;;) {
+        const reply = await this.#rk.connection.send(
+          ['XREADGROUP', 'GROUP', GROUP, this.#consumer, 'COUNT', String(this.#batch), 'STREAMS', this.#keys.stream, from],
+          { key: this.#keys.stream },
+        )
+        const writes = parseEntries(reply)
+        if (writes.length === 0) break
+        await this.#process(writes)
+      }
+    }
+  }
+
+  #report(error: unknown, context: string): void {
+    if (this.#stopping && error instanceof RedkitError && error.code === ErrorCodes.E_CLOSED) return
+    this.#hooks.error(toRedkitError(error, this.#rk.connection.scrubber, context))
+  }
+}
+
+/** Stream ids `ms-seq` compared numerically. */
+export function compareIds(a: string, b: string): number {
+  const [am = '0', as = '0'] = a.split('-')
+  const [bm = '0', bs = '0'] = b.split('-')
+  return Number(am) - Number(bm) || Number(as) - Number(bs)
+}
+
+/** The pending writes of an XREADGROUP / XAUTOCLAIM reply. */
+function parseEntries(reply: unknown): PendingWrite[] {
+  return entriesOf(reply).map(([id, fields]) => {
+    const record = fieldsToRecord(fields)
+    return { id, key: record.k ?? '', op: record.o === 'delete' ? 'delete' : 'set', value: record.v ?? '' }
+  })
+}

@@ -1,0 +1,130 @@
+/**
+ * Every error redkit throws is a `RedkitError` with a stable `code`.
+ * Codes are part of the public contract: never rename one, only add.
+ */
+export const ErrorCodes = {
+  /** A user-given key or object name is empty, too long or holds control characters. */
+  E_INVALID_KEY: 'E_INVALID_KEY',
+  /** An option or argument is out of range or of the wrong type. */
+  E_INVALID_ARGUMENT: 'E_INVALID_ARGUMENT',
+  /** A value cannot be serialized by the codec (function, symbol, cycle, NaN, Map...). */
+  E_ENCODE: 'E_ENCODE',
+  /** A stored value cannot be decoded by the codec. */
+  E_DECODE: 'E_DECODE',
+  /** A value is larger than the configured limit. */
+  E_TOO_LARGE: 'E_TOO_LARGE',
+  /** Redis cannot be reached, or the connection was lost. */
+  E_CONNECTION: 'E_CONNECTION',
+  /** Redis refused the credentials (AUTH / HELLO failed). */
+  E_AUTH: 'E_AUTH',
+  /** An operation did not finish within its bound. */
+  E_TIMEOUT: 'E_TIMEOUT',
+  /** The server configuration does not allow the operation; the message names the setting. */
+  E_SERVER_CONFIG: 'E_SERVER_CONFIG',
+  /** A Lua script failed or returned an unexpected reply. */
+  E_SCRIPT: 'E_SCRIPT',
+  /** The Redis server answered with an error. */
+  E_REDIS: 'E_REDIS',
+  /** The redkit instance (or the component) was closed. */
+  E_CLOSED: 'E_CLOSED',
+  /** A lock could not be acquired in time. */
+  E_LOCK_TIMEOUT: 'E_LOCK_TIMEOUT',
+  /** A held lock expired or was taken over before it was released. */
+  E_LOCK_LOST: 'E_LOCK_LOST',
+  /**
+   * A job's lease is gone: its visibility timeout expired and the job was redelivered (or released),
+   * so this worker's late result was rejected; also the reason stored when a job's worker died on its last attempt.
+   */
+  E_JOB_LOST: 'E_JOB_LOST',
+  /**
+   * A cache loader failed in another process while this one waited for its value (distributed
+   * stampede protection): the message is the remote loader's error message.
+   */
+  E_LOAD_FAILED: 'E_LOAD_FAILED',
+} as const
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
+
+export interface RedkitErrorOptions {
+  cause?: unknown
+  /** Extra, non-secret facts that help the caller (a key name, a setting). */
+  details?: Record<string, unknown>
+}
+
+export class RedkitError extends Error {
+  override readonly name = 'RedkitError'
+  readonly code: ErrorCode
+  readonly details: Record<string, unknown> | undefined
+
+  constructor(code: ErrorCode, message: string, options: RedkitErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.details = options.details
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, details: this.details }
+  }
+}
+
+export function isRedkitError(error: unknown, code?: ErrorCode): error is RedkitError {
+  return error instanceof RedkitError && (code === undefined || error.code === code)
+}
+
+/** Holds every secret redkit was given, so nothing it reports can echo one. */
+export class SecretScrubber {
+  readonly #secrets = new Set<string>()
+
+  add(secret: string | undefined | null): void {
+    // Very short strings would scrub ordinary words; they are not credentials worth hiding anyway.
+    if (secret && secret.length >= 3) this.#secrets.add(secret)
+    if (secret) {
+      const encoded = encodeURIComponent(secret)
+      if (encoded !== secret && encoded.length >= 3) this.#secrets.add(encoded)
+    }
+  }
+
+  scrub(text: string): string {
+    let out = redactUrlCredentials(text)
+    for (const secret of this.#secrets) out = out.split(secret).join('***')
+    return out
+  }
+
+  /**
+   * Turns anything thrown by the driver into a plain Error whose message and stack are scrubbed.
+   * The original object is dropped on purpose: driver errors can carry options holding passwords.
+   */
+  sanitize(error: unknown): Error {
+    if (error instanceof RedkitError) return error
+    const source = error instanceof Error ? error : new Error(String(error))
+    const clean = new Error(this.scrub(source.message))
+    clean.name = source.name
+    if (source.stack) clean.stack = this.scrub(source.stack)
+    const code = (source as { code?: unknown }).code
+    if (typeof code === 'string') (clean as Error & { code?: string }).code = code
+    return clean
+  }
+}
+
+/** `redis://user:secret@host` -> `redis://user:***@host`, anywhere in a string. */
+export function redactUrlCredentials(text: string): string {
+  // Greedy up to the last '@' of the token: an unencoded '@' or '/' in the password stays inside.
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^:@/\s]*):(\S*)@/gi, '$1$2:***@')
+}
+
+/** Maps a driver/server error to a RedkitError with the right code, scrubbing secrets. */
+export function toRedkitError(error: unknown, scrubber: SecretScrubber, context: string): RedkitError {
+  if (error instanceof RedkitError) return error
+  const clean = scrubber.sanitize(error)
+  const message = clean.message
+  let code: ErrorCode = ErrorCodes.E_REDIS
+  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password|NOPERM/i.test(message)) code = ErrorCodes.E_AUTH
+  else if (
+    /ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|Socket closed|socket hang up|connection|The client is closed|The client is offline|Disconnects client|root nodes are unavailable|EPIPE/i.test(
+      message,
+    )
+  )
+    code = ErrorCodes.E_CONNECTION
+  else if (/NOSCRIPT|ERR Error running script|ERR user_script|script/i.test(message)) code = ErrorCodes.E_SCRIPT
+  return new RedkitError(code, `${context}: ${message}`, { cause: clean })
+}

@@ -1,0 +1,238 @@
+import { EventEmitter } from 'node:events'
+import { validateCount, validateMs } from '../core/backoff.js'
+import type { RedkitContext } from '../core/context.js'
+import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { compileGlob } from '../core/glob.js'
+import { validateName, validateObjectName } from '../core/keys.js'
+import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
+import { ExpiryKeys } from './expiry-keys.js'
+import { GroupReader } from './group-reader.js'
+import { NativeExpirySubscriber } from './native.js'
+import { Sweeper } from './sweeper.js'
+import type { DeadLetter, ExpirationsOptions, ExpireOptions, ExpiryHandler, SetOptions, SubscribeOptions, Subscription } from './types.js'
+import { DeadlineWriter } from './writer.js'
+
+export interface ExpirationsEvents {
+  /** A background failure (sweep, read, decode); delivery goes on. */
+  error: [RedkitError | Error]
+  /** An event failed every attempt and went to the dead letters. */
+  dead: [DeadLetter]
+}
+
+/**
+ * "Tell me when this key expires", delivered on time and never lost.
+ * Reliable mode covers keys written through `set`, `expire` and `track`; native mode any key.
+ */
+export class Expirations {
+  /**
+   * Background failures and dead letters. (`on` itself subscribes to expirations, so the emitter is
+   * a separate object.)
+   */
+  readonly events = new EventEmitter<ExpirationsEvents>()
+  readonly #rk: RedkitContext
+  readonly #keys: ExpiryKeys
+  readonly #writer: DeadlineWriter
+  readonly #options: Required<ExpirationsOptions>
+  readonly #readers = new Map<string, GroupReader>()
+  #sweeper: Sweeper | undefined
+  #native: NativeExpirySubscriber | undefined
+  #closed = false
+
+  constructor(rk: RedkitContext, options: ExpirationsOptions = {}) {
+    this.#rk = rk
+    this.#options = {
+      retentionMs: options.retentionMs === undefined ? 86_400_000 : validateMs(options.retentionMs, 'retentionMs', { allowZero: true }),
+      sweep: options.sweep ?? true,
+      maxSweepIntervalMs: validateMs(options.maxSweepIntervalMs ?? 1000, 'maxSweepIntervalMs'),
+      sweepBatch: validateSweepBatch(options.sweepBatch ?? 1000),
+      claimLeaseMs: validateMs(options.claimLeaseMs ?? 30_000, 'claimLeaseMs'),
+      reclaimIdleMs: validateMs(options.reclaimIdleMs ?? 60_000, 'reclaimIdleMs'),
+      nativeTopologyCheckMs: validateMs(options.nativeTopologyCheckMs ?? 5000, 'nativeTopologyCheckMs'),
+    }
+    this.#keys = new ExpiryKeys(rk.keys, rk.topology === 'cluster')
+    this.#writer = new DeadlineWriter(rk.connection, this.#keys, rk.codec)
+    rk.onClose(() => this.close())
+  }
+
+  /**
+   * Stores `value` at `key` with a TTL and schedules its expiry event, atomically. Setting the key
+   * again moves its deadline; `delete` cancels it.
+   * @returns the deadline (epoch ms, server clock)
+   */
+  async set(key: string, value: unknown, options: SetOptions): Promise<number> {
+    this.#open()
+    validateName(key, 'key')
+    const ttlMs = validateMs(options?.ttlMs, 'ttlMs')
+    const deadline = await this.#writer.set(key, value, ttlMs, options.keepValue ?? true)
+    this.#ensureSweeper()
+    return deadline
+  }
+
+  /**
+   * Gives an existing key a TTL and schedules its expiry event.
+   * @returns the deadline, or undefined when the key does not exist
+   */
+  async expire(key: string, ttlMs: number, options: ExpireOptions = {}): Promise<number | undefined> {
+    this.#open()
+    validateName(key, 'key')
+    const ttl = validateMs(ttlMs, 'ttlMs')
+    const deadline = await this.#writer.expire(key, ttl, options.keepValue ?? false)
+    this.#ensureSweeper()
+    return deadline
+  }
+
+  /**
+   * Adopts a key that was given a TTL elsewhere (e.g. `SET k v PX 5000` by another program).
+   * Later TTL changes made outside redkit are followed when the deadline comes.
+   * @returns the deadline, or undefined when the key does not exist or has no TTL
+   */
+  async track(key: string, options: ExpireOptions = {}): Promise<number | undefined> {
+    this.#open()
+    validateName(key, 'key')
+    const deadline = await this.#writer.expire(key, 0, options.keepValue ?? false)
+    this.#ensureSweeper()
+    return deadline
+  }
+
+  /** Deletes the key and cancels its expiry event. @returns true when an event was cancelled */
+  delete(key: string): Promise<boolean> {
+    this.#open()
+    return this.#writer.cancel(validateName(key, 'key'), true)
+  }
+
+  /** Keeps the key but removes its TTL and its expiry event. @returns true when an event was cancelled */
+  persist(key: string): Promise<boolean> {
+    this.#open()
+    return this.#writer.cancel(validateName(key, 'key'), false)
+  }
+
+  /**
+   * Calls `handler` for every expiration of a key matching the glob `pattern`.
+   * Reliable mode: at least once per group, acknowledged after the handler resolves, retried with
+   * backoff when it throws, dead-lettered after the last attempt.
+   */
+  async on<T = unknown>(pattern: string, handler: ExpiryHandler<T>, options: SubscribeOptions = {}): Promise<Subscription> {
+    this.#open()
+    const regex = compileGlob(pattern)
+    if (typeof handler !== 'function') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'handler must be a function')
+    const mode = options.mode ?? 'reliable'
+    if (mode === 'native') {
+      this.#native ??= new NativeExpirySubscriber(this.#rk.connection, {
+        onError: (error) => this.#report(error),
+        topologyCheckMs: this.#options.nativeTopologyCheckMs,
+      })
+      return this.#native.add(regex, handler as ExpiryHandler)
+    }
+    if (mode !== 'reliable')
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `mode must be 'reliable' or 'native', got ${String(mode)}`)
+    const group = validateObjectName(options.group ?? 'default', 'group')
+    const attempts = options.attempts ?? 5
+    if (!Number.isSafeInteger(attempts) || attempts < 1)
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'attempts must be a positive integer')
+    const concurrency = options.concurrency ?? 64
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1)
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'concurrency must be a positive integer')
+    let reader = this.#readers.get(group)
+    if (!reader) {
+      reader = new GroupReader(this.#rk.connection, this.#keys, this.#rk.codec, group, {
+        attempts,
+        backoff: options.backoff ?? { delayMs: 200, maxDelayMs: 10_000 },
+        concurrency,
+        from: options.from ?? 'new',
+        reclaimIdleMs: this.#options.reclaimIdleMs,
+        maxDeadLetters: 100_000,
+        onError: (error) => this.#report(error),
+        onDead: (letter) => this.events.emit('dead', letter),
+      })
+      this.#readers.set(group, reader)
+      await reader.start()
+    }
+    this.#ensureSweeper()
+    const entry = { pattern: regex, handler: handler as ExpiryHandler, withValue: options.withValue ?? false }
+    reader.handlers.add(entry)
+    const owner = reader
+    return {
+      close: async () => {
+        // The last handler of the group here: stop the reader while the handler is still there, so
+        // events held by this consumer are handled (or left pending), never acknowledged unhandled.
+        if (owner.handlers.size === 1 && owner.handlers.has(entry) && this.#readers.get(group) === owner) {
+          this.#readers.delete(group)
+          await owner.stop()
+        }
+        owner.handlers.delete(entry)
+      },
+    }
+  }
+
+  /** Dead letters, oldest first. */
+  async deadLetters(count = 100): Promise<DeadLetter[]> {
+    const reply = await this.#rk.connection.send(['XRANGE', this.#keys.dead, '-', '+', 'COUNT', String(count)], { key: this.#keys.dead })
+    return entriesOf([[this.#keys.dead, reply]]).map(([streamId, raw]) => {
+      const f = fieldsToRecord(raw)
+      return {
+        id: f.id ?? '',
+        key: f.k ?? '',
+        deadline: Number(f.d),
+        group: f.g ?? '',
+        error: f.e ?? '',
+        attempts: Number(f.n),
+        // The dead-letter entry's id is the time it was written.
+        at: Number(streamId.split('-')[0]),
+      }
+    })
+  }
+
+  /** Sweeps now instead of at the next deadline (tests, CLI). */
+  sweepNow(): void {
+    this.#ensureSweeper()
+    this.#sweeper?.wake()
+  }
+
+  #ensureSweeper(): void {
+    if (this.#sweeper || !this.#options.sweep || this.#closed) return
+    const sweeper = new Sweeper(this.#rk.connection, this.#keys, {
+      batch: this.#options.sweepBatch,
+      maxIntervalMs: this.#options.maxSweepIntervalMs,
+      leaseMs: this.#options.claimLeaseMs,
+      retentionMs: this.#options.retentionMs,
+      reconcileIntervalMs: 60_000,
+      onError: (error) => this.#report(error),
+    })
+    this.#sweeper = sweeper
+    // After a reconnect, sweep at once: deadlines may have passed while the connection was down.
+    const onReady = () => sweeper.wake()
+    this.#rk.connection.on('ready', onReady)
+    sweeper.stopped.then(() => this.#rk.connection.off('ready', onReady))
+    sweeper.start().catch((error) => {
+      this.#report(error)
+      if (this.#sweeper === sweeper) this.#sweeper = undefined
+    })
+  }
+
+  #report(error: unknown): void {
+    if (this.#closed && error instanceof RedkitError && error.code === ErrorCodes.E_CLOSED) return
+    const clean = error instanceof Error ? error : new Error(String(error))
+    if (this.events.listenerCount('error') > 0) this.events.emit('error', clean)
+  }
+
+  #open(): void {
+    if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, 'expirations are closed')
+  }
+
+  /** Stops sweeping and delivering; handlers in flight finish and are acknowledged first. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.allSettled([...this.#readers.values()].map((reader) => reader.stop()))
+    this.#readers.clear()
+    await this.#sweeper?.stop()
+    await this.#native?.close()
+  }
+}
+
+/** A sweep batch travels through Lua's unpack (one XADD per batch), which takes at most ~8,000 values. */
+function validateSweepBatch(value: unknown): number {
+  const batch = validateCount(value, 'sweepBatch')
+  if (batch > 2000) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `sweepBatch must be at most 2000, got ${batch}`)
+  return batch
+}

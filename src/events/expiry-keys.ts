@@ -1,0 +1,54 @@
+import type { KeySpace } from '../core/keys.js'
+import { hashSlot } from '../core/keys.js'
+import { tagForSlot } from './slot-tags.js'
+
+/** The index keys that hold one key's deadline: in the key's own slot on Cluster. */
+export interface SlotKeys {
+  /** Slot number on Cluster, -1 on a single server. */
+  slot: number
+  /** zset: member = user key, score = deadline (or lease end once claimed). */
+  index: string
+  /** hash: user key -> kept value ('c' + encoded, or 'r' + raw). */
+  values: string
+  /** hash: user key -> original deadline, while claimed (Cluster). */
+  claimed: string
+}
+
+/** Every key of the reliable expiry machinery. */
+export class ExpiryKeys {
+  readonly stream: string
+  readonly dead: string
+  readonly directory: string
+  readonly versions: string
+  readonly wake: string
+  readonly #keys: KeySpace
+  readonly #cluster: boolean
+  readonly #single: SlotKeys
+
+  constructor(keys: KeySpace, cluster: boolean) {
+    this.#keys = keys
+    this.#cluster = cluster
+    const exp = keys.object('exp')
+    this.stream = exp('events')
+    this.dead = exp('dead')
+    this.directory = exp('dir')
+    this.versions = exp('dirver')
+    this.wake = exp('wake')
+    this.#single = { slot: -1, index: exp('due'), values: exp('val'), claimed: exp('claimed') }
+  }
+
+  get cluster(): boolean {
+    return this.#cluster
+  }
+
+  /** The index keys for a user key. */
+  forKey(key: string): SlotKeys {
+    return this.#cluster ? this.forSlot(hashSlot(key)) : this.#single
+  }
+
+  forSlot(slot: number): SlotKeys {
+    if (!this.#cluster) return this.#single
+    const part = this.#keys.object(tagForSlot(slot))
+    return { slot, index: part('exp', 'due'), values: part('exp', 'val'), claimed: part('exp', 'claimed') }
+  }
+}

@@ -1,0 +1,497 @@
+import { randomBytes } from 'node:crypto'
+import type { Connection, NodeHandle } from '../core/connection.js'
+import { ErrorCodes, isRedkitError, RedkitError, toRedkitError } from '../core/errors.js'
+import { ensureExpiredEvents } from '../core/server-config.js'
+import { tagForSlot } from './slot-tags.js'
+import type { ExpiryEvent, ExpiryHandler, Subscription } from './types.js'
+
+/**
+ * Native mode: Redis keyspace notifications (`__keyevent@<db>__:expired`) heard on every master.
+ *
+ * What it is: fire-and-forget. Redis publishes `expired` when it gets round to deleting the key
+ * (lazily on access, or by its active expire cycle: seconds late under load), to the subscribers
+ * connected at that moment only. An event published while a subscriber is disconnected, or before a
+ * new master was subscribed, is lost; nothing is retried and nothing is acknowledged. Use reliable
+ * mode when every expiry matters.
+ *
+ * What it does on top of raw SUBSCRIBE: one dedicated connection per master (a Cluster publishes each
+ * key's event on the master that owns its slot only), shared by every handler and filtered here by
+ * the compiled glob; `notify-keyspace-events` checked and `Ex` enabled on every master (or, where
+ * CONFIG is disabled, verified with a probe key); node-redis resubscribes after a reconnect and the
+ * configuration is checked again then (a restarted server forgets a CONFIG SET); on Cluster the
+ * masters are compared with the slot map every `topologyCheckMs` and the subscriptions follow them.
+ */
+
+export interface NativeOptions {
+  /** Handler failures, lost subscriber connections, failed topology checks. Never throws into Redis callbacks. */
+  onError(error: unknown): void
+  /** Cluster: how often the masters are compared with the subscribed ones (Sentinel: the configuration re-checked). @defaultValue 5000 */
+  topologyCheckMs?: number
+  /** How long the probe key used where CONFIG is disabled may take to report its expiry. @defaultValue 1000 */
+  probeTimeoutMs?: number
+}
+
+type NodeClient = Awaited<ReturnType<NodeHandle['duplicate']>>
+
+/** The part of a node-redis client (standalone or Sentinel) a subscriber uses. */
+interface SubscriberClient {
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>
+  close(): Promise<unknown> | unknown
+  destroy(): unknown
+  on(event: string, listener: (...args: unknown[]) => void): unknown
+  readonly isOpen?: boolean
+}
+
+interface Listener {
+  readonly pattern: RegExp
+  readonly handler: ExpiryHandler
+  readonly inFlight: Set<Promise<unknown>>
+}
+
+interface NodeSubscriber {
+  readonly address: string
+  readonly node: NodeHandle
+  client: SubscriberClient | undefined
+  /** False once dropped: late messages and reconnect callbacks are ignored. */
+  active: boolean
+  /** A disconnect was reported and the configuration must be checked again on the next ready. */
+  reconnecting: boolean
+}
+
+const DEFAULT_TOPOLOGY_CHECK_MS = 5000
+const CLOSE_GRACE_MS = 1000
+
+export class NativeExpirySubscriber {
+  readonly #connection: Connection
+  readonly #onError: (error: unknown) => void
+  readonly #topologyCheckMs: number
+  readonly #probeTimeoutMs: number
+  readonly #listeners = new Set<Listener>()
+  readonly #nodes = new Map<string, NodeSubscriber>()
+  /** Probe keys in flight (CONFIG disabled): their expiry proves notifications are on; never dispatched. */
+  readonly #probes = new Map<string, () => void>()
+  /** Start and release run one at a time, in call order. */
+  #lifecycle: Promise<unknown> = Promise.resolve()
+  #started = false
+  #closed = false
+  #timer: NodeJS.Timeout | undefined
+  #checking: Promise<void> | undefined
+  /** Masters with a CLUSTER SLOTS still unanswered: not asked again until it answers. */
+  readonly #asking = new Set<string>()
+
+  constructor(connection: Connection, options: NativeOptions) {
+    this.#connection = connection
+    this.#onError = options.onError
+    const check = options.topologyCheckMs ?? DEFAULT_TOPOLOGY_CHECK_MS
+    if (!Number.isSafeInteger(check) || check <= 0)
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `topologyCheckMs must be a positive integer, got ${String(check)}`)
+    this.#topologyCheckMs = check
+    this.#probeTimeoutMs = options.probeTimeoutMs ?? 1000
+  }
+
+  /** Addresses of the masters currently subscribed (diagnostics and tests). */
+  get subscribedMasters(): string[] {
+    return [...this.#nodes.keys()]
+  }
+
+  /**
+   * Calls `handler` for each `expired` keyevent whose key matches `pattern`. The first call subscribes
+   * on every master; it fails with E_SERVER_CONFIG when a master does not publish expiry events and
+   * redkit may not turn them on.
+   */
+  async add(pattern: RegExp, handler: ExpiryHandler): Promise<Subscription> {
+    if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, 'native expiry subscriber is closed')
+    if (!(pattern instanceof RegExp)) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'pattern must be a compiled glob (RegExp)')
+    if (typeof handler !== 'function') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'handler must be a function')
+    const listener: Listener = { pattern, handler, inFlight: new Set() }
+    this.#listeners.add(listener)
+    try {
+      await this.#serial(() => this.#start())
+    } catch (error) {
+      this.#listeners.delete(listener)
+      await this.#releaseIfIdle()
+      throw error
+    }
+    if (this.#closed) {
+      this.#listeners.delete(listener)
+      throw new RedkitError(ErrorCodes.E_CLOSED, 'native expiry subscriber is closed')
+    }
+    let closed = false
+    return {
+      close: async () => {
+        if (closed) return
+        closed = true
+        this.#listeners.delete(listener)
+        await Promise.allSettled([...listener.inFlight])
+        await this.#releaseIfIdle()
+      },
+    }
+  }
+
+  /** Releases every connection and the topology timer. Handlers still running are not awaited. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#listeners.clear()
+    await this.#serial(() => this.#release())
+  }
+
+  #serial<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.#lifecycle.then(step, step)
+    this.#lifecycle = run.catch(() => {})
+    return run
+  }
+
+  #releaseIfIdle(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#listeners.size === 0) await this.#release()
+    })
+  }
+
+  async #start(): Promise<void> {
+    if (this.#started || this.#closed) return
+    if (this.#connection.topology === 'sentinel') {
+      await this.#startSentinel()
+    } else {
+      const masters = this.#connection.masters()
+      const results = await Promise.allSettled(masters.map((node) => this.#subscribe(node)))
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) {
+        await this.#dropAll()
+        throw failed.reason
+      }
+    }
+    this.#started = true
+    if (this.#connection.topology !== 'standalone') {
+      this.#timer = setInterval(() => this.#tick(), this.#topologyCheckMs)
+      this.#timer.unref()
+    }
+  }
+
+  async #release(): Promise<void> {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#started = false
+    await this.#checking?.catch(() => {})
+    await this.#dropAll()
+  }
+
+  async #dropAll(): Promise<void> {
+    const nodes = [...this.#nodes.values()]
+    this.#nodes.clear()
+    await Promise.all(nodes.map((sub) => this.#drop(sub)))
+  }
+
+  /** Opens the dedicated connection of one master, subscribes, and makes sure the master publishes expirations. */
+  async #subscribe(node: NodeHandle): Promise<void> {
+    const sub: NodeSubscriber = { address: node.address, node, client: undefined, active: true, reconnecting: false }
+    this.#nodes.set(node.address, sub)
+    try {
+      const client = await node.duplicate()
+      sub.client = client as unknown as SubscriberClient
+      if (!sub.active) throw new RedkitError(ErrorCodes.E_CLOSED, 'native expiry subscriber is closed')
+      this.#watch(sub)
+      await sub.client.subscribe(channelFor(this.#connection.topology === 'cluster' ? 0 : databaseOf(client)), (key) =>
+        this.#dispatch(key, sub),
+      )
+      await this.#ensureConfig(sub)
+    } catch (error) {
+      if (this.#nodes.get(node.address) === sub) this.#nodes.delete(node.address)
+      await this.#drop(sub)
+      throw error
+    }
+  }
+
+  /** Sentinel: one dedicated Sentinel-aware connection, which node-redis moves to the new master on failover. */
+  async #startSentinel(): Promise<void> {
+    const node = this.#connection.masters()[0] as NodeHandle
+    const sub: NodeSubscriber = { address: node.address, node, client: undefined, active: true, reconnecting: false }
+    this.#nodes.set(node.address, sub)
+    try {
+      sub.client = (await this.#connection.dedicated()) as unknown as SubscriberClient
+      this.#watch(sub)
+      await sub.client.subscribe(channelFor(0), (key) => this.#dispatch(key, sub))
+      await this.#ensureConfig(sub)
+    } catch (error) {
+      this.#nodes.delete(node.address)
+      await this.#drop(sub)
+      throw error
+    }
+  }
+
+  #watch(sub: NodeSubscriber): void {
+    const client = sub.client as SubscriberClient
+    client.on('error', (error: unknown) => {
+      if (!sub.active || sub.reconnecting) return
+      sub.reconnecting = true
+      this.#report(
+        toRedkitError(
+          error,
+          this.#connection.scrubber,
+          `native expiry subscriber on ${sub.address} lost its connection (expirations published meanwhile are missed)`,
+        ),
+      )
+    })
+    client.on('reconnecting', () => {
+      if (sub.active) sub.reconnecting = true
+    })
+    client.on('ready', () => {
+      if (!sub.active || !sub.reconnecting) return
+      sub.reconnecting = false
+      // node-redis has resubscribed by itself; a server that restarted has forgotten our CONFIG SET.
+      this.#ensureConfig(sub).catch((error) => this.#report(error))
+    })
+  }
+
+  async #drop(sub: NodeSubscriber): Promise<void> {
+    sub.active = false
+    const client = sub.client
+    sub.client = undefined
+    if (client) await closeQuietly(client)
+  }
+
+  /**
+   * CONFIG SET `Ex` when needed. Where CONFIG is disabled (managed services), the flags may still have
+   * been set by the operator: a probe key that expires at once tells, instead of failing blindly.
+   */
+  async #ensureConfig(sub: NodeSubscriber): Promise<void> {
+    try {
+      await ensureExpiredEvents(sub.node)
+    } catch (error) {
+      if (!isRedkitError(error, ErrorCodes.E_SERVER_CONFIG)) throw error
+      if (await this.#probe(sub).catch(() => false)) return
+      throw error
+    }
+  }
+
+  async #probe(sub: NodeSubscriber): Promise<boolean> {
+    const key = await this.#probeKey(sub.node)
+    let timer: NodeJS.Timeout | undefined
+    let done = false
+    const arrived = new Promise<boolean>((resolve) => {
+      this.#probes.set(key, () => resolve(true))
+      timer = setTimeout(() => resolve(false), this.#probeTimeoutMs)
+    })
+    arrived.then(() => {
+      done = true
+    })
+    try {
+      await sub.node.send(['SET', key, '1', 'PX', '1'])
+      // Touching the key once it is due makes Redis expire it (and notify) now, not at its next cycle.
+      while (!done) {
+        await sleep(10)
+        await sub.node.send(['EXISTS', key])
+        await Promise.race([arrived, sleep(20)])
+      }
+      return await arrived
+    } finally {
+      clearTimeout(timer)
+      this.#probes.delete(key)
+    }
+  }
+
+  async #probeKey(node: NodeHandle): Promise<string> {
+    const id = randomBytes(6).toString('hex')
+    if (this.#connection.topology !== 'cluster') return `__redkit:probe:${id}`
+    // The key must live in a slot this master owns.
+    const [myId, slots] = await Promise.all([node.send<string>(['CLUSTER', 'MYID']), node.send<unknown>(['CLUSTER', 'SLOTS'])])
+    const slot = parseClusterSlots(slots).find((range) => range.masterId === String(myId))?.from
+    if (slot === undefined) throw new RedkitError(ErrorCodes.E_REDIS, `${node.address} owns no slot`)
+    return `__redkit:probe:{${tagForSlot(slot)}}:${id}`
+  }
+
+  #dispatch(key: string, sub: NodeSubscriber): void {
+    if (this.#probes.size > 0) {
+      const probe = this.#probes.get(key)
+      if (probe) {
+        probe()
+        return
+      }
+    }
+    if (!sub.active) return
+    const firedAt = Date.now()
+    for (const listener of this.#listeners) {
+      if (!listener.pattern.test(key)) continue
+      const event: ExpiryEvent = {
+        id: `${key}@${firedAt}`,
+        key,
+        deadline: undefined,
+        firedAt,
+        lateMs: undefined,
+        attempt: 1,
+        mode: 'native',
+      }
+      try {
+        const result = listener.handler(event)
+        if (isThenable(result)) {
+          const settled = Promise.resolve(result).then(undefined, (error: unknown) => this.#report(error))
+          listener.inFlight.add(settled)
+          settled.finally(() => listener.inFlight.delete(settled))
+        }
+      } catch (error) {
+        this.#report(error)
+      }
+    }
+  }
+
+  #tick(): void {
+    if (this.#checking || !this.#started) return
+    this.#checking = this.#checkTopology()
+      .catch((error) => this.#report(error))
+      .finally(() => {
+        this.#checking = undefined
+      })
+  }
+
+  /** Cluster: follow masters added, removed or promoted. Sentinel: re-check the configuration of the current master. */
+  async #checkTopology(): Promise<void> {
+    if (this.#connection.topology === 'sentinel') {
+      const sub = [...this.#nodes.values()][0]
+      if (sub) await this.#ensureConfig(sub)
+      return
+    }
+    const known = this.#connection.masters()
+    const reported = await this.#reportedMasters(known)
+    if (reported && !sameSet(reported, new Set(known.map((node) => node.address)))) await this.#connection.refreshTopology()
+    if (!this.#started) return
+    const masters = this.#connection.masters()
+    const { added, removed } = diffMasters(
+      this.#nodes.keys(),
+      masters.map((node) => node.address),
+    )
+    for (const address of removed) {
+      const sub = this.#nodes.get(address)
+      this.#nodes.delete(address)
+      if (sub) await this.#drop(sub)
+    }
+    const byAddress = new Map(masters.map((node) => [node.address, node]))
+    await Promise.all(
+      added.map(async (address) => {
+        const node = byAddress.get(address)
+        if (!node || !this.#started) return
+        // A failure is reported; the next check tries again.
+        await this.#subscribe(node).catch((error) => this.#report(error))
+      }),
+    )
+  }
+
+  /** The masters the cluster itself reports (CLUSTER SLOTS from the first master that answers), or undefined. */
+  async #reportedMasters(known: NodeHandle[]): Promise<Set<string> | undefined> {
+    const asks = known
+      .filter((node) => !this.#asking.has(node.address))
+      .map((node) => {
+        this.#asking.add(node.address)
+        const reply = node.send<unknown>(['CLUSTER', 'SLOTS'])
+        reply
+          .finally(() => this.#asking.delete(node.address))
+          .catch(() => {
+            // An unreachable master: another one answers, or the next check tries again.
+          })
+        return reply
+      })
+    if (asks.length === 0) return undefined
+    let timer: NodeJS.Timeout | undefined
+    const bound = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), Math.min(this.#topologyCheckMs, 2000))
+    })
+    try {
+      const reply = await Promise.race([Promise.any(asks), bound])
+      return reply === undefined ? undefined : new Set(parseClusterSlots(reply).map((range) => range.master))
+    } catch {
+      return undefined
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.#onError(error)
+    } catch {
+      // An error handler that throws must not take the subscriber down.
+    }
+  }
+}
+
+export interface SlotRange {
+  from: number
+  to: number
+  /** host:port of the master, as node-redis names it. */
+  master: string
+  masterId: string
+}
+
+/** Parses a raw CLUSTER SLOTS reply (RESP2 arrays). */
+export function parseClusterSlots(reply: unknown): SlotRange[] {
+  if (!Array.isArray(reply)) return []
+  const out: SlotRange[] = []
+  for (const entry of reply) {
+    if (!Array.isArray(entry) || entry.length < 3) continue
+    const [from, to, master] = entry as [unknown, unknown, unknown]
+    if (!Array.isArray(master) || master.length < 2) continue
+    out.push({ from: Number(from), to: Number(to), master: `${String(master[0])}:${String(master[1])}`, masterId: String(master[2] ?? '') })
+  }
+  return out
+}
+
+/** What to subscribe and what to drop so that the subscribed masters become `current`. */
+export function diffMasters(subscribed: Iterable<string>, current: Iterable<string>): { added: string[]; removed: string[] } {
+  const before = new Set(subscribed)
+  const after = new Set(current)
+  return {
+    added: [...after].filter((address) => !before.has(address)),
+    removed: [...before].filter((address) => !after.has(address)),
+  }
+}
+
+function sameSet(a: Set<string>, b: Set<string>): boolean {
+  if (a.size !== b.size) return false
+  for (const item of a) if (!b.has(item)) return false
+  return true
+}
+
+function channelFor(db: number): string {
+  return `__keyevent@${db}__:expired`
+}
+
+function databaseOf(client: NodeClient): number {
+  const db = (client.options as { database?: number } | undefined)?.database
+  return typeof db === 'number' && Number.isSafeInteger(db) && db >= 0 ? db : 0
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function closeQuietly(client: SubscriberClient): Promise<void> {
+  const destroy = () => {
+    try {
+      client.destroy()
+    } catch {
+      // already gone
+    }
+  }
+  // node-redis 6.3 can finish a reconnect's TCP connect after close(); kill that socket too.
+  client.on('connect', destroy)
+  if (client.isOpen === false) return destroy()
+  let timer: NodeJS.Timeout | undefined
+  const clean = await Promise.race([
+    Promise.resolve()
+      .then(() => client.close())
+      .then(
+        () => true,
+        () => false,
+      ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), CLOSE_GRACE_MS)
+    }),
+  ])
+  clearTimeout(timer)
+  if (!clean) destroy()
+}

@@ -1,0 +1,28 @@
+import { defineScript } from '../core/scripts.js'
+
+/** Typed handles on the Lua scripts of the reliable expiry machinery. */
+export const scripts = {
+  set: defineScript<
+    [key: string, index: string, values: string, claimed: string],
+    [value: string, ttlMs: number, keep: '0' | '1', wake: string],
+    number
+  >('events-set'),
+  expire: defineScript<
+    [key: string, index: string, values: string, claimed: string],
+    [ttlMs: number, keep: '0' | '1', wake: string],
+    number
+  >('events-expire'),
+  cancel: defineScript<[key: string, index: string, values: string, claimed: string], [deleteKey: '0' | '1'], number>('events-cancel'),
+  sweep: defineScript<[index: string, values: string, stream: string], [limit: number, minId: string], [number, number, number, number]>(
+    'events-sweep',
+  ),
+  claim: defineScript<[index: string, values: string, claimed: string], [limit: number, leaseMs: number], Array<string | number | null>>(
+    'events-claim',
+  ),
+  append: defineScript<[stream: string], string[], number>('events-append'),
+  release: defineScript<[index: string, values: string, claimed: string], string[], number>('events-release'),
+  dirTouch: defineScript<[directory: string, versions: string], string[], number>('events-dir-touch'),
+  dirSettle: defineScript<[directory: string, versions: string], [slot: string, version: string, next: number], number>(
+    'events-dir-settle',
+  ),
+}

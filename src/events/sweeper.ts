@@ -1,0 +1,193 @@
+import type { Connection } from '../core/connection.js'
+import type { ExpiryKeys } from './expiry-keys.js'
+import { scripts } from './scripts.js'
+
+export interface SweeperOptions {
+  batch: number
+  maxIntervalMs: number
+  leaseMs: number
+  retentionMs: number
+  /** Cluster: how often one sweeper re-reads every slot's index to repair the directory. */
+  reconcileIntervalMs: number
+  onError(error: unknown): void
+}
+
+/**
+ * Moves due deadlines into the event stream. Sleeps until the earliest deadline, woken early by a
+ * pub/sub message when a writer sets an earlier one, and never longer than maxIntervalMs (so a
+ * missed wake-up costs at most that). Any number of processes may sweep at once: claims are atomic.
+ */
+export class Sweeper {
+  readonly #connection: Connection
+  readonly #keys: ExpiryKeys
+  readonly #options: SweeperOptions
+  #unsubscribe: (() => Promise<void>) | undefined
+  #timer: NodeJS.Timeout | undefined
+  #running = false
+  #sweeping: Promise<void> | undefined
+  #again = false
+  /** server clock - local clock, learnt from script replies. */
+  #offsetMs = 0
+  #lastReconcile = 0
+  #resolveStopped!: () => void
+  /** Resolves once stop() has finished. */
+  readonly stopped = new Promise<void>((resolve) => {
+    this.#resolveStopped = resolve
+  })
+
+  constructor(connection: Connection, keys: ExpiryKeys, options: SweeperOptions) {
+    this.#connection = connection
+    this.#keys = keys
+    this.#options = options
+  }
+
+  async start(): Promise<void> {
+    if (this.#running) return
+    this.#running = true
+    this.#lastReconcile = Date.now()
+    // Resubscription after a reconnect is node-redis's job; a wake-up lost meanwhile costs one interval.
+    this.#unsubscribe = await this.#connection.pubsub.subscribe('channel', this.#keys.wake, {
+      message: () => this.wake(),
+      resync: (healthy) => {
+        if (healthy) this.wake()
+      },
+    })
+    this.wake()
+  }
+
+  /** Sweep now (coalesced with a sweep already running). */
+  wake(): void {
+    if (!this.#running) return
+    if (this.#sweeping) {
+      this.#again = true
+      return
+    }
+    clearTimeout(this.#timer)
+    this.#sweeping = this.#run().finally(() => {
+      this.#sweeping = undefined
+      if (this.#again) {
+        this.#again = false
+        this.wake()
+      }
+    })
+  }
+
+  async #run(): Promise<void> {
+    let next = -1
+    try {
+      next = this.#keys.cluster ? await this.#sweepCluster() : await this.#sweepSingle()
+      if (this.#keys.cluster && Date.now() - this.#lastReconcile >= this.#options.reconcileIntervalMs) {
+        this.#lastReconcile = Date.now()
+        await this.#reconcile()
+      }
+    } catch (error) {
+      this.#options.onError(error)
+    }
+    if (!this.#running) return
+    const localNow = Date.now()
+    const delay =
+      next < 0 ? this.#options.maxIntervalMs : Math.max(0, Math.min(this.#options.maxIntervalMs, next - this.#offsetMs - localNow))
+    this.#timer = setTimeout(() => this.wake(), delay)
+    this.#timer.unref()
+  }
+
+  #minId(serverNow: number): string {
+    return this.#options.retentionMs > 0 ? `${Math.max(0, serverNow - this.#options.retentionMs)}-0` : '0'
+  }
+
+  async #sweepSingle(): Promise<number> {
+    const slot = this.#keys.forKey('')
+    for (;;) {
+      const approxServerNow = Date.now() + this.#offsetMs
+      const [examined, , next, serverNow] = await scripts.sweep.run(
+        this.#connection,
+        [slot.index, slot.values, this.#keys.stream],
+        [this.#options.batch, this.#minId(approxServerNow)],
+      )
+      this.#offsetMs = serverNow - Date.now()
+      if (examined < this.#options.batch || !this.#running) return next
+    }
+  }
+
+  async #sweepCluster(): Promise<number> {
+    const { directory, versions } = this.#keys
+    for (;;) {
+      const serverNow = Date.now() + this.#offsetMs
+      const due = await this.#connection.send<string[]>(['ZRANGE', directory, '-inf', String(serverNow), 'BYSCORE', 'LIMIT', '0', '64'], {
+        key: directory,
+      })
+      if (due.length > 0) {
+        const seen = await this.#connection.send<Array<string | null>>(['HMGET', versions, ...due], { key: versions })
+        await Promise.all(due.map((slot, i) => this.#sweepSlot(Number(slot), seen[i] ?? '')))
+      }
+      if (due.length < 64 || !this.#running) break
+    }
+    return headScore(await this.#connection.send(['ZRANGE', directory, '0', '0', 'WITHSCORES'], { key: directory }))
+  }
+
+  async #sweepSlot(slotNumber: number, version: string): Promise<void> {
+    const slot = this.#keys.forSlot(slotNumber)
+    const keys: [string, string, string] = [slot.index, slot.values, slot.claimed]
+    let next = -1
+    for (;;) {
+      const reply = await scripts.claim.run(this.#connection, keys, [this.#options.batch, this.#options.leaseMs])
+      const leaseEnd = String(reply[0])
+      this.#offsetMs = Number(reply[1]) - Date.now()
+      const events: string[] = [this.#minId(Number(reply[1]))]
+      const claimed: string[] = [leaseEnd]
+      for (let i = 2; i + 2 < reply.length; i += 3) {
+        const key = String(reply[i])
+        claimed.push(key)
+        events.push(key, reply[i + 2] == null ? String(reply[i + 1]) : `${reply[i + 1]}|${reply[i + 2]}`)
+      }
+      if (claimed.length > 1) await scripts.append.run(this.#connection, [this.#keys.stream], events)
+      next = await scripts.release.run(this.#connection, keys, claimed)
+      if (claimed.length - 1 < this.#options.batch || !this.#running) break
+    }
+    await scripts.dirSettle.run(this.#connection, [this.#keys.directory, this.#keys.versions], [String(slotNumber), version, next])
+  }
+
+  /**
+   * Cluster: a writer that died between writing a deadline and touching the directory leaves a slot
+   * the directory does not know. Re-read the head of every slot's index and re-touch the directory.
+   */
+  async #reconcile(): Promise<void> {
+    const lock = this.#keys.directory + ':reconcile'
+    const got = await this.#connection.send(['SET', lock, '1', 'NX', 'PX', String(this.#options.reconcileIntervalMs)], { key: lock })
+    if (got === null) return
+    const touches: string[] = [this.#keys.wake]
+    const slots = Array.from({ length: 16384 }, (_, s) => s)
+    for (let start = 0; start < slots.length; start += 512) {
+      const chunk = slots.slice(start, start + 512)
+      const heads = await Promise.all(
+        chunk.map((s) => {
+          const index = this.#keys.forSlot(s).index
+          return this.#connection.send(['ZRANGE', index, '0', '0', 'WITHSCORES'], { key: index, readonly: true })
+        }),
+      )
+      heads.forEach((head, i) => {
+        const score = headScore(head)
+        if (score >= 0) touches.push(String(chunk[i]), String(score))
+      })
+    }
+    if (touches.length > 1) await scripts.dirTouch.run(this.#connection, [this.#keys.directory, this.#keys.versions], touches)
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false
+    clearTimeout(this.#timer)
+    await this.#sweeping
+    const unsubscribe = this.#unsubscribe
+    this.#unsubscribe = undefined
+    await unsubscribe?.().catch(() => {})
+    this.#resolveStopped()
+  }
+}
+
+/** Score of the first member of a `ZRANGE .. WITHSCORES` reply (flat in RESP2, pairs in RESP3), or -1. */
+export function headScore(reply: unknown): number {
+  if (!Array.isArray(reply) || reply.length === 0) return -1
+  const first = reply[0]
+  const score = Array.isArray(first) ? first[1] : reply[1]
+  return score === undefined || score === null ? -1 : Number(score)
+}

@@ -1,0 +1,105 @@
+import type { BackoffOptions } from '../core/backoff.js'
+import type { RedkitError } from '../core/errors.js'
+
+/** One expiration, as a handler receives it. Times are epoch ms. */
+export interface ExpiryEvent<T = unknown> {
+  /**
+   * Stable identity of this expiry (`<key>@<deadline>`): the same in every group and on every
+   * redelivery, so handlers can de-duplicate.
+   */
+  id: string
+  key: string
+  /** When the key was due to expire (server clock). Unknown in native mode. */
+  deadline: number | undefined
+  /** When the handler was called (this process's clock). */
+  firedAt: number
+  /** firedAt - deadline; undefined in native mode. */
+  lateMs: number | undefined
+  /** The value the key held, when the subscription asked for it and it was kept. */
+  value?: T | undefined
+  /** Set when the kept value could not be decoded; `value` is then undefined. */
+  valueError?: RedkitError
+  /** 1 on first delivery, more on retries. */
+  attempt: number
+  mode: 'reliable' | 'native'
+}
+
+export type ExpiryHandler<T = unknown> = (event: ExpiryEvent<T>) => unknown | Promise<unknown>
+
+export interface SubscribeOptions {
+  /**
+   * `reliable` (default): keys written through redkit (`set`, `expire`, `track`), delivered at
+   * least once per group, even to a group that was offline. `native`: any key, through keyspace
+   * notifications (fire-and-forget: a subscriber that is down misses events).
+   * @defaultValue 'reliable'
+   */
+  mode?: 'reliable' | 'native'
+  /**
+   * Consumer group (reliable mode). Each group gets every expiry; the processes of one group share
+   * the work, so give every process of a group the same handlers.
+   * @defaultValue 'default'
+   */
+  group?: string
+  /** Deliver the value the key held (reliable mode, for values kept at `set`/`expire`/`track`). @defaultValue false */
+  withValue?: boolean
+  /** Handler calls after which a failing event goes to the dead letters. @defaultValue 5 */
+  attempts?: number
+  /** Delay between attempts. @defaultValue exponential from 200 ms, at most 10 s */
+  backoff?: BackoffOptions
+  /** Events handled at once by this process for this group. @defaultValue 64 */
+  concurrency?: number
+  /**
+   * Where a new group starts: `'new'` gets expirations from now on, `'retained'` also gets the
+   * ones still retained in the stream.
+   * @defaultValue 'new'
+   */
+  from?: 'new' | 'retained'
+}
+
+export interface Subscription {
+  /** Stops delivering; events in flight finish and are acknowledged first. */
+  close(): Promise<void>
+}
+
+export interface SetOptions {
+  /** Time to live in ms: a positive integer below 2^53. */
+  ttlMs: number
+  /** Keep a copy of the value to deliver with the expiry event (`withValue`). @defaultValue true */
+  keepValue?: boolean
+}
+
+export interface ExpireOptions {
+  /** Keep the key's current string value to deliver with the expiry event. @defaultValue false */
+  keepValue?: boolean
+}
+
+export interface ExpirationsOptions {
+  /**
+   * How long delivered events stay in the stream for groups that are offline. A group offline for
+   * longer than this misses the events older than it.
+   * @defaultValue 86_400_000 (24 h)
+   */
+  retentionMs?: number
+  /** Run a sweeper in this process. Every process that writes or listens usually should. @defaultValue true */
+  sweep?: boolean
+  /** Longest pause between two sweeps when no wake-up arrives. @defaultValue 1000 */
+  maxSweepIntervalMs?: number
+  /** Entries a sweeper moves per script call. @defaultValue 1000 */
+  sweepBatch?: number
+  /** Lease on claimed entries (Cluster), after which another sweeper re-delivers them. @defaultValue 30_000 */
+  claimLeaseMs?: number
+  /** A delivered event not acknowledged for this long is taken over by another consumer of its group. @defaultValue 60_000 */
+  reclaimIdleMs?: number
+  /** Native mode on Cluster: how often the set of masters is compared with the subscribed ones. @defaultValue 5000 */
+  nativeTopologyCheckMs?: number
+}
+
+export interface DeadLetter {
+  id: string
+  key: string
+  deadline: number
+  group: string
+  error: string
+  attempts: number
+  at: number
+}

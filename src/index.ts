@@ -1,0 +1,2 @@
+export * from './core/index.js'
+export { createRedkit, Redkit, type RedkitEvents, type RedkitOptions } from './redkit.js'

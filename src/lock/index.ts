@@ -1,0 +1,1 @@
+export { type AcquireOptions, Lock, type LockOptions } from './lock.js'

@@ -1,0 +1,13 @@
+--[[
+  Write-behind: appends a pending write to the cache's durable stream and records it as the newest
+  write of its key (drainers skip older writes of a key once a newer one is queued).
+  KEYS[1] write-behind stream
+  KEYS[2] newest stream id per key (hash)
+  ARGV[1] cache key
+  ARGV[2] operation: 'set' or 'delete'
+  ARGV[3] encoded value ('<kind><payload>', '' for a delete)
+  Reply: the stream id of the write
+]]
+local id = redis.call('XADD', KEYS[1], '*', 'k', ARGV[1], 'o', ARGV[2], 'v', ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], id)
+return id

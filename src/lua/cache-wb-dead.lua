@@ -1,0 +1,22 @@
+--[[
+  Write-behind: a write failed its last attempt: moves it to the dead letters (kept for
+  inspection and replay), acknowledges and deletes it.
+  KEYS[1] write-behind stream
+  KEYS[2] newest stream id per key (hash)
+  KEYS[3] dead letters stream
+  ARGV[1] consumer group
+  ARGV[2] stream id of the write
+  ARGV[3] cache key
+  ARGV[4] operation
+  ARGV[5] encoded value
+  ARGV[6] last error message
+  ARGV[7] attempts made
+  Reply: the dead letter's stream id
+]]
+local dead = redis.call('XADD', KEYS[3], 'MAXLEN', '~', '100000', '*', 'id', ARGV[2], 'k', ARGV[3], 'o', ARGV[4], 'v', ARGV[5], 'e', ARGV[6], 'n', ARGV[7])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[2] then
+  redis.call('HDEL', KEYS[2], ARGV[3])
+end
+return dead

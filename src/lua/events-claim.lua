@@ -1,0 +1,42 @@
+--[[
+  Cluster, step 1 of 3: claims the due deadlines of one slot for a lease, because the event stream
+  lives in another slot and cannot be written in the same script. A claimed entry stays in the
+  index with score = lease end; if the sweeper dies before step 3, it becomes due again and is
+  re-delivered with the same event id (at least once).
+  KEYS[1] deadline index of the slot (zset: member = key, score = deadline, or lease end once claimed)
+  KEYS[2] kept values of the slot (hash)
+  KEYS[3] original deadlines of claimed entries (hash: key -> deadline)
+  ARGV[1] most entries to claim
+  ARGV[2] lease in ms
+  Reply: { lease end, server time in ms, key1, deadline1, value1 or false, key2, ... }
+]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local leaseEnd = now + tonumber(ARGV[2])
+local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]), 'WITHSCORES')
+local out = { leaseEnd, now }
+for i = 1, #due, 2 do
+  local key = due[i]
+  local deadline = redis.call('HGET', KEYS[3], key) or due[i + 1]
+  local ttl = redis.call('PTTL', key)
+  if ttl == -2 then
+    redis.call('ZADD', KEYS[1], leaseEnd, key)
+    redis.call('HSET', KEYS[3], key, deadline)
+    out[#out + 1] = key
+    out[#out + 1] = deadline
+    out[#out + 1] = redis.call('HGET', KEYS[2], key)
+  elseif ttl >= 0 then
+    -- Still there: its TTL was moved outside redkit (follow it), or the script's clock is a hair
+    -- behind TIME at this very deadline (keep it; the next sweep sees the key gone).
+    local at = redis.call('PEXPIRETIME', key)
+    if at > tonumber(deadline) then
+      redis.call('ZADD', KEYS[1], at, key)
+      redis.call('HDEL', KEYS[3], key)
+    end
+  else
+    redis.call('ZREM', KEYS[1], key)
+    redis.call('HDEL', KEYS[2], key)
+    redis.call('HDEL', KEYS[3], key)
+  end
+end
+return out

@@ -1,0 +1,35 @@
+--[[
+  Gives an existing key a TTL (ARGV[1] > 0) or adopts the TTL it already has (ARGV[1] = 0, for keys
+  set elsewhere), and records its deadline.
+  KEYS[1] the user's key
+  KEYS[2] deadline index (zset: member = key, score = deadline in ms)
+  KEYS[3] kept values (hash: key -> 'r' .. raw string value, delivered with the event)
+  KEYS[4] original deadlines of claimed entries (Cluster): a new deadline must not inherit an old claim's
+  ARGV[1] ttl in ms, or 0 to adopt the key's current TTL
+  ARGV[2] '1' to keep the key's current string value for the expiry event
+  ARGV[3] wake channel, published when this deadline becomes the earliest one
+  Reply: the deadline (epoch ms); -2 when the key does not exist; -1 when ARGV[1] is 0 and the key has no TTL
+]]
+-- The key's own expiry time is the deadline, to the millisecond (PEXPIREAT / PEXPIRETIME), so a
+-- sweep never mistakes clock skew inside a script for a TTL changed elsewhere.
+local deadline
+local ttl = tonumber(ARGV[1])
+if ttl > 0 then
+  local t = redis.call('TIME')
+  deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl
+  if redis.call('PEXPIREAT', KEYS[1], deadline) == 0 then return -2 end
+else
+  deadline = redis.call('PEXPIRETIME', KEYS[1])
+  if deadline < 0 then return deadline end
+end
+redis.call('ZADD', KEYS[2], deadline, KEYS[1])
+redis.call('HDEL', KEYS[4], KEYS[1])
+local kept = false
+if ARGV[2] == '1' and redis.call('TYPE', KEYS[1]).ok == 'string' then
+  redis.call('HSET', KEYS[3], KEYS[1], 'r' .. redis.call('GET', KEYS[1]))
+  kept = true
+end
+if not kept then redis.call('HDEL', KEYS[3], KEYS[1]) end
+local head = redis.call('ZRANGE', KEYS[2], 0, 0)
+if head[1] == KEYS[1] then redis.call('PUBLISH', ARGV[3], deadline) end
+return deadline

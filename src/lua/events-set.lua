@@ -1,0 +1,26 @@
+--[[
+  Writes a key with a TTL and its deadline entry in one step, so an expiry can never be missed.
+  KEYS[1] the user's key
+  KEYS[2] deadline index (zset: member = key, score = deadline in ms, server clock)
+  KEYS[3] kept values (hash: key -> 'c' .. encoded value, delivered with the event)
+  KEYS[4] original deadlines of claimed entries (Cluster): a new deadline must not inherit an old claim's
+  ARGV[1] value to store
+  ARGV[2] ttl in ms
+  ARGV[3] '1' to keep a copy of the value for the expiry event, '0' not to
+  ARGV[4] wake channel, published when this deadline becomes the earliest one
+  Reply: the deadline (epoch ms)
+]]
+local t = redis.call('TIME')
+local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2])
+-- PXAT: the key expires exactly at its deadline (see events-expire.lua).
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', deadline)
+redis.call('ZADD', KEYS[2], deadline, KEYS[1])
+redis.call('HDEL', KEYS[4], KEYS[1])
+if ARGV[3] == '1' then
+  redis.call('HSET', KEYS[3], KEYS[1], 'c' .. ARGV[1])
+else
+  redis.call('HDEL', KEYS[3], KEYS[1])
+end
+local head = redis.call('ZRANGE', KEYS[2], 0, 0)
+if head[1] == KEYS[1] then redis.call('PUBLISH', ARGV[4], deadline) end
+return deadline

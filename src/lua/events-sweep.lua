@@ -1,0 +1,49 @@
+--[[
+  Single server: moves due deadlines to the event stream atomically (claim, confirm, append, remove
+  in one step), so an expiry is delivered exactly once into the stream.
+  KEYS[1] deadline index (zset: member = key, score = deadline)
+  KEYS[2] kept values (hash)
+  KEYS[3] event stream (one entry per sweep: field = key, value = deadline or deadline|kept value)
+  ARGV[1] most entries to move in this call (at most 2000: they travel through unpack)
+  ARGV[2] oldest stream id to retain (MINID), or '0' to keep everything
+  Reply: { entries examined, events appended, next deadline or -1, server time in ms }
+]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]), 'WITHSCORES')
+local moved = 0
+-- One stream entry per call carries every event of the batch (field = key, value = deadline, or
+-- deadline|kept value): one XADD and, for readers, one acknowledgement per batch, not per event.
+local fields = {}
+for i = 1, #due, 2 do
+  local key = due[i]
+  local deadline = due[i + 1]
+  local ttl = redis.call('PTTL', key)
+  if ttl == -2 then
+    local value = redis.call('HGET', KEYS[2], key)
+    fields[#fields + 1] = key
+    if value then
+      fields[#fields + 1] = deadline .. '|' .. value
+      redis.call('HDEL', KEYS[2], key)
+    else
+      fields[#fields + 1] = deadline
+    end
+    redis.call('ZREM', KEYS[1], key)
+    moved = moved + 1
+  elseif ttl >= 0 then
+    -- Still there. Either its TTL was moved outside redkit (follow it to the new time), or it expires
+    -- at this very deadline and the script's clock, frozen at its start, is a hair behind TIME:
+    -- keep the deadline, the next sweep sees it gone.
+    local at = redis.call('PEXPIRETIME', key)
+    if at > tonumber(deadline) then redis.call('ZADD', KEYS[1], at, key) end
+  else
+    -- It was re-set without a TTL: it will not expire, so there is no event.
+    redis.call('ZREM', KEYS[1], key)
+    redis.call('HDEL', KEYS[2], key)
+  end
+end
+if moved > 0 then redis.call('XADD', KEYS[3], '*', unpack(fields)) end
+if moved > 0 and ARGV[2] ~= '0' then redis.call('XTRIM', KEYS[3], 'MINID', '~', ARGV[2]) end
+local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if head[2] then return { #due / 2, moved, tonumber(head[2]), now } end
+return { #due / 2, moved, -1, now }

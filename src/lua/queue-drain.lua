@@ -1,0 +1,36 @@
+--[[ Deletes waiting jobs (and delayed ones, with their schedules, when asked), a batch per call.
+  KEYS[1] ready list
+  KEYS[2] prioritized zset
+  KEYS[3] delayed zset
+  KEYS[4] priorities of delayed jobs hash
+  KEYS[5] schedules hash
+  KEYS[6] schedule definitions hash
+  KEYS[7] pending occurrence of each schedule hash
+  KEYS[8] job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
+  ARGV[1] 1 = delayed jobs and schedules too
+  ARGV[2] batch size
+  Reply: number of jobs deleted by this call (call again until it is 0)
+]]
+local batch = tonumber(ARGV[2])
+local ids = redis.call('LRANGE', KEYS[1], 0, batch - 1)
+if #ids > 0 then
+  redis.call('LTRIM', KEYS[1], #ids, -1)
+else
+  ids = redis.call('ZRANGE', KEYS[2], 0, batch - 1)
+  if #ids > 0 then
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, #ids - 1)
+  elseif ARGV[1] == '1' then
+    ids = redis.call('ZRANGE', KEYS[3], 0, batch - 1)
+    if #ids > 0 then
+      redis.call('ZREMRANGEBYRANK', KEYS[3], 0, #ids - 1)
+      redis.call('HDEL', KEYS[4], unpack(ids))
+    else
+      redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
+    end
+  end
+end
+if #ids == 0 then return 0 end
+local keys = {}
+for i, id in ipairs(ids) do keys[i] = KEYS[8] .. id end
+redis.call('DEL', unpack(keys))
+return #ids

@@ -1,0 +1,16 @@
+--[[ Pauses or resumes a queue. Paused: workers lease nothing (jobs in flight finish); adds still work.
+  KEYS[1] meta hash
+  KEYS[2] ready list
+  KEYS[3] prioritized zset
+  KEYS[4] wake list
+  ARGV[1] 1 pause, 0 resume
+  Reply: 1 when the state changed, 0 when it already was so
+]]
+if ARGV[1] == '1' then
+  return redis.call('HSET', KEYS[1], 'paused', '1') == 1 and 1 or 0
+end
+local changed = redis.call('HDEL', KEYS[1], 'paused')
+if changed == 1 and (redis.call('LLEN', KEYS[2]) > 0 or redis.call('ZCARD', KEYS[3]) > 0) then
+  redis.call('RPUSH', KEYS[4], '1')
+end
+return changed

@@ -1,0 +1,198 @@
+export { validateCount } from '../core/backoff.js'
+
+import { backoffDelay, validateMs } from '../core/backoff.js'
+import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { validateName } from '../core/keys.js'
+
+/** How long to wait before the next attempt of a failed job. */
+export interface BackoffPolicy {
+  /** @defaultValue 'exponential' */
+  type?: 'fixed' | 'exponential'
+  /** First delay (exponential) or every delay (fixed), ms. @defaultValue 1000 */
+  delayMs?: number
+  /** Upper bound of a delay, ms. @defaultValue 3_600_000 */
+  maxDelayMs?: number
+  /** Fraction of each delay randomised away (0..1), so retries of many jobs spread out. @defaultValue 0.2 */
+  jitter?: number
+}
+
+/** Options of one job, given to `queue.add`. Unset fields fall back to the queue's `defaultJobOptions`, then the worker's. */
+export interface JobOptions {
+  /**
+   * Your id for the job: adding a job whose id already exists adds nothing (idempotent add), for as
+   * long as the job's record is kept (see the worker's `keepCompleted`). @defaultValue a generated unique id
+   */
+  jobId?: string
+  /** Start no sooner than this many ms from now. */
+  delayMs?: number
+  /** Start no sooner than this time (epoch ms or Date). Wins over `delayMs`. */
+  runAt?: number | Date
+  /**
+   * 0 = none (default). Otherwise 1 (highest) .. 2,097,152 (lowest). Jobs without a priority are
+   * taken before prioritized ones (the same convention as BullMQ).
+   */
+  priority?: number
+  /** Deliveries before the job goes to the dead letters. @defaultValue the worker's `attempts` (3) */
+  attempts?: number
+  /** Delay before each retry; a number is a fixed delay in ms. @defaultValue the worker's `backoff` */
+  backoff?: BackoffPolicy | number
+}
+
+export interface QueueOptions {
+  /** Largest encoded payload accepted by `add`, bytes. @defaultValue 1_048_576 (1 MiB) */
+  maxPayloadBytes?: number
+  /** Defaults merged under each job's options. */
+  defaultJobOptions?: Pick<JobOptions, 'attempts' | 'backoff' | 'priority'>
+}
+
+export const MAX_PRIORITY = 2 ** 21
+export const MAX_ATTEMPTS = 1_000_000
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1_048_576
+export const DEFAULT_ATTEMPTS = 3
+export const DEFAULT_BACKOFF: Required<BackoffPolicy> = { type: 'exponential', delayMs: 1000, maxDelayMs: 3_600_000, jitter: 0.2 }
+
+/** The compact form stored in a job's `o` field. Only what differs from the defaults is stored. */
+export interface StoredJobOptions {
+  /** attempts */
+  at?: number
+  /** backoff: type 'f' | 'e', delay, max, jitter */
+  bo?: { t: 'f' | 'e'; d: number; m?: number; j?: number }
+  /** repeat: the schedule this job is an occurrence of */
+  rp?: StoredRepeat
+}
+
+/** A repeating schedule as carried by each of its occurrences (so a worker can add the next one). */
+export interface StoredRepeat {
+  /** schedule id */
+  s: string
+  /** version of the definition */
+  v: string
+  /** cron expression */
+  c?: string
+  /** time zone of the cron expression */
+  z?: string
+  /** interval, ms */
+  e?: number
+  /** phase of the interval: occurrences fall on startAt + k * every */
+  sa?: number
+  /** no occurrence after this time, ms */
+  ea?: number
+}
+
+export function validateJobId(id: unknown): string {
+  return validateName(id, 'jobId')
+}
+
+export function validatePriority(priority: unknown): number {
+  if (priority === undefined) return 0
+  if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) {
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `priority must be an integer from 0 to ${MAX_PRIORITY}, got ${String(priority)}`)
+  }
+  return priority
+}
+
+export function validateAttempts(attempts: unknown, what = 'attempts'): number {
+  if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1 || attempts > MAX_ATTEMPTS) {
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `${what} must be an integer from 1 to ${MAX_ATTEMPTS}, got ${String(attempts)}`)
+  }
+  return attempts
+}
+
+/** Normalises a backoff option (a number is a fixed delay) and checks its ranges. */
+export function normalizeBackoff(backoff: BackoffPolicy | number | undefined): Required<BackoffPolicy> | undefined {
+  if (backoff === undefined) return undefined
+  if (typeof backoff === 'number')
+    return { ...DEFAULT_BACKOFF, type: 'fixed', delayMs: validateMs(backoff, 'backoff', { allowZero: true }), jitter: 0 }
+  if (backoff === null || typeof backoff !== 'object') {
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'backoff must be a number of ms or { type, delayMs, maxDelayMs, jitter }')
+  }
+  const type = backoff.type ?? DEFAULT_BACKOFF.type
+  if (type !== 'fixed' && type !== 'exponential') {
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `backoff.type must be 'fixed' or 'exponential', got ${String(type)}`)
+  }
+  const policy = {
+    type,
+    delayMs: validateMs(backoff.delayMs ?? DEFAULT_BACKOFF.delayMs, 'backoff.delayMs', { allowZero: true }),
+    maxDelayMs: validateMs(backoff.maxDelayMs ?? DEFAULT_BACKOFF.maxDelayMs, 'backoff.maxDelayMs', { allowZero: true }),
+    jitter: backoff.jitter ?? DEFAULT_BACKOFF.jitter,
+  }
+  if (typeof policy.jitter !== 'number' || !(policy.jitter >= 0 && policy.jitter <= 1)) {
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `backoff.jitter must be between 0 and 1, got ${String(policy.jitter)}`)
+  }
+  return policy
+}
+
+export function storeBackoff(policy: Required<BackoffPolicy>): NonNullable<StoredJobOptions['bo']> {
+  return { t: policy.type === 'fixed' ? 'f' : 'e', d: policy.delayMs, m: policy.maxDelayMs, j: policy.jitter }
+}
+
+export function loadBackoff(stored: StoredJobOptions['bo']): Required<BackoffPolicy> | undefined {
+  if (!stored) return undefined
+  return {
+    type: stored.t === 'f' ? 'fixed' : 'exponential',
+    delayMs: stored.d,
+    maxDelayMs: stored.m ?? DEFAULT_BACKOFF.maxDelayMs,
+    jitter: stored.j ?? DEFAULT_BACKOFF.jitter,
+  }
+}
+
+/**
+ * Delay before the retry that follows failed attempt number `attempt` (1-based): `delayMs` for a fixed
+ * policy, `delayMs * 2^(attempt-1)` for an exponential one, capped at `maxDelayMs`, minus up to `jitter`.
+ */
+export function retryDelay(policy: Required<BackoffPolicy>, attempt: number, random: () => number = Math.random): number {
+  return backoffDelay(attempt, policy, random)
+}
+
+/** Everything `add` needs about one job, validated. */
+export interface PreparedJob {
+  id: string
+  unique: boolean
+  data: string
+  options: string
+  priority: number
+  /** epoch ms; 0 = ready now */
+  dueAt: number
+}
+
+export function prepareJob(
+  encoded: string,
+  options: JobOptions | undefined,
+  defaults: QueueOptions['defaultJobOptions'],
+  now: number,
+  newId: () => string,
+  extra?: Pick<StoredJobOptions, 'rp'>,
+): PreparedJob {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'job options must be an object')
+  }
+  const merged = { ...defaults, ...options }
+  const stored: StoredJobOptions = {}
+  if (merged.attempts !== undefined) stored.at = validateAttempts(merged.attempts)
+  const backoff = normalizeBackoff(merged.backoff)
+  if (backoff) stored.bo = storeBackoff(backoff)
+  if (extra?.rp) stored.rp = extra.rp
+  const priority = validatePriority(merged.priority)
+  let dueAt = 0
+  if (merged.runAt !== undefined) {
+    const at = merged.runAt instanceof Date ? merged.runAt.getTime() : merged.runAt
+    if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0) {
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `runAt must be a Date or epoch ms, got ${String(merged.runAt)}`)
+    }
+    dueAt = at > now ? at : 0
+  } else if (merged.delayMs !== undefined) {
+    const delay = validateMs(merged.delayMs, 'delayMs', { allowZero: true })
+    dueAt = delay > 0 ? now + delay : 0
+  }
+  const unique = merged.jobId !== undefined
+  return {
+    id: unique ? validateJobId(merged.jobId) : newId(),
+    unique,
+    data: encoded,
+    options: JSON.stringify(stored),
+    priority,
+    dueAt,
+  }
+}
+
+/** Checks a count option: a safe integer, positive (or non-negative with allowZero). */

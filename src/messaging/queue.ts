@@ -1,0 +1,346 @@
+import { EventEmitter } from 'node:events'
+import { validateMs } from '../core/backoff.js'
+import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { validateObjectName } from '../core/keys.js'
+import type { MessagingContext } from './context.js'
+import { newJobId } from './ids.js'
+import { type JobInfo, type JobState, parseJobInfo } from './job.js'
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  type JobOptions,
+  type PreparedJob,
+  prepareJob,
+  type QueueOptions,
+  validateCount,
+  validateJobId,
+} from './options.js'
+import { type QueueKeys, queueKeys, queuePattern } from './queue-keys.js'
+import {
+  addScript,
+  cancelScript,
+  cleanScript,
+  countsScript,
+  drainScript,
+  getScript,
+  pauseScript,
+  retryDeadScript,
+} from './queue-scripts.js'
+
+export interface AddedJob {
+  id: string
+  /** false when a job with this `jobId` already existed: nothing was added (idempotent add). */
+  created: boolean
+}
+
+export interface JobCounts {
+  /** Ready to run now (prioritized ones included). */
+  waiting: number
+  /** Of `waiting`, those with a priority. */
+  prioritized: number
+  delayed: number
+  active: number
+  completed: number
+  dead: number
+  paused: boolean
+}
+
+export interface QueueEvents {
+  added: [AddedJob[]]
+  paused: []
+  resumed: []
+  removed: [id: string]
+  retried: [count: number]
+  cleaned: [state: 'completed' | 'dead', count: number]
+  drained: [count: number]
+}
+
+/** Jobs per script call in addBulk: keeps each call short (other clients wait while a script runs). */
+const BULK_CHUNK = 200
+
+/**
+ * A reliable job queue in one Cluster slot. Producers `add`; `rk.worker(name, handler)` consumes.
+ * Delivery is at least once: see docs/messaging.md for the idempotency story.
+ */
+export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
+  readonly name: string
+  readonly keys: QueueKeys
+  readonly #ctx: MessagingContext
+  readonly #maxPayloadBytes: number
+  readonly #defaults: QueueOptions['defaultJobOptions']
+
+  constructor(ctx: MessagingContext, name: string, options: QueueOptions = {}) {
+    super()
+    this.#ctx = ctx
+    this.name = validateObjectName(name, 'queue name')
+    this.keys = queueKeys(ctx.keys, this.name)
+    this.#maxPayloadBytes = validateCount(options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 'maxPayloadBytes')
+    this.#defaults = options.defaultJobOptions
+  }
+
+  /**
+   * Adds a job. With `jobId`, adding an id that exists adds nothing and resolves `{ created: false }`.
+   * @throws RedkitError E_ENCODE (data the codec cannot store), E_TOO_LARGE (over maxPayloadBytes),
+   * E_INVALID_ARGUMENT / E_INVALID_KEY (bad options or jobId); nothing is written then.
+   */
+  async add(data: T, options?: JobOptions): Promise<AddedJob> {
+    const [added] = await this.#addPrepared([this.prepare(data, options)])
+    return added as AddedJob
+  }
+
+  /** Adds many jobs with one script call per 200 jobs. Every job is validated before anything is written. */
+  async addBulk(jobs: ReadonlyArray<{ data: T; options?: JobOptions }>): Promise<AddedJob[]> {
+    if (!Array.isArray(jobs)) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'addBulk takes an array of { data, options }')
+    const prepared = jobs.map((job, i) => {
+      if (job === null || typeof job !== 'object')
+        throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `addBulk: item ${i} is not { data, options }`)
+      return this.prepare(job.data, job.options)
+    })
+    const out: AddedJob[] = []
+    for (let i = 0; i < prepared.length; i += BULK_CHUNK) out.push(...(await this.#addPrepared(prepared.slice(i, i + BULK_CHUNK))))
+    return out
+  }
+
+  /** Encodes and validates one job (internal; the scheduler uses it too). */
+  prepare(data: T, options?: JobOptions, extra?: Parameters<typeof prepareJob>[5]): PreparedJob {
+    const encoded = this.encodePayload(data, 'job data')
+    return prepareJob(encoded, options, this.#defaults, Date.now(), newJobId, extra)
+  }
+
+  /** Encodes a payload and enforces the size limit. */
+  encodePayload(value: unknown, what: string): string {
+    const encoded = this.#ctx.codec.encode(value)
+    const bytes = Buffer.byteLength(encoded)
+    if (bytes > this.#maxPayloadBytes) {
+      throw new RedkitError(
+        ErrorCodes.E_TOO_LARGE,
+        `${what} is ${bytes} bytes encoded; the limit is ${this.#maxPayloadBytes} (maxPayloadBytes)`,
+        {
+          details: { bytes, limit: this.#maxPayloadBytes },
+        },
+      )
+    }
+    return encoded
+  }
+
+  async #addPrepared(jobs: PreparedJob[], schedule?: { id: string; version: string }): Promise<AddedJob[]> {
+    if (jobs.length === 0) return []
+    const args: Array<string | number> = []
+    for (const job of jobs) {
+      args.push(job.id, job.data, job.options, job.priority, job.dueAt, job.unique ? 1 : 0, schedule?.id ?? '', schedule?.version ?? '')
+    }
+    const k = this.keys
+    const replies = await addScript.run(
+      this.#ctx.connection,
+      [k.ready, k.prioritized, k.delayed, k.wake, k.prioritySequence, k.delayedPriorities, k.schedules, k.scheduleNext, k.jobPrefix],
+      [Date.now(), jobs.length, ...args],
+    )
+    const added = jobs.map((job, i) => ({ id: job.id, created: replies[i] === 1 }))
+    if (this.listenerCount('added') > 0) this.emit('added', added)
+    return added
+  }
+
+  /** Adds the next occurrence of a repeating schedule, only while the schedule still has that version (internal). */
+  async addOccurrence(job: PreparedJob, schedule: { id: string; version: string }): Promise<boolean> {
+    const [added] = await this.#addPrepared([job], schedule)
+    return added?.created ?? false
+  }
+
+  /** The job and its state, or null when there is no such job (never added, removed, or trimmed by retention). */
+  async getJob<R = unknown>(id: string): Promise<JobInfo<T, R> | null> {
+    validateJobId(id)
+    const k = this.keys
+    const reply = await getScript.run(this.#ctx.connection, [k.job(id), k.ready, k.prioritized, k.delayed, k.completed, k.dead], [id])
+    if (!reply) return null
+    return parseJobInfo<T, R>(this.#ctx.codec, id, reply[0], reply[1])
+  }
+
+  /**
+   * Ids of the jobs in one state, oldest first (waiting: in the order they will run, prioritized
+   * ones after plain ones; active: by lease deadline).
+   */
+  async jobIds(state: JobState, { offset = 0, limit = 100 }: { offset?: number; limit?: number } = {}): Promise<string[]> {
+    validateCount(limit, 'limit')
+    validateCount(offset, 'offset', { allowZero: true })
+    const k = this.keys
+    const send = <R>(args: string[]) => this.#ctx.connection.send<R>(args, { key: args[1] })
+    const range = (key: string, from: number, count: number) => send<string[]>(['ZRANGE', key, String(from), String(from + count - 1)])
+    switch (state) {
+      case 'waiting': {
+        const plain = await send<string[]>(['LRANGE', k.ready, String(offset), String(offset + limit - 1)])
+        if (plain.length >= limit) return plain
+        const length = await send<number>(['LLEN', k.ready])
+        return [...plain, ...(await range(k.prioritized, Math.max(0, offset - length), limit - plain.length))]
+      }
+      case 'active':
+        return (await range(k.active, offset, limit)).map((member) => member.slice(member.indexOf(':') + 1))
+      case 'delayed':
+        return range(k.delayed, offset, limit)
+      case 'completed':
+        return range(k.completed, offset, limit)
+      case 'dead':
+        return range(k.dead, offset, limit)
+      default:
+        throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `unknown job state ${String(state)}`)
+    }
+  }
+
+  /** Snapshots of the jobs in one state (see `jobIds`). Jobs that vanish meanwhile are skipped. */
+  async jobs<R = unknown>(state: JobState, options?: { offset?: number; limit?: number }): Promise<Array<JobInfo<T, R>>> {
+    const ids = await this.jobIds(state, options)
+    const jobs = await Promise.all(ids.map((id) => this.getJob<R>(id)))
+    return jobs.filter((job): job is JobInfo<T, R> => job !== null)
+  }
+
+  async counts(): Promise<JobCounts> {
+    const k = this.keys
+    const [waiting, delayed, active, completed, dead, paused, prioritized] = await countsScript.run(
+      this.#ctx.connection,
+      [k.ready, k.prioritized, k.delayed, k.active, k.completed, k.dead, k.meta],
+      [],
+    )
+    return {
+      waiting: waiting ?? 0,
+      prioritized: prioritized ?? 0,
+      delayed: delayed ?? 0,
+      active: active ?? 0,
+      completed: completed ?? 0,
+      dead: dead ?? 0,
+      paused: paused === 1,
+    }
+  }
+
+  /** Stops every worker from taking jobs (jobs in flight finish; adds go on). Resolves false if it was already paused. */
+  async pause(): Promise<boolean> {
+    const k = this.keys
+    const changed = (await pauseScript.run(this.#ctx.connection, [k.meta, k.ready, k.prioritized, k.wake], [1])) === 1
+    if (changed) this.emit('paused')
+    return changed
+  }
+
+  async resume(): Promise<boolean> {
+    const k = this.keys
+    const changed = (await pauseScript.run(this.#ctx.connection, [k.meta, k.ready, k.prioritized, k.wake], [0])) === 1
+    if (changed) this.emit('resumed')
+    return changed
+  }
+
+  async isPaused(): Promise<boolean> {
+    return (await this.#ctx.connection.send<string | null>(['HGET', this.keys.meta, 'paused'], { key: this.keys.meta })) === '1'
+  }
+
+  /**
+   * Moves dead-lettered jobs back to the queue with a fresh set of attempts (their last error stays
+   * readable until they run). Given ids, only those; else up to `limit` oldest. Resolves how many moved.
+   */
+  async retryDead({ ids, limit = 1000 }: { ids?: string[]; limit?: number } = {}): Promise<number> {
+    validateCount(limit, 'limit')
+    const k = this.keys
+    const keys = [k.dead, k.ready, k.prioritized, k.prioritySequence, k.wake, k.jobPrefix] as const
+    let moved = 0
+    if (ids !== undefined) {
+      if (!Array.isArray(ids)) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'ids must be an array of job ids')
+      for (const id of ids) validateJobId(id)
+      for (let i = 0; i < ids.length; i += BULK_CHUNK) {
+        moved += await retryDeadScript.run(this.#ctx.connection, [...keys], [0, ...ids.slice(i, i + BULK_CHUNK)])
+      }
+    } else {
+      for (let left = limit; left > 0; ) {
+        const n = await retryDeadScript.run(this.#ctx.connection, [...keys], [Math.min(left, BULK_CHUNK)])
+        moved += n
+        left -= n
+        if (n === 0) break
+      }
+    }
+    if (moved > 0) this.emit('retried', moved)
+    return moved
+  }
+
+  /**
+   * Deletes completed or dead jobs that finished more than `olderThanMs` ago (0 = all of them).
+   * Resolves how many were deleted.
+   */
+  async clean({
+    state,
+    olderThanMs = 0,
+    limit = Number.MAX_SAFE_INTEGER,
+  }: {
+    state: 'completed' | 'dead'
+    olderThanMs?: number
+    limit?: number
+  }): Promise<number> {
+    if (state !== 'completed' && state !== 'dead')
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, "clean: state must be 'completed' or 'dead'")
+    validateMs(olderThanMs, 'olderThanMs', { allowZero: true })
+    validateCount(limit, 'limit')
+    const key = state === 'completed' ? this.keys.completed : this.keys.dead
+    const cutoff = olderThanMs === 0 ? '+inf' : Date.now() - olderThanMs
+    let removed = 0
+    while (removed < limit) {
+      const batch = Math.min(1000, limit - removed)
+      const n = await cleanScript.run(this.#ctx.connection, [key, this.keys.jobPrefix], [cutoff, batch])
+      removed += n
+      if (n < batch) break
+    }
+    if (removed > 0) this.emit('cleaned', state, removed)
+    return removed
+  }
+
+  /**
+   * Deletes every waiting job (and, with `delayed: true`, every delayed job and repeating schedule).
+   * Active jobs finish normally. Resolves how many jobs were deleted.
+   */
+  async drain({ delayed = false }: { delayed?: boolean } = {}): Promise<number> {
+    const k = this.keys
+    let removed = 0
+    for (;;) {
+      const n = await drainScript.run(
+        this.#ctx.connection,
+        [k.ready, k.prioritized, k.delayed, k.delayedPriorities, k.schedules, k.scheduleDefinitions, k.scheduleNext, k.jobPrefix],
+        [delayed ? 1 : 0, 500],
+      )
+      if (n === 0) break
+      removed += n
+    }
+    this.emit('drained', removed)
+    return removed
+  }
+
+  /** Cancels a job that has not started (waiting or delayed). Resolves false if it is running, finished or unknown. */
+  async remove(id: string): Promise<boolean> {
+    const [removed] = await this.cancel(validateJobId(id), '')
+    if (removed === 1) this.emit('removed', id)
+    return removed === 1
+  }
+
+  /** Cancels a job and/or a schedule (internal; see `rk.scheduler.cancel`). */
+  cancel(jobId: string, scheduleId: string): Promise<[number, number]> {
+    const k = this.keys
+    return cancelScript.run(
+      this.#ctx.connection,
+      [k.ready, k.prioritized, k.delayed, k.delayedPriorities, k.schedules, k.scheduleDefinitions, k.scheduleNext, k.jobPrefix],
+      [jobId, scheduleId],
+    )
+  }
+
+  /**
+   * Deletes every key of the queue: jobs in every state, schedules, counters. Stop its workers first.
+   * Resolves how many keys were deleted.
+   */
+  async destroy(): Promise<number> {
+    const pattern = queuePattern(this.#ctx.keys, this.name)
+    let deleted = 0
+    for (const node of this.#ctx.connection.masters()) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await node.send<[string, string[]]>(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000'])
+        cursor = next
+        // UNLINK one key at a time keeps every command in one slot on Cluster (all keys share it anyway).
+        for (let i = 0; i < keys.length; i += 500) {
+          const batch = keys.slice(i, i + 500)
+          if (batch.length > 0) deleted += await this.#ctx.connection.send<number>(['UNLINK', ...batch], { key: batch[0] })
+        }
+      } while (cursor !== '0')
+    }
+    return deleted
+  }
+}

@@ -1,0 +1,179 @@
+import { validateMs } from '../core/backoff.js'
+import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { validateName } from '../core/keys.js'
+import type { MessagingContext } from './context.js'
+import { parseCron } from './cron.js'
+import type { JobOptions, StoredRepeat } from './options.js'
+import { type AddedJob, Queue } from './queue.js'
+import { scheduleScript } from './queue-scripts.js'
+import { nextOccurrence, occurrenceId, scheduleVersion } from './repeat.js'
+
+/** Job options a scheduled task may carry. */
+export type TaskJobOptions = Pick<JobOptions, 'attempts' | 'backoff' | 'priority'>
+
+export interface DelayedTask<T> {
+  /** The queue whose workers run the task. */
+  queue: string
+  /** The task's id: scheduling an id that exists changes nothing; `cancel(queue, id)` removes it. */
+  id: string
+  data: T
+  delayMs?: number
+  runAt?: number | Date
+  job?: TaskJobOptions
+}
+
+export interface RepeatingTask<T> {
+  queue: string
+  /** The schedule's id. Registering the same definition again (e.g. at every boot) changes nothing; a different one replaces it. */
+  id: string
+  data: T
+  /** A cron expression (5 or 6 fields; see parseCron). Give this or `everyMs`. */
+  cron?: string
+  /** IANA time zone of `cron`. @defaultValue 'UTC' */
+  timeZone?: string
+  /** Interval in ms; occurrences fall on `startAt + k * everyMs`. */
+  everyMs?: number
+  /** Phase of `everyMs` and first possible run. @defaultValue 0 (the epoch: every minute means on the minute) */
+  startAt?: number | Date
+  /** No occurrence after this time. */
+  endAt?: number | Date
+  job?: TaskJobOptions
+}
+
+export interface ScheduleInfo {
+  id: string
+  queue: string
+  cron?: string
+  timeZone?: string
+  everyMs?: number
+  startAt?: number
+  endAt?: number
+  /** The pending occurrence's job id (`<id>@<due ms>`). */
+  nextJobId: string | undefined
+  nextRunAt: number | undefined
+}
+
+function toMs(value: number | Date | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined
+  const ms = value instanceof Date ? value.getTime() : value
+  return validateMs(ms, what, { allowZero: true })
+}
+
+/**
+ * Delayed tasks by id (with cancel) and repeating tasks (interval or cron) on top of queues. Each
+ * occurrence of a repeating task is a job with the id `<schedule id>@<due time>`: whichever process
+ * adds it, it is added once, so each due time runs once across any number of processes. The worker
+ * that starts an occurrence adds the next one first.
+ */
+export class Scheduler {
+  readonly #ctx: MessagingContext
+
+  constructor(ctx: MessagingContext) {
+    this.#ctx = ctx
+  }
+
+  /** Runs `data` on `queue` once, after a delay or at a time; resolves `created: false` if the id exists. */
+  schedule<T>(task: DelayedTask<T>): Promise<AddedJob> {
+    const queue = new Queue<T>(this.#ctx, task.queue)
+    const options: JobOptions = { ...task.job, jobId: task.id }
+    if (task.runAt !== undefined) options.runAt = task.runAt
+    else if (task.delayMs !== undefined) options.delayMs = task.delayMs
+    return queue.add(task.data, options)
+  }
+
+  /**
+   * Creates (or replaces) a repeating task and adds its first occurrence. Resolves the schedule's
+   * first pending run and whether anything changed.
+   */
+  async repeat<T>(task: RepeatingTask<T>): Promise<{ changed: boolean; nextRunAt: number | undefined }> {
+    const queue = new Queue<T>(this.#ctx, task.queue)
+    if ((task.cron === undefined) === (task.everyMs === undefined)) {
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'repeat needs exactly one of cron or everyMs')
+    }
+    const repeat: StoredRepeat = { s: validateScheduleId(task.id), v: '' }
+    if (task.cron !== undefined) {
+      parseCron(task.cron, task.timeZone)
+      repeat.c = task.cron
+      if (task.timeZone !== undefined) repeat.z = task.timeZone
+    } else {
+      repeat.e = validateMs(task.everyMs, 'everyMs')
+      const startAt = toMs(task.startAt, 'startAt')
+      if (startAt !== undefined) repeat.sa = startAt
+    }
+    const endAt = toMs(task.endAt, 'endAt')
+    if (endAt !== undefined) repeat.ea = endAt
+    const data = queue.encodePayload(task.data, 'task data')
+    repeat.v = scheduleVersion({ ...repeat, v: undefined, d: data, j: task.job ?? {} })
+    const now = Date.now()
+    let due = nextOccurrence(repeat, now)
+    if (due === undefined) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `schedule ${task.id} has no occurrence after now`)
+    const job = queue.prepare(task.data, { ...task.job, jobId: occurrenceId(task.id, due), runAt: due }, { rp: repeat })
+    const definition = JSON.stringify({
+      queue: queue.name,
+      cron: repeat.c,
+      timeZone: repeat.z,
+      everyMs: repeat.e,
+      startAt: repeat.sa,
+      endAt: repeat.ea,
+    })
+    const k = queue.keys
+    const reply = await scheduleScript.run(
+      this.#ctx.connection,
+      [k.schedules, k.scheduleDefinitions, k.scheduleNext, k.ready, k.prioritized, k.delayed, k.delayedPriorities, k.wake, k.jobPrefix],
+      [repeat.s, repeat.v, definition, job.id, job.data, job.options, job.priority, due, now],
+    )
+    if (reply === 2) {
+      // The first due time already ran (or runs now): chain from the following one.
+      for (let tries = 0; tries < 3 && due !== undefined; tries++) {
+        due = nextOccurrence(repeat, due)
+        if (due === undefined) break
+        if (
+          await queue.addOccurrence(
+            { ...job, id: occurrenceId(task.id, due), dueAt: due, unique: true },
+            { id: repeat.s, version: repeat.v },
+          )
+        )
+          break
+      }
+    }
+    return { changed: reply !== 0, nextRunAt: due }
+  }
+
+  /** Cancels a delayed task or a repeating schedule (with its pending occurrence). Resolves false if there was nothing to cancel. */
+  async cancel(queue: string, id: string): Promise<boolean> {
+    const q = new Queue(this.#ctx, queue)
+    const [job, schedule] = await q.cancel(validateScheduleId(id), id)
+    return job === 1 || schedule === 1
+  }
+
+  /** The repeating schedules of a queue. */
+  async list(queue: string): Promise<ScheduleInfo[]> {
+    const q = new Queue(this.#ctx, queue)
+    const k = q.keys
+    const [defs, next] = await Promise.all([
+      this.#ctx.connection.send<string[] | Record<string, string>>(['HGETALL', k.scheduleDefinitions], { key: k.scheduleDefinitions }),
+      this.#ctx.connection.send<string[] | Record<string, string>>(['HGETALL', k.scheduleNext], { key: k.scheduleNext }),
+    ])
+    const nextOf = toRecord(next)
+    return Object.entries(toRecord(defs)).map(([id, json]) => {
+      const def = JSON.parse(json) as Omit<ScheduleInfo, 'id' | 'nextJobId' | 'nextRunAt'>
+      const nextJobId = nextOf[id]
+      const at = nextJobId ? Number(nextJobId.slice(nextJobId.lastIndexOf('@') + 1)) : Number.NaN
+      return { id, ...def, nextJobId, nextRunAt: Number.isFinite(at) ? at : undefined }
+    })
+  }
+}
+
+function toRecord(reply: string[] | Record<string, string>): Record<string, string> {
+  if (!Array.isArray(reply)) return reply
+  const out: Record<string, string> = {}
+  for (let i = 0; i + 1 < reply.length; i += 2) out[reply[i] as string] = reply[i + 1] as string
+  return out
+}
+
+function validateScheduleId(id: unknown): string {
+  const valid = validateName(id, 'task id')
+  // Occurrence ids append '@<due ms>' and must stay within the id length limit.
+  if (valid.length > 1000) throw new RedkitError(ErrorCodes.E_INVALID_KEY, `a task id is at most 1000 characters, got ${valid.length}`)
+  return valid
+}

@@ -1,0 +1,98 @@
+import { validateMs } from '../core/backoff.js'
+import { ErrorCodes, RedkitError } from '../core/errors.js'
+import type { Job } from './job.js'
+import {
+  type BackoffPolicy,
+  DEFAULT_ATTEMPTS,
+  DEFAULT_BACKOFF,
+  normalizeBackoff,
+  type QueueOptions,
+  validateAttempts,
+  validateCount,
+} from './options.js'
+
+export type JobHandler<T, R> = (job: Job<T>) => Promise<R> | R
+
+export interface WorkerOptions extends QueueOptions {
+  /** Jobs run at the same time by this worker. @defaultValue 1 */
+  concurrency?: number
+  /**
+   * Lease length: a job whose worker stops renewing its lease for this long (crash, stall, lost
+   * connection) is delivered again. Leases are renewed every third of it while the handler runs.
+   * @defaultValue 30_000
+   */
+  visibilityTimeoutMs?: number
+  /** Deliveries per job before it is dead-lettered, for jobs added without `attempts`. @defaultValue 3 */
+  attempts?: number
+  /** Delay before a retry, for jobs added without `backoff`. @defaultValue exponential from 1000 ms, jitter 0.2 */
+  backoff?: BackoffPolicy | number
+  /** Rate limit for the whole queue (all workers): at most `max` jobs started per `durationMs`. */
+  limiter?: { max: number; durationMs: number }
+  /** Completed jobs kept (with their result) for `getJob`: 0 deletes them at once, Infinity keeps all. @defaultValue 1000 */
+  keepCompleted?: number
+  /** How long `close()` waits for running handlers before it gives their jobs back. @defaultValue 10_000 */
+  closeTimeoutMs?: number
+  /** Longest single blocking wait of an idle worker: its whole cost while idle is one command per this. @defaultValue 5000 */
+  idleBlockMs?: number
+  /** Start at once; otherwise call `run()`. @defaultValue true */
+  autostart?: boolean
+}
+
+export interface WorkerEvents<T, R> {
+  /** A delivery started. */
+  active: [job: Job<T>]
+  /** The job's result was stored (its lease was still held). */
+  completed: [job: Job<T>, result: R]
+  /** A delivery failed and the job will run again after `retryInMs`. */
+  failed: [job: Job<T>, error: Error, retryInMs: number]
+  /** The job went to the dead letters: attempts used up, unrecoverable error, or a payload that cannot be decoded. */
+  dead: [id: string, error: Error, job: Job<T> | undefined]
+  /** This worker lost the job's lease (it ran past its visibility timeout): its result was not stored. */
+  lost: [job: Job<T>]
+  /** Jobs of dead or stalled workers this worker put back in the queue. */
+  recovered: [count: number]
+  /** The queue has nothing ready for this worker. */
+  drained: []
+  /** A Redis or handler-infrastructure error; the worker keeps going. Only emitted when listened to. */
+  error: [RedkitError]
+  closed: []
+}
+
+/** Worker options with their defaults applied, validated. */
+export interface ResolvedWorkerOptions {
+  concurrency: number
+  leaseMs: number
+  attempts: number
+  backoff: Required<BackoffPolicy>
+  limiter: { max: number; durationMs: number } | undefined
+  /** -1 keeps all, 0 deletes at once, else the newest K */
+  keep: number
+  closeTimeoutMs: number
+  idleBlockMs: number
+}
+
+/** Applies defaults and validates. @throws RedkitError E_INVALID_ARGUMENT */
+export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
+  const concurrency = validateCount(options.concurrency ?? 1, 'concurrency')
+  if (concurrency > 1000) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'concurrency must be at most 1000')
+  const leaseMs = validateMs(options.visibilityTimeoutMs ?? 30_000, 'visibilityTimeoutMs')
+  if (leaseMs < 100) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'visibilityTimeoutMs must be at least 100')
+  const limiter =
+    options.limiter === undefined
+      ? undefined
+      : {
+          max: validateCount(options.limiter?.max, 'limiter.max'),
+          durationMs: validateMs(options.limiter?.durationMs, 'limiter.durationMs'),
+        }
+  const keep = options.keepCompleted ?? 1000
+  return {
+    concurrency,
+    leaseMs,
+    attempts: validateAttempts(options.attempts ?? DEFAULT_ATTEMPTS),
+    backoff: normalizeBackoff(options.backoff) ?? DEFAULT_BACKOFF,
+    limiter,
+    keep: keep === Number.POSITIVE_INFINITY ? -1 : validateCount(keep, 'keepCompleted', { allowZero: true }),
+    closeTimeoutMs: validateMs(options.closeTimeoutMs ?? 10_000, 'closeTimeoutMs', { allowZero: true }),
+    idleBlockMs: validateMs(options.idleBlockMs ?? 5000, 'idleBlockMs'),
+  }
+}

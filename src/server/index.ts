@@ -1,0 +1,25 @@
+export { type AppOptions, buildApp } from './app.js'
+export {
+  DEFAULT_LOCAL_REDIS_PORT,
+  defaultLocalRedisPort,
+  displayRedisUrl,
+  parsePort,
+  type RedisSource,
+  type ResolvedRedis,
+  type ResolveRedisOptions,
+  resolveRedis,
+} from './embedded-redis.js'
+export { createServiceMetrics, METRIC_NAMES, type ServiceMetrics, type ServiceMetricsOptions } from './metrics.js'
+export { type ProbeResult, RedisProbe, type RedisProbeOptions } from './probe.js'
+export { type HealthOk, type HealthUnavailable, healthRoutes } from './routes/health.js'
+export { metricsRoutes } from './routes/metrics.js'
+export {
+  type RunningService,
+  type RunServiceOptions,
+  resolveServeConfig,
+  runService,
+  type ServeConfig,
+  type ServeFlags,
+  type StartServiceOptions,
+  startService,
+} from './serve.js'

@@ -1,0 +1,196 @@
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
+import { createRedkit, type Redkit } from '../redkit.js'
+import { buildApp } from './app.js'
+import { defaultLocalRedisPort, parsePort, type ResolvedRedis, resolveRedis } from './embedded-redis.js'
+
+export interface ServeFlags {
+  port?: string | number | undefined
+  host?: string | undefined
+  redisUrl?: string | undefined
+}
+
+export interface ServeConfig {
+  port: number
+  host: string
+  /** Undefined: use a local server on `localRedisPort` or start an embedded one. */
+  redisUrl: string | undefined
+  localRedisPort: number
+  /** Fastify/pino log level (`LOG_LEVEL`). */
+  logLevel: string
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** Flags win over the environment: `--port`/`PORT` (3000), `--host`/`HOST` (127.0.0.1), `--redis-url`/`REDIS_URL`. */
+export function resolveServeConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  const pick = (flag: string | number | undefined, name: string) => {
+    if (flag !== undefined && flag !== '') return String(flag)
+    const value = env[name]
+    return value === undefined || value === '' ? undefined : value
+  }
+  const portText = pick(flags.port, 'PORT')
+  const logLevel = env.LOG_LEVEL || 'warn'
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`)
+  }
+  return {
+    port: portText === undefined ? 3000 : parsePort(portText, flags.port !== undefined && flags.port !== '' ? '--port' : 'PORT'),
+    host: pick(flags.host, 'HOST') ?? '127.0.0.1',
+    redisUrl: pick(flags.redisUrl, 'REDIS_URL'),
+    localRedisPort: defaultLocalRedisPort(env),
+    logLevel,
+  }
+}
+
+export interface RunningService {
+  /** Base URL the service answers on, e.g. `http://127.0.0.1:3000`. */
+  url: string
+  redis: ResolvedRedis
+  rk: Redkit
+  app: FastifyInstance
+  /** Closes Fastify, then redkit, then the embedded redis-server. Idempotent. */
+  close(): Promise<void>
+}
+
+export interface StartServiceOptions {
+  /** Where status lines go. @defaultValue console.log */
+  print?: (line: string) => void
+}
+
+/** Resolves Redis, connects, and starts listening. Everything started is stopped again if a later step fails. */
+export async function startService(config: ServeConfig, options: StartServiceOptions = {}): Promise<RunningService> {
+  const print = options.print ?? ((line: string) => console.log(line))
+  const redis = await resolveRedis({ redisUrl: config.redisUrl, localPort: config.localRedisPort })
+  print(redis.description)
+  let rk: Redkit | undefined
+  let app: FastifyInstance | undefined
+  let closing: Promise<void> | undefined
+  const close = () => {
+    closing ??= (async () => {
+      // In order: stop taking requests, release Redis connections, then stop the server they used.
+      const errors: unknown[] = []
+      for (const step of [() => app?.close(), () => rk?.close(), () => redis.stop()]) {
+        try {
+          await step()
+        } catch (error) {
+          errors.push(error)
+        }
+      }
+      if (errors.length > 0) throw errors[0]
+    })()
+    return closing
+  }
+  try {
+    rk = await connect(redis)
+    watchConnection(rk, (line) => {
+      if (!closing) print(line)
+    })
+    redis.embedded?.exited.then((code) => {
+      if (!closing)
+        print(
+          `redis: the embedded redis-server exited unexpectedly (${code === null ? 'killed by a signal' : `code ${code}`}); /health now answers 503`,
+        )
+    })
+    app = await buildApp({ rk, logger: { level: config.logLevel } })
+    try {
+      await app.listen({ port: config.port, host: config.host })
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE') throw new Error(`${config.host}:${config.port} is already in use: choose another with PORT or --port`)
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+        throw new Error(`cannot listen on host '${config.host}' (${code}): check HOST or --host`)
+      throw error
+    }
+    const url = baseUrl(app, config.host)
+    print(`redkit service listening on ${url}  (health: ${url}/health, metrics: ${url}/metrics)`)
+    return { url, redis, rk, app, close }
+  } catch (error) {
+    await close().catch(() => {})
+    throw error
+  }
+}
+
+async function connect(redis: ResolvedRedis): Promise<Redkit> {
+  try {
+    return await createRedkit({ url: redis.url })
+  } catch (error) {
+    if (redis.source === 'local' && isRedkitError(error, ErrorCodes.E_AUTH)) {
+      throw new RedkitError(
+        ErrorCodes.E_AUTH,
+        `the Redis at ${redis.displayUrl} requires a password: set REDIS_URL (or --redis-url) to its URL including the password`,
+        { cause: error },
+      )
+    }
+    throw error
+  }
+}
+
+/** One line when the connection drops and one when it is back, not one per reconnect attempt. */
+function watchConnection(rk: Redkit, print: (line: string) => void): void {
+  let down = false
+  rk.on('reconnecting', (event) => {
+    if (down) return
+    down = true
+    print(`redis: connection lost (${event.error.message}); reconnecting`)
+  })
+  rk.on('ready', () => {
+    if (!down) return
+    down = false
+    print('redis: connection restored')
+  })
+}
+
+function baseUrl(app: FastifyInstance, host: string): string {
+  const address = app.server.address() as AddressInfo
+  let shown = host
+  if (host === '0.0.0.0') shown = '127.0.0.1'
+  else if (host === '::') shown = '[::1]'
+  else if (host.includes(':')) shown = `[${host}]`
+  return `http://${shown}:${address.port}`
+}
+
+export interface RunServiceOptions extends StartServiceOptions {
+  /** Print errors here. @defaultValue console.error */
+  printError?: (line: string) => void
+  /** Longest graceful shutdown before a forced exit 1. @defaultValue 10_000 */
+  shutdownTimeoutMs?: number
+}
+
+/**
+ * `redkit serve`: starts the service and stops it on SIGINT/SIGTERM (Fastify, then redkit, then
+ * the embedded redis-server), exiting 0. A second signal, or a shutdown longer than the timeout,
+ * forces exit 1. Startup failures are thrown to the caller.
+ */
+export async function runService(config: ServeConfig, options: RunServiceOptions = {}): Promise<RunningService> {
+  const print = options.print ?? ((line: string) => console.log(line))
+  const printError = options.printError ?? ((line: string) => console.error(line))
+  const service = await startService(config, { print })
+  let stopping = false
+  const forceExit = (reason: string) => {
+    printError(`redkit serve: ${reason}; forcing exit`)
+    service.redis.embedded?.signal('SIGKILL')
+    process.exit(1)
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return forceExit(`second ${signal} during shutdown`)
+    stopping = true
+    print(`received ${signal}, shutting down`)
+    const timeoutMs = options.shutdownTimeoutMs ?? 10_000
+    setTimeout(() => forceExit(`shutdown took longer than ${timeoutMs} ms`), timeoutMs).unref()
+    service.close().then(
+      () => {
+        print('stopped')
+        process.exit(0)
+      },
+      (error: unknown) => {
+        printError(`redkit serve: error during shutdown: ${error instanceof Error ? error.message : String(error)}`)
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  return service
+}

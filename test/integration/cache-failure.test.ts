@@ -1,0 +1,225 @@
+import type { ChildProcess } from 'node:child_process'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { FallbackEvent } from '../../src/cache/index.js'
+import { createRedkit, type Redkit, type RedkitError } from '../../src/index.js'
+import { startChaosProxy } from '../support/chaos-proxy.js'
+import { startChild, stopChild } from '../support/child.js'
+import { errorCode, PROCESS_TOPOLOGIES } from '../support/expect.js'
+import { closeAll, rawClient, standaloneUrl, testPrefix } from '../support/redis.js'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`${what} not met within ${timeoutMs} ms`)
+    await sleep(10)
+  }
+}
+
+describe('cache with Redis unreachable', () => {
+  it('falls back to the loader with bounded concurrency and an event, never hangs, and recovers', async () => {
+    const target = new URL(standaloneUrl())
+    const proxy = await startChaosProxy({ host: target.hostname, port: Number(target.port) })
+    const rk = await createRedkit({ url: proxy.url, prefix: testPrefix(), connectTimeoutMs: 1000 })
+    rk.on('error', () => {})
+    const cache = rk.cache<string>('users', { fallback: { concurrency: 2, maxWaiting: 50 } })
+    const strict = rk.cache<string>('strict', { fallback: false })
+    const fallbacks: FallbackEvent[] = []
+    cache.on('fallback', (e) => fallbacks.push(e))
+    cache.on('error', () => {})
+    let running = 0
+    let peak = 0
+    let calls = 0
+    const loader = async (key: string) => {
+      calls++
+      running++
+      peak = Math.max(peak, running)
+      await sleep(20)
+      running--
+      return `db:${key}`
+    }
+    expect(await cache.getOrLoad('warm', loader)).toBe('db:warm')
+    calls = 0
+
+    proxy.refuse(true)
+    proxy.cut()
+    await eventually(() => !rk.connection.isReady, 2000, 'connection down')
+    const started = Date.now()
+    const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => cache.getOrLoad(`k${i % 20}`, loader)))
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect(results.every((r) => r.status === 'fulfilled')).toBe(true)
+    // Single flight still applies: 20 distinct keys, 20 loader calls, at most 2 at once.
+    expect(calls).toBe(20)
+    expect(peak).toBeLessThanOrEqual(2)
+    expect(fallbacks.length).toBeGreaterThan(0)
+    expect(fallbacks[0]?.error.code).toBe('E_CONNECTION')
+    // Beyond the queue, callers get the connection error instead of piling onto the database.
+    const flood = await Promise.allSettled(Array.from({ length: 100 }, (_, i) => cache.getOrLoad(`f${i}`, loader)))
+    expect(flood.filter((r) => r.status === 'rejected').length).toBeGreaterThan(0)
+    expect(await errorCode(strict.getOrLoad('x', loader))).toBe('E_CONNECTION')
+
+    proxy.refuse(false)
+    await eventually(() => rk.connection.isReady, 5000, 'reconnected')
+    calls = 0
+    expect(await cache.getOrLoad('warm', loader)).toBe('db:warm')
+    expect(calls).toBe(0)
+    await rk.close()
+    await proxy.close()
+  }, 30_000)
+
+  it('flushes the near cache when the connection drops, and serves from memory again once back', async () => {
+    const target = new URL(standaloneUrl())
+    const proxy = await startChaosProxy({ host: target.hostname, port: Number(target.port) })
+    const rk = await createRedkit({ url: proxy.url, prefix: testPrefix(), connectTimeoutMs: 1000 })
+    rk.on('error', () => {})
+    const cache = rk.cache<number>('near', { near: { maxEntries: 10 } })
+    cache.on('error', () => {})
+    await eventually(() => cache.nearReady, 5000, 'near ready')
+    await cache.set('k', 1)
+    await eventually(async () => (await cache.getOrLoad('k', () => 0)) === 1 && cache.nearSize === 1, 2000, 'near filled')
+    proxy.cut()
+    await eventually(() => cache.nearSize === 0, 2000, 'near flushed')
+    await eventually(() => cache.nearReady && rk.connection.isReady, 5000, 'near trusted again')
+    await eventually(async () => (await cache.getOrLoad('k', () => 0)) === 1 && cache.nearSize === 1, 2000, 'near refilled')
+    await rk.close()
+    await proxy.close()
+  }, 30_000)
+})
+
+describe.each(PROCESS_TOPOLOGIES)('cache bad input on %s', (_topology, options, env) => {
+  let rk: Redkit
+  let prefix: string
+  const children: ChildProcess[] = []
+
+  beforeAll(async () => {
+    prefix = testPrefix()
+    rk = await createRedkit({ ...options(), prefix })
+  })
+  afterAll(() => rk?.close())
+  afterEach(async () => {
+    await Promise.all(children.splice(0).map((child) => stopChild(child)))
+  })
+
+  it('an undecodable cached value is a miss, reported, and replaced by the loader', async () => {
+    const cache = rk.cache<{ ok: boolean }>('decode')
+    const errors: RedkitError[] = []
+    cache.on('error', (e) => errors.push(e))
+    const raw = rk.connection
+    for (const [key, text] of [
+      ['foreign', 'written by another program'],
+      ['corrupt', `j1:${9e15}|{"broken`],
+    ] as const) {
+      const redisKey = `${prefix}:{decode:${key}}`
+      await raw.send(['SET', redisKey, text], { key: redisKey })
+      expect(await cache.get(key)).toBeUndefined()
+      expect(await cache.getOrLoad(key, async () => ({ ok: true }))).toEqual({ ok: true })
+      expect(await cache.get(key)).toEqual({ ok: true })
+    }
+    expect(errors.map((e) => e.code)).toContain('E_DECODE')
+    expect(errors.length).toBeGreaterThanOrEqual(2)
+  })
+
+  it('a non-serializable value is refused at set with E_ENCODE; a loaded one is returned but not cached', async () => {
+    const cache = rk.cache<unknown>('encode')
+    const errors: RedkitError[] = []
+    cache.on('error', (e) => errors.push(e))
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    for (const bad of [{ fn: () => 1 }, new Map([[1, 2]]), cyclic, Number.NaN, Symbol('s')]) {
+      expect(await errorCode(cache.set('k', bad))).toBe('E_ENCODE')
+    }
+    expect(await cache.get('k')).toBeUndefined()
+    const value = new Set([1])
+    expect(await cache.getOrLoad('loaded', async () => value)).toBe(value)
+    expect(errors.some((e) => e.code === 'E_ENCODE')).toBe(true)
+    expect(await cache.get('loaded')).toBeUndefined()
+  })
+
+  it('values larger than maxValueBytes are refused with E_TOO_LARGE', async () => {
+    const cache = rk.cache<string>('size', { maxValueBytes: 1000 })
+    cache.on('error', () => {})
+    expect(await errorCode(cache.set('big', 'x'.repeat(2000)))).toBe('E_TOO_LARGE')
+    expect(await errorCode(cache.set('multibyte', 'é'.repeat(600)))).toBe('E_TOO_LARGE')
+    await cache.set('small', 'x'.repeat(900))
+    expect(await cache.get('small')).toHaveLength(900)
+    expect(await cache.getOrLoad('loaded', async () => 'y'.repeat(5000))).toHaveLength(5000)
+    expect(await cache.get('loaded')).toBeUndefined()
+  })
+
+  it('a process killed with write-behind writes pending loses none of them', async () => {
+    const name = 'wb-crash'
+    const writes = 200
+    const child = await startChild('test/fixtures/cache-writer.ts', {
+      ...env(),
+      REDKIT_PREFIX: prefix,
+      CACHE_NAME: name,
+      WRITES: String(writes),
+    })
+    children.push(child)
+    await stopChild(child, 'SIGKILL')
+    const source = new Map<string, number>()
+    const survivor = rk.cache<number>(name, {
+      write: 'behind',
+      writer: (key, value) => void source.set(key, value),
+      writeBehind: { claimIdleMs: 500 },
+    })
+    await eventually(() => source.size === writes, 10_000, `all ${writes} writes applied (got ${source.size})`)
+    for (let i = 0; i < writes; i++) expect(source.get(`k${i}`)).toBe(i)
+    await eventually(async () => (await survivor.pendingWrites()) === 0, 5000, 'stream empty')
+    await survivor.close()
+  }, 30_000)
+
+  it('a writer that keeps failing sends the write to the dead letters after its attempts', async () => {
+    const cache = rk.cache<number>('wb-dead', {
+      write: 'behind',
+      writer: () => {
+        throw new Error('source rejects it')
+      },
+      writeBehind: { attempts: 3, backoff: { delayMs: 10, maxDelayMs: 20 } },
+    })
+    const errors: RedkitError[] = []
+    cache.on('error', (e) => errors.push(e))
+    await cache.set('k', 1)
+    await eventually(() => errors.some((e) => /failed 3 times: source rejects it/.test(e.message)), 5000, 'dead letter')
+    await eventually(async () => (await cache.pendingWrites()) === 0, 5000, 'stream empty')
+    const dead = `${prefix}:{wb-dead}:wb-dead`
+    expect(await rk.connection.send(['XLEN', dead], { key: dead })).toBe(1)
+    await cache.close()
+  })
+})
+
+describe('cache near-cache invalidation latency', () => {
+  let rk: Redkit
+  afterAll(() => rk?.close())
+
+  it('an external write evicts the near copy within 10 ms at p99', async () => {
+    const prefix = testPrefix()
+    rk = await createRedkit({ url: standaloneUrl(), prefix })
+    const raw = await rawClient()
+    const cache = rk.cache<number>('latency', { near: { maxEntries: 1000 } })
+    await eventually(() => cache.nearReady, 5000, 'near ready')
+    const latencies: number[] = []
+    for (let i = 0; i < 200; i++) {
+      const key = `k${i % 20}`
+      await cache.set(key, i)
+      await eventually(async () => (await cache.getOrLoad(key, () => -1)) === i && (await cache.getOrLoad(key, () => -1)) === i, 2000)
+      const evicted = new Promise<number>((resolve) => {
+        const onInvalidate = (e: { keys: string[] | undefined }) => {
+          if (e.keys?.includes(key)) {
+            cache.off('invalidate', onInvalidate)
+            resolve(performance.now())
+          }
+        }
+        cache.on('invalidate', onInvalidate)
+      })
+      const start = performance.now()
+      await raw.sendCommand(['SET', `${prefix}:{latency:${key}}`, `j${Date.now()}:${Date.now() + 60_000}|${i + 1000}`])
+      latencies.push((await evicted) - start)
+    }
+    latencies.sort((a, b) => a - b)
+    const p99 = latencies[Math.floor(latencies.length * 0.99) - 1] as number
+    expect(p99).toBeLessThan(10)
+    await closeAll(raw)
+  }, 30_000)
+})

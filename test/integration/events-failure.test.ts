@@ -1,0 +1,181 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import type { ExpiryEvent } from '../../src/events/index.js'
+import { createRedkit, hashSlot, type Redkit } from '../../src/index.js'
+import { startChaosProxy } from '../support/chaos-proxy.js'
+import { PROCESS_TOPOLOGIES } from '../support/expect.js'
+import { clusterNodes, clusterUrls, rawCluster, standaloneUrl, testPrefix } from '../support/redis.js'
+
+const ROOT = new URL('../..', import.meta.url).pathname
+
+function startSweeper(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/expiry-sweeper.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('sweeper did not start')), 15_000)
+    child.stdout?.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) {
+        clearTimeout(timer)
+        resolve(child)
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`sweeper exited with ${code}`)))
+  })
+}
+
+/** Records deliveries per event id, and waits for a number of distinct ids. */
+function ledger() {
+  const byId = new Map<string, number>()
+  const keysById = new Map<string, string>()
+  let wake: (() => void) | undefined
+  let target = Number.POSITIVE_INFINITY
+  return {
+    byId,
+    handler(event: ExpiryEvent) {
+      byId.set(event.id, (byId.get(event.id) ?? 0) + 1)
+      keysById.set(event.id, event.key)
+      if (byId.size >= target) wake?.()
+    },
+    distinctKeys: () => new Set(keysById.values()).size,
+    waitFor(n: number, timeoutMs: number): Promise<void> {
+      if (byId.size >= n) return Promise.resolve()
+      target = n
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`got ${byId.size} of ${n} distinct events`)), timeoutMs)
+        wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    },
+  }
+}
+
+describe.each(PROCESS_TOPOLOGIES)('expiry failures on %s', (topology, options, env) => {
+  const children: ChildProcess[] = []
+  afterEach(() => {
+    for (const child of children.splice(0)) child.kill('SIGKILL')
+  })
+
+  it('a group offline for 5 s while 10,000 keys expire gets all of them when it returns', async () => {
+    const prefix = testPrefix()
+    const writer = await createRedkit({ ...options(), prefix })
+    const consumer = await createRedkit({ ...options(), prefix, expirations: { sweep: false } })
+    const seen = ledger()
+    // The group exists (it was online once), then goes away.
+    const first = await consumer.expirations.on(`${prefix}:*`, seen.handler, { group: 'offline' })
+    await first.close()
+    await Promise.all(Array.from({ length: 10_000 }, (_, i) => writer.expirations.set(`${prefix}:k${i}`, i, { ttlMs: 200 + (i % 2000) })))
+    await new Promise((r) => setTimeout(r, 5000))
+    expect(seen.byId.size).toBe(0)
+    await consumer.expirations.on(`${prefix}:*`, seen.handler, { group: 'offline' })
+    await seen.waitFor(10_000, 20_000)
+    expect(seen.distinctKeys()).toBe(10_000)
+    await Promise.all([writer.close(), consumer.close()])
+  }, 60_000)
+
+  it('three sweeping processes, one killed with SIGKILL mid-sweep: nothing lost, each event once per group', async () => {
+    const prefix = testPrefix()
+    const e = { ...env(), REDKIT_PREFIX: prefix }
+    children.push(...(await Promise.all([startSweeper(e), startSweeper(e), startSweeper(e)])))
+    // This process writes and consumes but does not sweep: only the children move deadlines.
+    const rk = await createRedkit({ ...options(), prefix, expirations: { sweep: false } })
+    const seen = ledger()
+    await rk.expirations.on(`${prefix}:*`, seen.handler, { group: 'crash' })
+    const total = 3000
+    await Promise.all(Array.from({ length: total }, (_, i) => rk.expirations.set(`${prefix}:k${i}`, i, { ttlMs: 300 + (i % 1500) })))
+    await new Promise((r) => setTimeout(r, 700))
+    children[0]?.kill('SIGKILL')
+    await seen.waitFor(total, 20_000)
+    expect(seen.distinctKeys()).toBe(total)
+    const duplicated = [...seen.byId.values()].filter((n) => n > 1).length
+    // Only a claim cut short by the kill may be delivered twice (Cluster), and then with the same id.
+    if (topology === 'standalone') expect(duplicated).toBe(0)
+    else expect(duplicated).toBeLessThanOrEqual(1000)
+    await rk.close()
+  }, 60_000)
+})
+
+describe('expiry delivery across a connection cut', () => {
+  let rk: Redkit
+  afterAll(() => rk?.close())
+
+  it('resumes within 1 s after a 3 s outage heals, losing nothing', async () => {
+    const target = new URL(standaloneUrl())
+    const proxy = await startChaosProxy({ host: target.hostname, port: Number(target.port) })
+    const prefix = testPrefix()
+    rk = await createRedkit({ url: proxy.url, prefix })
+    rk.on('error', () => {})
+    rk.expirations.events.on('error', () => {})
+    const arrivals: number[] = []
+    await rk.expirations.on(`${prefix}:*`, () => {
+      arrivals.push(Date.now())
+    })
+    await Promise.all(Array.from({ length: 100 }, (_, i) => rk.expirations.set(`${prefix}:k${i}`, i, { ttlMs: 500 + i * 20 })))
+    proxy.refuse(true)
+    proxy.cut()
+    await new Promise((r) => setTimeout(r, 3000))
+    const healed = Date.now()
+    proxy.refuse(false)
+    while (arrivals.length < 100 && Date.now() - healed < 5000) await new Promise((r) => setTimeout(r, 20))
+    expect(arrivals.length).toBe(100)
+    // Everything due during the outage arrives within 1 s of the heal.
+    expect(Math.max(...arrivals) - healed).toBeLessThan(1000)
+    await rk.close()
+    await proxy.close()
+  }, 30_000)
+})
+
+describe('expiry on every cluster master', () => {
+  it('delivers keys of all three masters', async () => {
+    const prefix = testPrefix()
+    const rk = await createRedkit({ cluster: { rootNodes: clusterUrls() }, prefix })
+    const raw = await rawCluster()
+    // One key per master, found by asking each master which slots it serves.
+    const owners = new Set<string>()
+    const keys: string[] = []
+    for (let i = 0; keys.length < 3 && i < 10_000; i++) {
+      const key = `${prefix}:m${i}`
+      const slot = hashSlot(key)
+      const master = raw.masters.find((m) => raw.slots[slot]?.master === m)
+      const id = master ? `${master.host}:${master.port}` : ''
+      if (id && !owners.has(id)) {
+        owners.add(id)
+        keys.push(key)
+      }
+    }
+    expect(owners.size).toBe(clusterNodes().length)
+    const seen = ledger()
+    await rk.expirations.on(`${prefix}:*`, seen.handler)
+    await Promise.all(keys.map((k) => rk.expirations.set(k, 1, { ttlMs: 150 })))
+    await seen.waitFor(3, 5000)
+    await raw.close()
+    await rk.close()
+  })
+})
+
+describe('expiry claims on Cluster', () => {
+  it('a key re-set after a sweeper died holding its claim fires with its new deadline', async () => {
+    const prefix = testPrefix()
+    const writer = await createRedkit({ cluster: { rootNodes: clusterUrls() }, prefix, expirations: { sweep: false } })
+    const key = `${prefix}:reclaimed`
+    await writer.expirations.set(key, 1, { ttlMs: 50 })
+    await new Promise((r) => setTimeout(r, 120))
+    // A sweeper claims the due entry and dies before appending and releasing it.
+    const { scripts } = await import('../../src/events/scripts.js')
+    const { ExpiryKeys } = await import('../../src/events/expiry-keys.js')
+    const slot = new ExpiryKeys(writer.keys, true).forKey(key)
+    const claim = await scripts.claim.run(writer.connection, [slot.index, slot.values, slot.claimed], [100, 60_000])
+    expect(claim[2]).toBe(key)
+    const second = await writer.expirations.set(key, 2, { ttlMs: 100 })
+    const sweeper = await createRedkit({ cluster: { rootNodes: clusterUrls() }, prefix })
+    const seen = ledger()
+    await sweeper.expirations.on(`${prefix}:*`, seen.handler)
+    await seen.waitFor(1, 5000)
+    expect([...seen.byId.keys()]).toEqual([`${key}@${second}`])
+    await Promise.all([writer.close(), sweeper.close()])
+  })
+})

@@ -1,0 +1,54 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+import { standaloneUrl } from '../support/redis.js'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url))
+
+/** Runs an example against the throwaway standalone server; resolves with its output once it exits by itself. */
+function runExample(file: string, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tsx, [`examples/${file}`], { cwd: root, env: { ...process.env, REDIS_URL: standaloneUrl() } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+    })
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk
+    })
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${file} did not exit within ${timeoutMs} ms; output so far:\n${stdout}\n${stderr}`))
+    }, timeoutMs)
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+const lines = (text: string, pattern: RegExp) => text.split('\n').filter((line) => pattern.test(line))
+
+describe('events examples', () => {
+  it('cache-reload-on-expiry reloads the product from the database each time it expires', async () => {
+    const { code, stdout, stderr } = await runExample('cache-reload-on-expiry.ts')
+    expect(code, stderr).toBe(0)
+    expect(lines(stdout, /cached cache:products:1 \(price 199\)/)).toHaveLength(1)
+    expect(lines(stdout, /cache:products:1 expired -?\d+ ms after its deadline/)).toHaveLength(3)
+    expect(lines(stdout, /reloaded from the database/)).toHaveLength(3)
+    // The reload after the price change picked up the new price.
+    expect(lines(stdout, /reloaded from the database \(load #4\): price 179/)).toHaveLength(1)
+    expect(stdout).toMatch(/done: 3 expirations, 3 reloads, 4 database loads/)
+  })
+
+  it('device-offline reports the device that stops beating offline exactly once, and no other', async () => {
+    const { code, stdout, stderr } = await runExample('device-offline.ts')
+    expect(code, stderr).toBe(0)
+    for (const id of ['sensor-1', 'sensor-2', 'sensor-3']) expect(lines(stdout, new RegExp(`${id} is online`))).toHaveLength(1)
+    expect(lines(stdout, /is OFFLINE/)).toEqual([expect.stringMatching(/sensor-3 is OFFLINE/)])
+    expect(stdout).toMatch(/online now: sensor-1, sensor-2 \(2\); offline reports: 1/)
+  })
+})

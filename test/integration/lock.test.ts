@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
+import { errorCode, TOPOLOGIES } from '../support/expect.js'
+import { standaloneUrl, testPrefix } from '../support/redis.js'
+
+describe.each(TOPOLOGIES)('lock on %s', (_topology, options) => {
+  let rk: Redkit
+  let other: Redkit
+
+  beforeAll(async () => {
+    const prefix = testPrefix()
+    rk = await createRedkit({ ...options(), prefix })
+    other = await createRedkit({ ...options(), prefix })
+  })
+  afterAll(async () => {
+    await rk?.close()
+    await other?.close()
+  })
+
+  it('one holder at a time, with strictly increasing fencing tokens', async () => {
+    const a = rk.lock('orders')
+    const b = other.lock('orders')
+    expect(await a.tryAcquire()).toBe(true)
+    expect(await b.tryAcquire()).toBe(false)
+    const first = a.token as number
+    expect(await a.release()).toBe(true)
+    expect(await b.tryAcquire()).toBe(true)
+    expect(b.token).toBeGreaterThan(first)
+    expect(await a.release()).toBe(false)
+    await b.release()
+  })
+
+  it('mutual exclusion under contention from two instances', async () => {
+    let inside = 0
+    let maxInside = 0
+    let done = 0
+    const work = async (r: Redkit) => {
+      for (let i = 0; i < 10; i++) {
+        await r.lock('counter').using(async () => {
+          inside++
+          maxInside = Math.max(maxInside, inside)
+          await new Promise((res) => setTimeout(res, 2))
+          inside--
+          done++
+        })
+      }
+    }
+    await Promise.all([work(rk), work(rk), work(other), work(other)])
+    expect(done).toBe(40)
+    expect(maxInside).toBe(1)
+  })
+
+  it('wakes a waiter on release, not at the end of the TTL', async () => {
+    const holder = rk.lock('wake', { ttlMs: 20_000 })
+    await holder.acquire()
+    setTimeout(() => void holder.release(), 100)
+    const started = Date.now()
+    const waiter = other.lock('wake', { ttlMs: 20_000 })
+    await waiter.acquire({ timeoutMs: 5000 })
+    expect(Date.now() - started).toBeLessThan(1000)
+    await waiter.release()
+  })
+
+  it('times out with E_LOCK_TIMEOUT and honours an AbortSignal', async () => {
+    const holder = rk.lock('busy')
+    await holder.acquire()
+    const started = Date.now()
+    expect(await errorCode(other.lock('busy').acquire({ timeoutMs: 200 }))).toBe('E_LOCK_TIMEOUT')
+    expect(Date.now() - started).toBeLessThan(1500)
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(new Error('stop waiting')), 100)
+    await expect(other.lock('busy').acquire({ timeoutMs: 5000, signal: controller.signal })).rejects.toThrow('stop waiting')
+    await holder.release()
+  })
+
+  it('the watchdog keeps a long hold alive; a hold taken over is reported lost', async () => {
+    const lock = rk.lock('long', { ttlMs: 300 })
+    await lock.acquire()
+    await new Promise((r) => setTimeout(r, 800))
+    expect(await other.lock('long').tryAcquire()).toBe(false)
+    const lost = new Promise((resolve) => lock.onLost(resolve))
+    // Someone deletes the owner key behind its back (e.g. an operator): the next renewal notices.
+    const owner = rk.keys.key('lock:long', 'owner')
+    await rk.connection.send(['DEL', owner], { key: owner })
+    const error = await lost
+    expect(isRedkitError(error) && error.code).toBe('E_LOCK_LOST')
+    expect(lock.held).toBe(false)
+  })
+
+  it('rejects bad input with typed errors', async () => {
+    expect(() => rk.lock('')).toThrow()
+    expect(() => rk.lock('a{b}')).toThrow()
+    expect(() => rk.lock('x', { ttlMs: 0 })).toThrow()
+    expect(() => rk.lock('x', { ttlMs: Number.NaN })).toThrow()
+    expect(await errorCode(rk.lock('x').acquire({ timeoutMs: -1 }))).toBe('E_INVALID_ARGUMENT')
+    const lock = rk.lock('twice')
+    await lock.acquire()
+    expect(await errorCode(lock.acquire())).toBe('E_INVALID_ARGUMENT')
+    await lock.release()
+  })
+})
+
+describe('lock failure', () => {
+  it('a holder killed with SIGKILL frees the lock after its TTL', async () => {
+    const prefix = testPrefix()
+    const code = `
+      import { createRedkit } from './src/index.ts'
+      const rk = await createRedkit({ url: process.env.URL, prefix: process.env.PREFIX })
+      await rk.lock('crash', { ttlMs: 500 }).acquire()
+      console.log('held')
+      setInterval(() => {}, 1000)
+    `
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      env: { ...process.env, URL: standaloneUrl(), PREFIX: prefix },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('held') && resolve()))
+    const rk = await createRedkit({ url: standaloneUrl(), prefix })
+    expect(await rk.lock('crash').tryAcquire()).toBe(false)
+    child.kill('SIGKILL')
+    const started = Date.now()
+    const lock = rk.lock('crash')
+    await lock.acquire({ timeoutMs: 5000 })
+    expect(Date.now() - started).toBeLessThan(2000)
+    await lock.release()
+    await rk.close()
+  })
+})

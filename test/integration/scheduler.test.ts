@@ -1,0 +1,109 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRedkit, type Redkit } from '../../src/index.js'
+import { Scheduler } from '../../src/messaging/index.js'
+import { TOPOLOGIES } from '../support/expect.js'
+import { testPrefix } from '../support/redis.js'
+
+async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs = 5000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value) return value as NonNullable<T>
+    if (Date.now() > deadline) throw new Error(`waitFor: condition not met within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+let seq = 0
+
+describe.each(TOPOLOGIES)('scheduler on %s', (_topology, options) => {
+  let rk: Redkit
+  let prefix: string
+
+  beforeAll(async () => {
+    prefix = testPrefix()
+    rk = await createRedkit({ ...options(), prefix })
+  })
+  afterAll(() => rk?.close())
+
+  it('runs a delayed task by id once; cancel removes it before it runs', async () => {
+    const queue = `emails-${++seq}`
+    const runs: string[] = []
+    const worker = rk.worker<string>(queue, (job) => {
+      runs.push(job.id)
+    })
+    expect(await rk.scheduler.schedule({ queue, id: 'welcome:42', data: 'hi', delayMs: 150 })).toEqual({ id: 'welcome:42', created: true })
+    expect(await rk.scheduler.schedule({ queue, id: 'welcome:42', data: 'hi', delayMs: 150 })).toEqual({ id: 'welcome:42', created: false })
+    await rk.scheduler.schedule({ queue, id: 'cleanup:7', data: 'later', runAt: Date.now() + 200 })
+    expect(await rk.scheduler.cancel(queue, 'cleanup:7')).toBe(true)
+    expect(await rk.scheduler.cancel(queue, 'cleanup:7')).toBe(false)
+    await waitFor(() => runs.length === 1)
+    await sleep(250)
+    expect(runs).toEqual(['welcome:42'])
+    await worker.close()
+  })
+
+  it('runs each due time of an interval task once across several processes', async () => {
+    const queue = `ticks-${++seq}`
+    const others = await Promise.all([createRedkit({ ...options(), prefix }), createRedkit({ ...options(), prefix })])
+    const all = [rk, ...others]
+    const runs: string[] = []
+    try {
+      const workers = all.map((r) =>
+        r.worker<string>(queue, (job) => {
+          runs.push(job.id)
+        }),
+      )
+      // Every process registers the same schedule at boot: one schedule, one chain.
+      const results = await Promise.all(all.map((r) => r.scheduler.repeat({ queue, id: 'tick', data: 'x', everyMs: 100 })))
+      expect(results.filter((r) => r.changed)).toHaveLength(1)
+      await waitFor(() => runs.length >= 6)
+      const dues = runs.map((id) => Number(id.split('@')[1]))
+      expect(new Set(dues).size).toBe(dues.length)
+      for (const due of dues) expect(due % 100).toBe(0)
+      const sorted = [...dues].sort((a, b) => a - b)
+      for (let i = 1; i < sorted.length; i++) expect(sorted[i]! - sorted[i - 1]!).toBe(100)
+      const [info] = await rk.scheduler.list(queue)
+      expect(info).toMatchObject({ id: 'tick', queue, everyMs: 100 })
+      expect(await rk.scheduler.cancel(queue, 'tick')).toBe(true)
+      await sleep(150)
+      const count = runs.length
+      await sleep(300)
+      expect(runs.length).toBe(count)
+      expect(await rk.scheduler.list(queue)).toEqual([])
+      await Promise.all(workers.map((w) => w.close()))
+    } finally {
+      await Promise.all(others.map((r) => r.close()))
+    }
+  })
+
+  it('runs cron tasks and replaces a changed definition', async () => {
+    const queue = `cron-${++seq}`
+    const runs: Array<[string, string]> = []
+    const worker = rk.worker<string>(queue, (job) => {
+      runs.push([job.id, job.data])
+    })
+    const first = await rk.scheduler.repeat({ queue, id: 'beat', data: 'v1', cron: '* * * * * *' })
+    expect(first.changed).toBe(true)
+    expect(first.nextRunAt! % 1000).toBe(0)
+    expect((await rk.scheduler.repeat({ queue, id: 'beat', data: 'v1', cron: '* * * * * *' })).changed).toBe(false)
+    await waitFor(() => runs.length >= 1, 3000)
+    expect((await rk.scheduler.repeat({ queue, id: 'beat', data: 'v2', cron: '*/1 * * * * *' })).changed).toBe(true)
+    await waitFor(() => runs.some(([, data]) => data === 'v2'), 3000)
+    const ids = runs.map(([id]) => id)
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(await rk.scheduler.cancel(queue, 'beat')).toBe(true)
+    await worker.close()
+  })
+
+  it('rejects bad definitions', async () => {
+    await expect(rk.scheduler.repeat({ queue: 'q', id: 'x', data: 1 })).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' })
+    await expect(rk.scheduler.repeat({ queue: 'q', id: 'x', data: 1, cron: '* *' })).rejects.toMatchObject({ code: 'E_INVALID_ARGUMENT' })
+    await expect(rk.scheduler.repeat({ queue: 'q', id: 'x', data: 1, everyMs: 10, cron: '* * * * *' })).rejects.toMatchObject({
+      code: 'E_INVALID_ARGUMENT',
+    })
+    await expect(rk.scheduler.repeat({ queue: 'q', id: '', data: 1, everyMs: 10 })).rejects.toMatchObject({ code: 'E_INVALID_KEY' })
+    expect(new Scheduler(rk)).toBeInstanceOf(Scheduler)
+  })
+})

@@ -1,0 +1,52 @@
+import { inspect } from 'node:util'
+import { describe, expect, it } from 'vitest'
+import { redactUrlCredentials, SecretScrubber, toRedkitError } from '../../src/core/errors.js'
+import { ErrorCodes, RedkitError } from '../../src/index.js'
+
+describe('errors', () => {
+  it('RedkitError carries code, name and cause', () => {
+    const cause = new Error('inner')
+    const error = new RedkitError(ErrorCodes.E_DECODE, 'bad value', { cause })
+    expect(error.name).toBe('RedkitError')
+    expect(error.code).toBe('E_DECODE')
+    expect(error.cause).toBe(cause)
+    expect(error).toBeInstanceOf(Error)
+    expect(JSON.parse(JSON.stringify(error))).toMatchObject({ code: 'E_DECODE', name: 'RedkitError' })
+  })
+
+  it('every code maps to itself', () => {
+    for (const [key, value] of Object.entries(ErrorCodes)) expect(key).toBe(value)
+  })
+
+  it('redacts URL credentials and known secrets everywhere', () => {
+    expect(redactUrlCredentials('connect redis://bob:hunter22@h:6379 failed')).toBe('connect redis://bob:***@h:6379 failed')
+    expect(redactUrlCredentials('rediss://:p%40ss@h')).toBe('rediss://:***@h')
+    expect(redactUrlCredentials('redis://u:p@ss/w@host:1/0 x')).toBe('redis://u:***@host:1/0 x')
+    expect(redactUrlCredentials('a redis://h:1 and redis://u:pw@h:2')).toBe('a redis://h:1 and redis://u:***@h:2')
+    const scrubber = new SecretScrubber()
+    scrubber.add('hunter22')
+    scrubber.add('p@ss word')
+    const raw = new Error('auth hunter22 failed for p%40ss%20word')
+    ;(raw as unknown as { options: unknown }).options = { password: 'hunter22' }
+    const mapped = toRedkitError(raw, scrubber, 'ctx')
+    const everything = `${mapped.message} ${mapped.stack} ${inspect(mapped, { depth: 10 })} ${JSON.stringify(mapped)}`
+    expect(everything).not.toContain('hunter22')
+    expect(everything).not.toContain('p%40ss%20word')
+  })
+
+  it('classifies driver errors', () => {
+    const scrubber = new SecretScrubber()
+    expect(toRedkitError(new Error('WRONGPASS invalid username-password pair'), scrubber, 'x').code).toBe('E_AUTH')
+    expect(toRedkitError(new Error('connect ECONNREFUSED 127.0.0.1:1'), scrubber, 'x').code).toBe('E_CONNECTION')
+    expect(toRedkitError(new Error('WRONGTYPE Operation against a key'), scrubber, 'x').code).toBe('E_REDIS')
+    for (const driver of [
+      'Disconnects client',
+      'The client is offline',
+      'The client is closed',
+      'Socket closed unexpectedly',
+      'All the root nodes are unavailable',
+    ]) {
+      expect(toRedkitError(new Error(driver), scrubber, 'x').code, driver).toBe('E_CONNECTION')
+    }
+  })
+})
