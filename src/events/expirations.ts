@@ -76,7 +76,7 @@ export class Expirations {
     this.#open()
     validateName(key, 'key')
     const ttl = validateMs(ttlMs, 'ttlMs')
-    const deadline = await this.#writer.expire(key, ttl, options.keepValue ?? false)
+    const deadline = await this.#writer.expire(key, ttl, keepOf(options))
     this.#ensureSweeper()
     return deadline
   }
@@ -89,7 +89,7 @@ export class Expirations {
   async track(key: string, options: ExpireOptions = {}): Promise<number | undefined> {
     this.#open()
     validateName(key, 'key')
-    const deadline = await this.#writer.expire(key, 0, options.keepValue ?? false)
+    const deadline = await this.#writer.expire(key, 0, keepOf(options))
     this.#ensureSweeper()
     return deadline
   }
@@ -235,4 +235,8 @@ function validateSweepBatch(value: unknown): number {
   const batch = validateCount(value, 'sweepBatch')
   if (batch > 2000) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `sweepBatch must be at most 2000, got ${batch}`)
   return batch
+}
+
+function keepOf(options: ExpireOptions): boolean | { value: unknown } {
+  return 'value' in options ? { value: options.value } : (options.keepValue ?? false)
 }

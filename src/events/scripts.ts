@@ -9,7 +9,7 @@ export const scripts = {
   >('events-set'),
   expire: defineScript<
     [key: string, index: string, values: string, claimed: string],
-    [ttlMs: number, keep: '0' | '1', wake: string],
+    [ttlMs: number, keep: '0' | '1' | `c${string}`, wake: string],
     number
   >('events-expire'),
   cancel: defineScript<[key: string, index: string, values: string, claimed: string], [deleteKey: '0' | '1'], number>('events-cancel'),

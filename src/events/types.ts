@@ -71,6 +71,11 @@ export interface SetOptions {
 export interface ExpireOptions {
   /** Keep the key's current string value to deliver with the expiry event. @defaultValue false */
   keepValue?: boolean
+  /**
+   * Deliver this value with the expiry event instead of the key's own (encoded by the codec now);
+   * works for keys of any type, e.g. the owner of a hash. Takes precedence over `keepValue`.
+   */
+  value?: unknown
 }
 
 export interface ExpirationsOptions {

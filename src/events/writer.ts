@@ -32,14 +32,15 @@ export class DeadlineWriter {
     return deadline
   }
 
-  /** ttlMs = 0 adopts the key's current TTL. Returns the deadline, or undefined when the key is missing or has no TTL. */
-  async expire(key: string, ttlMs: number, keepValue: boolean): Promise<number | undefined> {
+  /**
+   * ttlMs = 0 adopts the key's current TTL. `keep`: true keeps the key's own string value for the
+   * event, `{ value }` keeps that value instead. Returns the deadline, or undefined when the key is
+   * missing or has no TTL.
+   */
+  async expire(key: string, ttlMs: number, keep: boolean | { value: unknown }): Promise<number | undefined> {
     const slot = this.#keys.forKey(key)
-    const deadline = await scripts.expire.run(
-      this.#connection,
-      [key, slot.index, slot.values, slot.claimed],
-      [ttlMs, keepValue ? '1' : '0', this.#keys.wake],
-    )
+    const kept: '0' | '1' | `c${string}` = typeof keep === 'object' ? `c${this.#codec.encode(keep.value)}` : keep ? '1' : '0'
+    const deadline = await scripts.expire.run(this.#connection, [key, slot.index, slot.values, slot.claimed], [ttlMs, kept, this.#keys.wake])
     if (deadline < 0) return undefined
     await this.#touch(slot.slot, deadline)
     return deadline

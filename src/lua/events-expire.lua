@@ -6,7 +6,8 @@
   KEYS[3] kept values (hash: key -> 'r' .. raw string value, delivered with the event)
   KEYS[4] original deadlines of claimed entries (Cluster): a new deadline must not inherit an old claim's
   ARGV[1] ttl in ms, or 0 to adopt the key's current TTL
-  ARGV[2] '1' to keep the key's current string value for the expiry event
+  ARGV[2] '1' to keep the key's current string value for the expiry event, 'c' .. encoded to keep
+          that value instead (for keys that are not strings, e.g. a session hash), '0' to keep nothing
   ARGV[3] wake channel, published when this deadline becomes the earliest one
   Reply: the deadline (epoch ms); -2 when the key does not exist; -1 when ARGV[1] is 0 and the key has no TTL
 ]]
@@ -27,6 +28,9 @@ redis.call('HDEL', KEYS[4], KEYS[1])
 local kept = false
 if ARGV[2] == '1' and redis.call('TYPE', KEYS[1]).ok == 'string' then
   redis.call('HSET', KEYS[3], KEYS[1], 'r' .. redis.call('GET', KEYS[1]))
+  kept = true
+elseif string.sub(ARGV[2], 1, 1) == 'c' then
+  redis.call('HSET', KEYS[3], KEYS[1], ARGV[2])
   kept = true
 end
 if not kept then redis.call('HDEL', KEYS[3], KEYS[1]) end

@@ -94,6 +94,24 @@ describe.each(TOPOLOGIES)('reliable expirations on %s', (_topology, options) => 
     await sub.close()
   })
 
+  it('delivers a value given at track/expire for keys of any type (a hash here)', async () => {
+    const c = collector()
+    const sub = await rk.expirations.on(`${prefix}:owned:*`, c.handler, { withValue: true })
+    const hash = `${prefix}:owned:hash`
+    await rk.connection.send(['HSET', hash, 'f', '1'], { key: hash })
+    await rk.connection.send(['PEXPIRE', hash, '150'], { key: hash })
+    expect(await rk.expirations.track(hash, { value: { owner: 'ada', since: new Date(5) } })).toBeGreaterThan(0)
+    const other = `${prefix}:owned:expired-by-us`
+    await rk.connection.send(['HSET', other, 'f', '1'], { key: other })
+    expect(await rk.expirations.expire(other, 150, { value: 'bob', keepValue: true })).toBeGreaterThan(0)
+    await c.waitFor(2, 5000)
+    const byKey = new Map(c.events.map((e) => [e.key, e.value]))
+    expect(byKey.get(hash)).toEqual({ owner: 'ada', since: new Date(5) })
+    expect(byKey.get(other)).toBe('bob')
+    expect(await errorCode(rk.expirations.track(hash, { value: () => 1 }))).toBe('E_ENCODE')
+    await sub.close()
+  })
+
   it('retries a failing handler with backoff and dead-letters it after the last attempt', async () => {
     const calls: number[] = []
     const dead = new Promise((resolve) => rk.expirations.events.once('dead', resolve))
