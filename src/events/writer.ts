@@ -40,7 +40,11 @@ export class DeadlineWriter {
   async expire(key: string, ttlMs: number, keep: boolean | { value: unknown }): Promise<number | undefined> {
     const slot = this.#keys.forKey(key)
     const kept: '0' | '1' | `c${string}` = typeof keep === 'object' ? `c${this.#codec.encode(keep.value)}` : keep ? '1' : '0'
-    const deadline = await scripts.expire.run(this.#connection, [key, slot.index, slot.values, slot.claimed], [ttlMs, kept, this.#keys.wake])
+    const deadline = await scripts.expire.run(
+      this.#connection,
+      [key, slot.index, slot.values, slot.claimed],
+      [ttlMs, kept, this.#keys.wake],
+    )
     if (deadline < 0) return undefined
     await this.#touch(slot.slot, deadline)
     return deadline

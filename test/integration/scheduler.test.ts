@@ -63,7 +63,9 @@ describe.each(TOPOLOGIES)('scheduler on %s', (_topology, options) => {
       expect(new Set(dues).size).toBe(dues.length)
       for (const due of dues) expect(due % 100).toBe(0)
       const sorted = [...dues].sort((a, b) => a - b)
-      for (let i = 1; i < sorted.length; i++) expect(sorted[i]! - sorted[i - 1]!).toBe(100)
+      // A due time that passed before the previous run started is skipped, not caught up (no burst
+      // after a stall), so gaps are whole intervals: 100 ms, or more on a loaded machine.
+      for (let i = 1; i < sorted.length; i++) expect((sorted[i]! - sorted[i - 1]!) % 100).toBe(0)
       const [info] = await rk.scheduler.list(queue)
       expect(info).toMatchObject({ id: 'tick', queue, everyMs: 100 })
       expect(await rk.scheduler.cancel(queue, 'tick')).toBe(true)
