@@ -20,6 +20,7 @@ import {
   Worker,
   type WorkerOptions,
 } from './messaging/index.js'
+import { SessionManager, type SessionOptions } from './session/index.js'
 import { BloomFilter, type BloomOptions } from './stats/index.js'
 
 export interface RedkitOptions extends ConnectionOptions {
@@ -143,6 +144,15 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
   /** A whole dataset kept in every instance's memory, reloaded everywhere on `publishUpdate(version)` (`redkit/cache`). */
   liveDataset<T = unknown>(name: string, options: LiveDatasetOptions<T>): LiveDataset<T> {
     return new LiveDataset<T>(this, name, options)
+  }
+
+  /**
+   * Login sessions (`redkit/session`): `create`, `get` (one round trip, slides the idle timeout),
+   * `rotate`, `destroy`, `listForUser`, `destroyAllForUser`; idle and absolute timeouts, signed
+   * tokens, client binding, CSRF tokens, and `onExpired` with `trackExpiry`.
+   */
+  sessions<D = unknown>(options?: SessionOptions): SessionManager<D> {
+    return new SessionManager<D>(this, options, () => this.expirations)
   }
 
   /** A Bloom filter in a Redis bitmap (`redkit/stats`): `add`, `mightContain` and bulk variants, one round trip each. */

@@ -1,0 +1,32 @@
+--[[
+  Creates a session hash with its timeouts, unless the id is taken.
+  KEYS[1] session (hash: u user, d data, c created, a last access, i idle ms, x absolute deadline,
+          f fingerprint, k csrf token, ip, ua)
+  ARGV[1] encoded data
+  ARGV[2] user id ('' for none)
+  ARGV[3] idle timeout in ms (0: none)
+  ARGV[4] absolute deadline in epoch ms, or 0 to count ARGV[5] from now
+  ARGV[5] absolute timeout in ms (0: none), used when ARGV[4] is 0
+  ARGV[6] fingerprint ('' for none)
+  ARGV[7] csrf token
+  ARGV[8] ip
+  ARGV[9] user agent
+  ARGV[10] created at (epoch ms), or 0 for now (a rotated session keeps its creation time)
+  Reply: { created at, absolute deadline (0: none), expires at }, or -1 when the id exists
+]]
+if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local idle = tonumber(ARGV[3])
+local absolute = tonumber(ARGV[4])
+if absolute == 0 and tonumber(ARGV[5]) > 0 then absolute = now + tonumber(ARGV[5]) end
+local created = tonumber(ARGV[10])
+if created == 0 then created = now end
+local expires = absolute
+if idle > 0 and (expires == 0 or now + idle < expires) then expires = now + idle end
+-- A rotated session whose absolute deadline has passed is not revived.
+if expires <= now then return -2 end
+redis.call('HSET', KEYS[1], 'u', ARGV[2], 'd', ARGV[1], 'c', created, 'a', now, 'i', idle, 'x', absolute,
+  'f', ARGV[6], 'k', ARGV[7], 'ip', ARGV[8], 'ua', ARGV[9])
+redis.call('PEXPIREAT', KEYS[1], expires)
+return { created, absolute, expires }

@@ -1,0 +1,77 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { ErrorCodes, RedkitError } from '../core/errors.js'
+
+/** 32 bytes from the CSPRNG (256 bits), base64url: 43 characters, safe in cookies and keys. */
+export function newSessionId(): string {
+  return randomBytes(32).toString('base64url')
+}
+
+/** A fresh synchronizer token for CSRF checks (256 bits). */
+export function newCsrfToken(): string {
+  return randomBytes(32).toString('base64url')
+}
+
+/** Compares two secrets in constant time (for equal lengths; the length itself is not secret). */
+export function safeEqual(a: string, b: string): boolean {
+  const left = Buffer.from(a)
+  const right = Buffer.from(b)
+  return left.length === right.length && timingSafeEqual(left, right)
+}
+
+/** What a session can be bound to: the client it was issued to. */
+export interface ClientContext {
+  ip?: string | undefined
+  userAgent?: string | undefined
+}
+
+export type FingerprintOption = boolean | 'user-agent' | 'user-agent+ip' | ((context: ClientContext) => string)
+
+/**
+ * The fingerprint a session is bound to, as a short hash (the raw user agent and ip are not what is
+ * compared). `true` and 'user-agent' bind to the user agent only: binding to the ip logs out mobile
+ * users whose address changes, so it is opt-in. Returns '' when binding is off.
+ */
+export function fingerprintOf(option: FingerprintOption | undefined, context: ClientContext | undefined): string {
+  if (!option) return ''
+  let material: string
+  if (typeof option === 'function') material = String(option(context ?? {}))
+  else if (option === 'user-agent+ip') material = `${context?.userAgent ?? ''}\n${context?.ip ?? ''}`
+  else if (option === true || option === 'user-agent') material = context?.userAgent ?? ''
+  else throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `fingerprint must be a boolean, 'user-agent', 'user-agent+ip' or a function`)
+  return createHash('sha256').update(material).digest('base64url').slice(0, 22)
+}
+
+/**
+ * Signs session ids with HMAC-SHA256 (`<id>.<mac>`) under the first secret, and accepts ids signed
+ * under any of them, so secrets can be rotated without logging everyone out.
+ */
+export class IdSigner {
+  readonly #secrets: readonly string[]
+
+  constructor(secret: string | readonly string[]) {
+    const secrets = typeof secret === 'string' ? [secret] : [...secret]
+    if (secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s.length < 16))
+      throw new RedkitError(
+        ErrorCodes.E_INVALID_ARGUMENT,
+        'secret must be a string (or a non-empty list of strings) of at least 16 characters',
+      )
+    this.#secrets = secrets
+  }
+
+  sign(id: string): string {
+    return `${id}.${mac(this.#secrets[0] as string, id)}`
+  }
+
+  /** The id inside a signed value, or undefined when the signature does not match any secret. */
+  unsign(value: string): string | undefined {
+    const dot = value.lastIndexOf('.')
+    if (dot <= 0) return undefined
+    const id = value.slice(0, dot)
+    const given = value.slice(dot + 1)
+    return this.#secrets.some((secret) => safeEqual(mac(secret, id), given)) ? id : undefined
+  }
+}
+
+function mac(secret: string, id: string): string {
+  return createHmac('sha256', secret).update(id).digest('base64url')
+}
