@@ -32,6 +32,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
   readonly #signer: IdSigner | undefined
   readonly #fingerprint: SessionOptions['fingerprint']
   readonly #maxDataBytes: number
+  readonly #touchIntervalMs: number
   readonly #expirations: Expirations | undefined
   #indexCleanup: Promise<Subscription | undefined> | undefined
 
@@ -48,12 +49,19 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
     this.#fingerprint = options.fingerprint
     fingerprintOf(this.#fingerprint, {}) // rejects an invalid option now, not at the first login
     this.#maxDataBytes = validateCount(options.maxDataBytes ?? 65_536, 'maxDataBytes')
+    // Accesses are recorded at most once a second (a tenth of a short idle timeout): a page and its
+    // requests cost one write, and the idle timeout stays exact to within that.
+    this.#touchIntervalMs = this.#idleMs > 0 ? Math.min(1000, Math.floor(this.#idleMs / 10)) : 1000
     if (options.trackExpiry) {
       if (!expirations) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'trackExpiry needs rk.expirations')
       this.#expirations = expirations()
     }
     const tracked = this.#expirations
-    this.#records = new SessionRecords(rk, options.name ?? 'default', tracked ? (key) => tracked.delete(key) : undefined)
+    this.#records = new SessionRecords(rk, options.name ?? 'default', {
+      ownerOf: (key) => rk.connection.send<string | null>(['HGET', key, 'u'], { key }),
+      // A tracked session is deleted with its expiry event cancelled: a logout is not an expiry.
+      remove: tracked ? (key) => tracked.delete(key) : async (key) => (await rk.connection.send<number>(['UNLINK', key], { key })) === 1,
+    })
     this.name = this.#records.name
     if (tracked) this.#startIndexCleanup(tracked)
   }
@@ -74,7 +82,8 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
   async get(token: string, options: GetSessionOptions = {}): Promise<Session<D> | undefined> {
     const id = this.#idOf(token)
     if (id === undefined) return undefined
-    const stored = await this.#records.read(id, this.#fingerprint ? fingerprintOf(this.#fingerprint, options) : '*', options.touch ?? true)
+    const fingerprint = this.#fingerprint ? fingerprintOf(this.#fingerprint, options) : '*'
+    const stored = await this.#records.read(id, fingerprint, options.touch ?? true, this.#touchIntervalMs)
     if (stored === 'mismatch') {
       this.emit('rejected', { reason: 'fingerprint', id })
       return undefined
@@ -85,7 +94,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
   /** Records an access and slides the idle timeout. @returns false when the session is gone */
   async touch(token: string): Promise<boolean> {
     const id = this.#idOf(token)
-    return id !== undefined && (await this.#records.read(id, '*', true)) !== undefined
+    return id !== undefined && (await this.#records.read(id, '*', true, this.#touchIntervalMs)) !== undefined
   }
 
   /** Replaces a live session's data (timeouts unchanged). @returns false when the session is gone */
@@ -120,11 +129,17 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
 
   /** A user's live sessions, most recently used first (for a "your devices" page). */
   async listForUser(userId: string): Promise<SessionInfo[]> {
-    const sessions = await this.#records.list(validateUserId(userId))
-    return sessions.map(({ id, ...s }) => {
-      const { data: _data, token: _token, csrfToken: _csrf, ...info } = this.#session(id, s, false)
-      return info
+    const user = validateUserId(userId)
+    const sessions = await this.#records.list(user, async (id) => {
+      const stored = await this.#records.read(id, '*', false)
+      return stored !== undefined && stored !== 'mismatch' && stored.userId === user ? stored : undefined
     })
+    return sessions
+      .map(({ id, session }) => {
+        const { data: _data, token: _token, csrfToken: _csrf, ...info } = this.#session(id, session, false)
+        return info
+      })
+      .sort((a, b) => b.lastAccessAt - a.lastAccessAt)
   }
 
   /**

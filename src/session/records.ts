@@ -22,11 +22,10 @@ export const sessionScripts = {
   >('session-create'),
   get: defineScript<
     [session: string],
-    [fingerprint: string, touch: '0' | '1'],
-    null | 'mismatch' | [string, string, string, string, string, string, string, string, string, number]
+    [fingerprint: string, touch: '0' | '1', touchIntervalMs: number],
+    null | 'mismatch' | Array<string | number | null>
   >('session-get'),
   update: defineScript<[session: string], [data: string], number>('session-update'),
-  put: defineScript<[session: string], [data: string, userId: string, ttlMs: number], string>('session-put'),
   indexAdd: defineScript<[index: string], [id: string, absoluteAt: number], number>('session-index-add'),
 }
 
@@ -47,9 +46,17 @@ export interface StoredSession {
 
 const ID_SHAPE = /^[A-Za-z0-9_-]{1,256}$/
 
+/** How one kind of session record is found and removed (a manager's hash, a framework's string). */
+export interface RecordKind {
+  /** The session's owner: null when the session does not exist, '' when it has none. */
+  ownerOf(key: string): Promise<string | null>
+  /** Deletes one session key. @returns false when it did not exist */
+  remove(key: string): Promise<boolean>
+}
+
 /**
  * Where the sessions of one name live, and what the manager and the framework store both do with
- * them: read, remove, list and revoke per user, scan.
+ * them: destroy with the owner's index, list and revoke per user, scan.
  *
  * Each session has its own hash tag (`{session:<name>:id:<id>}`) so sessions spread over a Cluster;
  * each user's index is a sorted set under the user's own tag. The two are in different slots, so
@@ -60,14 +67,15 @@ export class SessionRecords {
   readonly name: string
   readonly #rk: RedkitContext
   readonly #pattern: string
-  readonly #remove: (key: string) => Promise<boolean>
+  readonly #head: string
+  readonly #kind: RecordKind
 
-  /** `remove` deletes one session key (the manager cancels its tracked expiry there too). */
-  constructor(rk: RedkitContext, name: string, remove?: (key: string) => Promise<boolean>) {
+  constructor(rk: RedkitContext, name: string, kind: RecordKind) {
     this.#rk = rk
     this.name = validateObjectName(name, 'sessions name')
     this.#pattern = `${rk.keys.prefix}:{session:${escapeGlob(this.name)}:id:*}:s`
-    this.#remove = remove ?? (async (key) => (await rk.connection.send<number>(['UNLINK', key], { key })) === 1)
+    this.#head = `${rk.keys.key(`session:${this.name}:id:`)}`.slice(0, -1)
+    this.#kind = kind
   }
 
   /** The glob matching every session key of this name (expiry subscriptions, SCAN). */
@@ -80,8 +88,9 @@ export class SessionRecords {
     return ID_SHAPE.test(id)
   }
 
+  /** The key of a session id that passed `isId` (nothing left to validate: the hot path). */
   key(id: string): string {
-    return this.#rk.keys.key(`session:${this.name}:id:${id}`, 's')
+    return `${this.#head}${id}}:s`
   }
 
   userIndex(userId: string): string {
@@ -90,29 +99,35 @@ export class SessionRecords {
 
   /** The session id inside a session key, or undefined for any other key. */
   idOf(key: string): string | undefined {
-    const head = `${this.#rk.keys.prefix}:{session:${this.name}:id:`
-    if (!key.startsWith(head) || !key.endsWith('}:s')) return undefined
-    return key.slice(head.length, -3)
+    if (!key.startsWith(this.#head) || !key.endsWith('}:s')) return undefined
+    return key.slice(this.#head.length, -3)
   }
 
-  async read(id: string, fingerprint: string, touch: boolean): Promise<StoredSession | 'mismatch' | undefined> {
+  /**
+   * One round trip. `touchIntervalMs`: an access within this long of the last recorded one is not
+   * written again (the idle timeout is then exact to within it).
+   */
+  async read(id: string, fingerprint: string, touch: boolean, touchIntervalMs = 0): Promise<StoredSession | 'mismatch' | undefined> {
     const key = this.key(id)
-    const reply = await sessionScripts.get.run(this.#rk.connection, [key], [fingerprint, touch ? '1' : '0'])
+    const reply = await sessionScripts.get.run(this.#rk.connection, [key], [fingerprint, touch ? '1' : '0', touchIntervalMs])
     if (reply === null || reply === undefined) return undefined
     if (reply === 'mismatch') return 'mismatch'
-    // Fields a framework store does not write (timeouts, csrf, client) come back as null.
-    const [u, d, c, a, i, x, k, ip, ua, expires] = reply as unknown as Array<string | null>
+    // A field the hash lacks (written by an older version, or by hand) comes back as null.
+    const [u, d, c, a, i, x, k, ip, ua] = reply
+    const lastAccessAt = Number(a ?? 0)
+    const idleTimeoutMs = Number(i ?? 0)
+    const absoluteExpiresAt = Number(x ?? 0)
     return {
-      userId: u || undefined,
-      data: d ?? '',
-      createdAt: Number(c),
-      lastAccessAt: Number(a),
-      idleTimeoutMs: Number(i),
-      absoluteExpiresAt: Number(x),
-      csrfToken: k ?? '',
-      ip: ip || undefined,
-      userAgent: ua || undefined,
-      expiresAt: Number(expires),
+      userId: u ? String(u) : undefined,
+      data: d === null || d === undefined ? '' : String(d),
+      createdAt: Number(c ?? 0),
+      lastAccessAt,
+      idleTimeoutMs,
+      absoluteExpiresAt,
+      csrfToken: k ? String(k) : '',
+      ip: ip ? String(ip) : undefined,
+      userAgent: ua ? String(ua) : undefined,
+      expiresAt: expiryOf(lastAccessAt, idleTimeoutMs, absoluteExpiresAt),
     }
   }
 
@@ -129,9 +144,9 @@ export class SessionRecords {
   /** Deletes one session and its index entry. @returns false when it did not exist */
   async destroy(id: string): Promise<boolean> {
     const key = this.key(id)
-    const owner = await this.#rk.connection.send<string | null>(['HGET', key, 'u'], { key })
+    const owner = await this.#kind.ownerOf(key)
     if (owner === null) return false
-    const removed = await this.#remove(key)
+    const removed = await this.#kind.remove(key)
     if (owner !== '') await this.indexRemove(owner, [id])
     return removed
   }
@@ -142,19 +157,22 @@ export class SessionRecords {
     return this.#rk.connection.send<string[]>(['ZRANGE', index, '0', '-1'], { key: index })
   }
 
-  /** The live sessions of a user, read without touching them; index entries whose session is gone are dropped. */
-  async list(userId: string): Promise<Array<StoredSession & { id: string }>> {
+  /**
+   * Loads each session in a user's index; entries whose session is gone (or `load` says is not the
+   * user's any more) are dropped from the index.
+   */
+  async list<T>(userId: string, load: (id: string) => Promise<T | undefined>): Promise<Array<{ id: string; session: T }>> {
     const ids = await this.userIds(userId)
-    const found = await Promise.all(ids.map((id) => this.read(id, '*', false)))
-    const live: Array<StoredSession & { id: string }> = []
+    const found = await Promise.all(ids.map(load))
+    const live: Array<{ id: string; session: T }> = []
     const gone: string[] = []
     found.forEach((session, i) => {
       const id = ids[i] as string
-      if (session === undefined || session === 'mismatch' || session.userId !== userId) gone.push(id)
-      else live.push({ ...session, id })
+      if (session === undefined) gone.push(id)
+      else live.push({ id, session })
     })
     await this.indexRemove(userId, gone)
-    return live.sort((a, b) => b.lastAccessAt - a.lastAccessAt)
+    return live
   }
 
   /** Revokes every session of a user (but `except`). @returns how many live sessions were destroyed */
@@ -163,7 +181,7 @@ export class SessionRecords {
     let destroyed = 0
     for (let i = 0; i < ids.length; i += 100) {
       const batch = ids.slice(i, i + 100)
-      const removed = await Promise.all(batch.map((id) => this.#remove(this.key(id))))
+      const removed = await Promise.all(batch.map((id) => this.#kind.remove(this.key(id))))
       destroyed += removed.filter(Boolean).length
       await this.indexRemove(userId, batch)
     }
@@ -182,6 +200,13 @@ export class SessionRecords {
       } while (cursor !== '0')
     }
   }
+}
+
+/** Every write of a session sets its TTL to this: the idle deadline, capped by the absolute one (0: none). */
+export function expiryOf(lastAccessAt: number, idleTimeoutMs: number, absoluteExpiresAt: number): number {
+  if (idleTimeoutMs <= 0) return absoluteExpiresAt
+  const idle = lastAccessAt + idleTimeoutMs
+  return absoluteExpiresAt > 0 && absoluteExpiresAt < idle ? absoluteExpiresAt : idle
 }
 
 /** User ids name an index key: non-empty, bounded, no control characters or braces. */

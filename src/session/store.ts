@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { validateCount, validateMs } from '../core/backoff.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
-import { SessionRecords, sessionScripts, validateUserId } from './records.js'
+import { SessionRecords, validateUserId } from './records.js'
 
 /**
  * What the store reads of a framework's session object (express-session's and @fastify/session's
@@ -71,7 +71,17 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
     super()
     if (!options?.redkit?.connection) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'RedkitSessionStore needs { redkit }')
     this.#rk = options.redkit
-    this.#records = new SessionRecords(this.#rk, options.name ?? 'web')
+    const connection = this.#rk.connection
+    // A framework's session is one string (like connect-redis's): get, set and touch are one plain
+    // command each. With userIdOf, the owner is read from the data itself.
+    this.#records = new SessionRecords(this.#rk, options.name ?? 'web', {
+      ownerOf: async (key) => {
+        if (!this.#userIdOf) return ''
+        const text = await connection.send<string | null>(['GET', key], { key })
+        return text === null ? null : this.#ownerIn(text)
+      },
+      remove: async (key) => (await connection.send<number>(['UNLINK', key], { key })) === 1,
+    })
     this.#ttlMs = validateMs(options.ttlMs ?? 86_400_000, 'ttlMs')
     if (options.userIdOf !== undefined && typeof options.userIdOf !== 'function')
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'userIdOf must be a function')
@@ -127,7 +137,11 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
 
   /** The ids of a user's live sessions (needs `userIdOf`). */
   async listForUser(userId: string): Promise<string[]> {
-    return (await this.#records.list(validateUserId(userId))).map((session) => session.id)
+    const live = await this.#records.list(validateUserId(userId), async (id) => {
+      const key = this.#records.key(id)
+      return (await this.#rk.connection.send<number>(['EXISTS', key], { key })) === 1 ? id : undefined
+    })
+    return live.map(({ id }) => id)
   }
 
   /** Logs a user out everywhere, or everywhere but the session `except`. @returns how many ended */
@@ -168,7 +182,12 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
   async #get(sid: string): Promise<StoredSessionData | null> {
     if (!this.#isId(sid)) return null
     const key = this.#records.key(sid)
-    const text = await this.#rk.connection.send<string | null>(['HGET', key, 'd'], { key })
+    let text: string | null
+    try {
+      text = await this.#rk.connection.sendUnmapped<string | null>(['GET', key], key)
+    } catch (error) {
+      throw this.#rk.connection.mapError(error, 'GET')
+    }
     if (text === null) return null
     try {
       return this.#serializer.parse(text)
@@ -199,14 +218,34 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
     const bytes = Buffer.byteLength(text)
     if (bytes > this.#maxDataBytes)
       throw new RedkitError(ErrorCodes.E_TOO_LARGE, `session is ${bytes} bytes serialized, above maxDataBytes ${this.#maxDataBytes}`)
-    const raw = this.#userIdOf?.(session as StoredSessionData)
-    const user = raw === undefined || raw === null ? '' : validateUserId(raw)
-    const previous = await sessionScripts.put.run(this.#rk.connection, [this.#records.key(sid)], [text, user, ttl])
+    const key = this.#records.key(sid)
+    if (!this.#userIdOf) {
+      await this.#rk.connection.send(['SET', key, text, 'PX', String(ttl)], { key })
+      return
+    }
+    const user = this.#ownerOf(session as StoredSessionData)
+    const old = await this.#rk.connection.send<string | null>(['SET', key, text, 'PX', String(ttl), 'GET'], { key })
+    const previous = old === null ? '' : this.#ownerIn(old)
     if (previous === user) return
     await Promise.all([
       previous === '' ? undefined : this.#records.indexRemove(previous, [sid]),
       user === '' ? undefined : this.#records.indexAdd(user, sid, 0),
     ])
+  }
+
+  /** The owner of a session ('' for none), validated. */
+  #ownerOf(session: StoredSessionData): string {
+    const raw = this.#userIdOf?.(session)
+    return raw === undefined || raw === null ? '' : validateUserId(raw)
+  }
+
+  /** The owner recorded in stored text; '' when it cannot be read (its index entry is pruned later). */
+  #ownerIn(text: string): string {
+    try {
+      return this.#ownerOf(this.#serializer.parse(text))
+    } catch {
+      return ''
+    }
   }
 
   async #touch(sid: string, session: FrameworkSession): Promise<void> {

@@ -183,7 +183,7 @@ describe.each(TOPOLOGIES)('RedkitSessionStore on %s', (_topology, options) => {
     const errors: string[] = []
     store.on('error', (e) => errors.push(e.code))
     const key = storeKey(name, 'broken')
-    await rk.connection.send(['HSET', key, 'd', '{not json'], { key })
+    await rk.connection.send(['SET', key, '{not json'], { key })
     expect(await store.get('broken')).toBeNull()
     expect(errors).toEqual(['E_DECODE'])
     await store.set('good', { ok: true })

@@ -151,12 +151,17 @@ describe.each(TOPOLOGIES)('sessions on %s', (_topology, options) => {
   })
 
   it('lists a user’s sessions and revokes them everywhere (but the current one), across slots', async () => {
-    const sessions = rk.sessions({ name: name(), idleTimeoutMs: 60_000 })
+    // Idle 5 s: accesses are recorded at most every 500 ms.
+    const sessions = rk.sessions({ name: name(), idleTimeoutMs: 5000 })
     const made = await Promise.all(Array.from({ length: 12 }, (_, i) => sessions.create('grace', { i }, { userAgent: `device ${i}` })))
     const bob = await sessions.create('bob', {})
     const slots = new Set(made.map((s) => hashSlot(`${prefix}:{session:${sessions.name}:id:${s.id}}:s`)))
     expect(slots.size).toBeGreaterThan(1)
-    await sessions.get(made[5]!.token)
+    expect((await sessions.get(made[5]!.token))?.lastAccessAt).toBe(made[5]!.createdAt)
+    await sleep(600)
+    const touched = await sessions.get(made[5]!.token)
+    expect(touched!.lastAccessAt).toBeGreaterThanOrEqual(made[5]!.createdAt + 500)
+    expect(touched!.expiresAt).toBe(touched!.lastAccessAt + 5000)
     const listed = await sessions.listForUser('grace')
     expect(listed).toHaveLength(12)
     expect(listed[0]?.id).toBe(made[5]!.id)
