@@ -5,28 +5,26 @@
   ARGV[1] encoded data
   ARGV[2] user id ('' for none)
   ARGV[3] idle timeout in ms (0: none)
-  ARGV[4] absolute deadline in epoch ms, or 0 to count ARGV[5] from now
-  ARGV[5] absolute timeout in ms (0: none), used when ARGV[4] is 0
-  ARGV[6] fingerprint ('' for none)
-  ARGV[7] csrf token
-  ARGV[8] ip
-  ARGV[9] user agent
-  ARGV[10] created at (epoch ms), or 0 for now (a rotated session keeps its creation time)
-  Reply: { created at, absolute deadline (0: none), expires at }, or -1 when the id exists
+  ARGV[4] absolute deadline in epoch ms (0: none)
+  ARGV[5] fingerprint ('' for none)
+  ARGV[6] csrf token
+  ARGV[7] ip
+  ARGV[8] user agent
+  ARGV[9] created at (epoch ms), or 0 for now (a rotated session keeps its creation time)
+  Reply: { created at, now, expires at }; -1 when the id exists; -2 when the absolute deadline has passed
 ]]
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local idle = tonumber(ARGV[3])
 local absolute = tonumber(ARGV[4])
-if absolute == 0 and tonumber(ARGV[5]) > 0 then absolute = now + tonumber(ARGV[5]) end
-local created = tonumber(ARGV[10])
+local created = tonumber(ARGV[9])
 if created == 0 then created = now end
 local expires = absolute
 if idle > 0 and (expires == 0 or now + idle < expires) then expires = now + idle end
 -- A rotated session whose absolute deadline has passed is not revived.
 if expires <= now then return -2 end
 redis.call('HSET', KEYS[1], 'u', ARGV[2], 'd', ARGV[1], 'c', created, 'a', now, 'i', idle, 'x', absolute,
-  'f', ARGV[6], 'k', ARGV[7], 'ip', ARGV[8], 'ua', ARGV[9])
+  'f', ARGV[5], 'k', ARGV[6], 'ip', ARGV[7], 'ua', ARGV[8])
 redis.call('PEXPIREAT', KEYS[1], expires)
-return { created, absolute, expires }
+return { created, now, expires }

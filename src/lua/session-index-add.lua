@@ -1,17 +1,17 @@
 --[[
-  Adds a session to its user's index, drops entries past their absolute deadline, and keeps the
-  index alive as long as its longest-lived session (forever when one has no absolute deadline).
-  KEYS[1] user index (zset: member = session id, score = absolute deadline, 0 when none)
+  Adds a session to its user's index, and keeps the index alive as long as its longest-lived
+  session (forever when one has no absolute deadline, as a framework's sliding sessions).
+  KEYS[1] user index (zset: member = session id, score = when it was added, server clock in ms)
   ARGV[1] session id
-  ARGV[2] absolute deadline (epoch ms), 0 when none
+  ARGV[2] the session's absolute deadline (epoch ms), 0 when none
   Reply: the number of sessions in the index
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local deadline = tonumber(ARGV[2])
 local fresh = redis.call('EXISTS', KEYS[1]) == 0
-redis.call('ZADD', KEYS[1], deadline, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], 1, now)
+-- The time added lets pruning spare entries whose session is still being written (entry first).
+redis.call('ZADD', KEYS[1], now, ARGV[1])
 if deadline == 0 then
   redis.call('PERSIST', KEYS[1])
 else

@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events'
-import { validateCount, validateMs } from '../core/backoff.js'
+import { backoffDelay, sleep, validateCount, validateMs } from '../core/backoff.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import type { Expirations, Subscription } from '../events/index.js'
 import { SessionRecords, type StoredSession, sessionScripts, validateUserId } from './records.js'
-import { type ClientContext, fingerprintOf, IdSigner, newCsrfToken, newSessionId, safeEqual } from './security.js'
+import { type ClientContext, fingerprintOf, IdSigner, idHash, newCsrfToken, newSessionId, safeEqual } from './security.js'
 import type {
   ExpiredSessionHandler,
   GetSessionOptions,
@@ -19,9 +19,9 @@ import type {
  * Login sessions: created for a user, read (and kept alive) by token, bound to their client when
  * asked, listed and revoked per user, ended by idle and absolute timeouts.
  *
- * Reads are one round trip (a script checks the fingerprint, records the access and slides the
- * idle timeout, never past the absolute deadline); Redis expires the session itself, so nothing
- * has to run for sessions to end.
+ * Reads are one `HMGET` (the fingerprint is checked against the stored hash); about once a second
+ * per session, a script also records the access and slides the idle timeout, never past the
+ * absolute deadline. Redis expires the session itself, so nothing has to run for sessions to end.
  */
 export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
   readonly name: string
@@ -34,7 +34,6 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
   readonly #maxDataBytes: number
   readonly #touchIntervalMs: number
   readonly #expirations: Expirations | undefined
-  #indexCleanup: Promise<Subscription | undefined> | undefined
 
   constructor(rk: RedkitContext, options: SessionOptions = {}, expirations?: () => Expirations) {
     super()
@@ -60,7 +59,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
     this.#records = new SessionRecords(rk, options.name ?? 'default', {
       ownerOf: (key) => rk.connection.send<string | null>(['HGET', key, 'u'], { key }),
       // A tracked session is deleted with its expiry event cancelled: a logout is not an expiry.
-      remove: tracked ? (key) => tracked.delete(key) : async (key) => (await rk.connection.send<number>(['UNLINK', key], { key })) === 1,
+      remove: tracked ? (key) => tracked.delete(key) : (key) => rk.connection.send(['UNLINK', key], { key }),
     })
     this.name = this.#records.name
     if (tracked) this.#startIndexCleanup(tracked)
@@ -72,7 +71,9 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
    */
   async create(userId: string | undefined, data: D, context: ClientContext = {}): Promise<Session<D>> {
     const user = userId === undefined ? undefined : validateUserId(userId)
-    return this.#insert(user, this.#encode(data), data, context, 0, 0)
+    const encoded = this.#encode(data)
+    const absoluteAt = this.#absoluteMs > 0 ? Date.now() + this.#absoluteMs : 0
+    return this.#insert({ userId: user, encoded, data, absoluteAt, createdAt: 0, csrf: newCsrfToken() }, context)
   }
 
   /**
@@ -82,27 +83,28 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
   async get(token: string, options: GetSessionOptions = {}): Promise<Session<D> | undefined> {
     const id = this.#idOf(token)
     if (id === undefined) return undefined
-    const fingerprint = this.#fingerprint ? fingerprintOf(this.#fingerprint, options) : '*'
-    const stored = await this.#records.read(id, fingerprint, options.touch ?? true, this.#touchIntervalMs)
-    if (stored === 'mismatch') {
-      this.emit('rejected', { reason: 'fingerprint', id })
-      return undefined
-    }
+    const stored = await this.#records.read(id, this.#fingerprintOf(options), options.touch ?? true, this.#touchIntervalMs)
+    if (stored === 'mismatch') return this.#reject('fingerprint', id)
     return stored && this.#session(id, stored)
   }
 
-  /** Records an access and slides the idle timeout. @returns false when the session is gone */
-  async touch(token: string): Promise<boolean> {
+  /** Records an access and slides the idle timeout. @returns false when the session is gone or bound to another client */
+  async touch(token: string, context: ClientContext = {}): Promise<boolean> {
     const id = this.#idOf(token)
-    return id !== undefined && (await this.#records.read(id, '*', true, this.#touchIntervalMs)) !== undefined
+    if (id === undefined) return false
+    const outcome = await this.#records.touch(id, this.#touchIntervalMs, this.#fingerprintOf(context))
+    if (outcome === 'mismatch') this.#reject('fingerprint', id)
+    return outcome === 'ok'
   }
 
-  /** Replaces a live session's data (timeouts unchanged). @returns false when the session is gone */
-  async update(token: string, data: D): Promise<boolean> {
+  /** Replaces a live session's data (timeouts unchanged). @returns false when the session is gone or bound to another client */
+  async update(token: string, data: D, context: ClientContext = {}): Promise<boolean> {
     const encoded = this.#encode(data)
     const id = this.#idOf(token)
     if (id === undefined) return false
-    return (await sessionScripts.update.run(this.#rk.connection, [this.#records.key(id)], [encoded])) === 1
+    const reply = await sessionScripts.update.run(this.#rk.connection, [this.#records.key(id)], [encoded, this.#fingerprintOf(context)])
+    if (reply === -1) this.#reject('fingerprint', id)
+    return reply === 1
   }
 
   /** Ends a session (logout). @returns false when it did not exist */
@@ -114,17 +116,26 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
   /**
    * Replaces the session's id (after login or a privilege change, against session fixation): same
    * user, data, creation time and absolute deadline; a new id and CSRF token; the old id ends.
-   * @returns the new session, or undefined when the old one is gone
+   * The old session is taken in one step, so of two rotations at once only one succeeds, and only
+   * from the client the session is bound to.
+   * @returns the new session, or undefined when the old one is gone (or bound to another client)
    */
   async rotate(token: string, context: ClientContext = {}): Promise<Session<D> | undefined> {
     const id = this.#idOf(token)
     if (id === undefined) return undefined
-    const old = await this.#records.read(id, '*', false)
-    if (old === undefined || old === 'mismatch') return undefined
+    const old = await this.#records.take(id, this.#fingerprintOf(context))
+    if (old === 'mismatch') return this.#reject('fingerprint', id)
+    if (old === undefined) return undefined
+    // The old key is gone: cancel its tracked expiry (a rotation is not an expiry) and its index entry.
+    await Promise.all([
+      this.#expirations?.delete(this.#records.key(id)),
+      old.userId === undefined ? undefined : this.#records.indexRemove(old.userId, [id]),
+    ])
     const client = { ip: context.ip ?? old.ip, userAgent: context.userAgent ?? old.userAgent }
-    const next = await this.#insert(old.userId, old.data, undefined, client, old.absoluteExpiresAt, old.createdAt)
-    await this.#records.destroy(id)
-    return next
+    return this.#insert(
+      { userId: old.userId, encoded: old.data, absoluteAt: old.absoluteExpiresAt, createdAt: old.createdAt, csrf: newCsrfToken() },
+      client,
+    )
   }
 
   /** A user's live sessions, most recently used first (for a "your devices" page). */
@@ -145,22 +156,30 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
   /**
    * Logs a user out everywhere (or everywhere but `except`, a token of the current session).
    * @returns how many sessions ended
+   * @throws RedkitError E_INVALID_ARGUMENT when `except` is not a valid token (rather than ending the current session too)
    */
   async destroyAllForUser(userId: string, options: { except?: string } = {}): Promise<number> {
-    const except = options.except === undefined ? undefined : this.#idOf(options.except)
-    return this.#records.destroyAll(validateUserId(userId), except)
+    const user = validateUserId(userId)
+    let except: string | undefined
+    if (options.except !== undefined) {
+      except = this.#idOf(options.except)
+      if (except === undefined) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'except is not a valid session token')
+    }
+    return this.#records.destroyAll(user, except)
   }
 
   /** Checks a submitted CSRF token against the session's, in constant time. */
   verifyCsrf(session: Pick<Session, 'csrfToken'>, token: unknown): boolean {
-    return typeof token === 'string' && typeof session?.csrfToken === 'string' && safeEqual(session.csrfToken, token)
+    const expected = session?.csrfToken
+    return typeof token === 'string' && typeof expected === 'string' && expected.length > 0 && safeEqual(expected, token)
   }
 
   /**
    * Calls `handler` once per group for every session that expires (idle or absolute), even when
-   * the group was offline at the time; sessions ended by `destroy` do not count. Needs `trackExpiry`.
+   * the group was offline at the time; sessions ended by `destroy` or `rotate` do not count.
+   * Needs `trackExpiry`.
    */
-  onExpired(handler: ExpiredSessionHandler, options: OnExpiredOptions = {}): Promise<Subscription> {
+  async onExpired(handler: ExpiredSessionHandler, options: OnExpiredOptions = {}): Promise<Subscription> {
     const expirations = this.#expirations
     if (!expirations) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `sessions ${this.name} were created without trackExpiry`)
     return expirations.on<string | null>(
@@ -177,60 +196,58 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
     )
   }
 
+  /**
+   * Writes a new session: its user's index entry first (so revoke-all always finds a live session),
+   * then the session, then its expiry tracking.
+   */
   async #insert(
-    userId: string | undefined,
-    encoded: string,
-    data: D | undefined,
+    fields: { userId: string | undefined; encoded: string; data?: D; absoluteAt: number; createdAt: number; csrf: string },
     context: ClientContext,
-    absoluteAt: number,
-    createdAt: number,
   ): Promise<Session<D>> {
-    const csrf = newCsrfToken()
+    const { userId, encoded, absoluteAt, csrf } = fields
     const fingerprint = fingerprintOf(this.#fingerprint, context)
     for (let tries = 0; ; tries++) {
       const id = newSessionId()
       const key = this.#records.key(id)
+      if (userId !== undefined) await this.#records.indexAdd(userId, id, absoluteAt, fields.createdAt === 0)
       const reply = await sessionScripts.create.run(
         this.#rk.connection,
         [key],
-        [
-          encoded,
-          userId ?? '',
-          this.#idleMs,
-          absoluteAt,
-          this.#absoluteMs,
-          fingerprint,
-          csrf,
-          context.ip ?? '',
-          context.userAgent ?? '',
-          createdAt,
-        ],
+        [encoded, userId ?? '', this.#idleMs, absoluteAt, fingerprint, csrf, context.ip ?? '', context.userAgent ?? '', fields.createdAt],
       )
-      if (reply === -2) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'the session has passed its absolute deadline')
-      // 256 random bits never collide in practice; the check keeps a broken random source from reusing a session.
-      if (reply === -1 || typeof reply === 'number') {
+      if (typeof reply === 'number') {
+        if (userId !== undefined) await this.#records.indexRemove(userId, [id])
+        if (reply === -2) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'the session has passed its absolute deadline')
+        // 256 random bits never collide in practice; the check keeps a broken random source from reusing a session.
         if (tries < 3) continue
         throw new RedkitError(ErrorCodes.E_REDIS, 'could not find a free session id')
       }
-      const [created, absolute, expires] = reply.map(Number) as [number, number, number]
-      await Promise.all([
-        userId === undefined ? undefined : this.#records.indexAdd(userId, id, absolute),
-        this.#expirations?.track(key, { value: userId ?? null }),
-      ])
+      const [created, now, expires] = reply.map(Number) as [number, number, number]
+      await this.#expirations?.track(key, { value: userId ?? null })
       return {
         id,
         token: this.#signer ? this.#signer.sign(id) : id,
         userId,
-        data: data === undefined ? (this.#rk.codec.decode(encoded) as D) : data,
+        data: fields.data === undefined ? (this.#rk.codec.decode(encoded) as D) : fields.data,
         createdAt: created,
-        lastAccessAt: created,
+        lastAccessAt: now,
         expiresAt: expires,
-        absoluteExpiresAt: absolute === 0 ? undefined : absolute,
+        absoluteExpiresAt: absoluteAt === 0 ? undefined : absoluteAt,
         csrfToken: csrf,
         ip: context.ip || undefined,
         userAgent: context.userAgent || undefined,
       }
     }
+  }
+
+  #fingerprintOf(context: ClientContext): string {
+    return this.#fingerprint ? fingerprintOf(this.#fingerprint, context) : '*'
+  }
+
+  /** Reports a refused token by a short hash of its id: the id itself is a bearer secret. */
+  #reject(reason: 'signature' | 'shape' | 'fingerprint', id?: string): undefined {
+    this.emit('rejected', id === undefined ? { reason } : { reason, session: idHash(id) })
+    return undefined
   }
 
   #session(id: string, stored: StoredSession, decode = true): Session<D> {
@@ -262,34 +279,42 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
     if (typeof token !== 'string')
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `session token must be a string, got ${typeof token}`)
     const id = this.#signer ? this.#signer.unsign(token) : token
-    if (id === undefined) {
-      this.emit('rejected', { reason: 'signature' })
-      return undefined
-    }
-    if (!SessionRecords.isId(id)) {
-      this.emit('rejected', { reason: 'shape' })
-      return undefined
-    }
+    if (id === undefined) return this.#reject('signature')
+    if (!SessionRecords.isId(id)) return this.#reject('shape')
     return id
   }
 
-  /** Drops each expired session from its user's index, once across all processes (one consumer group). */
+  /**
+   * Drops each expired session from its user's index, once across all processes (one consumer
+   * group). Subscribing is retried with backoff until it succeeds (Redis may be down at start).
+   */
   #startIndexCleanup(expirations: Expirations): void {
-    this.#indexCleanup = expirations
-      .on<string | null>(
-        this.#records.pattern,
-        async (event) => {
-          const id = this.#records.idOf(event.key)
-          if (id !== undefined && typeof event.value === 'string') await this.#records.indexRemove(event.value, [id])
-        },
-        { group: `redkit-session-index-${this.name}`, withValue: true },
-      )
-      .catch((error: unknown) => {
-        if (this.listenerCount('error') > 0) this.emit('error', error as Error)
-        return undefined
-      })
+    const stop = new AbortController()
+    let subscription: Subscription | undefined
+    const subscribe = async (): Promise<void> => {
+      for (let failures = 0; !stop.signal.aborted; failures++) {
+        try {
+          subscription = await expirations.on<string | null>(
+            this.#records.pattern,
+            async (event) => {
+              const id = this.#records.idOf(event.key)
+              if (id !== undefined && typeof event.value === 'string') await this.#records.indexRemove(event.value, [id])
+            },
+            { group: `redkit-session-index-${this.name}`, withValue: true },
+          )
+          return
+        } catch (error) {
+          if (stop.signal.aborted) return
+          if (this.listenerCount('error') > 0) this.emit('error', error as Error)
+          await sleep(backoffDelay(failures + 1, { delayMs: 200, maxDelayMs: 5000 }), stop.signal).catch(() => {})
+        }
+      }
+    }
+    const running = subscribe()
     this.#rk.onClose(async () => {
-      await (await this.#indexCleanup)?.close()
+      stop.abort()
+      await running
+      await subscription?.close()
     })
   }
 }

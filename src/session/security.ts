@@ -11,6 +11,11 @@ export function newCsrfToken(): string {
   return randomBytes(32).toString('base64url')
 }
 
+/** A short, one-way name for a session id, for logs and events (the id itself is a bearer secret). */
+export function idHash(id: string): string {
+  return createHash('sha256').update(id).digest('base64url').slice(0, 12)
+}
+
 /** Compares two secrets in constant time (for equal lengths; the length itself is not secret). */
 export function safeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a)

@@ -4,6 +4,7 @@ import { validateCount, validateMs } from '../core/backoff.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { SessionRecords, validateUserId } from './records.js'
+import { idHash } from './security.js'
 
 /**
  * What the store reads of a framework's session object (express-session's and @fastify/session's
@@ -130,16 +131,18 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
     )
   }
 
-  /** Deletes every session of this store (and its user indexes), on every master. */
+  /** Deletes every session of this store, with their entries in the user indexes, on every master. */
   clear(callback?: StoreCallback): Promise<void> {
     return settle(this.#clear(), callback)
   }
 
   /** The ids of a user's live sessions (needs `userIdOf`). */
   async listForUser(userId: string): Promise<string[]> {
-    const live = await this.#records.list(validateUserId(userId), async (id) => {
+    const user = validateUserId(userId)
+    const live = await this.#records.list(user, async (id) => {
       const key = this.#records.key(id)
-      return (await this.#rk.connection.send<number>(['EXISTS', key], { key })) === 1 ? id : undefined
+      const text = await this.#rk.connection.send<string | null>(['GET', key], { key })
+      return text !== null && this.#ownerIn(text) === user ? id : undefined
     })
     return live.map(({ id }) => id)
   }
@@ -193,7 +196,7 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
       return this.#serializer.parse(text)
     } catch (error) {
       // A session that cannot be read is no session: the user signs in again, the store stays up.
-      const failure = new RedkitError(ErrorCodes.E_DECODE, `stored session ${sid.slice(0, 8)}… cannot be parsed`, { cause: error })
+      const failure = new RedkitError(ErrorCodes.E_DECODE, `stored session ${idHash(sid)} cannot be parsed`, { cause: error })
       if (this.listenerCount('error') > 0) this.emit('error', failure)
       return null
     }
@@ -210,7 +213,7 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
     try {
       text = this.#serializer.stringify(session)
     } catch (error) {
-      throw new RedkitError(ErrorCodes.E_ENCODE, `session ${sid.slice(0, 8)}… cannot be serialized: ${(error as Error).message}`, {
+      throw new RedkitError(ErrorCodes.E_ENCODE, `session ${idHash(sid)} cannot be serialized: ${(error as Error).message}`, {
         cause: error,
       })
     }
@@ -223,10 +226,14 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
       await this.#rk.connection.send(['SET', key, text, 'PX', String(ttl)], { key })
       return
     }
+    // The index entry goes first: a session is never live without it, so revoke-all finds it.
     const user = this.#ownerOf(session as StoredSessionData)
+    if (user !== '') await this.#records.indexAdd(user, sid, 0, false)
     const old = await this.#rk.connection.send<string | null>(['SET', key, text, 'PX', String(ttl), 'GET'], { key })
     const previous = old === null ? '' : this.#ownerIn(old)
     if (previous === user) return
+    // A login (or logout) inside the session: leave the previous owner's index, and drop the new
+    // owner's entries of sessions that ended since.
     await Promise.all([
       previous === '' ? undefined : this.#records.indexRemove(previous, [sid]),
       user === '' ? undefined : this.#records.indexAdd(user, sid, 0),

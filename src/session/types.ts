@@ -69,8 +69,11 @@ export type ExpiredSessionHandler = (event: ExpiredSession) => unknown | Promise
 export type OnExpiredOptions = Pick<SubscribeOptions, 'group' | 'attempts' | 'backoff' | 'concurrency' | 'from'>
 
 export interface SessionEvents {
-  /** A token was refused: bad signature or shape, or a fingerprint that does not match. */
-  rejected: [{ reason: 'signature' | 'shape' | 'fingerprint'; id?: string }]
+  /**
+   * A token was refused. `session` is a short hash of the id (for correlating log lines; the id
+   * itself is a bearer secret and is never emitted).
+   */
+  rejected: [{ reason: 'signature' | 'shape' | 'fingerprint'; session?: string }]
   /** A background failure (index cleanup on expiry). */
   error: [RedkitError | Error]
 }
