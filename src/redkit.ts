@@ -147,7 +147,7 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
   }
 
   /**
-   * Login sessions (`redkit/session`): `create`, `get` (one round trip, slides the idle timeout),
+   * Login sessions (`redkit/session`): `create`, `get` (one HMGET; the access and idle slide are written about once a second),
    * `rotate`, `destroy`, `listForUser`, `destroyAllForUser`; idle and absolute timeouts, signed
    * tokens, client binding, CSRF tokens, and `onExpired` with `trackExpiry`.
    */
