@@ -19,9 +19,7 @@ import { Redis } from 'ioredis'
 import { Keyv } from 'keyv'
 import { createClient } from 'redis'
 import { createRedkit, type Redkit } from '../src/index.js'
-import { type Figures, type InterleaveSubject, interleave, recordInterleave } from './lib/interleave.js'
-import { closedLoop } from './lib/load.js'
-import { median } from './lib/stats.js'
+import { closedLoopSubject, interleave, recordInterleave, recordPairRatio, sliceTiming } from './lib/interleave.js'
 import { formatValue } from './lib/table.js'
 import { defineBenchmark } from './lib/types.js'
 
@@ -43,9 +41,7 @@ export default defineBenchmark({
   name: 'cache',
   description: 'redkit cache vs bentocache and cache-manager: hit throughput (Redis and near tier), stampede, near invalidation latency',
   async run(ctx) {
-    const sliceMs = ctx.quick ? 500 : 3000
-    const warmupMs = ctx.quick ? 100 : 300
-    const rounds = ctx.quick ? 2 : 4
+    const { sliceMs, warmupMs, rounds } = sliceTiming(ctx)
     const url = ctx.redisUrl
     const { hostname: host, port } = new URL(url)
     const params = { concurrency: CONCURRENCY, keys: KEYS, valueBytes: JSON.stringify(userOf(999)).length, sliceMs, rounds }
@@ -101,14 +97,8 @@ export default defineBenchmark({
       await Promise.all(keys.map((key) => cm.wrap(key, () => load(key), TTL_MS)))
       ctx.log(`warmed ${KEYS} keys per subject; slices of ${sliceMs} ms, ${rounds} rounds, concurrency ${CONCURRENCY}`)
 
-      const subject = (name: string, op: (seq: number) => Promise<unknown>, extra: Record<string, unknown>): InterleaveSubject => ({
-        name,
-        params: extra,
-        async slice(): Promise<Figures> {
-          const r = await closedLoop(op, { concurrency: CONCURRENCY, durationMs: sliceMs, warmupMs, signal: ctx.signal })
-          return { 'ops/s': r.opsPerSec, p50: r.latencyMs.p50, p99: r.latencyMs.p99 }
-        },
-      })
+      const subject = (name: string, op: (seq: number) => Promise<unknown>, extra: Record<string, unknown>) =>
+        closedLoopSubject(name, op, { concurrency: CONCURRENCY, sliceMs, warmupMs, signal: ctx.signal, params: extra })
       const RAW = 'node-redis GET (raw ceiling)'
       const REDKIT = 'redkit getOrLoad (Redis)'
       const BENTO = 'bentocache getOrSet (Redis L2)'
@@ -141,25 +131,7 @@ export default defineBenchmark({
           ),
       })
       recordInterleave(ctx, result, { units: { 'ops/s': 'ops/s', p50: 'ms', p99: 'ms' }, params })
-      const slices = (name: string) => result.subjects.find((s) => s.name === name)?.slices ?? []
-      const pairRatio = (name: string, against: string[], label: string) => {
-        const own = slices(name)
-        const perRound = own
-          .map((f, round) => {
-            const others = against.map((o) => slices(o)[round]?.['ops/s'] ?? Number.NaN)
-            return (f['ops/s'] ?? Number.NaN) / Math.max(...others)
-          })
-          .filter(Number.isFinite)
-        const value = median(perRound)
-        ctx.record({
-          subject: name,
-          metric: `ops/s vs ${label}`,
-          value,
-          unit: 'x',
-          params: { ...params, stat: 'median', perRound: perRound.map((r) => Math.round(r * 1000) / 1000) },
-        })
-        ctx.log(`${name} / ${label}: ${value.toFixed(2)}x (per round ${perRound.map((r) => r.toFixed(2)).join(', ')})`)
-      }
+      const pairRatio = (name: string, against: string[], label: string) => recordPairRatio(ctx, result, name, against, label, params)
       pairRatio(REDKIT, [BENTO, CM], 'best peer')
       pairRatio(REDKIT, [BENTO], 'bentocache')
       pairRatio(REDKIT, [CM], 'cache-manager')

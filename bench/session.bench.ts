@@ -12,9 +12,7 @@ import { RedisStore } from 'connect-redis'
 import { createClient } from 'redis'
 import { createRedkit } from '../src/index.js'
 import { RedkitSessionStore } from '../src/session/index.js'
-import { type Figures, type InterleaveSubject, interleave, recordInterleave } from './lib/interleave.js'
-import { closedLoop } from './lib/load.js'
-import { median } from './lib/stats.js'
+import { closedLoopSubject, interleave, recordInterleave, recordPairRatio, sliceTiming } from './lib/interleave.js'
 import { formatValue } from './lib/table.js'
 import { defineBenchmark } from './lib/types.js'
 
@@ -40,9 +38,7 @@ export default defineBenchmark({
   name: 'session',
   description: 'redkit session store and manager vs connect-redis: get, set and touch throughput',
   async run(ctx) {
-    const sliceMs = ctx.quick ? 500 : 3000
-    const warmupMs = ctx.quick ? 100 : 300
-    const rounds = ctx.quick ? 2 : 4
+    const { sliceMs, warmupMs, rounds } = sliceTiming(ctx)
     const url = ctx.redisUrl
     const params = { concurrency: CONCURRENCY, sessions: SESSIONS, sessionBytes: JSON.stringify(sessionOf(999)).length, sliceMs, rounds }
     const sids = Array.from({ length: SESSIONS }, (_, i) => `sid${String(i).padStart(28, '0')}`)
@@ -66,13 +62,8 @@ export default defineBenchmark({
       )
       ctx.log(`${SESSIONS} sessions per subject; slices of ${sliceMs} ms, ${rounds} rounds, concurrency ${CONCURRENCY}`)
 
-      const subject = (name: string, op: (seq: number) => Promise<unknown>): InterleaveSubject => ({
-        name,
-        async slice(): Promise<Figures> {
-          const r = await closedLoop(op, { concurrency: CONCURRENCY, durationMs: sliceMs, warmupMs, signal: ctx.signal })
-          return { 'ops/s': r.opsPerSec, p50: r.latencyMs.p50, p99: r.latencyMs.p99 }
-        },
-      })
+      const subject = (name: string, op: (seq: number) => Promise<unknown>) =>
+        closedLoopSubject(name, op, { concurrency: CONCURRENCY, sliceMs, warmupMs, signal: ctx.signal })
       const sid = (seq: number) => sids[seq % SESSIONS] as string
       const RAW = 'node-redis GET (raw ceiling)'
       const CR_GET = 'connect-redis get'
@@ -109,15 +100,7 @@ export default defineBenchmark({
           ),
       })
       recordInterleave(ctx, result, { units: { 'ops/s': 'ops/s', p50: 'ms', p99: 'ms' }, params })
-      const slices = (name: string) => result.subjects.find((s) => s.name === name)?.slices ?? []
-      const pair = (ours: string, theirs: string) => {
-        const perRound = slices(ours)
-          .map((f, round) => (f['ops/s'] ?? Number.NaN) / (slices(theirs)[round]?.['ops/s'] ?? Number.NaN))
-          .filter(Number.isFinite)
-        const value = median(perRound)
-        ctx.record({ subject: ours, metric: `ops/s vs ${theirs}`, value, unit: 'x', params: { ...params, stat: 'median', perRound } })
-        ctx.log(`${ours} / ${theirs}: ${value.toFixed(2)}x (per round ${perRound.map((r) => r.toFixed(2)).join(', ')})`)
-      }
+      const pair = (ours: string, theirs: string) => recordPairRatio(ctx, result, ours, [theirs], theirs, params)
       pair(RK_GET, CR_GET)
       pair(RK_SET, CR_SET)
       pair(RK_TOUCH, CR_TOUCH)

@@ -1,3 +1,4 @@
+import { closedLoop } from './load.js'
 import { median, spread } from './stats.js'
 import type { BenchContext } from './types.js'
 
@@ -192,4 +193,58 @@ export function recordInterleave(ctx: BenchContext, result: InterleaveResult, op
 
 function round3(value: number | undefined): number | null {
   return value === undefined || !Number.isFinite(value) ? null : Math.round(value * 1000) / 1000
+}
+
+/** How long each slice runs: full figures, or a short `--quick` smoke run. */
+export function sliceTiming(ctx: BenchContext): { sliceMs: number; warmupMs: number; rounds: number } {
+  return ctx.quick ? { sliceMs: 500, warmupMs: 100, rounds: 2 } : { sliceMs: 3000, warmupMs: 300, rounds: 4 }
+}
+
+/** A subject whose slice is a closed loop of `op` at `concurrency`: ops/s, p50 and p99 latency. */
+export function closedLoopSubject(
+  name: string,
+  op: (seq: number) => Promise<unknown>,
+  options: { concurrency: number; sliceMs: number; warmupMs: number; signal: AbortSignal; params?: Record<string, unknown> },
+): InterleaveSubject {
+  return {
+    name,
+    ...(options.params ? { params: options.params } : {}),
+    async slice(): Promise<Figures> {
+      const r = await closedLoop(op, {
+        concurrency: options.concurrency,
+        durationMs: options.sliceMs,
+        warmupMs: options.warmupMs,
+        signal: options.signal,
+      })
+      return { 'ops/s': r.opsPerSec, p50: r.latencyMs.p50, p99: r.latencyMs.p99 }
+    },
+  }
+}
+
+/**
+ * Records `ours` against the best of `theirs`, round by round (slices that ran next to each other),
+ * as the median of the per-round ops/s ratios (metric `ops/s vs <label>`, unit `x`), and logs it.
+ */
+export function recordPairRatio(
+  ctx: BenchContext,
+  result: InterleaveResult,
+  ours: string,
+  theirs: string[],
+  label: string,
+  params: Record<string, unknown>,
+): number {
+  const slices = (name: string) => result.subjects.find((s) => s.name === name)?.slices ?? []
+  const perRound = slices(ours)
+    .map((f, round) => (f['ops/s'] ?? Number.NaN) / Math.max(...theirs.map((t) => slices(t)[round]?.['ops/s'] ?? Number.NaN)))
+    .filter(Number.isFinite)
+  const value = median(perRound)
+  ctx.record({
+    subject: ours,
+    metric: `ops/s vs ${label}`,
+    value,
+    unit: 'x',
+    params: { ...params, stat: 'median', perRound: perRound.map(round3) },
+  })
+  ctx.log(`${ours} / ${label}: ${value.toFixed(2)}x (per round ${perRound.map((r) => r.toFixed(2)).join(', ')})`)
+  return value
 }

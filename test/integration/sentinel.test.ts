@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
 import { createRedkit, defineScript, type Redkit } from '../../src/index.js'
 import { testPrefix } from '../support/redis.js'
+import { eventually } from '../support/wait.js'
 
 const FIXTURES = new URL('../fixtures/lua/', import.meta.url)
 const move = defineScript<[string, string], [string], string | null>('test-move', FIXTURES)
@@ -48,5 +49,59 @@ describe('Sentinel', () => {
     const dedicated = await rk.connection.dedicated()
     expect(dedicated.isOpen).toBe(true)
     await dedicated.close()
+  })
+
+  it('delivers expirations through Sentinel, reliable and native', async () => {
+    const reliable: string[] = []
+    const native: string[] = []
+    const subs = await Promise.all([
+      rk.expirations.on(`${rk.keys.prefix}:sentinel-exp:*`, (e) => void reliable.push(e.key)),
+      rk.expirations.on(`${rk.keys.prefix}:sentinel-native:*`, (e) => void native.push(e.key), { mode: 'native' }),
+    ])
+    try {
+      await rk.expirations.set(`${rk.keys.prefix}:sentinel-exp:1`, 'v', { ttlMs: 100 })
+      const nativeKey = `${rk.keys.prefix}:sentinel-native:1`
+      await rk.connection.send(['SET', nativeKey, 'v', 'PX', '100'], { key: nativeKey })
+      await eventually(() => reliable.length === 1 && native.length === 1, 5000, 'both expirations')
+      expect(reliable).toEqual([`${rk.keys.prefix}:sentinel-exp:1`])
+      expect(native).toEqual([nativeKey])
+    } finally {
+      await Promise.all(subs.map((sub) => sub.close()))
+    }
+  })
+
+  it('runs queues, workers and channels through Sentinel', async () => {
+    const done: number[] = []
+    const worker = rk.worker<number>('sentinel-jobs', async (job) => {
+      done.push(job.data)
+      return job.data * 2
+    })
+    const heard: string[] = []
+    const channel = rk.channel<string>('sentinel-chat')
+    const sub = await channel.subscribe((message) => void heard.push(message))
+    try {
+      const queue = rk.queue<number>('sentinel-jobs')
+      await queue.addBulk([1, 2, 3].map((data) => ({ data })))
+      await channel.publish('hello')
+      await eventually(() => done.length === 3 && heard.length === 1, 5000, 'jobs and message')
+      expect(done.sort()).toEqual([1, 2, 3])
+      expect(heard).toEqual(['hello'])
+    } finally {
+      await sub.close()
+      await worker.close()
+    }
+  })
+
+  it('keeps sessions and caches through Sentinel', async () => {
+    const sessions = rk.sessions({ name: 'sentinel' })
+    const s = await sessions.create('ada', { n: 1 })
+    expect((await sessions.get(s.token))?.data).toEqual({ n: 1 })
+    expect(await sessions.destroyAllForUser('ada')).toBe(1)
+    const cache = rk.cache<number>('sentinel-cache')
+    let loads = 0
+    const load = async () => ++loads
+    expect(await cache.getOrLoad('k', load)).toBe(1)
+    expect(await cache.getOrLoad('k', load)).toBe(1)
+    expect(loads).toBe(1)
   })
 })
