@@ -62,8 +62,8 @@ export interface ConnectionOptions {
    */
   connectTimeoutMs?: number
   /**
-   * Standalone: how often a PING checks that a quiet-but-open connection still answers, and how
-   * long it may take before the connection is replaced (0 disables the check).
+   * How often a PING checks that a quiet-but-open connection still answers (on Cluster: the one to
+   * each master), and how long it may take before that connection is replaced (0 disables the check).
    * @defaultValue 5000 and 10_000 (generous: a busy server running a slow script is not a stalled one)
    */
   healthCheckIntervalMs?: number
@@ -178,45 +178,55 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * connection) raises no socket error, and without per-command timers the commands sent to it
    * would wait forever. One PING per interval, with its own timeout, detects it; the stalled client
    * is then destroyed (its pending commands fail with E_CONNECTION) and replaced by a fresh one.
-   * Standalone connections redkit created only: node-redis manages Cluster and Sentinel nodes.
+   * Standalone: the main client. Cluster: each master's client (node-redis opens a new one on the
+   * next command to that master). Not Sentinel, whose clients node-redis keeps to itself.
    */
   #startHealthCheck(): void {
     const interval = this.#options.healthCheckIntervalMs ?? 5000
-    if (!this.#owned || this.topology !== 'standalone' || interval <= 0) return
+    if (!this.#owned || this.topology === 'sentinel' || interval <= 0) return
     this.#health = setInterval(() => void this.#checkHealth(), interval)
     this.#health.unref()
   }
 
   async #checkHealth(): Promise<void> {
-    const client = this.#main as AnyClient
-    if (this.#checking || this.#closed || !client.isReady) return
+    if (this.#checking || this.#closed) return
     this.#checking = true
     const timeoutMs = this.#options.healthCheckTimeoutMs ?? 10_000
-    // Our own timer: node-redis's command timeout only covers the wait to be written, not the reply.
-    let timer: NodeJS.Timeout | undefined
-    const stalled = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), timeoutMs)
-      timer.unref()
-    })
-    const answered = client.sendCommand(['PING']).then(
-      () => false,
-      () => false,
-    )
     try {
-      if ((await Promise.race([answered, stalled])) && !this.#closed && client === this.#main) this.#replaceStalled(timeoutMs)
+      if (this.topology === 'standalone') {
+        const client = this.#main as AnyClient
+        if (client.isReady && (await stalls(client, timeoutMs)) && !this.#closed && client === this.#main) this.#replaceStalled(timeoutMs)
+        return
+      }
+      await Promise.all(
+        (this.#main as AnyCluster).masters.map(async (master) => {
+          const client = master.client as AnyClient | undefined
+          if (!client?.isReady || !(await stalls(client, timeoutMs)) || this.#closed || master.client !== client)
+            return // node-redis keeps this client for the master until told otherwise: forget it, so the next
+            // command to this master opens a new one, then fail what the stalled one holds.
+          ;(master as { client?: unknown }).client = undefined
+          this.#reportStalled(timeoutMs, `${master.host}:${master.port}`)
+          client.destroy()
+        }),
+      )
     } finally {
-      clearTimeout(timer)
       this.#checking = false
     }
   }
 
-  #replaceStalled(timeoutMs: number): void {
-    const stalled = this.#main
-    const error = new RedkitError(ErrorCodes.E_TIMEOUT, `Redis did not answer a PING within ${timeoutMs} ms; reconnecting`)
-    this.#main = this.#createClient(this.#options.url ?? 'redis://127.0.0.1:6379')
-    this.#watch(this.#main)
+  #reportStalled(timeoutMs: number, node?: string): RedkitError {
+    const where = node ? ` (${node})` : ''
+    const error = new RedkitError(ErrorCodes.E_TIMEOUT, `Redis${where} did not answer a PING within ${timeoutMs} ms; reconnecting`)
     if (this.listenerCount('error') > 0) this.emit('error', error)
     this.emit('reconnecting', { attempt: 1, delayMs: 0, error })
+    return error
+  }
+
+  #replaceStalled(timeoutMs: number): void {
+    const stalled = this.#main
+    this.#main = this.#createClient(this.#options.url ?? 'redis://127.0.0.1:6379')
+    this.#watch(this.#main)
+    this.#reportStalled(timeoutMs)
     try {
       stalled.destroy()
     } catch {
@@ -616,4 +626,22 @@ function collectSecrets(options: ConnectionOptions, scrubber: SecretScrubber): v
   scrubber.add(options.cluster?.password)
   scrubber.add(options.sentinel?.password)
   scrubber.add(options.sentinel?.sentinelPassword)
+}
+
+/** Whether a PING goes unanswered for `timeoutMs`, by our own timer (node-redis's only covers the write). */
+async function stalls(client: AnyClient, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const stalled = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), timeoutMs)
+    timer.unref()
+  })
+  const answered = client.sendCommand(['PING']).then(
+    () => false,
+    () => false,
+  )
+  try {
+    return await Promise.race([answered, stalled])
+  } finally {
+    clearTimeout(timer)
+  }
 }

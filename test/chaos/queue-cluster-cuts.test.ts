@@ -1,20 +1,10 @@
-import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
 import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
+import { clusterArgs, formCluster } from '../support/cluster.js'
 
 const LEASE_MS = 1000
 const CUTS = 20
-const CLUSTER_ARGS = ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000']
-
-async function createCluster(nodes: RedisProcess[]): Promise<void> {
-  const args = ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.env.REDKIT_REDIS_CLI ?? 'redis-cli', args, { stdio: 'ignore' })
-    child.once('error', reject)
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --cluster create exited with ${code}`))))
-  })
-}
 
 // The same connection-cut scenario as queue-proxy.test.ts, on Cluster: every client connection to
 // every master is killed (CLIENT KILL) 20 times. The cluster is this file's own, so no other test
@@ -25,8 +15,8 @@ describe('queue on a Cluster whose connections are killed', () => {
   let rk: Redkit
 
   beforeAll(async () => {
-    nodes = await Promise.all([0, 1, 2].map(() => startRedisServer({ args: CLUSTER_ARGS })))
-    await createCluster(nodes)
+    nodes = await Promise.all([0, 1, 2].map(() => startRedisServer({ args: clusterArgs() })))
+    await formCluster(nodes)
     const rootNodes = nodes.map((n) => n.url)
     for (const deadline = Date.now() + 20_000; ; ) {
       try {

@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
+import { createRedkit, hashSlot, isRedkitError, type Redkit } from '../../src/index.js'
+import { clusterArgs, formCluster } from '../support/cluster.js'
+import { eventually } from '../support/wait.js'
+
+// A master that stops answering while its sockets stay open (SIGSTOP: a frozen process, as in a
+// long GC pause of a VM) raises no socket error. Without a per-command timer, commands sent to it
+// would wait forever; the health check PINGs each master and replaces the client of one that does
+// not answer. The other nodes must not declare the frozen one failed meanwhile (a long node timeout),
+// or the whole cluster would refuse commands.
+describe('Cluster with a frozen master', () => {
+  let nodes: RedisProcess[] = []
+  let rk: Redkit
+
+  beforeAll(async () => {
+    nodes = await Promise.all([0, 1, 2].map(() => startRedisServer({ args: clusterArgs(60_000) })))
+    await formCluster(nodes)
+    rk = await createRedkit({
+      cluster: { rootNodes: nodes.map((n) => n.url) },
+      prefix: 'stall',
+      connectTimeoutMs: 1000,
+      healthCheckIntervalMs: 200,
+      healthCheckTimeoutMs: 1000,
+    })
+    rk.on('error', () => {})
+  }, 60_000)
+
+  afterAll(async () => {
+    for (const node of nodes) node.signal('SIGCONT')
+    await rk?.close()
+    await Promise.all(nodes.map((n) => n.stop()))
+  })
+
+  it('fails the commands held by the frozen master with E_CONNECTION within the bound, and serves again once it thaws', async () => {
+    // A key on each master, found by asking the cluster which node serves its slot.
+    const masters = rk.connection.masters()
+    expect(masters).toHaveLength(3)
+    const slots = await masters[0]!.send<Array<[number, number, [string, number]]>>(['CLUSTER', 'SLOTS'])
+    const keyOn = (port: number): string => {
+      for (let i = 0; ; i++) {
+        const key = `k${i}`
+        const slot = hashSlot(key)
+        const range = slots.find(([from, to]) => slot >= from && slot <= to)
+        if (Number(range?.[2][1]) === port) return key
+      }
+    }
+    const frozen = nodes[0] as RedisProcess
+    const frozenKey = keyOn(frozen.port)
+    const otherKey = keyOn((nodes[1] as RedisProcess).port)
+    await rk.connection.send(['SET', frozenKey, 'a'], { key: frozenKey })
+    await rk.connection.send(['SET', otherKey, 'b'], { key: otherKey })
+
+    const reconnecting: string[] = []
+    rk.on('reconnecting', (e) => reconnecting.push(e.error?.message ?? ''))
+    frozen.signal('SIGSTOP')
+    const started = Date.now()
+    const held = rk.connection.send(['GET', frozenKey], { key: frozenKey }).then(
+      () => 'answered',
+      (error: unknown) => (isRedkitError(error) ? error.code : String(error)),
+    )
+    // The other masters keep serving while one is frozen.
+    expect(await rk.connection.send(['GET', otherKey], { key: otherKey })).toBe('b')
+    expect(await held).toBe('E_CONNECTION')
+    // Detected by a PING unanswered for 1 s, checked every 200 ms.
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(reconnecting.some((m) => m.includes(`${frozen.host}:${frozen.port}`))).toBe(true)
+
+    frozen.signal('SIGCONT')
+    await eventually(
+      async () => (await rk.connection.send(['GET', frozenKey], { key: frozenKey }).catch(() => undefined)) === 'a',
+      10_000,
+      'the thawed master answers again',
+    )
+  }, 30_000)
+})

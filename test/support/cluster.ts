@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process'
+import { createClient } from 'redis'
+import { INSTALL_HINT, type RedisProcess } from '../../src/core/redis-process.js'
+
+const CLUSTER_READY_TIMEOUT_MS = 20_000
+
+/**
+ * Arguments of a throwaway cluster node. `nodeTimeoutMs` is how long a silent node takes to be
+ * marked failed by the others (short for failover tests, long to freeze a node without losing the cluster).
+ */
+export function clusterArgs(nodeTimeoutMs = 2000): string[] {
+  return [
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-node-timeout',
+    String(nodeTimeoutMs),
+    '--appendonly',
+    'no',
+    '--save',
+    '',
+  ]
+}
+
+/** Joins started nodes (each run with `clusterArgs()`) into a cluster of masters, and waits until it serves every slot. */
+export async function formCluster(nodes: RedisProcess[], redisCli = process.env.REDKIT_REDIS_CLI ?? 'redis-cli'): Promise<void> {
+  await createCluster(redisCli, nodes)
+  await waitForClusterReady(nodes)
+}
+
+function createCluster(redisCli: string, nodes: RedisProcess[]): Promise<void> {
+  const args = ['--cluster', 'create', ...nodes.map((node) => `${node.host}:${node.port}`), '--cluster-replicas', '0', '--cluster-yes']
+  return new Promise((resolve, reject) => {
+    const child = spawn(redisCli, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(error.code === 'ENOENT' ? `redis-cli not found. ${INSTALL_HINT}` : `cannot run redis-cli: ${error.message}`)),
+    )
+    child.once('close', (code) => {
+      if (code === 0) resolve()
+      else reject(new Error(`redis-cli ${args.join(' ')} exited with code ${code}:\n${output.slice(-2000)}`))
+    })
+  })
+}
+
+/** Polls CLUSTER INFO on every node until each reports state ok, all slots assigned and all nodes known. */
+async function waitForClusterReady(nodes: RedisProcess[]): Promise<void> {
+  const clients = nodes.map((node) => createClient({ url: node.url, socket: { reconnectStrategy: false } }))
+  for (const client of clients) client.on('error', () => {})
+  const deadline = Date.now() + CLUSTER_READY_TIMEOUT_MS
+  let last = ''
+  try {
+    await Promise.all(clients.map((client) => client.connect()))
+    for (;;) {
+      const infos = await Promise.all(clients.map((client) => client.sendCommand<string>(['CLUSTER', 'INFO'])))
+      const ready = infos.every(
+        (info) =>
+          /^cluster_state:ok\r?$/m.test(info) &&
+          /^cluster_slots_assigned:16384\r?$/m.test(info) &&
+          /^cluster_slots_ok:16384\r?$/m.test(info) &&
+          new RegExp(`^cluster_known_nodes:${nodes.length}\\r?$`, 'm').test(info),
+      )
+      if (ready) return
+      last = infos.join('\n---\n')
+      if (Date.now() > deadline) throw new Error(`Test Redis cluster not ready after ${CLUSTER_READY_TIMEOUT_MS} ms:\n${last}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+  } finally {
+    await Promise.allSettled(clients.map((client) => (client.isOpen ? client.close() : undefined)))
+    for (const client of clients) client.destroy()
+  }
+}
