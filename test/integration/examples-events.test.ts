@@ -51,4 +51,15 @@ describe('events examples', () => {
     expect(lines(stdout, /is OFFLINE/)).toEqual([expect.stringMatching(/sensor-3 is OFFLINE/)])
     expect(stdout).toMatch(/online now: sensor-1, sensor-2 \(2\); offline reports: 1/)
   })
+
+  it('session-expiry reports the idle session once, drops it from the user’s devices, and logs out everywhere', async () => {
+    const { code, stdout, stderr } = await runExample('session-expiry.ts')
+    expect(code, stderr).toBe(0)
+    expect(stdout).toMatch(/ada signed in on 2 devices: /)
+    expect(lines(stdout, /expired \(idle\)/)).toEqual([expect.stringMatching(/of ada expired/)])
+    expect(stdout).toMatch(/phone session still valid: false/)
+    expect(stdout).toMatch(/ada's devices now: Firefox on a laptop\n/)
+    expect(stdout).toMatch(/log out everywhere: 1 session\(s\) ended/)
+    expect(stdout).toMatch(/done: 1 expiry reported, laptop session valid: false/)
+  })
 })
