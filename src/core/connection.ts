@@ -201,10 +201,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       await Promise.all(
         (this.#main as AnyCluster).masters.map(async (master) => {
           const client = master.client as AnyClient | undefined
-          if (!client?.isReady || !(await stalls(client, timeoutMs)) || this.#closed || master.client !== client)
-            return // node-redis keeps this client for the master until told otherwise: forget it, so the next
-            // command to this master opens a new one, then fail what the stalled one holds.
-          ;(master as { client?: unknown }).client = undefined
+          if (!client?.isReady || !(await stalls(client, timeoutMs)) || this.#closed || master.client !== client) return
+          // node-redis keeps this client for the master until told otherwise: forget it, so the next
+          // command to this master opens a new one, then fail what the stalled one holds.
+          const node = master as { client?: unknown }
+          node.client = undefined
           this.#reportStalled(timeoutMs, `${master.host}:${master.port}`)
           client.destroy()
         }),
@@ -214,12 +215,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  #reportStalled(timeoutMs: number, node?: string): RedkitError {
+  #reportStalled(timeoutMs: number, node?: string): void {
     const where = node ? ` (${node})` : ''
     const error = new RedkitError(ErrorCodes.E_TIMEOUT, `Redis${where} did not answer a PING within ${timeoutMs} ms; reconnecting`)
     if (this.listenerCount('error') > 0) this.emit('error', error)
     this.emit('reconnecting', { attempt: 1, delayMs: 0, error })
-    return error
   }
 
   #replaceStalled(timeoutMs: number): void {
