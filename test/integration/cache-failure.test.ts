@@ -6,16 +6,7 @@ import { startChaosProxy } from '../support/chaos-proxy.js'
 import { startChild, stopChild } from '../support/child.js'
 import { errorCode, PROCESS_TOPOLOGIES } from '../support/expect.js'
 import { closeAll, rawClient, standaloneUrl, testPrefix } from '../support/redis.js'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${timeoutMs} ms`)
-    await sleep(10)
-  }
-}
+import { eventually, sleep } from '../support/wait.js'
 
 describe('cache with Redis unreachable', () => {
   it('falls back to the loader with bounded concurrency and an event, never hangs, and recovers', async () => {

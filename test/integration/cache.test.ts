@@ -3,17 +3,7 @@ import type { RefreshEvent } from '../../src/cache/index.js'
 import { createRedkit, hashSlot, type Redkit, type RedkitOptions } from '../../src/index.js'
 import { errorCode } from '../support/expect.js'
 import { closeAll, clusterUrls, rawClient, rawCluster, standaloneUrl, testPrefix } from '../support/redis.js'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** Polls a condition (test-side only), failing after `timeoutMs`. */
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${timeoutMs} ms`)
-    await sleep(5)
-  }
-}
+import { eventually, sleep } from '../support/wait.js'
 
 /** A loader that counts its calls and can be slowed down. */
 function counted<T>(fn: (key: string) => T | Promise<T>, delayMs = 0) {

@@ -7,8 +7,7 @@ import { createRedkit, isRedkitError, type Redkit, type RedkitOptions } from '..
 import { startChaosProxy } from '../support/chaos-proxy.js'
 import { errorCode } from '../support/expect.js'
 import { closeAll, clusterUrls, type RawClient, rawClient, standaloneUrl, testPrefix } from '../support/redis.js'
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+import { sleep } from '../support/wait.js'
 
 function collector() {
   const events: ExpiryEvent[] = []

@@ -3,8 +3,7 @@ import type { Presence, PresenceEvent, Subscription } from '../../src/events/ind
 import { createRedkit, type Redkit } from '../../src/index.js'
 import { errorCode, TOPOLOGIES } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+import { sleep } from '../support/wait.js'
 
 /** Collects transitions from any number of watchers and waits for conditions on them. */
 function collector() {

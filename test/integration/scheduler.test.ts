@@ -3,6 +3,7 @@ import { createRedkit, type Redkit } from '../../src/index.js'
 import { Scheduler } from '../../src/messaging/index.js'
 import { TOPOLOGIES } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'
+import { sleep } from '../support/wait.js'
 
 async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs = 5000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs
@@ -14,7 +15,6 @@ async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs = 5000): Promis
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 let seq = 0
 
 describe.each(TOPOLOGIES)('scheduler on %s', (_topology, options) => {
