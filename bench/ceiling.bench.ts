@@ -7,10 +7,9 @@
  * All subjects of one command run in interleaved slices (A,B,C,D, D,C,B,A, ...).
  */
 import { createClient } from 'redis'
-import { type Figures, type InterleaveSubject, interleave, recordInterleave } from './lib/interleave.js'
+import { type Figures, type InterleaveSubject, interleave, logSlice, recordInterleave } from './lib/interleave.js'
 import { closedLoop } from './lib/load.js'
 import { hasRedisBenchmark, redisBenchmarkArgs, runRedisBenchmark } from './lib/redis-benchmark.js'
-import { formatValue } from './lib/table.js'
 import { defineBenchmark } from './lib/types.js'
 
 const CONCURRENCY = 100
@@ -110,11 +109,7 @@ export default defineBenchmark({
           rounds,
           ratioOf: ['ops/s'],
           signal: ctx.signal,
-          onSlice: (s) =>
-            ctx.log(
-              `  round ${s.round} ${s.subject}: ${formatValue(s.figures['ops/s'] ?? Number.NaN, 'ops/s')} ops/s, ` +
-                `p50 ${formatValue(s.figures.p50 ?? Number.NaN, 'ms')} ms, p99 ${formatValue(s.figures.p99 ?? Number.NaN, 'ms')} ms`,
-            ),
+          onSlice: logSlice(ctx),
         })
         recordInterleave(ctx, result, { units: { 'ops/s': 'ops/s', p50: 'ms', p99: 'ms', max: 'ms' }, params: { ...params, command } })
       }

@@ -12,8 +12,7 @@ import { RedisStore } from 'connect-redis'
 import { createClient } from 'redis'
 import { createRedkit } from '../src/index.js'
 import { RedkitSessionStore } from '../src/session/index.js'
-import { closedLoopSubject, interleave, recordInterleave, recordPairRatio, sliceTiming } from './lib/interleave.js'
-import { formatValue } from './lib/table.js'
+import { closedLoopSubject, interleave, logSlice, recordInterleave, recordPairRatio, sliceTiming } from './lib/interleave.js'
 import { defineBenchmark } from './lib/types.js'
 
 const CONCURRENCY = 100
@@ -94,10 +93,7 @@ export default defineBenchmark({
         baseline: RAW,
         ratioOf: ['ops/s'],
         signal: ctx.signal,
-        onSlice: (s) =>
-          ctx.log(
-            `  round ${s.round} ${s.subject}: ${formatValue(s.figures['ops/s'] ?? Number.NaN, 'ops/s')} ops/s, p99 ${formatValue(s.figures.p99 ?? Number.NaN, 'ms')} ms`,
-          ),
+        onSlice: logSlice(ctx),
       })
       recordInterleave(ctx, result, { units: { 'ops/s': 'ops/s', p50: 'ms', p99: 'ms' }, params })
       const pair = (ours: string, theirs: string) => recordPairRatio(ctx, result, ours, [theirs], theirs, params)

@@ -1,5 +1,6 @@
 import { closedLoop } from './load.js'
 import { median, spread } from './stats.js'
+import { formatValue } from './table.js'
 import type { BenchContext } from './types.js'
 
 /** The figures of one slice, e.g. `{ 'ops/s': 201_345, p50: 0.41, p99: 1.2 }`. */
@@ -247,4 +248,13 @@ export function recordPairRatio(
   })
   ctx.log(`${ours} / ${label}: ${value.toFixed(2)}x (per round ${perRound.map((r) => r.toFixed(2)).join(', ')})`)
   return value
+}
+
+/** An `onSlice` that logs each slice's ops/s, p50 and p99 as it finishes (progress on stderr). */
+export function logSlice(ctx: BenchContext): (slice: SliceFigures) => void {
+  return ({ round, subject, figures }) =>
+    ctx.log(
+      `  round ${round} ${subject}: ${formatValue(figures['ops/s'] ?? Number.NaN, 'ops/s')} ops/s, ` +
+        `p50 ${formatValue(figures.p50 ?? Number.NaN, 'ms')} ms, p99 ${formatValue(figures.p99 ?? Number.NaN, 'ms')} ms`,
+    )
 }
