@@ -287,7 +287,7 @@ function parseFields(reply: Array<string | null>): StoredSession | undefined {
 }
 
 /** Every write of a session sets its TTL to this: the idle deadline, capped by the absolute one (0: none). */
-export function expiryOf(lastAccessAt: number, idleTimeoutMs: number, absoluteExpiresAt: number): number {
+function expiryOf(lastAccessAt: number, idleTimeoutMs: number, absoluteExpiresAt: number): number {
   if (idleTimeoutMs <= 0) return absoluteExpiresAt
   const idle = lastAccessAt + idleTimeoutMs
   return absoluteExpiresAt > 0 && absoluteExpiresAt < idle ? absoluteExpiresAt : idle
