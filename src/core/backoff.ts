@@ -1,4 +1,5 @@
 import { ErrorCodes, RedkitError } from './errors.js'
+import { count, durationMs } from './validate.js'
 
 export interface BackoffOptions {
   /** @defaultValue 'exponential' */
@@ -22,40 +23,15 @@ export function backoffDelay(attempt: number, options: BackoffOptions = {}, rand
   return Math.round(capped * (1 - jitter * random()))
 }
 
-/** A sleep that an AbortSignal cuts short, and that never keeps the process alive by itself. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason)
-    const timer = setTimeout(done, ms)
-    timer.unref()
-    function done() {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }
-    function onAbort() {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
-}
+/** @deprecated import `sleep` from core/clock.ts. */
+export { sleep } from './clock.js'
 
-/** Checks a duration option: a finite, non-negative integer number of ms not beyond 2^53. */
+/** @deprecated use `durationMs` / `timerMs` from core/validate.ts (this one is kept while modules migrate). */
 export function validateMs(value: unknown, what: string, { allowZero = false } = {}): number {
-  return checkInteger(value, what, allowZero, ' number of milliseconds')
+  return durationMs(value, what, { allowZero })
 }
 
-/** Checks a count option (attempts, concurrency, batch sizes): a non-negative safe integer. */
+/** @deprecated use `count` from core/validate.ts. */
 export function validateCount(value: unknown, what: string, { allowZero = false } = {}): number {
-  return checkInteger(value, what, allowZero, '')
-}
-
-function checkInteger(value: unknown, what: string, allowZero: boolean, unit: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new RedkitError(
-      ErrorCodes.E_INVALID_ARGUMENT,
-      `${what} must be a ${allowZero ? 'non-negative' : 'positive'} integer${unit}, got ${String(value)}`,
-    )
-  }
-  return value
+  return count(value, what, { allowZero })
 }

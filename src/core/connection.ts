@@ -9,6 +9,7 @@ import {
   type RedisSentinelType,
   TimeoutError,
 } from 'redis'
+import { closeClient } from './async.js'
 import { backoffDelay } from './backoff.js'
 import { ErrorCodes, RedkitError, SecretScrubber, toRedkitError } from './errors.js'
 import { PubSub, type PubSubClient } from './pubsub.js'
@@ -380,13 +381,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     try {
       await Promise.race([client.connect(), bound])
     } catch (error) {
-      await closeWithin(client, 0)
+      await closeClient(client, 0)
       throw toRedkitError(error, this.scrubber, `cannot open a connection to ${address}`)
     } finally {
       clearTimeout(timer)
     }
     if (this.#closed) {
-      await closeWithin(client, 0)
+      await closeClient(client, 0)
       throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
     }
     return this.#track(client)
@@ -434,7 +435,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // forever: give in-flight replies 2 s, then destroy.
     client.close = () => {
       this.#dedicated.delete(client)
-      return closeWithin({ close: original, destroy: () => client.destroy?.(), isOpen: client.isOpen }, 2000)
+      return closeClient({ close: original, destroy: () => client.destroy?.(), isOpen: client.isOpen }, 2000)
     }
     return client
   }
@@ -452,7 +453,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const clients: Array<{ close(): Promise<unknown> | unknown; destroy?(): unknown }> = [...this.#dedicated]
     this.#dedicated.clear()
     if (this.#owned) clients.push(this.#main)
-    await Promise.all(clients.map((client) => closeWithin(client, graceMs)))
+    await Promise.all(clients.map((client) => closeClient(client, graceMs)))
     this.emit('end')
   }
 
@@ -547,36 +548,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       commandOptions: NO_TIMEOUT,
     }) as AnySentinel
   }
-}
-
-async function closeWithin(
-  client: { close(): Promise<unknown> | unknown; destroy?(): unknown; isOpen?: boolean },
-  graceMs: number,
-): Promise<void> {
-  const destroy = () => {
-    try {
-      client.destroy?.()
-    } catch {
-      // already gone
-    }
-  }
-  // node-redis 6.3 can finish a reconnect's TCP connect after close()/destroy() and keep a live
-  // socket; destroy it again when that happens so nothing keeps the process alive.
-  ;(client as { on?(event: 'connect', listener: () => void): unknown }).on?.('connect', destroy)
-  if (graceMs <= 0 || client.isOpen === false) return destroy()
-  let timer: NodeJS.Timeout | undefined
-  const graceful = Promise.resolve()
-    .then(() => client.close())
-    .then(
-      () => true,
-      () => false,
-    )
-  const expired = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), graceMs)
-  })
-  const clean = await Promise.race([graceful, expired])
-  clearTimeout(timer)
-  if (!clean) destroy()
 }
 
 function dedicatedOverrides(options?: DuplicateOptions) {

@@ -128,3 +128,54 @@ export function toRedkitError(error: unknown, scrubber: SecretScrubber, context:
   else if (/NOSCRIPT|ERR Error running script|ERR user_script|script/i.test(message)) code = ErrorCodes.E_SCRIPT
   return new RedkitError(code, `${context}: ${message}`, { cause: clean })
 }
+
+/** How a rejected value reads in an error message: numbers as they are, strings quoted, objects by kind. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return value.length > 64 ? `'${value.slice(0, 61)}...'` : `'${value}'`
+  if (typeof value === 'function') return 'a function'
+  if (typeof value === 'symbol') return 'a symbol'
+  if (Array.isArray(value)) return 'an array'
+  if (value !== null && typeof value === 'object') return 'an object'
+  return String(value)
+}
+
+/**
+ * One factory per code, so messages have one shape per kind of failure and carry their facts in
+ * `details`. Call sites say what failed; the factory says how that reads.
+ */
+export const errors = {
+  /** `<option> must be <expected>, got <got>`; leave `got` out when the value says nothing. */
+  invalidArgument(option: string, expected: string, ...got: [unknown?]): RedkitError {
+    const tail = got.length > 0 ? `, got ${describeValue(got[0])}` : ''
+    return new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `${option} must be ${expected}${tail}`, { details: { option } })
+  },
+  /** A user-given key or object name that cannot be used; `problem` says why ("is empty"). */
+  invalidKey(what: string, problem: string): RedkitError {
+    return new RedkitError(ErrorCodes.E_INVALID_KEY, `${what} ${problem}`)
+  },
+  /** `<component> is closed`: the component (or redkit) was closed before or during the call. */
+  closed(component: string, detail?: string): RedkitError {
+    return new RedkitError(ErrorCodes.E_CLOSED, detail ? `${component} is closed: ${detail}` : `${component} is closed`, {
+      details: { component },
+    })
+  },
+  /** `<what> did not finish within <ms> ms`. */
+  timeout(what: string, ms: number, options: RedkitErrorOptions = {}): RedkitError {
+    return new RedkitError(ErrorCodes.E_TIMEOUT, `${what} did not finish within ${ms} ms`, {
+      ...options,
+      details: { ...options.details, timeoutMs: ms },
+    })
+  },
+  /** `<what> is <size> bytes, over the limit of <limit>`. */
+  tooLarge(what: string, size: number, limit: number): RedkitError {
+    return new RedkitError(ErrorCodes.E_TOO_LARGE, `${what} is ${size} bytes, over the limit of ${limit}`, { details: { size, limit } })
+  },
+  /** The server refuses what redkit needs; `fix` names the exact setting to change. */
+  serverConfig(problem: string, fix: string, setting?: string): RedkitError {
+    return new RedkitError(ErrorCodes.E_SERVER_CONFIG, `${problem}; ${fix}`, setting === undefined ? {} : { details: { setting } })
+  },
+  /** A stored value or message cannot be read. */
+  decode(what: string, cause?: unknown): RedkitError {
+    return new RedkitError(ErrorCodes.E_DECODE, `cannot decode ${what}`, cause === undefined ? {} : { cause })
+  },
+} as const

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { closeClient } from '../core/async.js'
 import type { Connection, NodeHandle } from '../core/connection.js'
 import { ErrorCodes, isRedkitError, RedkitError, toRedkitError } from '../core/errors.js'
 import { ensureExpiredEvents } from '../core/server-config.js'
@@ -247,7 +248,7 @@ export class NativeExpirySubscriber {
     sub.active = false
     const client = sub.client
     sub.client = undefined
-    if (client) await closeQuietly(client)
+    if (client) await closeClient(client, CLOSE_GRACE_MS)
   }
 
   /**
@@ -467,31 +468,4 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-async function closeQuietly(client: SubscriberClient): Promise<void> {
-  const destroy = () => {
-    try {
-      client.destroy()
-    } catch {
-      // already gone
-    }
-  }
-  // node-redis 6.3 can finish a reconnect's TCP connect after close(); kill that socket too.
-  client.on('connect', destroy)
-  if (client.isOpen === false) return destroy()
-  let timer: NodeJS.Timeout | undefined
-  const clean = await Promise.race([
-    Promise.resolve()
-      .then(() => client.close())
-      .then(
-        () => true,
-        () => false,
-      ),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), CLOSE_GRACE_MS)
-    }),
-  ])
-  clearTimeout(timer)
-  if (!clean) destroy()
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defineKeyedScript } from '../../src/core/scripts.js'
 import {
   createRedkit,
   defineScript,
@@ -13,6 +14,7 @@ import { clusterUrls, standaloneUrl, testPrefix } from '../support/redis.js'
 
 const FIXTURES = new URL('../fixtures/lua/', import.meta.url)
 const move = defineScript<[source: string, destination: string], [mode: string], string | null>('test-move', FIXTURES)
+const quadruple = defineKeyedScript<{ first: string; second: string }, [n: number], number>('test-include', FIXTURES)
 
 // The same contract on both topologies: every core feature must behave identically on Cluster.
 const topologies: Array<[string, () => RedkitOptions, number]> = [
@@ -43,6 +45,11 @@ describe.each(topologies)('core on %s', (topology, options, masters) => {
     await Promise.all(rk.connection.masters().map((node) => node.send(['SCRIPT', 'FLUSH'])))
     expect(await move.run(rk.connection, [q('b'), q('a')], ['lenient'])).toBe('hello')
     expect(await move.run(rk.connection, [q('missing'), q('a')], ['lenient'])).toBeNull()
+  })
+
+  it('runs scripts with their includes expanded, keys built from the header names', async () => {
+    const q = rk.keys.object('script-include')
+    expect(await quadruple.call(rk.connection, { first: q('a'), second: q('b') }, [5])).toBe(20)
   })
 
   it('maps error replies from scripts to RedkitError codes without touching data', async () => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { mapScriptError } from '../../src/core/scripts.js'
+import { defineKeyedScript, KeyedScript, loadScript, mapScriptError } from '../../src/core/scripts.js'
 import { isRedkitError, parseScript } from '../../src/index.js'
+
+const FIXTURES = new URL('../fixtures/lua/', import.meta.url)
 
 const header = `--[[
   Sets a value.
@@ -37,5 +39,36 @@ describe('scripts', () => {
     expect(mapScriptError('x', new Error('E_INVALID_ARGUMENT ttl must be positive')).message).toBe('ttl must be positive')
     expect(mapScriptError('x', new Error('ERR user_script:1: oops')).code).toBe('E_SCRIPT')
     expect(mapScriptError('x', new Error('E_NOT_A_CODE')).code).toBe('E_SCRIPT')
+  })
+
+  it('expands includes once each, following includes of includes', () => {
+    const source = loadScript('test-include', FIXTURES)
+    expect(source.includes).toEqual(['fixture-quad', 'fixture-double'])
+    expect(source.body.match(/local function fixture_double/g)).toHaveLength(1)
+    expect(source.body.indexOf('fixture_double(n)')).toBeLessThan(source.body.indexOf('fixture_quad(n)'))
+    expect(source.body).not.toMatch(/@include/)
+    // The SHA is the one of the expanded body: that is what Redis caches.
+    expect(source.sha).toBe(parseScript('test-include', source.body).sha)
+  })
+
+  it('rejects a missing include and an include cycle', () => {
+    const body = `${header.replace('return 1', '')}--- @include "nowhere"\nreturn 1`
+    expect(() =>
+      parseScript('x', body, () => {
+        throw new Error('ENOENT')
+      }),
+    ).toThrow(/include nowhere not found/)
+    const cyclic = (name: string) => (name === 'a' ? '--- @include "b"' : '--- @include "a"')
+    expect(() => parseScript('x', `${header}\n--- @include "a"`, cyclic)).toThrow(/include cycle a -> b -> a/)
+  })
+
+  it('reads KEYS identifiers from the header and builds KEYS from a key object in that order', () => {
+    const handle = defineKeyedScript<{ first: string; second: string; extra: string }, [n: number], number>('test-include', FIXTURES)
+    expect(handle).toBeInstanceOf(KeyedScript)
+    expect(handle.keyIds).toEqual(['first', 'second'])
+    expect(handle.keys({ second: 'k2', extra: 'k3', first: 'k1' })).toEqual(['k1', 'k2'])
+    expect(() => handle.keys({ first: 'k1' } as never)).toThrow(/has no key 'second'/)
+    expect(parseScript('demo', header).keyIds).toEqual([undefined, undefined])
+    expect(() => new KeyedScript(parseScript('demo', header))).toThrow(/KEYS\[1\] has no identifier/)
   })
 })
