@@ -21,7 +21,7 @@ import {
   type WorkerOptions,
 } from './messaging/index.js'
 import { SessionManager, type SessionOptions } from './session/index.js'
-import { BloomFilter, type BloomOptions } from './stats/index.js'
+import { BloomFilter, type BloomOptions, RateLimiter, type RateLimiterOptions } from './stats/index.js'
 
 export interface RedkitOptions extends ConnectionOptions {
   /**
@@ -158,6 +158,11 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
   /** A Bloom filter in a Redis bitmap (`redkit/stats`): `add`, `mightContain` and bulk variants, one round trip each. */
   bloom(name: string, options: BloomOptions): BloomFilter {
     return new BloomFilter(this, name, options)
+  }
+
+  /** A rate limiter (`redkit/stats`): `consume(key, cost)` in one round trip on the server's clock, `peek`, `reset`. */
+  rateLimiter(name: string, options: RateLimiterOptions): RateLimiter {
+    return new RateLimiter(this, name, options)
   }
 
   /** Round-trip time of a PING, in ms. */

@@ -1,2 +1,13 @@
-export { BloomFilter, type BloomOptions } from './bloom.js'
-export { type BloomSize, bloomPositions, bloomSize, falsePositiveRateOf, murmur3 } from './bloom-math.js'
+export { BloomFilter } from './bloom.js'
+export { rateLimitExpress } from './rate-limiter/express.js'
+export { rateLimitFastify } from './rate-limiter/fastify.js'
+export type { RateLimitHeaderDraft } from './rate-limiter/headers.js'
+export { RateLimiter } from './rate-limiter/limiter.js'
+export type { RateLimitMiddlewareOptions } from './rate-limiter/middleware.js'
+export type {
+  BloomOptions,
+  BloomSize,
+  RateLimitAlgorithm,
+  RateLimiterOptions,
+  RateLimitResult,
+} from './types.js'

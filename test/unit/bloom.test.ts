@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { bloomPositions, bloomSize, falsePositiveRateOf, murmur3 } from '../../src/stats/index.js'
+import { bloomPositions, bloomSize, falsePositiveRateOf, murmur3 } from '../../src/stats/bloom-math.js'
 
 describe('bloom sizing', () => {
   it('matches the textbook formulas', () => {

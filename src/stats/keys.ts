@@ -1,0 +1,55 @@
+import { ErrorCodes, RedkitError } from '../core/errors.js'
+import type { KeySpace } from '../core/keys.js'
+import type { Granularity, RateLimitAlgorithm } from './types.js'
+import { PARTS } from './wire.js'
+
+/**
+ * Every key of `redkit/stats`, hash tag by construction. One stats object's keys share the tag of
+ * its name (`<prefix>:{<name>}:...`), so its multi-key scripts and PFCOUNT/PFMERGE over several
+ * buckets run in one Cluster slot. A rate limiter keeps one tag per counted key
+ * (`<prefix>:{<name>:<key>}:...`) so that its keys spread over the cluster; names hold no ':',
+ * so `<name>:<key>` splits one way only.
+ */
+
+/** The state of one rate-limited key. @throws RedkitError E_INVALID_KEY when the key holds a brace */
+export function rateLimitKey(keys: KeySpace, name: string, algorithm: RateLimitAlgorithm, key: string): string {
+  if (key.includes('{') || key.includes('}'))
+    throw new RedkitError(ErrorCodes.E_INVALID_KEY, "rate limit keys must not contain '{' or '}' (they delimit hash tags)")
+  return `${keys.prefix}:{${name}:${key}}:${PARTS.rateLimit[algorithm]}`
+}
+
+export interface LeaderboardKeys {
+  board: string
+  index: string
+  seq: string
+}
+
+/** A leaderboard's keys for one period (`all` when the board never rolls over). */
+export function leaderboardKeys(keys: KeySpace, name: string, period: string): LeaderboardKeys {
+  const own = keys.object(name)
+  const board = own(PARTS.leaderboard, period)
+  return { board, index: `${board}:${PARTS.leaderboardIndex}`, seq: `${board}:${PARTS.leaderboardSeq}` }
+}
+
+export function timeseriesKey(keys: KeySpace, name: string, granularity: Granularity, start: number): string {
+  return keys.key(name, PARTS.timeseries, granularity, String(start))
+}
+
+export function uniqueKey(keys: KeySpace, name: string, start: number): string {
+  return keys.key(name, PARTS.unique, String(start))
+}
+
+export function slidingWindowKey(keys: KeySpace, name: string): string {
+  return keys.key(name, PARTS.slidingWindow)
+}
+
+export interface BloomKeys {
+  bits: string
+  params: string
+  server: string
+}
+
+export function bloomKeys(keys: KeySpace, name: string): BloomKeys {
+  const own = keys.object(name)
+  return { bits: own(PARTS.bloomBits), params: own(PARTS.bloomParams), server: own(PARTS.bloomServer) }
+}

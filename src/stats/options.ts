@@ -1,0 +1,117 @@
+import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { duration, integer, oneOf, optionsObject, timeZone } from './checks.js'
+import type {
+  Granularity,
+  LeaderboardOptions,
+  LeaderboardOrder,
+  LeaderboardPeriod,
+  RateLimitAlgorithm,
+  RateLimiterOptions,
+  SlidingWindowOptions,
+  TimeseriesOptions,
+  UniqueOptions,
+} from './types.js'
+
+const DAY = 86_400_000
+
+/** Every default of `redkit/stats`, cited by the options' TSDoc. */
+export const DEFAULTS = {
+  rateLimiter: { algorithm: 'sliding-window' as RateLimitAlgorithm, inMemoryBlock: true, inMemoryBlockMaxKeys: 10_000 },
+  leaderboard: { order: 'desc' as LeaderboardOrder, period: 'none' as LeaderboardPeriod, timeZone: 'UTC', keepPastMs: 7 * DAY },
+  timeseries: {
+    granularities: ['minute', 'hour', 'day', 'month'] as readonly Granularity[],
+    retention: { minute: 2 * DAY, hour: 30 * DAY, day: 400 * DAY, month: 5 * 366 * DAY } as Record<Granularity, number>,
+    timeZone: 'UTC',
+  },
+  unique: { granularity: 'day' as 'hour' | 'day', retentionMs: 400 * DAY, timeZone: 'UTC' },
+  slidingWindow: { buckets: 60, maxBuckets: 10_000 },
+} as const
+
+export const ALGORITHMS: readonly RateLimitAlgorithm[] = ['sliding-window', 'token-bucket', 'fixed-window']
+export const GRANULARITIES: readonly Granularity[] = ['minute', 'hour', 'day', 'month']
+/** Largest limit: costs are counted exactly in Lua doubles. */
+export const MAX_LIMIT = 1_000_000_000
+/** Longest retention: ten years, in ms (beyond Node timer range: it is only handed to PEXPIREAT). */
+const MAX_RETENTION_MS = 3660 * DAY
+
+export type ResolvedRateLimiterOptions = Required<RateLimiterOptions>
+
+export function resolveRateLimiter(options: RateLimiterOptions): ResolvedRateLimiterOptions {
+  const o = optionsObject(options, 'rateLimiter options')
+  if (o.limit === undefined || o.windowMs === undefined)
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'rateLimiter needs { limit, windowMs }')
+  const d = DEFAULTS.rateLimiter
+  const inMemoryBlock = o.inMemoryBlock ?? d.inMemoryBlock
+  if (typeof inMemoryBlock !== 'boolean') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'inMemoryBlock must be a boolean')
+  return {
+    limit: integer(o.limit, 'limit', 1, MAX_LIMIT),
+    windowMs: duration(o.windowMs, 'windowMs'),
+    algorithm: oneOf(o.algorithm ?? d.algorithm, 'algorithm', ALGORITHMS),
+    inMemoryBlock,
+    inMemoryBlockMaxKeys: integer(o.inMemoryBlockMaxKeys ?? d.inMemoryBlockMaxKeys, 'inMemoryBlockMaxKeys', 1, 10_000_000),
+  }
+}
+
+export interface ResolvedLeaderboardOptions {
+  maxSize: number | undefined
+  order: LeaderboardOrder
+  period: LeaderboardPeriod
+  timeZone: string
+  keepPastMs: number
+}
+
+export function resolveLeaderboard(options: LeaderboardOptions | undefined): ResolvedLeaderboardOptions {
+  const o = optionsObject(options, 'leaderboard options')
+  const d = DEFAULTS.leaderboard
+  return {
+    maxSize: o.maxSize === undefined ? undefined : integer(o.maxSize, 'maxSize', 1, 100_000_000),
+    order: oneOf(o.order ?? d.order, 'order', ['desc', 'asc'] as const),
+    period: oneOf(o.period ?? d.period, 'period', ['none', 'daily', 'weekly'] as const),
+    timeZone: timeZone(o.timeZone ?? d.timeZone, 'timeZone'),
+    keepPastMs: integer(o.keepPastMs ?? d.keepPastMs, 'keepPastMs', 0, MAX_RETENTION_MS),
+  }
+}
+
+export interface ResolvedTimeseriesOptions {
+  granularities: readonly Granularity[]
+  retention: Record<Granularity, number>
+  timeZone: string
+}
+
+export function resolveTimeseries(options: TimeseriesOptions | undefined): ResolvedTimeseriesOptions {
+  const o = optionsObject(options, 'timeseries options')
+  const d = DEFAULTS.timeseries
+  const list = o.granularities ?? d.granularities
+  if (!Array.isArray(list) || list.length === 0)
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `granularities must be a non-empty array of ${GRANULARITIES.join(', ')}`)
+  const granularities = [...new Set(list.map((g) => oneOf(g, 'granularity', GRANULARITIES)))]
+  const given = optionsObject(o.retention, 'retention')
+  const retention = { ...d.retention }
+  for (const [name, ms] of Object.entries(given))
+    retention[oneOf(name, 'retention key', GRANULARITIES)] = integer(ms, `retention.${name}`, 1, MAX_RETENTION_MS)
+  return { granularities, retention, timeZone: timeZone(o.timeZone ?? d.timeZone, 'timeZone') }
+}
+
+export function resolveUnique(options: UniqueOptions | undefined): Required<UniqueOptions> {
+  const o = optionsObject(options, 'unique options')
+  const d = DEFAULTS.unique
+  return {
+    granularity: oneOf(o.granularity ?? d.granularity, 'granularity', ['hour', 'day'] as const),
+    retentionMs: integer(o.retentionMs ?? d.retentionMs, 'retentionMs', 1, MAX_RETENTION_MS),
+    timeZone: timeZone(o.timeZone ?? d.timeZone, 'timeZone'),
+  }
+}
+
+export function resolveSlidingWindow(options: SlidingWindowOptions): Required<SlidingWindowOptions> & { buckets: number } {
+  const o = optionsObject(options, 'slidingWindow options')
+  if (o.windowMs === undefined) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'slidingWindow needs { windowMs }')
+  const windowMs = duration(o.windowMs, 'windowMs')
+  const precisionMs = duration(o.precisionMs ?? Math.max(1, Math.floor(windowMs / DEFAULTS.slidingWindow.buckets)), 'precisionMs')
+  const buckets = windowMs / precisionMs
+  if (!Number.isInteger(buckets) || buckets > DEFAULTS.slidingWindow.maxBuckets)
+    throw new RedkitError(
+      ErrorCodes.E_INVALID_ARGUMENT,
+      `windowMs (${windowMs}) must be a multiple of precisionMs (${precisionMs}), with at most ${DEFAULTS.slidingWindow.maxBuckets} buckets`,
+    )
+  return { windowMs, precisionMs, buckets }
+}

@@ -1,0 +1,93 @@
+import type { RedkitContext } from '../../core/context.js'
+import { ErrorCodes, RedkitError } from '../../core/errors.js'
+import { integer, member, statsName } from '../checks.js'
+import { rateLimitKey } from '../keys.js'
+import { type ResolvedRateLimiterOptions, resolveRateLimiter } from '../options.js'
+import { type RateLimitReply, scripts } from '../scripts.js'
+import type { RateLimitAlgorithm, RateLimiterOptions, RateLimitResult } from '../types.js'
+import { InMemoryBlock } from './block.js'
+
+/**
+ * A rate limiter over Redis: `consume(key, cost)` decides in one script call on the server's
+ * clock, so every process agrees whatever its own clock says. Keys already over their limit are
+ * denied from memory until their retry-after (`inMemoryBlock`), so a hot abusive key costs no
+ * Redis call at all.
+ */
+export class RateLimiter {
+  readonly name: string
+  readonly limit: number
+  readonly windowMs: number
+  readonly algorithm: RateLimitAlgorithm
+  readonly #rk: RedkitContext
+  readonly #options: ResolvedRateLimiterOptions
+  readonly #block: InMemoryBlock | undefined
+  readonly #script: (typeof scripts.rateLimit)[RateLimitAlgorithm]
+
+  constructor(rk: RedkitContext, name: string, options: RateLimiterOptions) {
+    this.name = statsName(name, 'rate limiter name')
+    this.#options = resolveRateLimiter(options)
+    this.limit = this.#options.limit
+    this.windowMs = this.#options.windowMs
+    this.algorithm = this.#options.algorithm
+    this.#rk = rk
+    this.#script = scripts.rateLimit[this.algorithm]
+    this.#block = this.#options.inMemoryBlock ? new InMemoryBlock(this.#options.inMemoryBlockMaxKeys) : undefined
+  }
+
+  /**
+   * Spends `cost` of the key's limit if it is available; nothing is spent when it is not.
+   * @throws RedkitError E_INVALID_KEY (bad key), E_INVALID_ARGUMENT (cost not an integer from 1 to limit),
+   * E_CONNECTION at once while Redis is not connected, E_DECODE when the key holds data redkit did not write
+   */
+  async consume(key: string, cost = 1): Promise<RateLimitResult> {
+    const redisKey = this.#key(key)
+    integer(cost, 'cost', 1, this.limit)
+    if (this.#block) {
+      const blocked = this.#block.remaining(redisKey)
+      if (blocked) {
+        return {
+          allowed: false,
+          limit: this.limit,
+          remaining: 0,
+          resetMs: Math.ceil(blocked.resetMs),
+          retryAfterMs: Math.ceil(blocked.blockedMs),
+        }
+      }
+    }
+    const { connection } = this.#rk
+    // During an outage decide at once instead of waiting connectTimeoutMs per request.
+    if (!connection.isReady) throw new RedkitError(ErrorCodes.E_CONNECTION, `rate limiter ${this.name}: Redis is not connected`)
+    const reply = await this.#script.run(connection, [redisKey], [this.limit, this.windowMs, cost])
+    if (this.#block && reply[4] > 0) this.#block.block(redisKey, reply[4], reply[2])
+    return this.#result(reply)
+  }
+
+  /** The key's state without spending anything; `allowed` tells whether a cost of 1 would pass. Always asks Redis. */
+  async peek(key: string): Promise<RateLimitResult> {
+    const redisKey = this.#key(key)
+    return this.#result(await this.#script.run(this.#rk.connection, [redisKey], [this.limit, this.windowMs, 0]))
+  }
+
+  /** Forgets the key: its full limit is available again (other processes' in-memory blocks last until their retry-after). */
+  async reset(key: string): Promise<void> {
+    const redisKey = this.#key(key)
+    this.#block?.unblock(redisKey)
+    await this.#rk.connection.send(['DEL', redisKey], { key: redisKey })
+  }
+
+  /** Keys currently denied from memory. */
+  get blockedKeys(): number {
+    return this.#block?.size ?? 0
+  }
+
+  #key(key: string): string {
+    return rateLimitKey(this.#rk.keys, this.name, this.algorithm, member(key, 'rate limit key'))
+  }
+
+  #result(reply: RateLimitReply): RateLimitResult {
+    if (!Array.isArray(reply) || reply.length !== 6)
+      throw new RedkitError(ErrorCodes.E_SCRIPT, `rate limiter ${this.name}: unexpected reply from Redis`)
+    const [allowed, remaining, resetMs, retryAfterMs, , at] = reply
+    return { allowed: allowed === 1, limit: this.limit, remaining, resetMs, retryAfterMs, at }
+  }
+}

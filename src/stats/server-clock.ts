@@ -1,0 +1,60 @@
+import type { Connection } from '../core/connection.js'
+
+/** How often the offset to the server's clock is measured again (on use, never on a timer). */
+const RESYNC_MS = 60_000
+
+/**
+ * This process's estimate of the Redis server's clock: local time plus an offset measured with
+ * TIME (midpoint of the round trip). Decisions that must agree across processes (rate limits,
+ * sliding windows) read TIME inside their scripts; this clock only picks which bucket or period
+ * key a write goes to, where an error of a round trip is harmless.
+ */
+export class ServerClock {
+  readonly #connection: Connection
+  #offset = 0
+  #syncedAt = Number.NEGATIVE_INFINITY
+  #syncing: Promise<void> | undefined
+
+  constructor(connection: Connection) {
+    this.#connection = connection
+  }
+
+  /** Server time in epoch ms; measures the offset first when it is unknown or stale. */
+  async now(): Promise<number> {
+    const local = Date.now()
+    if (local - this.#syncedAt > RESYNC_MS) {
+      const sync = this.#sync()
+      // Once an offset is known, a stale one is still good enough while the new one is measured.
+      if (this.#syncedAt === Number.NEGATIVE_INFINITY) await sync
+      else sync.catch(() => {})
+    }
+    return Date.now() + this.#offset
+  }
+
+  #sync(): Promise<void> {
+    this.#syncing ??= (async () => {
+      try {
+        const sent = Date.now()
+        const [seconds, micros] = await this.#connection.send<[string, string]>(['TIME'])
+        const received = Date.now()
+        this.#offset = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - (sent + received) / 2
+        this.#syncedAt = received
+      } finally {
+        this.#syncing = undefined
+      }
+    })()
+    return this.#syncing
+  }
+}
+
+const clocks = new WeakMap<Connection, ServerClock>()
+
+/** The one server clock of a connection. */
+export function serverClock(connection: Connection): ServerClock {
+  let clock = clocks.get(connection)
+  if (!clock) {
+    clock = new ServerClock(connection)
+    clocks.set(connection, clock)
+  }
+  return clock
+}

@@ -1,0 +1,25 @@
+/** The name of every stored part of `redkit/stats` objects (the last segment of their keys). */
+export const PARTS = {
+  /** Rate limiter state, one key per (limiter, user key) and algorithm. */
+  rateLimit: { 'sliding-window': 'rl-log', 'token-bucket': 'rl-tat', 'fixed-window': 'rl-fixed' },
+  /** Leaderboard: the sorted set, member -> stored member, and the tie-break sequence. */
+  leaderboard: 'lb',
+  leaderboardIndex: 'index',
+  leaderboardSeq: 'seq',
+  /** Timeseries buckets: `ts:<granularity>:<bucket start ms>`. */
+  timeseries: 'ts',
+  /** Unique-count HyperLogLogs: `hll:<bucket start ms>`. */
+  unique: 'hll',
+  /** Sliding window counter: a hash of `index mod buckets` -> `<index>:<count>`. */
+  slidingWindow: 'sw',
+  /** Bloom filter: bitmap and recorded size (Lua backend), or the server's filter (BF.*). */
+  bloomBits: 'bloom',
+  bloomParams: 'bloom-params',
+  bloomServer: 'bf',
+} as const
+
+/** Fields of the Bloom filter's recorded size. */
+export const BLOOM_FIELDS = { bits: 'bits', hashes: 'hashes' } as const
+
+/** Digits of the tie-break sequence a leaderboard stores in front of each member. */
+export const SEQ_DIGITS = 15
