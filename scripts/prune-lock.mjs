@@ -4,6 +4,9 @@
 // optionalDependencies, and `npm ci` refuses the lock as out of sync. Dropping the names of optional
 // packages the lock has no entry for is exactly what npm would have done with a full registry on
 // this platform. It changes nothing where every optional package resolved.
+//
+// A development tool, not an install script: run `npm run lock:prune` after adding or updating a
+// dependency. `npm run lock:check` (CI) fails instead of writing when the lock needs pruning.
 import { readFileSync, writeFileSync } from 'node:fs'
 
 const url = new URL('../package-lock.json', import.meta.url)
@@ -28,6 +31,11 @@ for (const [path, entry] of Object.entries(packages)) {
       pruned++
     }
   }
+}
+const check = process.argv.includes('--check')
+if (pruned > 0 && check) {
+  console.error(`lock:check: package-lock.json names ${pruned} optional packages it has no entry for; run \`npm run lock:prune\``)
+  process.exit(1)
 }
 if (pruned > 0) {
   writeFileSync(url, `${JSON.stringify(lock, null, 2)}\n`)

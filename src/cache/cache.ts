@@ -16,7 +16,16 @@ import { NearCache } from './near.js'
 import { ExpiryReloader } from './reload.js'
 import { scripts } from './scripts.js'
 import { TagIndex } from './tags.js'
-import type { CacheEvents, CacheOptions, CacheStats, CacheWriter, GetOrLoadOptions, Loader, RefreshEvent, SetOptions } from './types.js'
+import type {
+  CacheEvents,
+  CacheOptions,
+  CacheSetOptions,
+  CacheStats,
+  CacheWriter,
+  GetOrLoadOptions,
+  Loader,
+  RefreshEvent,
+} from './types.js'
 import { Waiters } from './waiters.js'
 import { WriteBehind } from './write-behind.js'
 
@@ -235,7 +244,7 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
    * `around` writes it and drops the cached copy, `behind` queues it durably).
    * @throws RedkitError E_ENCODE (not serializable), E_TOO_LARGE, E_INVALID_KEY
    */
-  async set(key: string, value: T, options: SetOptions = {}): Promise<void> {
+  async set(key: string, value: T, options: CacheSetOptions = {}): Promise<void> {
     this.#open()
     const entryKey = this.#keys.entry(key)
     if (value === undefined)

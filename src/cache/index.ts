@@ -1,12 +1,10 @@
 export { Cache } from './cache.js'
-export { CacheKeys } from './cache-keys.js'
-export { jitterTtl } from './jitter.js'
 export { LiveDataset, type LiveDatasetEvents, type LiveDatasetOptions, type LiveDatasetUpdate } from './live-dataset.js'
-export { Lru } from './lru.js'
 export type { NearFlushReason, NearOptions } from './near.js'
 export type {
   CacheEvents,
   CacheOptions,
+  CacheSetOptions,
   CacheStats,
   CacheWriter,
   FallbackEvent,
@@ -18,7 +16,6 @@ export type {
   LoadEvent,
   Loader,
   RefreshEvent,
-  SetOptions,
   WriteBehindOptions,
   WriteInfo,
 } from './types.js'

@@ -94,7 +94,7 @@ export interface CacheOptions<T> {
   fallback?: FallbackOptions | false
 }
 
-export interface SetOptions {
+export interface CacheSetOptions {
   /** @defaultValue the cache's ttlMs */
   ttlMs?: number
   /** Tags for `invalidateTags`. */

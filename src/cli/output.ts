@@ -1,4 +1,3 @@
-import { InvalidArgumentError } from 'commander'
 import { redactUrlCredentials } from '../core/errors.js'
 
 /**
@@ -74,12 +73,4 @@ export async function exit(code: number): Promise<never> {
 export async function fail(command: string, error: unknown, exitCode: number, secrets: Array<string | undefined> = []): Promise<never> {
   process.stderr.write(`redkit ${command}: ${formatError(error, secrets)}\n`)
   return exit(exitCode)
-}
-
-/** commander argParser for a positive integer number of milliseconds. */
-export function parseMs(value: string): number {
-  const ms = Number(value)
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(ms) || ms <= 0)
-    throw new InvalidArgumentError('expected a positive integer (ms)')
-  return ms
 }

@@ -9,7 +9,15 @@ import { ExpiryKeys } from './expiry-keys.js'
 import { GroupReader } from './group-reader.js'
 import { NativeExpirySubscriber } from './native.js'
 import { Sweeper } from './sweeper.js'
-import type { DeadLetter, ExpirationsOptions, ExpireOptions, ExpiryHandler, SetOptions, SubscribeOptions, Subscription } from './types.js'
+import type {
+  DeadLetter,
+  ExpirationsOptions,
+  ExpireOptions,
+  ExpiryHandler,
+  ExpirySetOptions,
+  SubscribeOptions,
+  Subscription,
+} from './types.js'
 import { DeadlineWriter } from './writer.js'
 
 export interface ExpirationsEvents {
@@ -59,7 +67,7 @@ export class Expirations {
    * again moves its deadline; `delete` cancels it.
    * @returns the deadline (epoch ms, server clock)
    */
-  async set(key: string, value: unknown, options: SetOptions): Promise<number> {
+  async set(key: string, value: unknown, options: ExpirySetOptions): Promise<number> {
     this.#open()
     validateName(key, 'key')
     const ttlMs = validateMs(options?.ttlMs, 'ttlMs')

@@ -17,7 +17,7 @@ export type {
   ExpireOptions,
   ExpiryEvent,
   ExpiryHandler,
-  SetOptions,
+  ExpirySetOptions,
   SubscribeOptions,
   Subscription,
 } from './types.js'

@@ -56,12 +56,10 @@ export interface SubscribeOptions {
   from?: 'new' | 'retained'
 }
 
-export interface Subscription {
-  /** Stops delivering; events in flight finish and are acknowledged first. */
-  close(): Promise<void>
-}
+/** `close()` stops delivering; events in flight finish and are acknowledged first. */
+export type { Subscription } from '../core/subscription.js'
 
-export interface SetOptions {
+export interface ExpirySetOptions {
   /** Time to live in ms: a positive integer below 2^53. */
   ttlMs: number
   /** Keep a copy of the value to deliver with the expiry event (`withValue`). @defaultValue true */

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
 import { escapeGlob, validateObjectName } from '../core/keys.js'
 import type { SubscriptionKind } from '../core/pubsub.js'
+import type { Subscription } from '../core/subscription.js'
 import type { MessagingContext } from './context.js'
 
 export interface ChannelOptions<T> {
@@ -30,10 +31,9 @@ export interface ChannelEvents {
   error: [RedkitError]
 }
 
-export interface Subscription {
+/** A channel subscription: `close()` stops this handler. */
+export interface ChannelSubscription extends Subscription {
   readonly channel: string
-  /** Stops this handler. */
-  close(): Promise<void>
 }
 
 /**
@@ -79,7 +79,7 @@ export class Channel<T = unknown> extends EventEmitter<ChannelEvents> {
   }
 
   /** Calls `handler` for each message until the subscription is closed (or redkit is). Re-subscribes after reconnects. */
-  async subscribe(handler: MessageHandler<T>): Promise<Subscription> {
+  async subscribe(handler: MessageHandler<T>): Promise<ChannelSubscription> {
     if (typeof handler !== 'function') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'subscribe needs a handler function')
     const unsubscribe = await this.#ctx.connection.pubsub.subscribe(this.#kind, this.redisName, {
       message: (raw, channel) => this.#deliver(handler, raw, channel),

@@ -1,11 +1,16 @@
-export { Channel, type ChannelEvents, type ChannelOptions, type MessageContext, type MessageHandler, type Subscription } from './channel.js'
-export type { MessagingContext } from './context.js'
+export {
+  Channel,
+  type ChannelEvents,
+  type ChannelOptions,
+  type ChannelSubscription,
+  type MessageContext,
+  type MessageHandler,
+} from './channel.js'
 export { Counter } from './counter.js'
-export { type CronExpression, parseCron } from './cron.js'
 export { UnrecoverableError } from './errors.js'
 export { type ApplyResult, type ConsumerEvents, type ConsumerOptions, EventCounter, EventCounterConsumer } from './event-counter.js'
 export type { Job, JobError, JobInfo, JobState } from './job.js'
-export { type BackoffPolicy, type JobOptions, MAX_PRIORITY, type QueueOptions, retryDelay } from './options.js'
+export { type BackoffPolicy, type JobOptions, MAX_PRIORITY, type QueueOptions } from './options.js'
 export { type AddedJob, type JobCounts, Queue, type QueueEvents } from './queue.js'
 export { type DelayedTask, type RepeatingTask, type ScheduleInfo, Scheduler, type TaskJobOptions } from './scheduler.js'
 export { type JobHandler, type JobTraceContext, jobTracing, Worker, type WorkerEvents, type WorkerOptions } from './worker.js'

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
-import { createRedkit, hashSlot, isRedkitError, type Redkit } from '../../src/index.js'
+import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
+import { hashSlot } from '../../src/core/keys.js'
+import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
 import { clusterArgs, formCluster } from '../support/cluster.js'
 import { eventually } from '../support/wait.js'
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
+import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { createRedkit, isRedkitError } from '../../src/index.js'
 
 const AOF = ['--appendonly', 'yes', '--appendfsync', 'always']

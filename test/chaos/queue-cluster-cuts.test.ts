@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
+import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
 import { clusterArgs, formCluster } from '../support/cluster.js'
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RefreshEvent } from '../../src/cache/index.js'
-import { createRedkit, hashSlot, type Redkit, type RedkitOptions } from '../../src/index.js'
+import { hashSlot } from '../../src/core/keys.js'
+import { createRedkit, type Redkit, type RedkitOptions } from '../../src/index.js'
 import { errorCode } from '../support/expect.js'
 import { closeAll, clusterUrls, rawClient, rawCluster, standaloneUrl, testPrefix } from '../support/redis.js'
 import { eventually, sleep } from '../support/wait.js'

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
+import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { createRedkit } from '../../src/index.js'
 import { closeAll, clusterUrls, type RawClient, rawClient, rawCluster, testPrefix } from '../support/redis.js'
 

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { findFreePort, type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
+import { findFreePort, type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 
 // The CLI runs as a child process, the way users run it. Every Redis here is a throwaway server of
 // this file (some have a password or an eviction policy), never the shared one and never 6379.

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { inspect } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { findFreePort, type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
+import { findFreePort, type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { createRedkit, isRedkitError, type ReconnectingEvent, type RedkitError } from '../../src/index.js'
 import { type ChaosProxy, startChaosProxy } from '../support/chaos-proxy.js'
 import { closeAll, rawClient, standaloneUrl, testPrefix } from '../support/redis.js'

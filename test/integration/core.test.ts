@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { defineKeyedScript } from '../../src/core/scripts.js'
-import {
-  createRedkit,
-  defineScript,
-  hasExpiredEvents,
-  isRedkitError,
-  type Redkit,
-  type RedkitOptions,
-  readConfig,
-} from '../../src/index.js'
+import { defineKeyedScript, defineScript } from '../../src/core/scripts.js'
+import { hasExpiredEvents, readConfig } from '../../src/core/server-config.js'
+import { createRedkit, isRedkitError, type Redkit, type RedkitOptions } from '../../src/index.js'
 import { errorCode } from '../support/expect.js'
 import { clusterUrls, standaloneUrl, testPrefix } from '../support/redis.js'
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { compileGlob } from '../../src/core/glob.js'
-import { type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
 import type { ExpiryEvent } from '../../src/events/index.js'
 import { NativeExpirySubscriber, parseClusterSlots } from '../../src/events/native.js'
 import { createRedkit, isRedkitError, type Redkit, type RedkitOptions } from '../../src/index.js'

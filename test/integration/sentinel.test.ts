@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
-import { createRedkit, defineScript, type Redkit } from '../../src/index.js'
+import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
+import { defineScript } from '../../src/core/scripts.js'
+import { createRedkit, type Redkit } from '../../src/index.js'
 import { testPrefix } from '../support/redis.js'
 import { eventually } from '../support/wait.js'
 

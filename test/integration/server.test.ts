@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
+import { buildApp } from '../../packages/server/src/index.js'
+import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { createRedkit, type Redkit } from '../../src/redkit.js'
-import { buildApp } from '../../src/server/index.js'
 
 // This file stops and kills its Redis on purpose, so it runs its own server (never the shared one, never 6379).
 const PASSWORD = 'health-secret-7f3a'

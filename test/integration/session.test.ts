@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRedkit, hashSlot, type Redkit } from '../../src/index.js'
+import { hashSlot } from '../../src/core/keys.js'
+import { createRedkit, type Redkit } from '../../src/index.js'
 import type { ExpiredSession, SessionManager } from '../../src/session/index.js'
 import { errorCode, TOPOLOGIES } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'

@@ -1,7 +1,7 @@
 import net from 'node:net'
 import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { pingTcp } from '../../src/core/redis-process.js'
+import { pingTcp } from '../../packages/server/src/redis-process.js'
 import { type ChaosProxy, startChaosProxy } from '../support/chaos-proxy.js'
 import {
   type Closable,

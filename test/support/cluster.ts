@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createClient } from 'redis'
-import { INSTALL_HINT, type RedisProcess } from '../../src/core/redis-process.js'
+import { INSTALL_HINT, type RedisProcess } from '../../packages/server/src/redis-process.js'
 
 const CLUSTER_READY_TIMEOUT_MS = 20_000
 

@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs'
 import path from 'node:path'
 import type { TestProject } from 'vitest/node'
-import { INSTALL_HINT, type RedisProcess, startRedisServer } from '../../src/core/redis-process.js'
+import { INSTALL_HINT, type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { clusterArgs, formCluster } from './cluster.js'
 
 /**

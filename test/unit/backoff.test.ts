@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { backoffDelay, isRedkitError, sleep, validateCount, validateMs } from '../../src/index.js'
+import { backoffDelay, sleep, validateCount, validateMs } from '../../src/core/backoff.js'
+import { isRedkitError } from '../../src/index.js'
 
 describe('backoff', () => {
   it('grows exponentially up to the cap, fixed stays fixed', () => {

@@ -16,7 +16,9 @@ import { Lru } from '../../src/cache/lru.js'
 import { message, parseMessage } from '../../src/cache/messages.js'
 import { Waiters } from '../../src/cache/waiters.js'
 import { compareIds } from '../../src/cache/write-behind.js'
-import { guardCodec, isRedkitError, jsonCodec, KeySpace } from '../../src/index.js'
+import { guardCodec, jsonCodec } from '../../src/core/codec.js'
+import { KeySpace } from '../../src/core/keys.js'
+import { isRedkitError } from '../../src/index.js'
 
 describe('jitter', () => {
   it('only shortens, within the fraction, and spreads', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { guardCodec, jsonCodec } from '../../src/index.js'
+import { guardCodec, jsonCodec } from '../../src/core/codec.js'
 import { thrownCode } from '../support/expect.js'
 
 function roundTrip(value: unknown): unknown {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseCron } from '../../src/messaging/index.js'
+import { parseCron } from '../../src/messaging/cron.js'
 import { nextOccurrence, occurrenceDue, occurrenceId } from '../../src/messaging/repeat.js'
 import { thrownCode } from '../support/expect.js'
 

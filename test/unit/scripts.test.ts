@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { defineKeyedScript, KeyedScript, loadScript, mapScriptError } from '../../src/core/scripts.js'
-import { isRedkitError, parseScript } from '../../src/index.js'
+import { defineKeyedScript, KeyedScript, loadScript, mapScriptError, parseScript } from '../../src/core/scripts.js'
+import { isRedkitError } from '../../src/index.js'
 
 const FIXTURES = new URL('../fixtures/lua/', import.meta.url)
 

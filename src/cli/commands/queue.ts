@@ -1,7 +1,7 @@
-import { Argument, Command, InvalidArgumentError, Option } from 'commander'
 import type { JobCounts } from '../../messaging/index.js'
 import { createRedkit, type Redkit } from '../../redkit.js'
-import { exit, fail, parseMs, redisTarget } from '../output.js'
+import { type CommandSpec, positiveInteger } from '../args.js'
+import { exit, fail, redisTarget } from '../output.js'
 
 export const DEFAULT_QUEUE_URL = 'redis://127.0.0.1:6379'
 
@@ -15,31 +15,41 @@ interface QueueFlags {
   delayed?: boolean
 }
 
-function parseCount(value: string): number {
-  const n = Number(value)
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer')
-  return n
-}
-
 /**
  * `redkit queue <name> stats|retry|drain`: job counts and the latest dead letters; dead letters back
  * to the queue; waiting (and with --delayed, delayed and scheduled) jobs deleted.
  * Exit codes: 0 done, 1 could not run (bad name, unreachable Redis).
  */
-export function queueCommand(): Command {
-  return new Command('queue')
-    .description('inspect and operate a redkit queue: stats, retry dead letters, drain waiting jobs')
-    .argument('<name>', 'queue name')
-    .addArgument(new Argument('<action>', 'what to do').choices(['stats', 'retry', 'drain']))
-    .option('--redis-url <url>', `Redis of the queue (default: $REDIS_URL, else ${DEFAULT_QUEUE_URL})`)
-    .option('--cluster', 'the URL is a Cluster seed node (several may be given, comma-separated)')
-    .addOption(new Option('--prefix <prefix>', 'key prefix of the application').default('rk'))
-    .option('--limit <n>', 'retry: at most this many dead letters (default: all); stats: dead letters shown (default 5)', parseCount)
-    .option('--delayed', 'drain: delayed jobs and repeating schedules too')
-    .option('--json', 'print JSON')
-    .option('--timeout <ms>', 'how long to wait for the connection', parseMs, 5000)
-    .addHelpText('after', '\nActive jobs are never touched: they finish or are recovered by workers.\nExit codes: 0 done, 1 could not run.')
-    .action(async (name: string, action: 'stats' | 'retry' | 'drain', flags: QueueFlags) => runQueue(name, action, flags))
+export const queueCommand: CommandSpec<QueueFlags> = {
+  name: 'queue',
+  summary: 'inspect and operate a redkit queue: stats, retry dead letters, drain waiting jobs',
+  positionals: [
+    { name: 'name', help: 'queue name' },
+    { name: 'action', help: 'what to do', choices: ['stats', 'retry', 'drain'] },
+  ],
+  options: {
+    redisUrl: { type: 'string', value: 'url', help: `Redis of the queue (default: $REDIS_URL, else ${DEFAULT_QUEUE_URL})` },
+    cluster: { type: 'boolean', help: 'the URL is a Cluster seed node (several may be given, comma-separated)' },
+    prefix: { type: 'string', value: 'prefix', help: 'key prefix of the application (default: rk)', default: 'rk' },
+    limit: {
+      type: 'string',
+      value: 'n',
+      help: 'retry: at most this many dead letters (default: all); stats: dead letters shown (default 5)',
+      parse: positiveInteger,
+    },
+    delayed: { type: 'boolean', help: 'drain: delayed jobs and repeating schedules too' },
+    json: { type: 'boolean', help: 'print JSON' },
+    timeout: {
+      type: 'string',
+      value: 'ms',
+      help: 'how long to wait for the connection (default: 5000)',
+      parse: positiveInteger,
+      default: 5000,
+    },
+  },
+  epilog: 'Active jobs are never touched: they finish or are recovered by workers.\nExit codes: 0 done, 1 could not run.',
+  usageExitCode: 1,
+  run: ([name, action], flags) => runQueue(name as string, action as 'stats' | 'retry' | 'drain', flags),
 }
 
 async function runQueue(name: string, action: 'stats' | 'retry' | 'drain', flags: QueueFlags): Promise<void> {

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os'
-import { Command, Option } from 'commander'
 import { redactUrlCredentials } from '../../core/errors.js'
 import { compileGlob } from '../../core/glob.js'
 import type { ExpiryEvent, Subscription } from '../../events/index.js'
 import { createRedkit, type Redkit, type RedkitOptions } from '../../redkit.js'
-import { exit, fail, formatError, parseMs, redisTarget } from '../output.js'
+import { type CommandSpec, positiveInteger } from '../args.js'
+import { exit, fail, formatError, redisTarget } from '../output.js'
 
 export const DEFAULT_WATCH_URL = 'redis://127.0.0.1:6379'
 const CLOSE_TIMEOUT_MS = 3000
@@ -26,30 +26,35 @@ interface WatchFlags {
  * Exit codes: 0 stopped by Ctrl-C / SIGTERM, 1 could not start (bad pattern, unreachable Redis,
  * notifications off and CONFIG disabled).
  */
-export function watchCommand(): Command {
-  return new Command('watch')
-    .description('print key expirations live (native keyspace notifications, or --reliable redkit events)')
-    .argument('<pattern>', "glob on key names, as in Redis: '*', 'cache:*', 'device:?', 'user:[0-9]*'")
-    .option('--reliable', 'watch reliable-mode expirations (keys set through redkit) instead of native notifications')
-    .option('--group <group>', 'consumer group for --reliable (default: watch-<hostname>-<pid>, a group of its own)')
-    .option('--redis-url <url>', `Redis to watch (default: $REDIS_URL, else ${DEFAULT_WATCH_URL})`)
-    .option('--cluster', 'the URL is a Cluster seed node (several may be given, comma-separated); every master is watched')
-    .addOption(new Option('--prefix <prefix>', 'key prefix of the application (for --reliable)').default('rk'))
-    .option('--json', 'print one JSON object per line')
-    .option('--timeout <ms>', 'how long to wait for the connection', parseMs, 5000)
-    .addHelpText(
-      'after',
-      [
-        '',
-        'Native mode is fire-and-forget: Redis publishes an expiry when it deletes the key (possibly',
-        'seconds late) to the subscribers connected at that moment; nothing is replayed. It needs',
-        'notify-keyspace-events to include "Ex" (set when CONFIG is allowed; see docs/events.md).',
-        'With --group, do not join a group your application consumes: the watcher would take its events.',
-        '',
-        'Exit codes: 0 stopped by Ctrl-C, 1 could not start.',
-      ].join('\n'),
-    )
-    .action(async (pattern: string, flags: WatchFlags) => runWatch(pattern, flags))
+export const watchCommand: CommandSpec<WatchFlags> = {
+  name: 'watch',
+  summary: 'print key expirations live (native keyspace notifications, or --reliable redkit events)',
+  positionals: [{ name: 'pattern', help: "glob on key names, as in Redis: '*', 'cache:*', 'device:?', 'user:[0-9]*'" }],
+  options: {
+    reliable: { type: 'boolean', help: 'watch reliable-mode expirations (keys set through redkit) instead of native notifications' },
+    group: { type: 'string', value: 'group', help: 'consumer group for --reliable (default: watch-<hostname>-<pid>, a group of its own)' },
+    redisUrl: { type: 'string', value: 'url', help: `Redis to watch (default: $REDIS_URL, else ${DEFAULT_WATCH_URL})` },
+    cluster: { type: 'boolean', help: 'the URL is a Cluster seed node (several may be given, comma-separated); every master is watched' },
+    prefix: { type: 'string', value: 'prefix', help: 'key prefix of the application, for --reliable (default: rk)', default: 'rk' },
+    json: { type: 'boolean', help: 'print one JSON object per line' },
+    timeout: {
+      type: 'string',
+      value: 'ms',
+      help: 'how long to wait for the connection (default: 5000)',
+      parse: positiveInteger,
+      default: 5000,
+    },
+  },
+  epilog: [
+    'Native mode is fire-and-forget: Redis publishes an expiry when it deletes the key (possibly',
+    'seconds late) to the subscribers connected at that moment; nothing is replayed. It needs',
+    'notify-keyspace-events to include "Ex" (set when CONFIG is allowed; see docs/events.md).',
+    'With --group, do not join a group your application consumes: the watcher would take its events.',
+    '',
+    'Exit codes: 0 stopped by Ctrl-C, 1 could not start.',
+  ].join('\n'),
+  usageExitCode: 1,
+  run: ([pattern], flags) => runWatch(pattern as string, flags),
 }
 
 async function runWatch(pattern: string, flags: WatchFlags): Promise<void> {

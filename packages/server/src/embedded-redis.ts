@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs'
-import { ErrorCodes, RedkitError, redactUrlCredentials } from '../core/errors.js'
-import { pingTcp, type RedisProcess, startRedisServer } from '../core/redis-process.js'
+import { ErrorCodes, RedkitError } from 'redkit'
+import { pingTcp, type RedisProcess, startRedisServer } from './redis-process.js'
 
 /**
  * Which Redis the service runs on:
@@ -63,8 +63,8 @@ export function displayRedisUrl(url: string): string {
     if (parsed.password !== '') parsed.password = '***'
     return parsed.href
   } catch {
-    // Not a URL: still never echo anything that looks like credentials.
-    return redactUrlCredentials(url).replace(/\/\/[^/\s]*@/, '//***@')
+    // Not a URL: never echo what may hold credentials (everything between '//' and the last '@').
+    return url.replace(/\/\/\S*@/, '//***@')
   }
 }
 

@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
-import { createRedkit, type Redkit } from '../redkit.js'
+import { createRedkit, ErrorCodes, isRedkitError, type Redkit, RedkitError } from 'redkit'
 import { buildApp } from './app.js'
 import { defaultLocalRedisPort, parsePort, type ResolvedRedis, resolveRedis } from './embedded-redis.js'
 

@@ -1,6 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import type { ReconnectingEvent } from '../core/connection.js'
-import type { Redkit } from '../redkit.js'
+import type { ReconnectingEvent, Redkit } from 'redkit'
 import type { RedisProbe } from './probe.js'
 
 /**

@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import type { Redkit } from '../redkit.js'
+import type { Redkit } from 'redkit'
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js'
 import { RedisProbe } from './probe.js'
 import { healthRoutes } from './routes/health.js'

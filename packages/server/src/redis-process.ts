@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { ErrorCodes, RedkitError } from './errors.js'
+import { ErrorCodes, RedkitError } from 'redkit'
 
 /**
  * Starts and stops local `redis-server` processes: the service's embedded default, the test

@@ -1,5 +1,4 @@
-import { ErrorCodes, RedkitError } from '../core/errors.js'
-import type { Redkit } from '../redkit.js'
+import { ErrorCodes, type Redkit, RedkitError } from 'redkit'
 
 /** Outcome of one bounded PING. `error` is a RedkitError scrubbed of secrets, safe to show. */
 export type ProbeResult = { ok: true; latencyMs: number } | { ok: false; error: RedkitError }
