@@ -133,7 +133,19 @@ const EXPECTED: Record<string, string[]> = {
     'StoreCallback',
     'StoredSessionData',
   ],
-  'src/stats/index.ts': ['BloomFilter', 'BloomOptions'],
+  'src/stats/index.ts': [
+    'BloomFilter',
+    'BloomOptions',
+    'BloomSize',
+    'RateLimitAlgorithm',
+    'RateLimitHeaderDraft',
+    'RateLimitMiddlewareOptions',
+    'RateLimitResult',
+    'RateLimiter',
+    'RateLimiterOptions',
+    'rateLimitExpress',
+    'rateLimitFastify',
+  ],
 }
 
 /** Every exported name of each entry point, types included, as the compiler sees them. */
