@@ -6,9 +6,10 @@
   ARGV[2..n] pairs: key, deadline or deadline|kept value
   Reply: the number of events appended
 ]]
+--- @include "retention-trim"
 local n = (#ARGV - 1) / 2
 if n > 0 then
   redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
-  if ARGV[1] ~= '0' then redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[1]) end
+  trim_before(KEYS[1], ARGV[1])
 end
 return n

@@ -10,8 +10,8 @@
   ARGV[2] lease in ms
   Reply: { lease end, server time in ms, key1, deadline1, value1 or false, key2, ... }
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "server-time"
+local now = server_time_ms()
 local leaseEnd = now + tonumber(ARGV[2])
 local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]), 'WITHSCORES')
 local out = { leaseEnd, now }

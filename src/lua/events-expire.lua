@@ -11,13 +11,13 @@
   ARGV[3] wake channel, published when this deadline becomes the earliest one
   Reply: the deadline (epoch ms); -2 when the key does not exist; -1 when ARGV[1] is 0 and the key has no TTL
 ]]
+--- @include "server-time"
 -- The key's own expiry time is the deadline, to the millisecond (PEXPIREAT / PEXPIRETIME), so a
 -- sweep never mistakes clock skew inside a script for a TTL changed elsewhere.
 local deadline
 local ttl = tonumber(ARGV[1])
 if ttl > 0 then
-  local t = redis.call('TIME')
-  deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ttl
+  deadline = server_time_ms() + ttl
   if redis.call('PEXPIREAT', KEYS[1], deadline) == 0 then return -2 end
 else
   deadline = redis.call('PEXPIRETIME', KEYS[1])

@@ -10,8 +10,8 @@
   ARGV[4] wake channel, published when this deadline becomes the earliest one
   Reply: the deadline (epoch ms)
 ]]
-local t = redis.call('TIME')
-local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2])
+--- @include "server-time"
+local deadline = server_time_ms() + tonumber(ARGV[2])
 -- PXAT: the key expires exactly at its deadline (see events-expire.lua).
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', deadline)
 redis.call('ZADD', KEYS[2], deadline, KEYS[1])

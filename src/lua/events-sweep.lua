@@ -8,8 +8,9 @@
   ARGV[2] oldest stream id to retain (MINID), or '0' to keep everything
   Reply: { entries examined, events appended, next deadline or -1, server time in ms }
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "server-time"
+--- @include "retention-trim"
+local now = server_time_ms()
 local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]), 'WITHSCORES')
 local moved = 0
 -- One stream entry per call carries every event of the batch (field = key, value = deadline, or
@@ -43,7 +44,7 @@ for i = 1, #due, 2 do
   end
 end
 if moved > 0 then redis.call('XADD', KEYS[3], '*', unpack(fields)) end
-if moved > 0 and ARGV[2] ~= '0' then redis.call('XTRIM', KEYS[3], 'MINID', '~', ARGV[2]) end
+if moved > 0 then trim_before(KEYS[3], ARGV[2]) end
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if head[2] then return { #due / 2, moved, tonumber(head[2]), now } end
 return { #due / 2, moved, -1, now }

@@ -16,19 +16,16 @@
   ARGV[5] retention of the transitions stream in ms ('0' keeps everything)
   Reply: { 1 when this beat brought the member online else 0, deadline, 1 when the index entry is new else 0 }
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "server-time"
+--- @include "retention-trim"
+local now = server_time_ms()
 local id = ARGV[1]
 local deadline = now + tonumber(ARGV[2])
 local dl = string.format('%d', deadline)
 local retention = tonumber(ARGV[5])
 
 local function append(fields)
-  if retention > 0 then
-    redis.call('XADD', KEYS[5], 'MINID', '~', string.format('%d', math.max(0, now - retention)), '*', unpack(fields))
-  else
-    redis.call('XADD', KEYS[5], '*', unpack(fields))
-  end
+  append_retained(KEYS[5], now, retention, fields)
 end
 
 local meta = ARGV[3]

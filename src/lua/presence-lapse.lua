@@ -11,8 +11,9 @@
   ARGV[4] mode 'due': most members to reap in this call
   Reply: { members recorded offline, members examined }
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "server-time"
+--- @include "retention-trim"
+local now = server_time_ms()
 local retention = tonumber(ARGV[1])
 
 local ids
@@ -33,11 +34,7 @@ for _, id in ipairs(ids) do
       fields[#fields + 1] = 'm'
       fields[#fields + 1] = string.sub(m, 2)
     end
-    if retention > 0 then
-      redis.call('XADD', KEYS[3], 'MINID', '~', string.format('%d', math.max(0, now - retention)), '*', unpack(fields))
-    else
-      redis.call('XADD', KEYS[3], '*', unpack(fields))
-    end
+    append_retained(KEYS[3], now, retention, fields)
     redis.call('HDEL', KEYS[1], id)
     redis.call('ZREM', KEYS[2], id)
     n = n + 1

@@ -6,8 +6,8 @@
   ARGV[2] member id (for 'is')
   Reply: 'is': 1 or 0; 'count': the number online; 'list': flat { id, deadline, record, ... }
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "server-time"
+local now = server_time_ms()
 local after = '(' .. string.format('%d', now)
 if ARGV[1] == 'is' then
   local deadline = redis.call('ZSCORE', KEYS[2], ARGV[2])

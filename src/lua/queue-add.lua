@@ -1,13 +1,13 @@
 --[[ Adds jobs to a queue: idempotent by job id, optionally bound to a repeating schedule.
-  KEYS[1] ready list (job ids, FIFO)
-  KEYS[2] prioritized zset (score priority * 2^32 + sequence)
-  KEYS[3] delayed zset (score due time, ms)
-  KEYS[4] wake list (markers that wake idle workers)
-  KEYS[5] priority sequence counter
-  KEYS[6] priorities of delayed jobs hash (id -> priority, only priorities > 0)
-  KEYS[7] schedules hash (schedule id -> version)
-  KEYS[8] pending occurrence of each schedule hash (schedule id -> job id)
-  KEYS[9] job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
+  KEYS[1] ready: ready list (job ids, FIFO)
+  KEYS[2] prioritized: prioritized zset (score priority * 2^32 + sequence)
+  KEYS[3] delayed: delayed zset (score due time, ms)
+  KEYS[4] wake: wake list (markers that wake idle workers)
+  KEYS[5] prioritySequence: priority sequence counter
+  KEYS[6] delayedPriorities: priorities of delayed jobs hash (id -> priority, only priorities > 0)
+  KEYS[7] schedules: schedules hash (schedule id -> version)
+  KEYS[8] scheduleNext: pending occurrence of each schedule hash (schedule id -> job id)
+  KEYS[9] jobPrefix: job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
   ARGV[1] now, ms (client clock; creation time and base of delays)
   ARGV[2] number of jobs N; then 8 values per job:
   ARGV[3] id
@@ -20,6 +20,7 @@
   ARGV[10] schedule version: the occurrence is added only while the schedule still has it
   Reply: array with, per job, 1 added, 0 a job with that id already exists, -1 the schedule was cancelled or replaced
 ]]
+--- @include "priority-score"
 local ready, prio, delayed, wake, pseq, dprio, sched, schedNext, jobPrefix =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local now = tonumber(ARGV[1])
@@ -60,8 +61,7 @@ for i = 0, n - 1 do
       if priority > 0 then redis.call('HSET', dprio, id, priority) end
       if earliest == nil or due < earliest then earliest = due end
     elseif priority > 0 then
-      local seq = redis.call('INCR', pseq)
-      redis.call('ZADD', prio, priority * 4294967296 + seq, id)
+      add_prioritized(prio, pseq, id, priority)
       prioAdded = prioAdded + 1
     else
       pushed[#pushed + 1] = id

@@ -1,16 +1,17 @@
 --[[ Cancels a job that has not started (waiting or delayed) and/or a repeating schedule.
-  KEYS[1] ready list
-  KEYS[2] prioritized zset
-  KEYS[3] delayed zset
-  KEYS[4] priorities of delayed jobs hash
-  KEYS[5] schedules hash
-  KEYS[6] schedule definitions hash
-  KEYS[7] pending occurrence of each schedule hash
-  KEYS[8] job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
+  KEYS[1] ready: ready list
+  KEYS[2] prioritized: prioritized zset
+  KEYS[3] delayed: delayed zset
+  KEYS[4] delayedPriorities: priorities of delayed jobs hash
+  KEYS[5] schedules: schedules hash
+  KEYS[6] scheduleDefinitions: schedule definitions hash
+  KEYS[7] scheduleNext: pending occurrence of each schedule hash
+  KEYS[8] jobPrefix: job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
   ARGV[1] job id to cancel ('' = none)
   ARGV[2] schedule id to cancel ('' = none): its pending occurrence is cancelled too
   Reply: { 1 when a job was removed else 0, 1 when a schedule was removed else 0 }
 ]]
+--- @include "remove-waiting"
 local jobId, schedId = ARGV[1], ARGV[2]
 local removedSchedule = 0
 local candidates = {}
@@ -24,14 +25,7 @@ if schedId ~= '' then
 end
 local removedJob = 0
 for _, id in ipairs(candidates) do
-  local gone = redis.call('ZREM', KEYS[3], id)
-  if gone == 1 then
-    redis.call('HDEL', KEYS[4], id)
-  else
-    gone = redis.call('ZREM', KEYS[2], id)
-    if gone == 0 then gone = redis.call('LREM', KEYS[1], 1, id) end
-  end
-  if gone == 1 then
+  if remove_waiting(KEYS[1], KEYS[2], KEYS[3], KEYS[4], id) == 1 then
     redis.call('DEL', KEYS[8] .. id)
     if id == jobId or jobId == '' then removedJob = 1 end
   end

@@ -1,6 +1,6 @@
 --[[ Deletes finished jobs (completed or dead) that finished before a cutoff: retention.
-  KEYS[1] finished zset (completed or dead; score finish time)
-  KEYS[2] job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
+  KEYS[1] finished: finished zset (completed or dead; score finish time)
+  KEYS[2] jobPrefix: job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
   ARGV[1] cutoff: jobs finished at or before this time (ms) are deleted
   ARGV[2] at most this many jobs per call
   Reply: number of jobs deleted (call again while it equals the limit)

@@ -1,11 +1,11 @@
 --[[ Counts the jobs of a queue in each state, as one consistent snapshot.
-  KEYS[1] ready list
-  KEYS[2] prioritized zset
-  KEYS[3] delayed zset
-  KEYS[4] active zset
-  KEYS[5] completed zset
-  KEYS[6] dead zset
-  KEYS[7] meta hash
+  KEYS[1] ready: ready list
+  KEYS[2] prioritized: prioritized zset
+  KEYS[3] delayed: delayed zset
+  KEYS[4] active: active zset
+  KEYS[5] completed: completed zset
+  KEYS[6] dead: dead zset
+  KEYS[7] meta: meta hash
   Reply: { waiting (ready + prioritized), delayed, active, completed, dead, paused (1/0), prioritized }
 ]]
 local prioritized = redis.call('ZCARD', KEYS[2])

@@ -1,12 +1,12 @@
 --[[ Deletes waiting jobs (and delayed ones, with their schedules, when asked), a batch per call.
-  KEYS[1] ready list
-  KEYS[2] prioritized zset
-  KEYS[3] delayed zset
-  KEYS[4] priorities of delayed jobs hash
-  KEYS[5] schedules hash
-  KEYS[6] schedule definitions hash
-  KEYS[7] pending occurrence of each schedule hash
-  KEYS[8] job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
+  KEYS[1] ready: ready list
+  KEYS[2] prioritized: prioritized zset
+  KEYS[3] delayed: delayed zset
+  KEYS[4] delayedPriorities: priorities of delayed jobs hash
+  KEYS[5] schedules: schedules hash
+  KEYS[6] scheduleDefinitions: schedule definitions hash
+  KEYS[7] scheduleNext: pending occurrence of each schedule hash
+  KEYS[8] jobPrefix: job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
   ARGV[1] 1 = delayed jobs and schedules too
   ARGV[2] batch size
   Reply: number of jobs deleted by this call (call again until it is 0)

@@ -1,11 +1,11 @@
 --[[ Renews the leases a worker holds, so jobs that run longer than the visibility timeout are not redelivered.
-  KEYS[1] active zset (member '<token>:<job id>', score lease deadline)
+  KEYS[1] active: active zset (member '<token>:<job id>', score lease deadline)
   ARGV[1] lease length, ms (the new deadline is server time + this)
   ARGV[2..] active members to renew
   Reply: array with, per member, 1 renewed or 0 the lease is gone (expired and recovered, or released)
 ]]
-local t = redis.call('TIME')
-local deadline = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+--- @include "server-time"
+local deadline = server_time_ms() + tonumber(ARGV[1])
 local members = {}
 for i = 2, #ARGV do members[#members + 1] = ARGV[i] end
 local scores = redis.call('ZMSCORE', KEYS[1], unpack(members))

@@ -1,10 +1,10 @@
 --[[ Reads one job and works out its state.
-  KEYS[1] job hash
-  KEYS[2] ready list
-  KEYS[3] prioritized zset
-  KEYS[4] delayed zset
-  KEYS[5] completed zset
-  KEYS[6] dead zset
+  KEYS[1] jobKey: job hash
+  KEYS[2] ready: ready list
+  KEYS[3] prioritized: prioritized zset
+  KEYS[4] delayed: delayed zset
+  KEYS[5] completed: completed zset
+  KEYS[6] dead: dead zset
   ARGV[1] job id
   Reply: false when there is no such job, else { state, flat HGETALL fields }; state is one of
     'waiting', 'delayed', 'active', 'completed', 'dead'

@@ -1,17 +1,17 @@
 --[[ A worker's one round trip: settles the jobs it finished, promotes due delayed jobs, recovers
   jobs whose lease expired (their worker died or stalled), and leases up to N new jobs.
-  KEYS[1] ready list
-  KEYS[2] prioritized zset
-  KEYS[3] delayed zset
-  KEYS[4] active zset (member '<token>:<job id>', score lease deadline in ms, server clock)
-  KEYS[5] completed zset (score finish time)
-  KEYS[6] dead zset (score finish time)
-  KEYS[7] wake list
-  KEYS[8] meta hash (field 'paused')
-  KEYS[9] rate limiter counter
-  KEYS[10] priority sequence counter
-  KEYS[11] priorities of delayed jobs hash
-  KEYS[12] job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
+  KEYS[1] ready: ready list
+  KEYS[2] prioritized: prioritized zset
+  KEYS[3] delayed: delayed zset
+  KEYS[4] active: active zset (member '<token>:<job id>', score lease deadline in ms, server clock)
+  KEYS[5] completed: completed zset (score finish time)
+  KEYS[6] dead: dead zset (score finish time)
+  KEYS[7] wake: wake list
+  KEYS[8] meta: meta hash (field 'paused')
+  KEYS[9] limiter: rate limiter counter
+  KEYS[10] prioritySequence: priority sequence counter
+  KEYS[11] delayedPriorities: priorities of delayed jobs hash
+  KEYS[12] jobPrefix: job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
   ARGV[1] lease length, ms
   ARGV[2] jobs wanted N (0 = settle only)
   ARGV[3] token prefix: the i-th leased job gets token '<prefix><i>' (no ':')
@@ -35,22 +35,22 @@
     leased jobs flat { member, id, data, options|false, attempts made|false, created|false, progress|false, priority|false } * k,
     outcome statuses { 1 settled, 0 lease lost, 2 already settled by this token }, recovered count, dead-lettered ids of recovered jobs }
 ]]
+--- @include "server-time"
+--- @include "priority-score"
 local ready, prio, delayed, active, completed, dead, wake, meta, limiter, pseq, dprio, jobPrefix =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local leaseMs = tonumber(ARGV[1])
 local wanted = tonumber(ARGV[2])
 local tokenPrefix = ARGV[3]
 local keep = tonumber(ARGV[9])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = server_time_ms()
 
 local function pushReady(ids, front)
   if #ids > 0 then redis.call(front and 'LPUSH' or 'RPUSH', ready, unpack(ids)) end
 end
 
 local function prioritize(id, priority)
-  local seq = redis.call('INCR', pseq)
-  redis.call('ZADD', prio, priority * 4294967296 + seq, id)
+  add_prioritized(prio, pseq, id, priority)
 end
 
 -- 1. Outcomes of finished jobs. A lease that is gone (expired and recovered, or released) means

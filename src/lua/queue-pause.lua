@@ -1,8 +1,8 @@
 --[[ Pauses or resumes a queue. Paused: workers lease nothing (jobs in flight finish); adds still work.
-  KEYS[1] meta hash
-  KEYS[2] ready list
-  KEYS[3] prioritized zset
-  KEYS[4] wake list
+  KEYS[1] meta: meta hash
+  KEYS[2] ready: ready list
+  KEYS[3] prioritized: prioritized zset
+  KEYS[4] wake: wake list
   ARGV[1] 1 pause, 0 resume
   Reply: 1 when the state changed, 0 when it already was so
 ]]

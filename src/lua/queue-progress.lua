@@ -1,6 +1,6 @@
 --[[ Stores a running job's progress, only while the caller still holds its lease.
-  KEYS[1] active zset
-  KEYS[2] job hash
+  KEYS[1] active: active zset
+  KEYS[2] jobKey: job hash
   ARGV[1] active member ('<token>:<job id>')
   ARGV[2] encoded progress
   Reply: 1 stored, 0 the lease is gone

@@ -1,14 +1,15 @@
 --[[ Moves dead-lettered jobs back to the queue with a fresh set of attempts (the last error is kept).
-  KEYS[1] dead zset
-  KEYS[2] ready list
-  KEYS[3] prioritized zset
-  KEYS[4] priority sequence counter
-  KEYS[5] wake list
-  KEYS[6] job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
+  KEYS[1] dead: dead zset
+  KEYS[2] ready: ready list
+  KEYS[3] prioritized: prioritized zset
+  KEYS[4] prioritySequence: priority sequence counter
+  KEYS[5] wake: wake list
+  KEYS[6] jobPrefix: job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
   ARGV[1] at most this many jobs, oldest first (used when no ids are given)
   ARGV[2..] specific job ids (optional)
   Reply: number of jobs moved back
 ]]
+--- @include "priority-score"
 local ids = {}
 if #ARGV > 1 then
   for i = 2, #ARGV do
@@ -25,8 +26,7 @@ for _, id in ipairs(ids) do
   redis.call('HDEL', key, 'a', 'f', 'k', 's')
   local priority = tonumber(redis.call('HGET', key, 'p') or '0')
   if priority > 0 then
-    local seq = redis.call('INCR', KEYS[4])
-    redis.call('ZADD', KEYS[3], priority * 4294967296 + seq, id)
+    add_prioritized(KEYS[3], KEYS[4], id, priority)
   else
     plain[#plain + 1] = id
   end

@@ -1,14 +1,14 @@
 --[[ Creates or replaces a repeating schedule and adds its first occurrence, atomically. Calling it
   again with the same version (an identical definition, e.g. every process at boot) changes nothing.
-  KEYS[1] schedules hash (schedule id -> version)
-  KEYS[2] schedule definitions hash (schedule id -> definition JSON)
-  KEYS[3] pending occurrence of each schedule hash (schedule id -> job id)
-  KEYS[4] ready list
-  KEYS[5] prioritized zset
-  KEYS[6] delayed zset
-  KEYS[7] priorities of delayed jobs hash
-  KEYS[8] wake list
-  KEYS[9] job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
+  KEYS[1] schedules: schedules hash (schedule id -> version)
+  KEYS[2] scheduleDefinitions: schedule definitions hash (schedule id -> definition JSON)
+  KEYS[3] scheduleNext: pending occurrence of each schedule hash (schedule id -> job id)
+  KEYS[4] ready: ready list
+  KEYS[5] prioritized: prioritized zset
+  KEYS[6] delayed: delayed zset
+  KEYS[7] delayedPriorities: priorities of delayed jobs hash
+  KEYS[8] wake: wake list
+  KEYS[9] jobPrefix: job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
   ARGV[1] schedule id
   ARGV[2] version (hash of the definition)
   ARGV[3] definition JSON
@@ -21,6 +21,7 @@
   Reply: 0 unchanged, 1 created or replaced, 2 created but the first occurrence already exists
     (it ran or is running: the caller adds the following one)
 ]]
+--- @include "remove-waiting"
 local sched, defs, schedNext, ready, prio, delayed, dprio, wake, jobPrefix =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local sid, version, def, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -28,9 +29,7 @@ if redis.call('HGET', sched, sid) == version then return 0 end
 -- A replaced definition: its pending occurrence must not run with the old data.
 local pending = redis.call('HGET', schedNext, sid)
 if pending then
-  local gone = redis.call('ZREM', delayed, pending)
-  if gone == 1 then redis.call('HDEL', dprio, pending) else gone = redis.call('LREM', ready, 1, pending) end
-  if gone == 1 then redis.call('DEL', jobPrefix .. pending) end
+  if remove_waiting(ready, prio, delayed, dprio, pending) == 1 then redis.call('DEL', jobPrefix .. pending) end
 end
 redis.call('HSET', sched, sid, version)
 redis.call('HSET', defs, sid, def)

@@ -13,9 +13,9 @@
   ARGV[9] created at (epoch ms), or 0 for now (a rotated session keeps its creation time)
   Reply: { created at, now, expires at }; -1 when the id exists; -2 when the absolute deadline has passed
 ]]
+--- @include "server-time"
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = server_time_ms()
 local idle = tonumber(ARGV[3])
 local absolute = tonumber(ARGV[4])
 local created = tonumber(ARGV[9])

@@ -6,8 +6,8 @@
   ARGV[2] the session's absolute deadline (epoch ms), 0 when none
   Reply: the number of sessions in the index
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "server-time"
+local now = server_time_ms()
 local deadline = tonumber(ARGV[2])
 local fresh = redis.call('EXISTS', KEYS[1]) == 0
 -- The time added lets pruning spare entries whose session is still being written (entry first).

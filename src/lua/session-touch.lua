@@ -8,11 +8,11 @@
   Reply: the recorded access time (epoch ms): now, or the previous one within the interval;
          0 when the session does not exist; -1 when the fingerprint differs (nothing changed)
 ]]
+--- @include "server-time"
 local s = redis.call('HMGET', KEYS[1], 'a', 'i', 'x', 'f')
 if not s[1] then return 0 end
 if ARGV[2] ~= '*' and s[4] and s[4] ~= '' and s[4] ~= ARGV[2] then return -1 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = server_time_ms()
 local last = tonumber(s[1]) or 0
 if now - last < tonumber(ARGV[1]) then return last end
 local idle = tonumber(s[2]) or 0

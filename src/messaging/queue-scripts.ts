@@ -1,34 +1,22 @@
-import { defineScript, type ScriptArg } from '../core/scripts.js'
+import { defineKeyedScript, type ScriptArg } from '../core/scripts.js'
+import type { QueueKeys } from './queue-keys.js'
 
-/** Typed handles on the queue's Lua scripts (src/lua/queue-*.lua); each header documents KEYS, ARGV and the reply. */
+/**
+ * Typed handles on the queue's Lua scripts (src/lua/queue-*.lua); each header documents KEYS,
+ * ARGV and the reply, and names each KEYS entry after a QueueKeys field: `handle.call(conn, k,
+ * args)` builds KEYS from the header, so no call site orders keys by hand.
+ */
 
-type AddKeys = [
-  ready: string,
-  prioritized: string,
-  delayed: string,
-  wake: string,
-  prioritySequence: string,
-  delayedPriorities: string,
-  schedules: string,
-  scheduleNext: string,
-  jobPrefix: string,
-]
-export const addScript = defineScript<AddKeys, [now: number, count: number, ...perJob: ScriptArg[]], number[]>('queue-add')
+/** The keys of one job's scripts: the queue's keys plus that job's hash. */
+export type JobScriptKeys = QueueKeys & { readonly jobKey: string }
 
-type NextKeys = [
-  ready: string,
-  prioritized: string,
-  delayed: string,
-  active: string,
-  completed: string,
-  dead: string,
-  wake: string,
-  meta: string,
-  limiter: string,
-  prioritySequence: string,
-  delayedPriorities: string,
-  jobPrefix: string,
-]
+/** QueueKeys with the hash of job `id` as `jobKey`. */
+export function withJob(k: QueueKeys, id: string): JobScriptKeys {
+  return { ...k, jobKey: k.job(id) }
+}
+
+export const addScript = defineKeyedScript<QueueKeys, [now: number, count: number, ...perJob: ScriptArg[]], number[]>('queue-add')
+
 type NextArgs = [
   leaseMs: number,
   wanted: number,
@@ -53,55 +41,26 @@ export type NextReply = [
   recovered: number,
   recoveredDead: string[],
 ]
-export const nextScript = defineScript<NextKeys, NextArgs, NextReply>('queue-next')
+export const nextScript = defineKeyedScript<QueueKeys, NextArgs, NextReply>('queue-next')
 
-export const extendScript = defineScript<[active: string], [leaseMs: number, ...members: string[]], number[]>('queue-extend')
-export const progressScript = defineScript<[active: string, job: string], [member: string, progress: string], number>('queue-progress')
+export const extendScript = defineKeyedScript<QueueKeys, [leaseMs: number, ...members: string[]], number[]>('queue-extend')
+export const progressScript = defineKeyedScript<JobScriptKeys, [member: string, progress: string], number>('queue-progress')
+export const releaseScript = defineKeyedScript<QueueKeys, string[], number>('queue-release')
+export const getScript = defineKeyedScript<JobScriptKeys, [id: string], [state: string, fields: string[]] | null>('queue-get')
+export const countsScript = defineKeyedScript<QueueKeys, [], number[]>('queue-counts')
+export const pauseScript = defineKeyedScript<QueueKeys, [pause: 0 | 1], number>('queue-pause')
+export const retryDeadScript = defineKeyedScript<QueueKeys, [limit: number, ...ids: string[]], number>('queue-retry-dead')
 
-type ReleaseKeys = [active: string, ready: string, prioritized: string, prioritySequence: string, wake: string, jobPrefix: string]
-export const releaseScript = defineScript<ReleaseKeys, string[], number>('queue-release')
-
-type GetKeys = [job: string, ready: string, prioritized: string, delayed: string, completed: string, dead: string]
-export const getScript = defineScript<GetKeys, [id: string], [state: string, fields: string[]] | null>('queue-get')
-
-type CountKeys = [ready: string, prioritized: string, delayed: string, active: string, completed: string, dead: string, meta: string]
-export const countsScript = defineScript<CountKeys, [], number[]>('queue-counts')
-
-export const pauseScript = defineScript<[meta: string, ready: string, prioritized: string, wake: string], [pause: 0 | 1], number>(
-  'queue-pause',
-)
-
-type RetryDeadKeys = [dead: string, ready: string, prioritized: string, prioritySequence: string, wake: string, jobPrefix: string]
-export const retryDeadScript = defineScript<RetryDeadKeys, [limit: number, ...ids: string[]], number>('queue-retry-dead')
-
-export const cleanScript = defineScript<[finished: string, jobPrefix: string], [cutoff: number | string, limit: number], number>(
+/** `finished` is the completed or the dead zset. */
+export const cleanScript = defineKeyedScript<{ finished: string; jobPrefix: string }, [cutoff: number | string, limit: number], number>(
   'queue-clean',
 )
 
-type DrainKeys = [
-  ready: string,
-  prioritized: string,
-  delayed: string,
-  delayedPriorities: string,
-  schedules: string,
-  scheduleDefinitions: string,
-  scheduleNext: string,
-  jobPrefix: string,
-]
-export const drainScript = defineScript<DrainKeys, [delayed: 0 | 1, batch: number], number>('queue-drain')
-export const cancelScript = defineScript<DrainKeys, [jobId: string, scheduleId: string], [job: number, schedule: number]>('queue-cancel')
+export const drainScript = defineKeyedScript<QueueKeys, [delayed: 0 | 1, batch: number], number>('queue-drain')
+export const cancelScript = defineKeyedScript<QueueKeys, [jobId: string, scheduleId: string], [job: number, schedule: number]>(
+  'queue-cancel',
+)
 
-type ScheduleKeys = [
-  schedules: string,
-  scheduleDefinitions: string,
-  scheduleNext: string,
-  ready: string,
-  prioritized: string,
-  delayed: string,
-  delayedPriorities: string,
-  wake: string,
-  jobPrefix: string,
-]
 type ScheduleArgs = [
   scheduleId: string,
   version: string,
@@ -113,4 +72,4 @@ type ScheduleArgs = [
   dueAt: number,
   now: number,
 ]
-export const scheduleScript = defineScript<ScheduleKeys, ScheduleArgs, 0 | 1 | 2>('queue-schedule')
+export const scheduleScript = defineKeyedScript<QueueKeys, ScheduleArgs, 0 | 1 | 2>('queue-schedule')

@@ -24,6 +24,7 @@ import {
   getScript,
   pauseScript,
   retryDeadScript,
+  withJob,
 } from './queue-scripts.js'
 
 export interface AddedJob {
@@ -129,11 +130,7 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
       args.push(job.id, job.data, job.options, job.priority, job.dueAt, job.unique ? 1 : 0, schedule?.id ?? '', schedule?.version ?? '')
     }
     const k = this.keys
-    const replies = await addScript.run(
-      this.#ctx.connection,
-      [k.ready, k.prioritized, k.delayed, k.wake, k.prioritySequence, k.delayedPriorities, k.schedules, k.scheduleNext, k.jobPrefix],
-      [Date.now(), jobs.length, ...args],
-    )
+    const replies = await addScript.call(this.#ctx.connection, k, [Date.now(), jobs.length, ...args])
     const added = jobs.map((job, i) => ({ id: job.id, created: replies[i] === 1 }))
     if (this.listenerCount('added') > 0) this.emit('added', added)
     return added
@@ -149,7 +146,7 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
   async getJob<R = unknown>(id: string): Promise<JobInfo<T, R> | null> {
     validateJobId(id)
     const k = this.keys
-    const reply = await getScript.run(this.#ctx.connection, [k.job(id), k.ready, k.prioritized, k.delayed, k.completed, k.dead], [id])
+    const reply = await getScript.call(this.#ctx.connection, withJob(k, id), [id])
     if (!reply) return null
     return parseJobInfo<T, R>(this.#ctx.codec, id, reply[0], reply[1])
   }
@@ -193,11 +190,7 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
 
   async counts(): Promise<JobCounts> {
     const k = this.keys
-    const [waiting, delayed, active, completed, dead, paused, prioritized] = await countsScript.run(
-      this.#ctx.connection,
-      [k.ready, k.prioritized, k.delayed, k.active, k.completed, k.dead, k.meta],
-      [],
-    )
+    const [waiting, delayed, active, completed, dead, paused, prioritized] = await countsScript.call(this.#ctx.connection, k, [])
     return {
       waiting: waiting ?? 0,
       prioritized: prioritized ?? 0,
@@ -212,14 +205,14 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
   /** Stops every worker from taking jobs (jobs in flight finish; adds go on). Resolves false if it was already paused. */
   async pause(): Promise<boolean> {
     const k = this.keys
-    const changed = (await pauseScript.run(this.#ctx.connection, [k.meta, k.ready, k.prioritized, k.wake], [1])) === 1
+    const changed = (await pauseScript.call(this.#ctx.connection, k, [1])) === 1
     if (changed) this.emit('paused')
     return changed
   }
 
   async resume(): Promise<boolean> {
     const k = this.keys
-    const changed = (await pauseScript.run(this.#ctx.connection, [k.meta, k.ready, k.prioritized, k.wake], [0])) === 1
+    const changed = (await pauseScript.call(this.#ctx.connection, k, [0])) === 1
     if (changed) this.emit('resumed')
     return changed
   }
@@ -235,17 +228,16 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
   async retryDead({ ids, limit = 1000 }: { ids?: string[]; limit?: number } = {}): Promise<number> {
     validateCount(limit, 'limit')
     const k = this.keys
-    const keys = [k.dead, k.ready, k.prioritized, k.prioritySequence, k.wake, k.jobPrefix] as const
     let moved = 0
     if (ids !== undefined) {
       if (!Array.isArray(ids)) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'ids must be an array of job ids')
       for (const id of ids) validateJobId(id)
       for (let i = 0; i < ids.length; i += BULK_CHUNK) {
-        moved += await retryDeadScript.run(this.#ctx.connection, [...keys], [0, ...ids.slice(i, i + BULK_CHUNK)])
+        moved += await retryDeadScript.call(this.#ctx.connection, k, [0, ...ids.slice(i, i + BULK_CHUNK)])
       }
     } else {
       for (let left = limit; left > 0; ) {
-        const n = await retryDeadScript.run(this.#ctx.connection, [...keys], [Math.min(left, BULK_CHUNK)])
+        const n = await retryDeadScript.call(this.#ctx.connection, k, [Math.min(left, BULK_CHUNK)])
         moved += n
         left -= n
         if (n === 0) break
@@ -272,12 +264,12 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, "clean: state must be 'completed' or 'dead'")
     validateMs(olderThanMs, 'olderThanMs', { allowZero: true })
     validateCount(limit, 'limit')
-    const key = state === 'completed' ? this.keys.completed : this.keys.dead
+    const finished = state === 'completed' ? this.keys.completed : this.keys.dead
     const cutoff = olderThanMs === 0 ? '+inf' : Date.now() - olderThanMs
     let removed = 0
     while (removed < limit) {
       const batch = Math.min(1000, limit - removed)
-      const n = await cleanScript.run(this.#ctx.connection, [key, this.keys.jobPrefix], [cutoff, batch])
+      const n = await cleanScript.call(this.#ctx.connection, { finished, jobPrefix: this.keys.jobPrefix }, [cutoff, batch])
       removed += n
       if (n < batch) break
     }
@@ -293,11 +285,7 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
     const k = this.keys
     let removed = 0
     for (;;) {
-      const n = await drainScript.run(
-        this.#ctx.connection,
-        [k.ready, k.prioritized, k.delayed, k.delayedPriorities, k.schedules, k.scheduleDefinitions, k.scheduleNext, k.jobPrefix],
-        [delayed ? 1 : 0, 500],
-      )
+      const n = await drainScript.call(this.#ctx.connection, k, [delayed ? 1 : 0, 500])
       if (n === 0) break
       removed += n
     }
@@ -315,11 +303,7 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
   /** Cancels a job and/or a schedule (internal; see `rk.scheduler.cancel`). */
   cancel(jobId: string, scheduleId: string): Promise<[number, number]> {
     const k = this.keys
-    return cancelScript.run(
-      this.#ctx.connection,
-      [k.ready, k.prioritized, k.delayed, k.delayedPriorities, k.schedules, k.scheduleDefinitions, k.scheduleNext, k.jobPrefix],
-      [jobId, scheduleId],
-    )
+    return cancelScript.call(this.#ctx.connection, k, [jobId, scheduleId])
   }
 
   /**

@@ -117,11 +117,17 @@ export class Scheduler {
       endAt: repeat.ea,
     })
     const k = queue.keys
-    const reply = await scheduleScript.run(
-      this.#ctx.connection,
-      [k.schedules, k.scheduleDefinitions, k.scheduleNext, k.ready, k.prioritized, k.delayed, k.delayedPriorities, k.wake, k.jobPrefix],
-      [repeat.s, repeat.v, definition, job.id, job.data, job.options, job.priority, due, now],
-    )
+    const reply = await scheduleScript.call(this.#ctx.connection, k, [
+      repeat.s,
+      repeat.v,
+      definition,
+      job.id,
+      job.data,
+      job.options,
+      job.priority,
+      due,
+      now,
+    ])
     if (reply === 2) {
       // The first due time already ran (or runs now): chain from the following one.
       for (let tries = 0; tries < 3 && due !== undefined; tries++) {

@@ -9,7 +9,7 @@ import { newWorkerId } from './ids.js'
 import { describeError, parseStoredOptions } from './job.js'
 import { type BackoffPolicy, loadBackoff, retryDelay, type StoredJobOptions } from './options.js'
 import { Queue } from './queue.js'
-import { extendScript, type NextReply, nextScript, progressScript, releaseScript } from './queue-scripts.js'
+import { extendScript, type NextReply, nextScript, progressScript, releaseScript, withJob } from './queue-scripts.js'
 import { nextOccurrence, occurrenceDue, occurrenceId } from './repeat.js'
 import { checkEviction } from './server-check.js'
 import { ActiveJob } from './worker-job.js'
@@ -184,38 +184,21 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     const k = this.#queue.keys
     const tokenPrefix = `${this.id}.${(this.#callSeq++).toString(36)}.`
     nextScript
-      .run(
-        this.#ctx.connection,
-        [
-          k.ready,
-          k.prioritized,
-          k.delayed,
-          k.active,
-          k.completed,
-          k.dead,
-          k.wake,
-          k.meta,
-          k.limiter,
-          k.prioritySequence,
-          k.delayedPriorities,
-          k.jobPrefix,
-        ],
-        [
-          o.leaseMs,
-          wanted,
-          tokenPrefix,
-          promote ? 1 : 0,
-          recover ? 1 : 0,
-          woke ? 1 : 0,
-          o.limiter?.max ?? 0,
-          o.limiter?.durationMs ?? 0,
-          o.keep,
-          trim ? 1 : 0,
-          o.attempts,
-          outcomes.length,
-          ...outcomeArgs(outcomes),
-        ],
-      )
+      .call(this.#ctx.connection, k, [
+        o.leaseMs,
+        wanted,
+        tokenPrefix,
+        promote ? 1 : 0,
+        recover ? 1 : 0,
+        woke ? 1 : 0,
+        o.limiter?.max ?? 0,
+        o.limiter?.durationMs ?? 0,
+        o.keep,
+        trim ? 1 : 0,
+        o.attempts,
+        outcomes.length,
+        ...outcomeArgs(outcomes),
+      ])
       .then(
         (reply) => {
           this.#errors = 0
@@ -424,7 +407,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
 
   async #storeProgress(member: string, id: string, progress: unknown): Promise<boolean> {
     const encoded = this.#queue.encodePayload(progress, `job ${id} progress`)
-    const stored = await progressScript.run(this.#ctx.connection, [this.#queue.keys.active, this.#queue.keys.job(id)], [member, encoded])
+    const stored = await progressScript.call(this.#ctx.connection, withJob(this.#queue.keys, id), [member, encoded])
     return stored === 1
   }
 
@@ -432,7 +415,7 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   #renew(): void {
     const entries = [...this.#running.values()].filter((e) => !e.lost && !e.released)
     if (entries.length === 0) return
-    extendScript.run(this.#ctx.connection, [this.#queue.keys.active], [this.#o.leaseMs, ...entries.map((e) => e.member)]).then(
+    extendScript.call(this.#ctx.connection, this.#queue.keys, [this.#o.leaseMs, ...entries.map((e) => e.member)]).then(
       (replies) => {
         for (const [i, entry] of entries.entries()) {
           if (replies[i] !== 0) continue
@@ -501,9 +484,9 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
         }
         const k = this.#queue.keys
         await releaseScript
-          .run(
+          .call(
             this.#ctx.connection,
-            [k.active, k.ready, k.prioritized, k.prioritySequence, k.wake, k.jobPrefix],
+            k,
             left.map((e) => e.member),
           )
           .catch((error: unknown) => this.#reportError(error))

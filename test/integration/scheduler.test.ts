@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, type Redkit } from '../../src/index.js'
 import { Scheduler } from '../../src/messaging/index.js'
+import { nextScript } from '../../src/messaging/queue-scripts.js'
 import { TOPOLOGIES } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'
 import { sleep } from '../support/wait.js'
@@ -97,6 +98,25 @@ describe.each(TOPOLOGIES)('scheduler on %s', (_topology, options) => {
     expect(new Set(ids).size).toBe(ids.length)
     expect(await rk.scheduler.cancel(queue, 'beat')).toBe(true)
     await worker.close()
+  })
+
+  it('replacing a schedule drops a pending occurrence that waits in the prioritized set (regression)', async () => {
+    const queue = `prio-${++seq}`
+    const q = rk.queue<string>(queue)
+    const startAt = Date.now() + 100
+    const task = { queue, id: 'report', everyMs: 3_600_000, startAt, job: { priority: 5 } }
+    expect((await rk.scheduler.repeat({ ...task, data: 'old' })).nextRunAt).toBe(startAt)
+    const pending = `report@${startAt}`
+    await sleep(150)
+    // Promote the due occurrence the way a worker's fetch does (settle-only, no lease): it now
+    // waits in the prioritized set, not in the delayed set.
+    await nextScript.call(rk.connection, q.keys, [30_000, 0, 't', 1, 0, 0, 0, 0, -1, 0, 1, 0])
+    expect(await q.counts()).toMatchObject({ prioritized: 1, delayed: 0 })
+    expect((await rk.scheduler.repeat({ ...task, data: 'new' })).changed).toBe(true)
+    // The old definition's occurrence must not run: it is gone from every waiting place, with its hash.
+    expect(await q.counts()).toMatchObject({ prioritized: 0, waiting: 0, delayed: 1 })
+    expect(await q.getJob(pending)).toBeNull()
+    expect(await rk.scheduler.cancel(queue, 'report')).toBe(true)
   })
 
   it('rejects bad definitions', async () => {

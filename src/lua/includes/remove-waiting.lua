@@ -1,0 +1,11 @@
+-- Removes a job that has not started from wherever it waits: the delayed zset (with its delayed
+-- priority), the prioritized zset or the ready list. Returns 1 when it was found, else 0. The job's
+-- hash is the caller's to delete. Self-contained include.
+local function remove_waiting(ready, prioritized, delayed, delayed_priorities, id)
+  if redis.call('ZREM', delayed, id) == 1 then
+    redis.call('HDEL', delayed_priorities, id)
+    return 1
+  end
+  if redis.call('ZREM', prioritized, id) == 1 then return 1 end
+  return redis.call('LREM', ready, 1, id)
+end

@@ -1,0 +1,6 @@
+-- The server's clock in epoch ms: every deadline, lease and score is on this one clock, never the
+-- clients' (which drift apart). Self-contained include.
+local function server_time_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
