@@ -21,7 +21,14 @@ import {
   type WorkerOptions,
 } from './messaging/index.js'
 import { SessionManager, type SessionOptions } from './session/index.js'
-import { BloomFilter, type BloomOptions, RateLimiter, type RateLimiterOptions } from './stats/index.js'
+import {
+  BloomFilter,
+  type BloomOptions,
+  Leaderboard,
+  type LeaderboardOptions,
+  RateLimiter,
+  type RateLimiterOptions,
+} from './stats/index.js'
 
 export interface RedkitOptions extends ConnectionOptions {
   /**
@@ -163,6 +170,11 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
   /** A rate limiter (`redkit/stats`): `consume(key, cost)` in one round trip on the server's clock, `peek`, `reset`. */
   rateLimiter(name: string, options: RateLimiterOptions): RateLimiter {
     return new RateLimiter(this, name, options)
+  }
+
+  /** A leaderboard (`redkit/stats`): `add`, `incr` (new score and rank in one call), `top`, `rank`, `around`, `page`, `remove`, `size`. */
+  leaderboard(name: string, options?: LeaderboardOptions): Leaderboard {
+    return new Leaderboard(this, name, options)
   }
 
   /** Round-trip time of a PING, in ms. */

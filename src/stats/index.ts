@@ -1,4 +1,5 @@
 export { BloomFilter } from './bloom.js'
+export { Leaderboard, type LeaderboardReadOptions } from './leaderboard.js'
 export { rateLimitExpress } from './rate-limiter/express.js'
 export { rateLimitFastify } from './rate-limiter/fastify.js'
 export type { RateLimitHeaderDraft } from './rate-limiter/headers.js'
@@ -7,6 +8,10 @@ export type { RateLimitMiddlewareOptions } from './rate-limiter/middleware.js'
 export type {
   BloomOptions,
   BloomSize,
+  LeaderboardEntry,
+  LeaderboardOptions,
+  LeaderboardOrder,
+  LeaderboardPeriod,
   RateLimitAlgorithm,
   RateLimiterOptions,
   RateLimitResult,

@@ -58,6 +58,7 @@ export interface ResolvedLeaderboardOptions {
   period: LeaderboardPeriod
   timeZone: string
   keepPastMs: number
+  clock: LeaderboardOptions['clock']
 }
 
 export function resolveLeaderboard(options: LeaderboardOptions | undefined): ResolvedLeaderboardOptions {
@@ -69,6 +70,7 @@ export function resolveLeaderboard(options: LeaderboardOptions | undefined): Res
     period: oneOf(o.period ?? d.period, 'period', ['none', 'daily', 'weekly'] as const),
     timeZone: timeZone(o.timeZone ?? d.timeZone, 'timeZone'),
     keepPastMs: integer(o.keepPastMs ?? d.keepPastMs, 'keepPastMs', 0, MAX_RETENTION_MS),
+    clock: o.clock,
   }
 }
 
@@ -76,6 +78,7 @@ export interface ResolvedTimeseriesOptions {
   granularities: readonly Granularity[]
   retention: Record<Granularity, number>
   timeZone: string
+  clock: TimeseriesOptions['clock']
 }
 
 export function resolveTimeseries(options: TimeseriesOptions | undefined): ResolvedTimeseriesOptions {
@@ -89,16 +92,17 @@ export function resolveTimeseries(options: TimeseriesOptions | undefined): Resol
   const retention = { ...d.retention }
   for (const [name, ms] of Object.entries(given))
     retention[oneOf(name, 'retention key', GRANULARITIES)] = integer(ms, `retention.${name}`, 1, MAX_RETENTION_MS)
-  return { granularities, retention, timeZone: timeZone(o.timeZone ?? d.timeZone, 'timeZone') }
+  return { granularities, retention, timeZone: timeZone(o.timeZone ?? d.timeZone, 'timeZone'), clock: o.clock }
 }
 
-export function resolveUnique(options: UniqueOptions | undefined): Required<UniqueOptions> {
+export function resolveUnique(options: UniqueOptions | undefined): Required<Omit<UniqueOptions, 'clock'>> & Pick<UniqueOptions, 'clock'> {
   const o = optionsObject(options, 'unique options')
   const d = DEFAULTS.unique
   return {
     granularity: oneOf(o.granularity ?? d.granularity, 'granularity', ['hour', 'day'] as const),
     retentionMs: integer(o.retentionMs ?? d.retentionMs, 'retentionMs', 1, MAX_RETENTION_MS),
     timeZone: timeZone(o.timeZone ?? d.timeZone, 'timeZone'),
+    clock: o.clock,
   }
 }
 

@@ -1,4 +1,5 @@
-import { defineScript } from '../core/scripts.js'
+import { defineKeyedScript, defineScript } from '../core/scripts.js'
+import type { LeaderboardKeys } from './keys.js'
 
 /** Reply of every rate limiter script: allowed, remaining, resetMs, retryAfterMs, retryOneMs, server time. */
 export type RateLimitReply = [allowed: 0 | 1, remaining: number, resetMs: number, retryAfterMs: number, retryOneMs: number, now: number]
@@ -11,4 +12,15 @@ export const scripts = {
     'token-bucket': defineScript<[tat: string], RateLimitArgs, RateLimitReply>('ratelimit-gcra'),
     'fixed-window': defineScript<[counter: string], RateLimitArgs, RateLimitReply>('ratelimit-fixed'),
   },
+  leaderboardUpdate: defineKeyedScript<
+    LeaderboardKeys,
+    [member: string, value: number, mode: 'set' | 'incr', order: string, maxSize: number, expireAt: number],
+    [score: number, rank: number]
+  >('leaderboard-update'),
+  leaderboardRead: defineKeyedScript<
+    Pick<LeaderboardKeys, 'board' | 'index'>,
+    [mode: 'range' | 'rank' | 'around', order: string, a: string | number, b: number],
+    Array<string | number>
+  >('leaderboard-read'),
+  leaderboardRemove: defineKeyedScript<Pick<LeaderboardKeys, 'board' | 'index'>, [member: string], number>('leaderboard-remove'),
 }

@@ -1,4 +1,5 @@
 import type { Connection } from '../core/connection.js'
+import { ErrorCodes, RedkitError } from '../core/errors.js'
 
 /** How often the offset to the server's clock is measured again (on use, never on a timer). */
 const RESYNC_MS = 60_000
@@ -48,6 +49,19 @@ export class ServerClock {
 }
 
 const clocks = new WeakMap<Connection, ServerClock>()
+
+/** Anything with `now()`; the server clock, or one a caller injected. */
+export interface NowSource {
+  now(): number | Promise<number>
+}
+
+/** The injected clock if there is one, else the connection's server clock. */
+export function clockFor(connection: Connection, injected: { now(): number } | undefined): NowSource {
+  if (injected === undefined) return serverClock(connection)
+  if (injected === null || typeof injected.now !== 'function')
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'clock must be an object with a now() method')
+  return injected
+}
 
 /** The one server clock of a connection. */
 export function serverClock(connection: Connection): ServerClock {

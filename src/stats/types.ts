@@ -53,6 +53,11 @@ export interface LeaderboardOptions {
   timeZone?: string
   /** How long a past period's board is kept after it ends, in ms. @defaultValue 7 days */
   keepPastMs?: number
+  /**
+   * Where "now" comes from when a write picks its period or bucket (tests, replays).
+   * @defaultValue the Redis server's clock, estimated from TIME once a minute
+   */
+  clock?: { now(): number }
 }
 
 export interface LeaderboardEntry {
@@ -71,6 +76,11 @@ export interface TimeseriesOptions {
   retention?: Partial<Record<Granularity, number>>
   /** IANA time zone of hour, day and month boundaries. @defaultValue 'UTC' */
   timeZone?: string
+  /**
+   * Where "now" comes from when a write picks its period or bucket (tests, replays).
+   * @defaultValue the Redis server's clock, estimated from TIME once a minute
+   */
+  clock?: { now(): number }
 }
 
 export interface RangeQuery {
@@ -92,6 +102,11 @@ export interface UniqueOptions {
   retentionMs?: number
   /** IANA time zone of the buckets. @defaultValue 'UTC' */
   timeZone?: string
+  /**
+   * Where "now" comes from when a write picks its period or bucket (tests, replays).
+   * @defaultValue the Redis server's clock, estimated from TIME once a minute
+   */
+  clock?: { now(): number }
 }
 
 export interface SlidingWindowOptions {
