@@ -7,7 +7,7 @@ import { type DoctorReport, runDoctor } from './core/doctor.js'
 import { ErrorCodes, RedkitError } from './core/errors.js'
 import { KeySpace } from './core/keys.js'
 import { Expirations, type ExpirationsOptions, Presence, type PresenceOptions } from './events/index.js'
-import { Lock, type LockOptions } from './lock/index.js'
+import { Lock, type LockOptions, ReadWriteLock, ReentrantLock, Semaphore, type SemaphoreOptions } from './lock/index.js'
 import {
   Channel,
   type ChannelOptions,
@@ -137,6 +137,21 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
    */
   lock(name: string, options?: LockOptions): Lock {
     return new Lock(this, name, options)
+  }
+
+  /** A mutex its owner may re-take (`redkit/lock`): a hold count per handle, or per async context in `using`. */
+  reentrantLock(name: string, options?: LockOptions): ReentrantLock {
+    return new ReentrantLock(this, name, options)
+  }
+
+  /** A fair counting semaphore with expiring permits (`redkit/lock`); one handle holds one permit. */
+  semaphore(name: string, options: SemaphoreOptions): Semaphore {
+    return new Semaphore(this, name, options)
+  }
+
+  /** A fair read-write lock with writer preference (`redkit/lock`): `reader()`, `writer()`, `read(fn)`, `write(fn)`. */
+  readWriteLock(name: string, options?: LockOptions): ReadWriteLock {
+    return new ReadWriteLock(this, name, options)
   }
 
   /**

@@ -73,3 +73,24 @@ export function mergeFlags(current: string, add: string): string {
   for (const flag of add) if (!out.includes(flag)) out += flag
   return out
 }
+
+/**
+ * The first master that may evict keys (`maxmemory` set and a policy other than `noeviction`), as
+ * the error to report: it names the setting, what would be lost (`what`) and the fix. CONFIG being
+ * unavailable (managed services) is not reported here: `rk.doctor()` explains it.
+ */
+export async function checkEviction(masters: readonly NodeHandle[], what: string): Promise<RedkitError | undefined> {
+  for (const node of masters) {
+    const config = await readConfig(node, ['maxmemory', 'maxmemory-policy']).catch(() => undefined)
+    const maxmemory = Number(config?.get('maxmemory') ?? '0')
+    const policy = config?.get('maxmemory-policy') ?? 'noeviction'
+    if (maxmemory > 0 && policy !== 'noeviction') {
+      return new RedkitError(
+        ErrorCodes.E_SERVER_CONFIG,
+        `maxmemory-policy is ${policy} on ${node.address} with maxmemory ${maxmemory}: Redis may evict ${what} under memory pressure. Set maxmemory-policy to noeviction (CONFIG SET maxmemory-policy noeviction, and in redis.conf or the parameter group of a managed service).`,
+        { details: { setting: 'maxmemory-policy', current: policy, expected: 'noeviction', node: node.address } },
+      )
+    }
+  }
+  return undefined
+}

@@ -1,10 +1,17 @@
 --[[
-  Extends the lock's TTL if the caller still holds it.
-  KEYS[1] owner
-  ARGV[1] the caller's owner token
-  ARGV[2] new ttl in ms
-  Reply: 1 when extended, 0 when the caller no longer held it
+  Extends the caller's hold if it still has it.
+  KEYS[1] holders (hash: token -> '<expiry ms>:<fencing token>:<weight>')
+  ARGV[1] the caller's token
+  ARGV[2] new ttl in ms (the hold then lapses this long from now, server time)
+  Reply: 1 when extended, 0 when the caller no longer held it (lapsed, released or taken over)
 ]]
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local mine = redis.call('HGET', KEYS[1], ARGV[1])
+if not mine then return 0 end
+local expiry, rest = string.match(mine, '^(%d+)(:%d+:%d+)$')
+if not expiry or tonumber(expiry) <= now then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], (now + ttl) .. rest)
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1

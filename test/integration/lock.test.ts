@@ -80,9 +80,9 @@ describe.each(TOPOLOGIES)('lock on %s', (_topology, options) => {
     await new Promise((r) => setTimeout(r, 800))
     expect(await other.lock('long').tryAcquire()).toBe(false)
     const lost = new Promise((resolve) => lock.onLost(resolve))
-    // Someone deletes the owner key behind its back (e.g. an operator): the next renewal notices.
-    const owner = rk.keys.key('lock:long', 'owner')
-    await rk.connection.send(['DEL', owner], { key: owner })
+    // Someone deletes the lock behind its back (e.g. an operator): the next renewal notices.
+    const holders = rk.keys.key('lock:long', 'holders')
+    await rk.connection.send(['DEL', holders], { key: holders })
     const error = await lost
     expect(isRedkitError(error) && error.code).toBe('E_LOCK_LOST')
     expect(lock.held).toBe(false)

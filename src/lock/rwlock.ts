@@ -1,0 +1,57 @@
+import type { RedkitContext } from '../core/context.js'
+import { FairLock } from './fair-lock.js'
+import { type LockKeys, lockKeys } from './keys.js'
+import { type ResolvedLockOptions, resolveLockOptions } from './options.js'
+import type { AcquireOptions, LockOptions } from './types.js'
+
+/** Readers share the lock; a writer takes all of it. Larger than any number of concurrent readers. */
+const CAPACITY = 2 ** 31 - 1
+
+/**
+ * A read-write lock: any number of readers or one writer. Waiters are served in arrival order, the
+ * readers at the head of the queue together, so a waiting writer stops new readers from overtaking
+ * it (writer preference, no writer starvation) and readers behind it go in right after it.
+ */
+export class ReadWriteLock {
+  readonly name: string
+  readonly #ctx: RedkitContext
+  readonly #keys: LockKeys
+  readonly #options: ResolvedLockOptions
+
+  constructor(ctx: RedkitContext, name: string, options: LockOptions = {}) {
+    this.#ctx = ctx
+    this.name = name
+    this.#keys = lockKeys(ctx, 'rw', name, 'read-write lock name')
+    this.#options = resolveLockOptions(options)
+  }
+
+  /** A handle for one read hold. */
+  reader(): FairLock {
+    return new FairLock(
+      this.#ctx,
+      this.name,
+      { keys: this.#keys, capacity: CAPACITY, weight: 1, describe: `read lock ${this.name}` },
+      this.#options,
+    )
+  }
+
+  /** A handle for one write hold. */
+  writer(): FairLock {
+    return new FairLock(
+      this.#ctx,
+      this.name,
+      { keys: this.#keys, capacity: CAPACITY, weight: CAPACITY, describe: `write lock ${this.name}` },
+      this.#options,
+    )
+  }
+
+  /** Runs fn under a read hold. */
+  read<T>(fn: (signal: AbortSignal) => Promise<T> | T, options?: AcquireOptions): Promise<T> {
+    return this.reader().using(fn, options)
+  }
+
+  /** Runs fn under the write hold. */
+  write<T>(fn: (signal: AbortSignal) => Promise<T> | T, options?: AcquireOptions): Promise<T> {
+    return this.writer().using(fn, options)
+  }
+}

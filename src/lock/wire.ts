@@ -1,0 +1,27 @@
+/**
+ * What lock scripts reply and publish. A wake-up message is `<token>:<fencing token>:<ttl ms>`,
+ * addressed to one waiter: the lock was handed to it. A fencing token of 0 means "retry" (unfair
+ * locks wake the head waiter without a handoff, and a resubscribe wakes everyone).
+ */
+
+export interface Grant {
+  token: string
+  fence: number
+  ttlMs: number
+}
+
+export function parseWake(message: string): Grant | undefined {
+  const [token, fence, ttl] = message.split(':')
+  if (!token || fence === undefined || ttl === undefined) return undefined
+  const grant = { token, fence: Number(fence), ttlMs: Number(ttl) }
+  return Number.isFinite(grant.fence) && Number.isFinite(grant.ttlMs) ? grant : undefined
+}
+
+/** The grants listed after the first element of a release reply. */
+export function grantsOf(reply: ReadonlyArray<number | string>): Grant[] {
+  const grants: Grant[] = []
+  for (let i = 1; i + 2 < reply.length; i += 3) {
+    grants.push({ token: String(reply[i]), fence: Number(reply[i + 1]), ttlMs: Number(reply[i + 2]) })
+  }
+  return grants
+}
