@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { timerMs } from '../core/validate.js'
 import { Hold } from './hold.js'
 import type { LockKeys } from './keys.js'
-import { DEFAULTS, type ResolvedLockOptions, resolveAcquire, validateDuration } from './options.js'
+import { DEFAULTS, type ResolvedLockOptions, resolveAcquire } from './options.js'
 import { acquireScript, extendScript, releaseScript } from './scripts.js'
 import { warnIfEvictable } from './server-check.js'
 import type { AcquireOptions, LockHandle } from './types.js'
@@ -95,13 +96,13 @@ export class FairLock implements LockHandle {
     if (!hold) return false
     this.#hold = undefined
     const wasActive = hold.active
-    hold.end()
+    void hold.close()
     const released = await this.#leave(hold.owner)
     return wasActive && released
   }
 
   async extend(ttlMs: number = this.#options.ttlMs): Promise<boolean> {
-    validateDuration(ttlMs, 'ttlMs')
+    timerMs(ttlMs, 'ttlMs')
     const hold = this.#hold
     if (!hold?.active) return false
     return hold.extend(ttlMs)
@@ -222,21 +223,29 @@ export class FairLock implements LockHandle {
 
   async #attempt(token: string, placeMs: number): Promise<Granted | { kind: 'waiting'; earliestMs: number }> {
     const { keys, weight, capacity } = this.#resource
-    const [status, a, b] = await acquireScript.run(
-      this.#ctx.connection,
-      [keys.holders, keys.queue, keys.waiters],
-      [token, this.#options.ttlMs, weight, capacity, placeMs, this.#options.fair ? '0' : '1', keys.channel, this.#kind],
-    )
+    const [status, a, b] = await acquireScript.call(this.#ctx.connection, keys, [
+      token,
+      this.#options.ttlMs,
+      weight,
+      capacity,
+      placeMs,
+      this.#options.fair ? '0' : '1',
+      keys.channel,
+      this.#kind,
+    ])
     return status === 1 ? { kind: 'granted', fence: a, ttlMs: b, grantedAfter: 0 } : { kind: 'waiting', earliestMs: a }
   }
 
   async #leave(token: string): Promise<boolean> {
     const { keys, capacity } = this.#resource
-    const reply = await releaseScript.run(
-      this.#ctx.connection,
-      [keys.holders, keys.queue, keys.waiters],
-      [token, capacity, this.#options.fair ? '0' : '1', keys.channel, this.#kind, this.#wakeups.prefix],
-    )
+    const reply = await releaseScript.call(this.#ctx.connection, keys, [
+      token,
+      capacity,
+      this.#options.fair ? '0' : '1',
+      keys.channel,
+      this.#kind,
+      this.#wakeups.prefix,
+    ])
     const grants = grantsOf(reply)
     if (grants.length > 0) this.#wakeups.deliver(keys.channel, grants)
     return reply[0] === 1
@@ -246,16 +255,18 @@ export class FairLock implements LockHandle {
     return this.#wakeups.prefix + randomBytes(16).toString('hex')
   }
 
-  #take(owner: string, fence: number, ttlMs: number, grantedAfter: number): Hold {
+  #take(owner: string, fence: number, validForMs: number, grantedAfter: number): Hold {
     const { keys } = this.#resource
     const hold = new Hold({
+      name: this.#resource.describe,
+      host: this.#ctx,
       owner,
       fence,
-      ttlMs,
+      ttlMs: this.#options.ttlMs,
+      validForMs,
       grantedAfter,
       watchdog: this.#options.watchdog,
-      describe: this.#resource.describe,
-      extend: async (who, ms) => (await extendScript.run(this.#ctx.connection, [keys.holders], [who, ms])) === 1,
+      extend: async (who, ms) => (await extendScript.call(this.#ctx.connection, keys, [who, ms])) === 1,
       lost: (error) => {
         if (this.#hold !== hold) return
         for (const handler of this.#lostHandlers) {

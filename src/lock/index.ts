@@ -1,6 +1,5 @@
-export type { FairLock } from './fair-lock.js'
 export { Lock } from './mutex.js'
 export { ReentrantLock } from './reentrant.js'
 export { ReadWriteLock } from './rwlock.js'
-export { MAX_PERMITS, Semaphore } from './semaphore.js'
+export { Semaphore } from './semaphore.js'
 export type { AcquireOptions, LockHandle, LockOptions, SemaphoreOptions } from './types.js'

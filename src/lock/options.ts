@@ -1,5 +1,5 @@
-import { validateMs } from '../core/backoff.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { errors } from '../core/errors.js'
+import { optionsObject, timerMs } from '../core/validate.js'
 import type { AcquireOptions, LockOptions } from './types.js'
 
 /** Defaults cited by the option types' TSDoc. */
@@ -9,14 +9,11 @@ export const DEFAULTS = {
   fair: true,
   pollMs: 1_000,
   timeoutMs: 10_000,
-  /** A waiter's place in the queue lapses this many polls after its last attempt. */
+  /** A waiter's place in the queue lapses this many polls (at least 1 s) after its last attempt. */
   placePolls: 3,
   /** The local deadline ends this fraction of the TTL (plus 2 ms) early, for clock drift. */
   driftFactor: 0.01,
 } as const
-
-/** setTimeout's limit: longer durations would fire at once. */
-export const MAX_MS = 2 ** 31 - 1
 
 export interface ResolvedLockOptions {
   ttlMs: number
@@ -25,34 +22,27 @@ export interface ResolvedLockOptions {
   pollMs: number
 }
 
-export function validateDuration(value: unknown, what: string, allowZero = false): number {
-  const ms = validateMs(value, what, { allowZero })
-  if (ms > MAX_MS) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `${what} must be at most ${MAX_MS} ms, got ${ms}`)
-  return ms
-}
-
-function validateFlag(value: unknown, what: string, fallback: boolean): boolean {
+function flag(value: unknown, option: string, fallback: boolean): boolean {
   if (value === undefined) return fallback
-  if (typeof value !== 'boolean') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `${what} must be a boolean, got ${String(value)}`)
+  if (typeof value !== 'boolean') throw errors.invalidArgument(option, 'a boolean', value)
   return value
 }
 
-export function resolveLockOptions(options: LockOptions = {}): ResolvedLockOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'lock options must be an object')
+export function resolveLockOptions(input: LockOptions | undefined): ResolvedLockOptions {
+  const options = optionsObject(input, 'lock options')
   return {
-    ttlMs: validateDuration(options.ttlMs ?? DEFAULTS.ttlMs, 'ttlMs'),
-    watchdog: validateFlag(options.watchdog, 'watchdog', DEFAULTS.watchdog),
-    fair: validateFlag(options.fair, 'fair', DEFAULTS.fair),
-    pollMs: validateDuration(options.pollMs ?? DEFAULTS.pollMs, 'pollMs'),
+    ttlMs: timerMs(options.ttlMs ?? DEFAULTS.ttlMs, 'ttlMs'),
+    watchdog: flag(options.watchdog, 'watchdog', DEFAULTS.watchdog),
+    fair: flag(options.fair, 'fair', DEFAULTS.fair),
+    pollMs: timerMs(options.pollMs ?? DEFAULTS.pollMs, 'pollMs'),
   }
 }
 
-export function resolveAcquire(options: AcquireOptions = {}): { timeoutMs: number; signal: AbortSignal | undefined } {
-  const timeoutMs = validateDuration(options.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs', true)
+export function resolveAcquire(input: AcquireOptions | undefined): { timeoutMs: number; signal: AbortSignal | undefined } {
+  const options = optionsObject(input, 'acquire options')
+  const timeoutMs = timerMs(options.timeoutMs ?? DEFAULTS.timeoutMs, 'timeoutMs', { allowZero: true })
   const { signal } = options
-  if (signal !== undefined && !(signal instanceof AbortSignal))
-    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'signal must be an AbortSignal')
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw errors.invalidArgument('signal', 'an AbortSignal')
   return { timeoutMs, signal }
 }
 

@@ -2,7 +2,7 @@ import type { RedkitContext } from '../core/context.js'
 import { FairLock } from './fair-lock.js'
 import { type LockKeys, lockKeys } from './keys.js'
 import { type ResolvedLockOptions, resolveLockOptions } from './options.js'
-import type { AcquireOptions, LockOptions } from './types.js'
+import type { AcquireOptions, LockHandle, LockOptions } from './types.js'
 
 /** Readers share the lock; a writer takes all of it. Larger than any number of concurrent readers. */
 const CAPACITY = 2 ** 31 - 1
@@ -26,7 +26,7 @@ export class ReadWriteLock {
   }
 
   /** A handle for one read hold. */
-  reader(): FairLock {
+  reader(): LockHandle {
     return new FairLock(
       this.#ctx,
       this.name,
@@ -36,7 +36,7 @@ export class ReadWriteLock {
   }
 
   /** A handle for one write hold. */
-  writer(): FairLock {
+  writer(): LockHandle {
     return new FairLock(
       this.#ctx,
       this.name,

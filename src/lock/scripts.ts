@@ -1,17 +1,16 @@
-import { defineScript } from '../core/scripts.js'
+import { defineKeyedScript } from '../core/scripts.js'
+import type { LockKeys } from './keys.js'
 
-type Keys = [holders: string, queue: string, waiters: string]
-
-export const acquireScript = defineScript<
-  Keys,
+export const acquireScript = defineKeyedScript<
+  LockKeys,
   [token: string, ttlMs: number, weight: number, capacity: number, placeMs: number, unfair: string, channel: string, kind: string],
   [status: number, a: number, b: number]
 >('lock-acquire')
 
-export const releaseScript = defineScript<
-  Keys,
+export const releaseScript = defineKeyedScript<
+  LockKeys,
   [token: string, capacity: number, unfair: string, channel: string, kind: string, localPrefix: string],
   Array<number | string>
 >('lock-release')
 
-export const extendScript = defineScript<[holders: string], [token: string, ttlMs: number], number>('lock-extend')
+export const extendScript = defineKeyedScript<LockKeys, [token: string, ttlMs: number], number>('lock-extend')

@@ -1,6 +1,6 @@
-import { validateCount } from '../core/backoff.js'
 import type { RedkitContext } from '../core/context.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { errors } from '../core/errors.js'
+import { count } from '../core/validate.js'
 import { FairLock } from './fair-lock.js'
 import { lockKeys } from './keys.js'
 import { resolveLockOptions } from './options.js'
@@ -18,10 +18,8 @@ export class Semaphore extends FairLock {
 
   constructor(ctx: RedkitContext, name: string, options: SemaphoreOptions) {
     if (typeof options !== 'object' || options === null)
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'semaphore options with permits are required')
-    const permits = validateCount(options.permits, 'permits')
-    if (permits > MAX_PERMITS)
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `permits must be at most ${MAX_PERMITS}, got ${permits}`)
+      throw errors.invalidArgument('semaphore options', 'an object with permits', options)
+    const permits = count(options.permits, 'permits', { max: MAX_PERMITS })
     super(
       ctx,
       name,

@@ -1,12 +1,12 @@
 --[[
   Extends the caller's hold if it still has it.
-  KEYS[1] holders (hash: token -> '<expiry ms>:<fencing token>:<weight>')
+  KEYS[1] holders: hash token -> '<expiry ms>:<fencing token>:<weight>'
   ARGV[1] the caller's token
   ARGV[2] new ttl in ms (the hold then lapses this long from now, server time)
   Reply: 1 when extended, 0 when the caller no longer held it (lapsed, released or taken over)
 ]]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--- @include "lock-clock"
+local now = lock_clock()
 local ttl = tonumber(ARGV[2])
 local mine = redis.call('HGET', KEYS[1], ARGV[1])
 if not mine then return 0 end

@@ -113,7 +113,16 @@ const EXPECTED: Record<string, string[]> = {
     'WorkerOptions',
     'jobTracing',
   ],
-  'src/lock/index.ts': ['AcquireOptions', 'Lock', 'LockOptions'],
+  'src/lock/index.ts': [
+    'AcquireOptions',
+    'Lock',
+    'LockHandle',
+    'LockOptions',
+    'ReadWriteLock',
+    'ReentrantLock',
+    'Semaphore',
+    'SemaphoreOptions',
+  ],
   'src/session/index.ts': [
     'ClientContext',
     'ExpiredSession',
