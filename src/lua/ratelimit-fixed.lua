@@ -6,12 +6,12 @@
   ARGV[3] cost (positive integer <= limit; 0 = peek: decide as for cost 1, record nothing)
   Reply: {allowed 0|1, remaining, resetMs, retryAfterMs, retryOneMs, server time ms}
 ]]
+--- @include "server-time"
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = server_time_ms()
 local index = math.floor(now / window)
 local windowEnd = (index + 1) * window
 

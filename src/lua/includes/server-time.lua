@@ -4,3 +4,9 @@ local function server_time_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+
+-- The same clock with the microseconds kept as a fraction of a ms (for rates finer than 1 ms).
+local function server_time_precise_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
