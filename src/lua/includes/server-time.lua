@@ -10,3 +10,9 @@ local function server_time_precise_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 end
+
+-- The same instant in ms and in µs, from one TIME call (fencing tokens need µs).
+local function server_time_ms_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
