@@ -54,10 +54,13 @@ export class TagIndex {
           key: index,
         })
         cursor = next
-        if (members.length === 0) continue
-        const results = await Promise.all(members.map((member) => this.#connection.send<number>(['UNLINK', member], { key: member })))
+        // A tag set is data in Redis, so it may have been planted: delete only this cache's entries,
+        // never a key outside the cache (another cache, a lock, a queue, a key outside the prefix).
+        const entries = members.filter((member) => this.#keys.keyOf(member) !== undefined)
+        if (entries.length === 0) continue
+        const results = await Promise.all(entries.map((member) => this.#connection.send<number>(['UNLINK', member], { key: member })))
         for (const n of results) deleted += n
-        await onBatch(members)
+        await onBatch(entries)
       } while (cursor !== '0')
     }
     return deleted

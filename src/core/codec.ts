@@ -14,8 +14,21 @@ export interface Codec {
 const DATE = '$rk:date'
 const BIGINT = '$rk:bigint'
 const UNDEFINED = '$rk:undefined'
+const NEGATIVE_ZERO = '$rk:-0'
 const ESCAPE = '$rk:object'
-const TAGS = new Set([DATE, BIGINT, UNDEFINED, ESCAPE])
+const TAGS = new Set([DATE, BIGINT, UNDEFINED, NEGATIVE_ZERO, ESCAPE])
+
+/** Deeper values are refused (E_ENCODE) rather than overflowing the stack in JSON.stringify. */
+export const MAX_DEPTH = 256
+
+/**
+ * Sets `key` as an own, enumerable data property. Plain assignment would run the `__proto__`
+ * setter for the key "__proto__": on encode the key would vanish, on decode foreign JSON could
+ * replace the object's prototype (prototype pollution).
+ */
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+}
 
 function isTagLike(value: object): boolean {
   const keys = Object.keys(value)
@@ -29,7 +42,8 @@ function prepare(value: unknown, path: string, seen: Set<object>): unknown {
       return value
     case 'number':
       if (!Number.isFinite(value)) fail(path, `${value} is not representable (JSON would turn it into null)`)
-      return value
+      // JSON writes -0 as 0.
+      return Object.is(value, -0) ? { [NEGATIVE_ZERO]: 1 } : value
     case 'bigint':
       return { [BIGINT]: value.toString() }
     case 'undefined':
@@ -46,9 +60,15 @@ function prepare(value: unknown, path: string, seen: Set<object>): unknown {
     return { [DATE]: obj.toISOString() }
   }
   if (seen.has(obj)) fail(path, 'the value contains a cycle')
+  if (seen.size >= MAX_DEPTH) fail(path, `the value is nested deeper than ${MAX_DEPTH} levels`)
   if (Array.isArray(obj)) {
     seen.add(obj)
-    const out = obj.map((item, i) => (item === undefined ? null : prepare(item, `${path}[${i}]`, seen)))
+    const out: unknown[] = []
+    for (let i = 0; i < obj.length; i++) {
+      // JSON would write a hole as null; a hole and an undefined item are different arrays.
+      if (!(i in obj)) fail(`${path}[${i}]`, 'a sparse array (hole) cannot be stored; fill it or use undefined')
+      out.push(prepare(obj[i], `${path}[${i}]`, seen))
+    }
     seen.delete(obj)
     return out
   }
@@ -61,7 +81,7 @@ function prepare(value: unknown, path: string, seen: Set<object>): unknown {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(obj)) {
     if (v === undefined) continue
-    out[k] = prepare(v, `${path}.${k}`, seen)
+    define(out, k, prepare(v, `${path}.${k}`, seen))
   }
   seen.delete(obj)
   return isTagLike(out) ? { [ESCAPE]: out } : out
@@ -80,21 +100,24 @@ function revive(value: unknown): unknown {
     if (tag === DATE && typeof inner === 'string') return new Date(inner)
     if (tag === BIGINT && typeof inner === 'string') return BigInt(inner)
     if (tag === UNDEFINED) return undefined
-    if (tag === ESCAPE && inner !== null && typeof inner === 'object') {
-      const out: Record<string, unknown> = {}
-      for (const [k, v] of Object.entries(inner)) out[k] = revive(v)
-      return out
-    }
+    if (tag === NEGATIVE_ZERO) return -0
+    if (tag === ESCAPE && inner !== null && typeof inner === 'object' && !Array.isArray(inner)) return reviveObject(inner)
     throw new Error(`malformed ${tag} tag`)
   }
+  return reviveObject(obj)
+}
+
+function reviveObject(obj: object): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(obj)) out[k] = revive(v)
+  for (const [k, v] of Object.entries(obj)) define(out, k, revive(v))
   return out
 }
 
 /**
- * JSON with explicit round-tripping of Date, BigInt and top-level undefined.
- * Values JSON would silently alter (NaN, Infinity, Map, Set, class instances, cycles) are rejected.
+ * JSON with explicit round-tripping of Date, BigInt, -0, undefined (top level and array items) and
+ * own `__proto__` keys; undefined object properties are dropped, as JSON does. Values JSON would
+ * silently alter (NaN, Infinity, holes, Map, Set, class instances, cycles, nesting deeper than
+ * MAX_DEPTH) are rejected with E_ENCODE. Decoding never touches a prototype.
  */
 export const jsonCodec: Codec = {
   name: 'json',

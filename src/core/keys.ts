@@ -1,4 +1,5 @@
 import { ErrorCodes, RedkitError } from './errors.js'
+import { isWellFormed } from './validate.js'
 
 /** Longest user-given name accepted, in UTF-16 code units. Redis allows 512 MB; humans do not need that. */
 export const MAX_NAME_LENGTH = 1024
@@ -18,6 +19,12 @@ export function validateName(name: unknown, what = 'name'): string {
   if (name.length === 0) throw new RedkitError(ErrorCodes.E_INVALID_KEY, `${what} must not be empty`)
   if (name.length > MAX_NAME_LENGTH) {
     throw new RedkitError(ErrorCodes.E_INVALID_KEY, `${what} is ${name.length} characters long; the limit is ${MAX_NAME_LENGTH}`)
+  }
+  if (!isWellFormed(name)) {
+    // Redis would store a lone surrogate as U+FFFD, so '\uD800' and '\uDBFF' would name one key.
+    throw new RedkitError(ErrorCodes.E_INVALID_KEY, `${what} must be well-formed Unicode (it holds a lone surrogate)`, {
+      details: { name: JSON.stringify(name) },
+    })
   }
   if (CONTROL_CHARS.test(name)) {
     throw new RedkitError(ErrorCodes.E_INVALID_KEY, `${what} must not contain control characters`, {

@@ -77,6 +77,11 @@ interface WellFormed {
   isWellFormed(): boolean
 }
 
+/** False for a string holding a lone UTF-16 surrogate (String.prototype.isWellFormed, Node 20; not in TS's ES2023 lib). */
+export function isWellFormed(text: string): boolean {
+  return (text as unknown as WellFormed).isWellFormed()
+}
+
 /**
  * A string that is valid Unicode (no lone surrogates, which Redis would store as replacement
  * bytes and hand back changed), optionally non-empty and bounded in length.
@@ -89,8 +94,7 @@ export function wellFormedString(
   if (typeof value !== 'string') throw errors.invalidArgument(option, 'a string', value)
   if (!allowEmpty && value.length === 0) throw errors.invalidArgument(option, 'a non-empty string')
   if (value.length > maxLength) throw errors.invalidArgument(option, `at most ${maxLength} characters long`, value.length)
-  if (!(value as unknown as WellFormed).isWellFormed())
-    throw errors.invalidArgument(option, 'well-formed Unicode (it holds a lone surrogate)')
+  if (!isWellFormed(value)) throw errors.invalidArgument(option, 'well-formed Unicode (it holds a lone surrogate)')
   return value
 }
 

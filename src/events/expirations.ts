@@ -62,6 +62,17 @@ export class Expirations {
     rk.onClose(() => this.close())
   }
 
+  /** A valid key name that is not one of the expiry machinery's own keys. */
+  #userKey(key: unknown): string {
+    const valid = validateName(key, 'key')
+    if (this.#keys.isInternal(valid))
+      throw new RedkitError(
+        ErrorCodes.E_INVALID_KEY,
+        `key ${JSON.stringify(valid)} is one of redkit's own expiry keys; choose another name`,
+      )
+    return valid
+  }
+
   /**
    * Stores `value` at `key` with a TTL and schedules its expiry event, atomically. Setting the key
    * again moves its deadline; `delete` cancels it.
@@ -69,7 +80,7 @@ export class Expirations {
    */
   async set(key: string, value: unknown, options: ExpirySetOptions): Promise<number> {
     this.#open()
-    validateName(key, 'key')
+    this.#userKey(key)
     const ttlMs = validateMs(options?.ttlMs, 'ttlMs')
     const deadline = await this.#writer.set(key, value, ttlMs, options.keepValue ?? true)
     this.#ensureSweeper()
@@ -82,7 +93,7 @@ export class Expirations {
    */
   async expire(key: string, ttlMs: number, options: ExpireOptions = {}): Promise<number | undefined> {
     this.#open()
-    validateName(key, 'key')
+    this.#userKey(key)
     const ttl = validateMs(ttlMs, 'ttlMs')
     const deadline = await this.#writer.expire(key, ttl, keepOf(options))
     this.#ensureSweeper()
@@ -96,22 +107,22 @@ export class Expirations {
    */
   async track(key: string, options: ExpireOptions = {}): Promise<number | undefined> {
     this.#open()
-    validateName(key, 'key')
+    this.#userKey(key)
     const deadline = await this.#writer.expire(key, 0, keepOf(options))
     this.#ensureSweeper()
     return deadline
   }
 
   /** Deletes the key and cancels its expiry event. @returns true when an event was cancelled */
-  delete(key: string): Promise<boolean> {
+  async delete(key: string): Promise<boolean> {
     this.#open()
-    return this.#writer.cancel(validateName(key, 'key'), true)
+    return this.#writer.cancel(this.#userKey(key), true)
   }
 
   /** Keeps the key but removes its TTL and its expiry event. @returns true when an event was cancelled */
-  persist(key: string): Promise<boolean> {
+  async persist(key: string): Promise<boolean> {
     this.#open()
-    return this.#writer.cancel(validateName(key, 'key'), false)
+    return this.#writer.cancel(this.#userKey(key), false)
   }
 
   /**

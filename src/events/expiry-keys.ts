@@ -37,6 +37,16 @@ export class ExpiryKeys {
     this.#single = { slot: -1, index: exp('due'), values: exp('val'), claimed: exp('claimed') }
   }
 
+  /**
+   * True for a key of this machinery itself (the index, values, stream, directory, per-slot keys):
+   * a user key must never be one, or a `set`/`expire`/`delete` would overwrite the index or the stream.
+   */
+  isInternal(key: string): boolean {
+    const prefix = this.#keys.prefix
+    if (key === `${prefix}:{exp}` || key.startsWith(`${prefix}:{exp}:`)) return true
+    return key.startsWith(`${prefix}:{~`) && /^\{~[0-9a-z]+\}(?::|$)/.test(key.slice(prefix.length + 1))
+  }
+
   get cluster(): boolean {
     return this.#cluster
   }

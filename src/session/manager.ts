@@ -4,7 +4,16 @@ import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import type { Expirations, Subscription } from '../events/index.js'
 import { SessionRecords, type StoredSession, sessionScripts, validateUserId } from './records.js'
-import { type ClientContext, fingerprintOf, IdSigner, idHash, newCsrfToken, newSessionId, safeEqual } from './security.js'
+import {
+  type ClientContext,
+  fingerprintOf,
+  IdSigner,
+  idHash,
+  newCsrfToken,
+  newSessionId,
+  safeEqual,
+  validateClientContext,
+} from './security.js'
 import type {
   ExpiredSessionHandler,
   GetSessionOptions,
@@ -70,6 +79,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
    * @throws RedkitError E_ENCODE (data the codec cannot store), E_TOO_LARGE, E_INVALID_ARGUMENT / E_INVALID_KEY (bad user id)
    */
   async create(userId: string | undefined, data: D, context: ClientContext = {}): Promise<Session<D>> {
+    context = validateClientContext(context)
     const user = userId === undefined ? undefined : validateUserId(userId)
     const encoded = this.#encode(data)
     const absoluteAt = this.#absoluteMs > 0 ? Date.now() + this.#absoluteMs : 0
@@ -81,6 +91,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
    * to another client (a `rejected` event says which). Touches it unless `touch: false`.
    */
   async get(token: string, options: GetSessionOptions = {}): Promise<Session<D> | undefined> {
+    options = validateClientContext(options, 'options')
     const id = this.#idOf(token)
     if (id === undefined) return undefined
     const stored = await this.#records.read(id, this.#fingerprintOf(options), options.touch ?? true, this.#touchIntervalMs)
@@ -90,6 +101,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
 
   /** Records an access and slides the idle timeout. @returns false when the session is gone or bound to another client */
   async touch(token: string, context: ClientContext = {}): Promise<boolean> {
+    context = validateClientContext(context)
     const id = this.#idOf(token)
     if (id === undefined) return false
     const outcome = await this.#records.touch(id, this.#touchIntervalMs, this.#fingerprintOf(context))
@@ -99,6 +111,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
 
   /** Replaces a live session's data (timeouts unchanged). @returns false when the session is gone or bound to another client */
   async update(token: string, data: D, context: ClientContext = {}): Promise<boolean> {
+    context = validateClientContext(context)
     const encoded = this.#encode(data)
     const id = this.#idOf(token)
     if (id === undefined) return false
@@ -121,6 +134,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
    * @returns the new session, or undefined when the old one is gone (or bound to another client)
    */
   async rotate(token: string, context: ClientContext = {}): Promise<Session<D> | undefined> {
+    context = validateClientContext(context)
     const id = this.#idOf(token)
     if (id === undefined) return undefined
     const old = await this.#records.take(id, this.#fingerprintOf(context))

@@ -29,6 +29,29 @@ export interface ClientContext {
   userAgent?: string | undefined
 }
 
+/** Longest client context accepted: an IPv6 address with a zone fits in 64; real user agents are a few hundred characters. */
+export const MAX_IP_LENGTH = 64
+export const MAX_USER_AGENT_LENGTH = 1024
+
+/** Validates a client context (it comes from request headers, so from the client): strings of bounded length only. */
+export function validateClientContext<C extends ClientContext>(context: C | undefined, what = 'context'): C {
+  if (context === undefined) return {} as C
+  if (context === null || typeof context !== 'object' || Array.isArray(context))
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `${what} must be an object such as { ip, userAgent }`)
+  for (const [field, max] of [
+    ['ip', MAX_IP_LENGTH],
+    ['userAgent', MAX_USER_AGENT_LENGTH],
+  ] as const) {
+    const value = context[field]
+    if (value === undefined) continue
+    if (typeof value !== 'string')
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `${what}.${field} must be a string, got ${typeof value}`)
+    if (value.length > max)
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `${what}.${field} is ${value.length} characters long; the limit is ${max}`)
+  }
+  return context
+}
+
 export type FingerprintOption = boolean | 'user-agent' | 'user-agent+ip' | ((context: ClientContext) => string)
 
 /**

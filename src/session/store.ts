@@ -92,22 +92,37 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
     this.#disableTouch = options.disableTouch ?? false
   }
 
+  /** Runs the callback style and the promise style of one operation from the same work. */
+  #settle<T>(work: Promise<T>, callback: StoreCallback<T> | undefined): Promise<T> {
+    return settle(work, callback, (thrown) => {
+      const error = new RedkitError(
+        ErrorCodes.E_INVALID_ARGUMENT,
+        `a session store callback threw: ${(thrown as Error)?.message ?? String(thrown)}`,
+        {
+          cause: thrown,
+        },
+      )
+      if (this.listenerCount('error') > 0) this.emit('error', error)
+      else process.emitWarning(error.message, { code: error.code })
+    })
+  }
+
   // The session type is a type parameter so that each framework's own Session type fits as is.
 
   get<S = StoredSessionData>(sid: string, callback?: StoreCallback<S | null>): Promise<S | null> {
-    return settle(this.#get(sid) as Promise<S | null>, callback)
+    return this.#settle(this.#get(sid) as Promise<S | null>, callback)
   }
 
   set<S extends object>(sid: string, session: S, callback?: StoreCallback): Promise<void> {
-    return settle(this.#set(sid, session), callback)
+    return this.#settle(this.#set(sid, session), callback)
   }
 
   touch<S extends object>(sid: string, session: S, callback?: StoreCallback): Promise<void> {
-    return settle(this.#touch(sid, session), callback)
+    return this.#settle(this.#touch(sid, session), callback)
   }
 
   destroy(sid: string, callback?: StoreCallback): Promise<void> {
-    return settle(
+    return this.#settle(
       (async () => {
         if (this.#isId(sid)) await this.#records.destroy(sid)
       })(),
@@ -117,15 +132,15 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
 
   /** Every session of this store, each with its `id`. */
   all<S = StoredSessionData>(callback?: StoreCallback<Array<S & { id: string }>>): Promise<Array<S & { id: string }>> {
-    return settle(this.#all() as Promise<Array<S & { id: string }>>, callback)
+    return this.#settle(this.#all() as Promise<Array<S & { id: string }>>, callback)
   }
 
   ids(callback?: StoreCallback<string[]>): Promise<string[]> {
-    return settle(this.#ids(), callback)
+    return this.#settle(this.#ids(), callback)
   }
 
   length(callback?: StoreCallback<number>): Promise<number> {
-    return settle(
+    return this.#settle(
       this.#ids().then((ids) => ids.length),
       callback,
     )
@@ -133,7 +148,7 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
 
   /** Deletes every session of this store, with their entries in the user indexes, on every master. */
   clear(callback?: StoreCallback): Promise<void> {
-    return settle(this.#clear(), callback)
+    return this.#settle(this.#clear(), callback)
   }
 
   /** The ids of a user's live sessions (needs `userIdOf`). */
@@ -328,12 +343,21 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
 }
 
 /** Runs a store operation for both calling styles: node callback, or the returned promise. */
-function settle<T>(work: Promise<T>, callback: StoreCallback<T> | undefined): Promise<T> {
+function settle<T>(work: Promise<T>, callback: StoreCallback<T> | undefined, onThrow: (error: unknown) => void): Promise<T> {
   if (!callback) return work
   // With a callback the error goes there only: the promise the framework ignores must not reject.
+  // A callback that throws must not become an unhandled rejection (it would take the process down):
+  // its error is reported instead.
+  const call = (error: Error | null, result?: T) => {
+    try {
+      callback(error, result)
+    } catch (thrown) {
+      onThrow(thrown)
+    }
+  }
   work.then(
-    (result) => callback(null, result),
-    (error: Error) => callback(error),
+    (result) => call(null, result),
+    (error: Error) => call(error),
   )
   return work.catch(() => undefined as T)
 }

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { guardCodec, jsonCodec } from '../../src/core/codec.js'
 import { thrownCode } from '../support/expect.js'
@@ -19,7 +20,7 @@ describe('jsonCodec', () => {
     expect(roundTrip(0)).toBe(0)
     expect(roundTrip('')).toBe('')
     expect(roundTrip(-5n)).toBe(-5n)
-    expect(roundTrip([undefined, 1])).toEqual([null, 1])
+    expect(roundTrip([undefined, 1])).toStrictEqual([undefined, 1])
   })
 
   it('keeps user objects that look like redkit tags intact', () => {
@@ -65,5 +66,90 @@ describe('jsonCodec', () => {
     expect(thrownCode(() => broken.decode('1'))).toBe('E_DECODE')
     const notString = guardCodec({ name: 'num', encode: () => 5 as unknown as string, decode: (t) => t })
     expect(thrownCode(() => notString.encode(1))).toBe('E_ENCODE')
+  })
+})
+
+describe('jsonCodec against hostile and unusual values (issue 13)', () => {
+  it('round-trips -0', () => {
+    expect(Object.is(roundTrip(-0), -0)).toBe(true)
+    expect(Object.is((roundTrip({ x: [-0] }) as { x: number[] }).x[0], -0)).toBe(true)
+  })
+
+  it('keeps an own __proto__ key on encode, as an own key on decode', () => {
+    const value = JSON.parse('{"__proto__":{"isAdmin":true},"a":1}') as Record<string, unknown>
+    const back = roundTrip(value) as Record<string, unknown>
+    expect(Object.keys(back)).toEqual(['__proto__', 'a'])
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype)
+    expect(Object.getOwnPropertyDescriptor(back, '__proto__')?.value).toEqual({ isAdmin: true })
+  })
+
+  it('never lets foreign JSON set a prototype when decoding', () => {
+    for (const text of [
+      '{"__proto__":{"isAdmin":true}}',
+      '{"a":{"__proto__":{"isAdmin":true}}}',
+      '[{"__proto__":{"isAdmin":true}}]',
+      '{"$rk:object":{"__proto__":{"isAdmin":true}}}',
+    ]) {
+      const decoded = jsonCodec.decode(text) as Record<string, unknown>
+      const objects = [decoded, decoded.a, (decoded as unknown as unknown[])[0]].filter((o) => o && typeof o === 'object')
+      for (const o of objects) {
+        expect((o as { isAdmin?: unknown }).isAdmin).toBeUndefined()
+        expect([Object.prototype, Array.prototype]).toContain(Object.getPrototypeOf(o))
+      }
+    }
+    expect(({} as { isAdmin?: unknown }).isAdmin).toBeUndefined()
+  })
+
+  it('rejects holes, but round-trips undefined array items', () => {
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the point
+    expect(thrownCode(() => jsonCodec.encode([1, , 3]))).toBe('E_ENCODE')
+    expect(thrownCode(() => jsonCodec.encode(new Array(3)))).toBe('E_ENCODE')
+    expect(roundTrip([1, undefined, 3])).toStrictEqual([1, undefined, 3])
+  })
+
+  it('refuses a 10,000-deep value with E_ENCODE and a 10,000-deep text with E_DECODE, not a RangeError', () => {
+    let deep: unknown = 1
+    for (let i = 0; i < 10_000; i++) deep = { d: deep }
+    expect(thrownCode(() => jsonCodec.encode(deep))).toBe('E_ENCODE')
+    let deepArray: unknown = []
+    for (let i = 0; i < 10_000; i++) deepArray = [deepArray]
+    expect(thrownCode(() => jsonCodec.encode(deepArray))).toBe('E_ENCODE')
+    const text = `${'['.repeat(10_000)}${']'.repeat(10_000)}`
+    const code = thrownCode(() => jsonCodec.decode(text))
+    expect(code === undefined || code === 'E_DECODE').toBe(true)
+  })
+
+  it('property: any value either round-trips exactly or is refused with E_ENCODE', () => {
+    const values = fc.anything({
+      withBigInt: true,
+      withDate: true,
+      withMap: true,
+      withSet: true,
+      withNullPrototype: true,
+      withSparseArray: true,
+      withObjectString: true,
+      withTypedArray: true,
+      withBoxedValues: true,
+      withUnicodeString: true,
+      key: fc.oneof(fc.string(), fc.constantFrom('__proto__', '$rk:date', '$rk:object', '$rk:-0', 'constructor')),
+      values: [fc.double(), fc.constantFrom(-0, 0, undefined, null), fc.string()],
+    })
+    fc.assert(
+      fc.property(values, (value) => {
+        let text: string
+        try {
+          text = jsonCodec.encode(value)
+        } catch (error) {
+          expect(
+            thrownCode(() => {
+              throw error
+            }),
+          ).toBe('E_ENCODE')
+          return
+        }
+        expect(jsonCodec.decode(text)).toEqual(value)
+      }),
+      { numRuns: 2000 },
+    )
   })
 })
