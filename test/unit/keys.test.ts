@@ -50,9 +50,18 @@ describe('keys', () => {
 describe('names with lone surrogates (issue 13)', () => {
   it('rejects a lone surrogate, which Redis would store as U+FFFD (two names, one key)', () => {
     for (const name of ['\uD800', '\uDBFF', 'a\uDC00b', 'x\uD83D']) {
-      expect(thrownCode(() => validateName(name)), JSON.stringify(name)).toBe('E_INVALID_KEY')
-      expect(thrownCode(() => validateObjectName(name)), JSON.stringify(name)).toBe('E_INVALID_KEY')
-      expect(thrownCode(() => new KeySpace('p').key(name)), JSON.stringify(name)).toBe('E_INVALID_KEY')
+      expect(
+        thrownCode(() => validateName(name)),
+        JSON.stringify(name),
+      ).toBe('E_INVALID_KEY')
+      expect(
+        thrownCode(() => validateObjectName(name)),
+        JSON.stringify(name),
+      ).toBe('E_INVALID_KEY')
+      expect(
+        thrownCode(() => new KeySpace('p').key(name)),
+        JSON.stringify(name),
+      ).toBe('E_INVALID_KEY')
     }
     // A surrogate pair is well-formed.
     expect(validateName('emoji \uD83D\uDE00')).toBe('emoji \uD83D\uDE00')
