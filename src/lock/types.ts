@@ -38,6 +38,8 @@ export interface LockHandle {
   /** The fencing token of the current hold (undefined when not held): strictly increasing per lock. */
   readonly token: number | undefined
   readonly held: boolean
+  /** The current hold's signal, aborted when the hold is lost (undefined when not held). */
+  readonly signal: AbortSignal | undefined
   /** Called when a hold is lost (expired or taken over) before release(). Returns the unsubscribe. */
   onLost(handler: (error: RedkitError) => void): () => void
   /** One attempt, one round trip; never queues. */

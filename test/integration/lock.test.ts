@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
-import { errorCode, TOPOLOGIES } from '../support/expect.js'
+import { errorCode, TOPOLOGIES, thrownCode } from '../support/expect.js'
 import { standaloneUrl, testPrefix } from '../support/redis.js'
+import { sleep } from '../support/wait.js'
 
 describe.each(TOPOLOGIES)('lock on %s', (_topology, options) => {
   let rk: Redkit
@@ -88,12 +89,101 @@ describe.each(TOPOLOGIES)('lock on %s', (_topology, options) => {
     expect(lock.held).toBe(false)
   })
 
+  it('fencing tokens strictly increase over 1,000 rounds between two instances', async () => {
+    const a = rk.lock('rounds')
+    const b = other.lock('rounds')
+    let last = 0
+    for (let i = 0; i < 1000; i++) {
+      const lock = i % 2 === 0 ? a : b
+      await lock.acquire()
+      expect(lock.token).toBeGreaterThan(last)
+      last = lock.token as number
+      await lock.release()
+    }
+  })
+
+  it('waiters get the lock in arrival order, and a dead waiter at the head is skipped', async () => {
+    const holder = rk.lock('fifo')
+    await holder.acquire()
+    // A waiter whose process died: its place has lapsed.
+    const queue = rk.keys.key('lock:fifo', 'queue')
+    await rk.connection.send(['ZADD', queue, '0', 'dead'], { key: queue })
+    await rk.connection.send(['HSET', rk.keys.key('lock:fifo', 'waiters'), 'dead', '1:30000:1'], { key: queue })
+    const order: number[] = []
+    const waiting = Array.from({ length: 5 }, async (_, i) => {
+      await sleep(i * 30)
+      const lock = (i % 2 === 0 ? other : rk).lock('fifo')
+      await lock.acquire({ timeoutMs: 5000 })
+      order.push(i)
+      await lock.release()
+    })
+    await sleep(200)
+    const started = Date.now()
+    await holder.release()
+    await Promise.all(waiting)
+    expect(order).toEqual([0, 1, 2, 3, 4])
+    expect(Date.now() - started).toBeLessThan(1000)
+  })
+
+  it('release and extend by a non-owner fail; a double release is harmless', async () => {
+    const a = rk.lock('owner')
+    const b = other.lock('owner')
+    expect(await b.release()).toBe(false)
+    expect(await b.extend()).toBe(false)
+    await a.acquire()
+    expect(await b.release()).toBe(false)
+    expect(await b.extend(5000)).toBe(false)
+    expect(await other.lock('owner').tryAcquire()).toBe(false)
+    expect(await a.release()).toBe(true)
+    expect(await a.release()).toBe(false)
+    await b.acquire()
+    expect(await a.release()).toBe(false)
+    expect(b.held).toBe(true)
+    expect(await rk.lock('owner').tryAcquire()).toBe(false)
+    await b.release()
+  })
+
+  it('extend(ttlMs) sets the TTL the watchdog keeps renewing with', async () => {
+    const lock = rk.lock('custom', { ttlMs: 300 })
+    await lock.acquire()
+    expect(await lock.extend(3000)).toBe(true)
+    await sleep(1200)
+    const holders = rk.keys.key('lock:custom', 'holders')
+    const entry = String(
+      await rk.connection.send(
+        ['HGET', holders, ...(await rk.connection.send<string[]>(['HKEYS', holders], { key: holders })).filter((f) => f !== '_f')],
+        { key: holders },
+      ),
+    )
+    const [seconds, micros] = await rk.connection.send<string[]>(['TIME'], { key: holders })
+    const left = Number(entry.split(':')[0]) - (Number(seconds) * 1000 + Math.floor(Number(micros) / 1000))
+    expect(left).toBeGreaterThan(1500)
+    await lock.release()
+  })
+
+  it('fair: false takes a free lock at once and still excludes', async () => {
+    const a = rk.lock('unfair', { fair: false })
+    const b = other.lock('unfair', { fair: false })
+    await a.acquire()
+    const waited = b.acquire({ timeoutMs: 5000 })
+    await sleep(50)
+    await a.release()
+    await waited
+    expect(await a.tryAcquire()).toBe(false)
+    await b.release()
+  })
+
   it('rejects bad input with typed errors', async () => {
-    expect(() => rk.lock('')).toThrow()
-    expect(() => rk.lock('a{b}')).toThrow()
-    expect(() => rk.lock('x', { ttlMs: 0 })).toThrow()
-    expect(() => rk.lock('x', { ttlMs: Number.NaN })).toThrow()
+    expect(thrownCode(() => rk.lock(''))).toBe('E_INVALID_KEY')
+    expect(thrownCode(() => rk.lock('a{b}'))).toBe('E_INVALID_KEY')
+    expect(thrownCode(() => rk.lock(42 as never))).toBe('E_INVALID_KEY')
+    for (const ttlMs of [0, -1, 1.5, Number.NaN, 2 ** 31, '100' as never])
+      expect(thrownCode(() => rk.lock('x', { ttlMs }))).toBe('E_INVALID_ARGUMENT')
+    expect(thrownCode(() => rk.lock('x', { watchdog: 'yes' as never }))).toBe('E_INVALID_ARGUMENT')
+    expect(thrownCode(() => rk.lock('x', { pollMs: 0 }))).toBe('E_INVALID_ARGUMENT')
     expect(await errorCode(rk.lock('x').acquire({ timeoutMs: -1 }))).toBe('E_INVALID_ARGUMENT')
+    expect(await errorCode(rk.lock('x').acquire({ signal: {} as never }))).toBe('E_INVALID_ARGUMENT')
+    expect(await errorCode(async () => rk.lock('x').extend(0))).toBe('E_INVALID_ARGUMENT')
     const lock = rk.lock('twice')
     await lock.acquire()
     expect(await errorCode(lock.acquire())).toBe('E_INVALID_ARGUMENT')
