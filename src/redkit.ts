@@ -28,6 +28,8 @@ import {
   type LeaderboardOptions,
   RateLimiter,
   type RateLimiterOptions,
+  Timeseries,
+  type TimeseriesOptions,
 } from './stats/index.js'
 
 export interface RedkitOptions extends ConnectionOptions {
@@ -190,6 +192,11 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
   /** A leaderboard (`redkit/stats`): `add`, `incr` (new score and rank in one call), `top`, `rank`, `around`, `page`, `remove`, `size`. */
   leaderboard(name: string, options?: LeaderboardOptions): Leaderboard {
     return new Leaderboard(this, name, options)
+  }
+
+  /** Counts per minute, hour, day and month (`redkit/stats`): `incr(n, at?)` in one round trip, `range({ from, to, granularity })`. */
+  timeseries(name: string, options?: TimeseriesOptions): Timeseries {
+    return new Timeseries(this, name, options)
   }
 
   /** Round-trip time of a PING, in ms. */

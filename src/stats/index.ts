@@ -5,14 +5,19 @@ export { rateLimitFastify } from './rate-limiter/fastify.js'
 export type { RateLimitHeaderDraft } from './rate-limiter/headers.js'
 export { RateLimiter } from './rate-limiter/limiter.js'
 export type { RateLimitMiddlewareOptions } from './rate-limiter/middleware.js'
+export { Timeseries } from './timeseries.js'
 export type {
   BloomOptions,
   BloomSize,
+  Bucket,
+  Granularity,
   LeaderboardEntry,
   LeaderboardOptions,
   LeaderboardOrder,
   LeaderboardPeriod,
+  RangeQuery,
   RateLimitAlgorithm,
   RateLimiterOptions,
   RateLimitResult,
+  TimeseriesOptions,
 } from './types.js'

@@ -31,6 +31,9 @@ export function leaderboardKeys(keys: KeySpace, name: string, period: string): L
   return { board, index: `${board}:${PARTS.leaderboardIndex}`, seq: `${board}:${PARTS.leaderboardSeq}` }
 }
 
+/** The four bucket keys of one timeseries write (a granularity the series does not keep gets a key it never touches). */
+export type TimeseriesKeys = Record<Granularity, string>
+
 export function timeseriesKey(keys: KeySpace, name: string, granularity: Granularity, start: number): string {
   return keys.key(name, PARTS.timeseries, granularity, String(start))
 }

@@ -1,5 +1,5 @@
 import { defineKeyedScript, defineScript } from '../core/scripts.js'
-import type { LeaderboardKeys } from './keys.js'
+import type { LeaderboardKeys, TimeseriesKeys } from './keys.js'
 
 /** Reply of every rate limiter script: allowed, remaining, resetMs, retryAfterMs, retryOneMs, server time. */
 export type RateLimitReply = [allowed: 0 | 1, remaining: number, resetMs: number, retryAfterMs: number, retryOneMs: number, now: number]
@@ -22,5 +22,8 @@ export const scripts = {
     [mode: 'range' | 'rank' | 'around', order: string, a: string | number, b: number],
     Array<string | number>
   >('leaderboard-read'),
+  timeseriesIncr: defineKeyedScript<TimeseriesKeys, [n: number, minute: number, hour: number, day: number, month: number], number[]>(
+    'timeseries-incr',
+  ),
   leaderboardRemove: defineKeyedScript<Pick<LeaderboardKeys, 'board' | 'index'>, [member: string], number>('leaderboard-remove'),
 }
