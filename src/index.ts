@@ -2,7 +2,15 @@
 // and the error type. Modules live in their subpaths (`redkit/events`, `redkit/cache`, ...).
 // Nothing internal is exported; test/unit/public-api.test.ts pins this list.
 export type { Codec } from './core/codec.js'
-export type { ClusterOptions, ConnectionOptions, NodeRedisClient, ReconnectingEvent, SentinelOptions, Topology } from './core/connection.js'
+export type {
+  ClusterOptions,
+  ConnectionOptions,
+  NodeRedisClient,
+  ReconnectingEvent,
+  RedisCredentials,
+  SentinelOptions,
+  Topology,
+} from './core/connection.js'
 export type { DoctorReport, Finding, Severity } from './core/doctor.js'
 export { type ErrorCode, ErrorCodes, isRedkitError, RedkitError, type RedkitErrorOptions } from './core/errors.js'
 export type { Subscription } from './core/subscription.js'

@@ -13,6 +13,7 @@ import { closeClient } from './async.js'
 import { backoffDelay } from './backoff.js'
 import { ErrorCodes, RedkitError, SecretScrubber, toRedkitError } from './errors.js'
 import { PubSub, type PubSubClient } from './pubsub.js'
+import { optionsObject, timerMs } from './validate.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: node-redis generics differ per module set; core only uses the raw surface
 type AnyClient = RedisClientType<any, any, any, any, any>
@@ -71,7 +72,23 @@ export interface ConnectionOptions {
   healthCheckTimeoutMs?: number
   /** Largest delay between reconnect attempts: also how long recovery can lag once Redis is back. @defaultValue 500 */
   maxReconnectDelayMs?: number
+  /**
+   * Where the credentials come from when they change (password rotation, short-lived tokens): called
+   * before every connection and reconnection, and wins over the URL's or the options' password. When
+   * Redis refuses the credentials after the first connection, redkit keeps retrying with backoff
+   * (asking this function again each time) and reports `E_AUTH` once per outage.
+   */
+  credentials?: () => RedisCredentials | Promise<RedisCredentials>
 }
+
+/** What a credentials provider returns. */
+export interface RedisCredentials {
+  username?: string | undefined
+  password: string
+}
+
+/** Auth failures after the first connection retry no faster than this: a tight loop only floods logs and locks accounts. */
+const AUTH_RETRY_MIN_MS = 1000
 
 export interface ReconnectingEvent {
   attempt: number
@@ -138,7 +155,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     super()
     this.#options = options
     this.scrubber = scrubber
-    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000
+    this.#connectTimeoutMs = timerMs(options.connectTimeoutMs ?? 5000, 'connectTimeoutMs')
+    timerMs(options.healthCheckIntervalMs ?? 5000, 'healthCheckIntervalMs', { allowZero: true })
+    timerMs(options.healthCheckTimeoutMs ?? 10_000, 'healthCheckTimeoutMs')
+    timerMs(options.maxReconnectDelayMs ?? 500, 'maxReconnectDelayMs')
+    if (options.credentials !== undefined && typeof options.credentials !== 'function')
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'credentials must be a function returning { username?, password }')
     const given = [options.url, options.cluster, options.sentinel, options.client].filter((v) => v !== undefined).length
     if (given > 1) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'give only one of url, cluster, sentinel or client')
     if (options.client) {
@@ -163,13 +185,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   #watch(client: NodeRedisClient): void {
     client.on('error', (error: unknown) => {
-      // node-redis reports every failed reconnect here; surface them scrubbed, never throw.
-      if (client === this.#main && this.listenerCount('error') > 0)
-        this.emit('error', toRedkitError(error, this.scrubber, 'redis connection error'))
+      // node-redis reports every failed reconnect here; surface them scrubbed, never throw. Refused
+      // credentials are reported once per outage, by the reconnect policy.
+      if (client !== this.#main || this.listenerCount('error') === 0) return
+      const clean = toRedkitError(error, this.scrubber, 'redis connection error')
+      if (this.#everReady && (clean.code === ErrorCodes.E_AUTH || clean.code === ErrorCodes.E_PERMISSION))
+        this.#reportAuthOnce(clean.message)
+      else this.emit('error', clean)
     })
     client.on('ready', () => {
       if (client !== this.#main) return
       this.#everReady = true
+      this.#authFailing = false
       this.emit('ready')
     })
   }
@@ -240,6 +267,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Creates the connection and waits until it is ready (or fails with E_CONNECTION / E_AUTH in bounded time). */
   static async open(options: ConnectionOptions): Promise<Connection> {
+    optionsObject(options, 'options')
     const scrubber = new SecretScrubber()
     collectSecrets(options, scrubber)
     const connection = new Connection(options, scrubber)
@@ -485,21 +513,61 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   #lastError: string | undefined
+  #authFailing = false
 
-  /** Reconnect policy shared by every connection redkit opens: exponential backoff with jitter, bounded. */
+  /**
+   * Reconnect policy shared by every connection redkit opens: exponential backoff with jitter, bounded.
+   * Refused credentials end the first connection (createRedkit fails with E_AUTH: a typo should not
+   * hang). Once connected, they do not end the instance: a rotated password or a changed ACL is
+   * retried with a slower backoff until it works again, and reported once per outage.
+   */
   reconnectStrategy = (retries: number, cause: Error): number | Error | false => {
     if (this.#closed) return false
     const clean = this.scrubber.sanitize(cause)
     this.#lastError = clean.message
-    if (/WRONGPASS|NOAUTH|invalid username-password|NOPERM/i.test(clean.message)) {
-      // Retrying bad credentials only locks accounts and floods logs.
+    const auth = /WRONGPASS|NOAUTH|invalid username-password|NOPERM/i.test(clean.message)
+    if (auth && !this.#everReady)
       return new RedkitError(ErrorCodes.E_AUTH, `Redis refused the credentials: ${clean.message}`, { cause: clean })
-    }
+    if (!this.#everReady && /DB index is out of range|invalid DB index/i.test(clean.message))
+      return new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `the url's database does not exist on this server: ${clean.message}`, {
+        cause: clean,
+      })
     if (!this.#everReady && retries > 0 && retries * 50 > this.#connectTimeoutMs)
       return new RedkitError(ErrorCodes.E_CONNECTION, clean.message, { cause: clean })
-    const delayMs = backoffDelay(retries + 1, { delayMs: 50, maxDelayMs: this.#options.maxReconnectDelayMs ?? 500, jitter: 0.3 })
+    const maxDelayMs = this.#options.maxReconnectDelayMs ?? 500
+    let delayMs = backoffDelay(retries + 1, { delayMs: 50, maxDelayMs, jitter: 0.3 })
+    if (auth) {
+      delayMs = Math.max(delayMs, AUTH_RETRY_MIN_MS)
+      this.#reportAuthOnce(clean.message)
+    }
     if (this.#everReady) this.emit('reconnecting', { attempt: retries + 1, delayMs, error: clean })
     return delayMs
+  }
+
+  #reportAuthOnce(message: string): void {
+    if (this.#authFailing) return
+    this.#authFailing = true
+    const error = new RedkitError(
+      /NOPERM/.test(message) ? ErrorCodes.E_PERMISSION : ErrorCodes.E_AUTH,
+      `Redis refused the credentials on reconnect: ${message}; retrying every ${AUTH_RETRY_MIN_MS} ms or more (supply new ones with the credentials option)`,
+    )
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+  }
+
+  /** node-redis's credentials provider, asking the user's function and remembering what it returns as secrets. */
+  #credentialsProvider() {
+    const provide = this.#options.credentials
+    if (!provide) return undefined
+    return {
+      type: 'async-credentials-provider' as const,
+      credentials: async () => {
+        const given = await provide()
+        if (!given || typeof given.password !== 'string')
+          throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'the credentials function must return { username?, password }')
+        this.scrubber.add(given.password)
+        return { username: given.username, password: given.password }
+      },
+    }
   }
 
   #socketOptions(tls?: boolean | TlsConnectionOptions) {
@@ -513,7 +581,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #createClient(url: string): AnyClient {
     validateUrl(url)
     const tls = url.startsWith('rediss://') ? (this.#options.tls ?? true) : undefined
-    return createClient({ url, socket: this.#socketOptions(tls), commandOptions: NO_TIMEOUT, disableClientInfo: true }) as AnyClient
+    return createClient({
+      url,
+      socket: this.#socketOptions(tls),
+      commandOptions: NO_TIMEOUT,
+      disableClientInfo: true,
+      ...(this.#options.credentials ? { credentialsProvider: this.#credentialsProvider() } : {}),
+    }) as AnyClient
   }
 
   #createCluster(): AnyCluster {
@@ -533,6 +607,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         password: cluster.password,
         socket: this.#socketOptions(cluster.tls),
         disableClientInfo: true,
+        ...(this.#options.credentials ? { credentialsProvider: this.#credentialsProvider() } : {}),
       },
       commandOptions: NO_TIMEOUT,
     }) as AnyCluster
@@ -543,7 +618,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return createSentinel({
       name: sentinel.name,
       sentinelRootNodes: sentinel.sentinels,
-      nodeClientOptions: { username: sentinel.username, password: sentinel.password, socket: this.#socketOptions() },
+      nodeClientOptions: {
+        username: sentinel.username,
+        password: sentinel.password,
+        socket: this.#socketOptions(),
+        ...(this.#options.credentials ? { credentialsProvider: this.#credentialsProvider() } : {}),
+      },
       sentinelClientOptions: { username: sentinel.sentinelUsername, password: sentinel.sentinelPassword, socket: this.#socketOptions() },
       commandOptions: NO_TIMEOUT,
     }) as AnySentinel
@@ -577,11 +657,17 @@ function validateUrl(url: unknown): void {
   if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
     throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'url must start with redis:// or rediss://')
   }
+  let parsed: URL
   try {
-    new URL(url)
+    parsed = new URL(url)
   } catch {
     throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'url is not a valid URL')
   }
+  // node-redis would silently read 'redis://' as 127.0.0.1:6379.
+  if (parsed.hostname === '') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'url names no host (redis://host:port)')
+  const db = parsed.pathname.replace(/^\//, '')
+  // Redis has 16 databases unless configured otherwise; a non-number would be ignored by node-redis.
+  if (db !== '' && !/^\d{1,5}$/.test(db)) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `url database '/${db}' is not a number`)
 }
 
 function collectSecrets(options: ConnectionOptions, scrubber: SecretScrubber): void {

@@ -41,6 +41,12 @@ export const ErrorCodes = {
    * stampede protection): the message is the remote loader's error message.
    */
   E_LOAD_FAILED: 'E_LOAD_FAILED',
+  /**
+   * An ACL rule denied a command, a key or a channel (Redis `NOPERM`); the message names what was
+   * denied. The credentials themselves were accepted: grant the permission (docs/security.md lists
+   * the ACL line redkit needs).
+   */
+  E_PERMISSION: 'E_PERMISSION',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -118,7 +124,9 @@ export function toRedkitError(error: unknown, scrubber: SecretScrubber, context:
   const clean = scrubber.sanitize(error)
   const message = clean.message
   let code: ErrorCode = ErrorCodes.E_REDIS
-  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password|NOPERM/i.test(message)) code = ErrorCodes.E_AUTH
+  if (/NOPERM|user executing the script can't run this command/.test(message)) code = ErrorCodes.E_PERMISSION
+  else if (/DB index is out of range|invalid DB index/i.test(message)) code = ErrorCodes.E_INVALID_ARGUMENT
+  else if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(message)) code = ErrorCodes.E_AUTH
   else if (
     /ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT|Socket closed|socket hang up|connection|The client is closed|The client is offline|Disconnects client|root nodes are unavailable|EPIPE/i.test(
       message,

@@ -233,5 +233,8 @@ export function mapScriptError(name: string, error: unknown): RedkitError {
     })
   }
   if (error instanceof RedkitError && error.code !== ErrorCodes.E_REDIS) return error
+  // A command the script ran was denied by an ACL (e.g. PUBLISH to a channel the user lacks): not a script bug.
+  if (/NOPERM|user executing the script can't run this command/.test(message))
+    return new RedkitError(ErrorCodes.E_PERMISSION, `script ${name}: ${message}`, { cause: error, details: { script: name } })
   return new RedkitError(ErrorCodes.E_SCRIPT, `script ${name} failed: ${message}`, { cause: error, details: { script: name } })
 }

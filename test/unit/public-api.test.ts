@@ -16,6 +16,7 @@ const EXPECTED: Record<string, string[]> = {
     'Finding',
     'NodeRedisClient',
     'ReconnectingEvent',
+    'RedisCredentials',
     'Redkit',
     'RedkitError',
     'RedkitErrorOptions',
