@@ -9,6 +9,9 @@ export const LUA_DIR = new URL('../lua/', import.meta.url)
 
 export type ScriptArg = string | number
 
+/** What running a script needs of a connection (a Connection, or a link to one independent server). */
+export type ScriptConnection = Pick<Connection, 'topology' | 'send'>
+
 /** A parsed `.lua` file: its body (includes expanded), SHA1 and the KEYS/ARGV contract read from its header. */
 export interface ScriptSource {
   readonly name: string
@@ -127,7 +130,7 @@ export class Script<Keys extends readonly string[], Args extends readonly Script
     this.source = source
   }
 
-  async run(connection: Connection, keys: Keys, args: Args): Promise<Reply> {
+  async run(connection: ScriptConnection, keys: Keys, args: Args): Promise<Reply> {
     const { source } = this
     if (keys.length !== source.numKeys) {
       throw new RedkitError(ErrorCodes.E_SCRIPT, `script ${source.name} takes ${source.numKeys} keys, got ${keys.length}`)
@@ -191,7 +194,7 @@ export class KeyedScript<K extends object, Args extends readonly ScriptArg[], Re
   }
 
   /** Runs the script with the KEYS built from `k`. */
-  call(connection: Connection, k: K, args: Args): Promise<Reply> {
+  call(connection: ScriptConnection, k: K, args: Args): Promise<Reply> {
     return this.run(connection, this.keys(k), args)
   }
 }

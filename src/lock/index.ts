@@ -1,4 +1,5 @@
 export { Lock } from './mutex.js'
+export { createRedlock, Redlock, type RedlockClient, RedlockLock, type RedlockOptions } from './redlock.js'
 export { ReentrantLock } from './reentrant.js'
 export { ReadWriteLock } from './rwlock.js'
 export { Semaphore } from './semaphore.js'
