@@ -28,8 +28,12 @@ import {
   type LeaderboardOptions,
   RateLimiter,
   type RateLimiterOptions,
+  SlidingWindowCounter,
+  type SlidingWindowOptions,
   Timeseries,
   type TimeseriesOptions,
+  UniqueCounter,
+  type UniqueOptions,
 } from './stats/index.js'
 
 export interface RedkitOptions extends ConnectionOptions {
@@ -197,6 +201,16 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
   /** Counts per minute, hour, day and month (`redkit/stats`): `incr(n, at?)` in one round trip, `range({ from, to, granularity })`. */
   timeseries(name: string, options?: TimeseriesOptions): Timeseries {
     return new Timeseries(this, name, options)
+  }
+
+  /** Unique counts in HyperLogLogs per hour or day (`redkit/stats`): `add(member, at?)`, `count({ from, to })` over merged buckets. */
+  unique(name: string, options?: UniqueOptions): UniqueCounter {
+    return new UniqueCounter(this, name, options)
+  }
+
+  /** A count over the last `windowMs` on the server's clock, in buckets of `precisionMs` (`redkit/stats`): `incr`, `count`. */
+  slidingWindow(name: string, options: SlidingWindowOptions): SlidingWindowCounter {
+    return new SlidingWindowCounter(this, name, options)
   }
 
   /** Round-trip time of a PING, in ms. */

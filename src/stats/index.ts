@@ -5,6 +5,7 @@ export { rateLimitFastify } from './rate-limiter/fastify.js'
 export type { RateLimitHeaderDraft } from './rate-limiter/headers.js'
 export { RateLimiter } from './rate-limiter/limiter.js'
 export type { RateLimitMiddlewareOptions } from './rate-limiter/middleware.js'
+export { SlidingWindowCounter } from './sliding-window.js'
 export { Timeseries } from './timeseries.js'
 export type {
   BloomOptions,
@@ -19,5 +20,8 @@ export type {
   RateLimitAlgorithm,
   RateLimiterOptions,
   RateLimitResult,
+  SlidingWindowOptions,
   TimeseriesOptions,
+  UniqueOptions,
 } from './types.js'
+export { UniqueCounter } from './unique.js'

@@ -25,5 +25,7 @@ export const scripts = {
   timeseriesIncr: defineKeyedScript<TimeseriesKeys, [n: number, minute: number, hour: number, day: number, month: number], number[]>(
     'timeseries-incr',
   ),
+  uniqueAdd: defineKeyedScript<{ hll: string }, [expireAt: number, ...members: string[]], number>('unique-add'),
+  windowIncr: defineKeyedScript<{ window: string }, [n: number, precisionMs: number, buckets: number], number>('window-incr'),
   leaderboardRemove: defineKeyedScript<Pick<LeaderboardKeys, 'board' | 'index'>, [member: string], number>('leaderboard-remove'),
 }
