@@ -15,7 +15,7 @@
   ARGV[7] wake channel (in the lock's slot; a channel, not a key)
   ARGV[8] 'sharded' to SPUBLISH it, else PUBLISH
   Reply: {1, fencing token, ms the hold has left} when the caller holds the lock (now or by an
-    earlier handoff); {0, ms until the earliest hold lapses (-1 none), place in the queue (0-based, -1 not queued)}
+    earlier handoff); {0, ms until the earliest hold lapses (-1 none), 0 when queued else -1}
 ]]
 --- @include "lock-clock"
 --- @include "lock-holders"
@@ -26,33 +26,39 @@ local placeMs, unfair, channel = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7]
 local publish = ARGV[8] == 'sharded' and 'SPUBLISH' or 'PUBLISH'
 local now, nowUs = lock_clock()
 
-local used, earliest, mine = lock_holders(holders, now, token)
-if mine then return { 1, mine[1], mine[2] } end
+local state = lock_holders(holders, now, token)
+if state.mine then return { 1, state.mine[1], state.mine[2] } end
 
-local function take()
+if unfair and state.used + weight <= capacity then
   redis.call('ZREM', queue, token)
   redis.call('HDEL', waiters, token)
-  return { 1, tonumber(lock_grant(holders, token, ttl, weight, now, nowUs)), ttl }
+  return { 1, tonumber(lock_grant(holders, state, token, ttl, weight, now, nowUs)), ttl }
 end
-
-if unfair then
-  if used + weight <= capacity then return take() end
-else
+local empty = redis.call('EXISTS', queue) == 0
+if not unfair and not empty then
+  local grants
+  grants, empty = lock_handoff(holders, queue, waiters, state, capacity, now, nowUs)
   local fence
-  used = lock_handoff(holders, queue, waiters, used, capacity, now, nowUs, function(who, f, holdTtl)
-    if who == token then
-      fence = f
+  for _, g in ipairs(grants) do
+    if g[1] == token then
+      fence = g[2]
     else
-      redis.call(publish, channel, who .. ':' .. f .. ':' .. holdTtl)
+      redis.call(publish, channel, table.concat(g, ':'))
     end
-  end)
+  end
   if fence then return { 1, tonumber(fence), ttl } end
-  if used + weight <= capacity and redis.call('ZCARD', queue) == 0 then return take() end
+  empty = redis.call('EXISTS', queue) == 0
+end
+if not unfair and empty and state.used + weight <= capacity then
+  return { 1, tonumber(lock_grant(holders, state, token, ttl, weight, now, nowUs)), ttl }
 end
 
-if placeMs <= 0 then return { 0, earliest, -1 } end
+if placeMs <= 0 then return { 0, state.earliest, -1 } end
 redis.call('ZADD', queue, 'NX', nowUs, token)
-redis.call('HSET', waiters, token, (now + placeMs) .. ':' .. ttl .. ':' .. weight)
-if redis.call('PTTL', queue) < placeMs then redis.call('PEXPIRE', queue, placeMs) end
-if redis.call('PTTL', waiters) < placeMs then redis.call('PEXPIRE', waiters, placeMs) end
-return { 0, earliest, redis.call('ZRANK', queue, token) }
+redis.call('HSET', waiters, token, table.concat({ now + placeMs, ttl, weight }, ':'))
+-- Both keys live as long as the longest-lived place in the queue.
+if empty or redis.call('PTTL', queue) < placeMs then
+  redis.call('PEXPIRE', queue, placeMs)
+  redis.call('PEXPIRE', waiters, placeMs)
+end
+return { 0, state.earliest, 0 }

@@ -13,5 +13,6 @@ if not mine then return 0 end
 local expiry, rest = string.match(mine, '^(%d+)(:%d+:%d+)$')
 if not expiry or tonumber(expiry) <= now then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], (now + ttl) .. rest)
-if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+-- GT: never shortens the hash below another holder's expiry (the hash always has a TTL).
+redis.call('PEXPIRE', KEYS[1], ttl, 'GT')
 return 1

@@ -22,9 +22,9 @@ local publish = ARGV[5] == 'sharded' and 'SPUBLISH' or 'PUBLISH'
 local here = ARGV[6]
 local now, nowUs = lock_clock()
 
-local used, _, mine = lock_holders(holders, now, token)
-local reply = { mine and 1 or 0 }
-if mine then
+local state = lock_holders(holders, now, token)
+local reply = { state.mine and 1 or 0 }
+if state.mine then
   redis.call('HDEL', holders, token)
 else
   redis.call('ZREM', queue, token)
@@ -32,15 +32,16 @@ else
 end
 
 if unfair then
-  -- No handoff: the first live waiter retries, and may lose to a newcomer.
+  -- No handoff: the first waiter retries, and may lose to a newcomer.
   local head = redis.call('ZRANGE', queue, 0, 0)[1]
-  if head and used < capacity then redis.call(publish, channel, head .. ':0:0') end
+  if head and state.used < capacity then redis.call(publish, channel, head .. ':0:0') end
   return reply
 end
-lock_handoff(holders, queue, waiters, used, capacity, now, nowUs, function(who, f, ttl)
-  if string.sub(who, 1, #here) ~= here then redis.call(publish, channel, who .. ':' .. f .. ':' .. ttl) end
-  reply[#reply + 1] = who
-  reply[#reply + 1] = tonumber(f)
-  reply[#reply + 1] = ttl
-end)
+local grants = lock_handoff(holders, queue, waiters, state, capacity, now, nowUs)
+for _, g in ipairs(grants) do
+  if string.sub(g[1], 1, #here) ~= here then redis.call(publish, channel, table.concat(g, ':')) end
+  reply[#reply + 1] = g[1]
+  reply[#reply + 1] = tonumber(g[2])
+  reply[#reply + 1] = g[3]
+end
 return reply
