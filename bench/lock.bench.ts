@@ -101,7 +101,24 @@ export default defineBenchmark({
         () => new Mutex(ioredis, 'rs-contended', { lockTimeout: TTL_MS, acquireTimeout: 60_000, refreshInterval: 0 }),
       )
       const RK = 'redkit lock (fair)'
+      // Ceilings, same load: a lock whose handoff costs exactly one trivial script round trip per
+      // section (what any lock that hands out a new fencing token per section must pay at least),
+      // and the critical sections back to back with no lock at all.
+      const floorSha = String(await raw.scriptLoad('return 1'))
+      let turn = Promise.resolve()
       const contenders = [
+        contention('ceiling: one trivial script per handoff', async () => {
+          const previous = turn
+          let done!: () => void
+          turn = new Promise<void>((resolve) => {
+            done = resolve
+          })
+          await previous
+          return async () => {
+            await raw.sendCommand(['EVALSHA', floorSha, '0'])
+            done()
+          }
+        }),
         contention(RK, async (i) => {
           const lock = rkLocks[i]!
           await lock.acquire({ timeoutMs: 60_000 })
@@ -148,6 +165,7 @@ export default defineBenchmark({
         ctx.record({ subject: ours, metric: 'max wait (all slices)', value: maxWait, unit: 'ms' })
       }
       perRoundBest(RK, ['redlock', 'redis-semaphore Mutex'])
+      perRoundBest('ceiling: one trivial script per handoff', ['redlock', 'redis-semaphore Mutex'])
       perRoundBest('redkit lock (fair: false)', ['redlock', 'redis-semaphore Mutex'])
 
       // ---- uncontended ----------------------------------------------------------------------------

@@ -34,30 +34,32 @@ if unfair and state.used + weight <= capacity then
   redis.call('HDEL', waiters, token)
   return { 1, tonumber(lock_grant(holders, state, token, ttl, weight, now, nowUs)), ttl }
 end
-local empty = redis.call('EXISTS', queue) == 0
-if not unfair and not empty then
-  local grants
-  grants, empty = lock_handoff(holders, queue, waiters, state, capacity, now, nowUs)
-  local fence
-  for _, g in ipairs(grants) do
-    if g[1] == token then
-      fence = g[2]
-    else
-      redis.call(publish, channel, table.concat(g, ':'))
+local queued = redis.call('EXISTS', queue) == 1
+if not unfair then
+  if queued then
+    local fence
+    for _, g in ipairs(lock_handoff(holders, queue, waiters, state, capacity, now, nowUs)) do
+      if g[1] == token then
+        fence = g[2]
+      else
+        redis.call(publish, channel, table.concat(g, ':'))
+      end
     end
+    if fence then return { 1, tonumber(fence), ttl } end
+    -- The handoff may have emptied the queue (lapsed places); only worth asking when the caller fits.
+    if state.used + weight <= capacity then queued = redis.call('EXISTS', queue) == 1 end
   end
-  if fence then return { 1, tonumber(fence), ttl } end
-  empty = redis.call('EXISTS', queue) == 0
-end
-if not unfair and empty and state.used + weight <= capacity then
-  return { 1, tonumber(lock_grant(holders, state, token, ttl, weight, now, nowUs)), ttl }
+  if not queued and state.used + weight <= capacity then
+    return { 1, tonumber(lock_grant(holders, state, token, ttl, weight, now, nowUs)), ttl }
+  end
 end
 
 if placeMs <= 0 then return { 0, state.earliest, -1 } end
 redis.call('ZADD', queue, 'NX', nowUs, token)
 redis.call('HSET', waiters, token, table.concat({ now + placeMs, ttl, weight }, ':'))
--- Both keys live as long as the longest-lived place in the queue.
-if empty or redis.call('PTTL', queue) < placeMs then
+-- Both keys live at least half a place's life (a new queue has no TTL: PTTL -1), and every
+-- waiter's poll (a third of a place's life apart at most) renews them.
+if redis.call('PTTL', queue) < placeMs / 2 then
   redis.call('PEXPIRE', queue, placeMs)
   redis.call('PEXPIRE', waiters, placeMs)
 end

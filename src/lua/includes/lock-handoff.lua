@@ -2,14 +2,13 @@
 -- Hands the lock to the live waiters at the head of the queue (zset: token -> arrival µs; hash
 -- waiters: token -> '<expiry ms>:<hold ttl ms>:<weight>'), in order, while they fit in `capacity`
 -- next to `state.used`; waiters whose place lapsed are dropped on the way. Returns the grants as a
--- list of {token, fencing token string, ttl}, and whether the queue was empty to begin with.
+-- list of {token, fencing token string, ttl}.
 local function lock_handoff(holders, queue, waiters, state, capacity, now, nowUs)
-  local grants, empty = {}, true
+  local grants = {}
   for _ = 1, 1000 do
     if state.used >= capacity then break end
     local head = redis.call('ZRANGE', queue, 0, 0)[1]
     if not head then break end
-    empty = false
     local info = redis.call('HGET', waiters, head)
     local expiry, ttl, w
     if info then expiry, ttl, w = string.match(info, '^(%d+):(%d+):(%d+)$') end
@@ -26,5 +25,5 @@ local function lock_handoff(holders, queue, waiters, state, capacity, now, nowUs
       grants[#grants + 1] = { head, lock_grant(holders, state, head, ttl, w, now, nowUs), ttl }
     end
   end
-  return grants, empty
+  return grants
 end
