@@ -1,14 +1,32 @@
 --[[
-  Bloom filter: tests items against their bit positions (computed by the client).
-  KEYS[1] bitmap
-  ARGV[1] number of positions per item (k)
-  ARGV[2] first bit position of the first item; positions follow item after item, k each
+  Bloom filter (Lua backend): tests items against their bit positions (computed by the client).
+  The size the client computed with must still be the recorded one (another process may have
+  destroyed and recreated the filter), and every position must lie inside it, before any bit is read
+  or set: nothing planted or stale makes this loop without end or grow the bitmap.
+  KEYS[1] bits: the bitmap
+  KEYS[2] params: hash of bits, hashes (the recorded size)
+  ARGV[1] bits the positions were computed for
+  ARGV[2] positions per item (k)
+  ARGV[3] first bit position of the first item; positions follow item after item, k each
   Reply: one integer per item: 1 when every bit is set (the item may have been added), 0 when it surely was not
 ]]
-local k = tonumber(ARGV[1])
+local bits, k = tonumber(ARGV[1]), tonumber(ARGV[2])
+local size = redis.call('HMGET', KEYS[2], 'bits', 'hashes')
+if tonumber(size[1]) ~= bits or tonumber(size[2]) ~= k then
+  return redis.error_reply('E_DECODE bloom-size-changed: the recorded size of ' .. KEYS[2] .. ' is not the one in use')
+end
+if not k or k < 1 or k > 32 or k ~= math.floor(k) or (#ARGV - 2) % k ~= 0 then
+  return redis.error_reply('E_INVALID_ARGUMENT bloom positions do not come in groups of k')
+end
+for i = 3, #ARGV do
+  local p = tonumber(ARGV[i])
+  if not p or p < 0 or p >= bits or p ~= math.floor(p) then
+    return redis.error_reply('E_INVALID_ARGUMENT bloom position outside the filter')
+  end
+end
 local out = {}
 local n = 0
-for i = 2, #ARGV, k do
+for i = 3, #ARGV, k do
   local all = 1
   for j = i, i + k - 1 do
     if redis.call('GETBIT', KEYS[1], ARGV[j]) == 0 then

@@ -3,12 +3,7 @@ import { ErrorCodes, RedkitError } from '../core/errors.js'
 /** Largest bitmap Redis holds in one string: 2^32 bits (512 MiB). */
 export const MAX_BITS = 2 ** 32
 
-export interface BloomSize {
-  /** Bits of the bitmap. */
-  bits: number
-  /** Hash positions per item. */
-  hashes: number
-}
+import type { BloomSize } from './types.js'
 
 /**
  * Optimal size for `expectedItems` at a false-positive rate: m = -n ln p / (ln 2)^2 bits and

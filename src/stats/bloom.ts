@@ -1,61 +1,83 @@
 import type { RedkitContext } from '../core/context.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
-import { defineScript } from '../core/scripts.js'
-import { type BloomSize, bloomPositions, bloomSize, falsePositiveRateOf } from './bloom-math.js'
+import { hasServerBloom } from './bloom-backend.js'
+import { bloomPositions, bloomSize, falsePositiveRateOf, MAX_BITS } from './bloom-math.js'
+import { member } from './checks.js'
+import { type BloomKeys, bloomKeys } from './keys.js'
+import { scripts } from './scripts.js'
+import type { BloomOptions, BloomSize } from './types.js'
 
-export interface BloomOptions {
-  /** Items the filter is sized for; beyond it the false-positive rate climbs. */
-  expectedItems: number
-  /** Wanted probability that `mightContain` says yes for an item never added (0 < p < 1). */
-  falsePositiveRate: number
-}
-
-const scripts = {
-  init: defineScript<[params: string], [bits: number, hashes: number], [number, number]>('bloom-init'),
-  add: defineScript<[bits: string], number[], number[]>('bloom-add'),
-  check: defineScript<[bits: string], number[], number[]>('bloom-check'),
-}
-
-/** Items per script call in the bulk variants (k positions each). */
+/** Items per call in the bulk variants (k positions each in the Lua backend). */
 const CHUNK = 1000
+/** Default largest recorded size adopted: 2^27 bits (16 MiB), or what these options ask for when larger. */
+const DEFAULT_MAX_BITS = 2 ** 27
+
+type Backend = 'server' | 'lua'
 
 /**
- * A Bloom filter in a Redis bitmap: "surely not added" or "maybe added", in constant memory.
- * Bit positions are computed here (MurmurHash3, double hashing) and set or tested by one Lua call,
- * so `add` and `mightContain` are one round trip each, and the bulk variants one per 1,000 items.
- * The size is fixed by the first user of the name (recorded next to the bitmap) and adopted by
- * every later one. No RedisBloom module needed; on Cluster the filter lives in one slot.
+ * A Bloom filter: "surely not added" or "maybe added", in constant memory, sized from
+ * `expectedItems` and `falsePositiveRate`. With the server's BF.* commands (detected with COMMAND
+ * INFO) it is a server-side filter; otherwise a bitmap whose positions are computed here
+ * (MurmurHash3, double hashing) and set or tested by one script call, so `add` and `mightContain`
+ * are one round trip each and the bulk variants one per 1,000 items. The Lua filter's size is
+ * fixed by its first user and adopted by every later one, within `maxBits`.
  */
 export class BloomFilter {
   readonly name: string
   /** The size these options ask for (the one in force is `size()`). */
   readonly requested: BloomSize
+  readonly expectedItems: number
+  readonly falsePositiveRate: number
   readonly #rk: RedkitContext
-  readonly #bits: string
-  readonly #params: string
+  readonly #keys: BloomKeys
+  readonly #wanted: 'auto' | Backend
+  readonly #maxBits: number
   #size: Promise<BloomSize> | undefined
+  #backend: Promise<Backend> | undefined
 
   constructor(rk: RedkitContext, name: string, options: BloomOptions) {
     if (options === null || typeof options !== 'object')
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'bloom needs { expectedItems, falsePositiveRate }')
-    this.name = validateObjectName(name, 'bloom filter name')
+    this.name = member(validateObjectName(name, 'bloom filter name'), 'bloom filter name')
     this.requested = bloomSize(options.expectedItems, options.falsePositiveRate)
+    this.expectedItems = options.expectedItems
+    this.falsePositiveRate = options.falsePositiveRate
+    const backend = options.backend ?? 'auto'
+    if (backend !== 'auto' && backend !== 'server' && backend !== 'lua')
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `backend must be 'auto', 'server' or 'lua'`)
+    this.#wanted = backend
+    const maxBits = options.maxBits ?? Math.max(DEFAULT_MAX_BITS, this.requested.bits)
+    if (!Number.isSafeInteger(maxBits) || maxBits < this.requested.bits || maxBits > MAX_BITS)
+      throw new RedkitError(
+        ErrorCodes.E_INVALID_ARGUMENT,
+        `maxBits must be an integer from the requested ${this.requested.bits} bits to 2^32`,
+      )
+    this.#maxBits = maxBits
     this.#rk = rk
-    const own = rk.keys.object(name)
-    this.#bits = own('bloom')
-    this.#params = own('bloom-params')
+    this.#keys = bloomKeys(rk.keys, this.name)
   }
 
-  /** The size in force (the first user's). */
+  /** Which backend this filter uses: `server` (BF.*) or `lua` (bitmap). */
+  backend(): Promise<Backend> {
+    this.#backend ??= this.#chooseBackend().catch((error: unknown) => {
+      this.#backend = undefined
+      throw error
+    })
+    return this.#backend
+  }
+
+  /** The size in force (the first user's) of the Lua filter. @throws RedkitError E_DECODE when the recorded size is not one redkit wrote or exceeds maxBits */
   size(): Promise<BloomSize> {
-    this.#size ??= scripts.init.run(this.#rk.connection, [this.#params], [this.requested.bits, this.requested.hashes]).then(
-      ([bits, hashes]) => ({ bits, hashes }),
-      (error: unknown) => {
-        this.#size = undefined
-        throw error
-      },
-    )
+    this.#size ??= scripts.bloomInit
+      .call(this.#rk.connection, this.#keys, [this.requested.bits, this.requested.hashes, this.#maxBits])
+      .then(
+        ([bits, hashes]) => ({ bits, hashes }),
+        (error: unknown) => {
+          this.#size = undefined
+          throw error
+        },
+      )
     return this.#size
   }
 
@@ -67,7 +89,7 @@ export class BloomFilter {
 
   /** Adds items. @returns per item: true when it was surely not there before */
   addMany(items: readonly string[]): Promise<boolean[]> {
-    return this.#run(scripts.add, items)
+    return this.#run('add', items)
   }
 
   /** False when the item was surely never added; true when it may have been. */
@@ -77,40 +99,81 @@ export class BloomFilter {
   }
 
   mightContainMany(items: readonly string[]): Promise<boolean[]> {
-    return this.#run(scripts.check, items)
+    return this.#run('check', items)
   }
 
-  /** The expected false-positive rate once `items` have been added. */
-  async falsePositiveRate(items: number): Promise<number> {
+  /** The expected false-positive rate of the Lua filter once `items` have been added. */
+  async expectedFalsePositiveRate(items: number): Promise<number> {
     return falsePositiveRateOf(await this.size(), items)
   }
 
-  /** Empties the filter (its size stays recorded). */
+  /** Empties the filter (a Lua filter's size stays recorded). */
   async clear(): Promise<void> {
-    await this.#rk.connection.send(['DEL', this.#bits], { key: this.#bits })
+    await this.#rk.connection.send(['DEL', this.#keys.bits, this.#keys.server], { key: this.#keys.bits })
   }
 
   /** Removes the filter and its recorded size. */
   async destroy(): Promise<void> {
-    await this.#rk.connection.send(['DEL', this.#bits, this.#params], { key: this.#bits })
+    await this.#rk.connection.send(['DEL', this.#keys.bits, this.#keys.params, this.#keys.server], { key: this.#keys.bits })
     this.#size = undefined
+    this.#backend = undefined
   }
 
-  async #run(script: typeof scripts.add, items: readonly string[]): Promise<boolean[]> {
+  async #chooseBackend(): Promise<Backend> {
+    if (this.#wanted === 'lua') return 'lua'
+    const available = await hasServerBloom(this.#rk.connection)
+    if (this.#wanted === 'server') {
+      if (!available)
+        throw new RedkitError(ErrorCodes.E_SERVER_CONFIG, 'backend: server needs the BF.* commands (RedisBloom, Redis 8 or valkey-bloom)')
+      return 'server'
+    }
+    // A filter that already lives in a bitmap stays there: switching would forget its items.
+    const lua = await this.#rk.connection.send<number>(['EXISTS', this.#keys.params], { key: this.#keys.params })
+    return available && lua === 0 ? 'server' : 'lua'
+  }
+
+  async #run(op: 'add' | 'check', items: readonly string[]): Promise<boolean[]> {
     if (!Array.isArray(items)) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'items must be an array of strings')
     for (const item of items) {
       if (typeof item !== 'string') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `bloom items must be strings, got ${typeof item}`)
     }
     if (items.length === 0) return []
+    if ((await this.backend()) === 'server') return this.#runServer(op, items)
+    try {
+      return await this.#runLua(op, items)
+    } catch (error) {
+      // Another process destroyed and recreated the filter with another size: adopt it, once.
+      if (!isRedkitError(error, ErrorCodes.E_DECODE) || !error.message.includes('bloom-size-changed')) throw error
+      this.#size = undefined
+      return this.#runLua(op, items)
+    }
+  }
+
+  async #runLua(op: 'add' | 'check', items: readonly string[]): Promise<boolean[]> {
     const size = await this.size()
-    const out: boolean[] = []
+    const script = op === 'add' ? scripts.bloomAdd : scripts.bloomCheck
     const calls: Array<Promise<number[]>> = []
     for (let start = 0; start < items.length; start += CHUNK) {
-      const args: number[] = [size.hashes]
+      const args: number[] = [size.bits, size.hashes]
       for (const item of items.slice(start, start + CHUNK)) bloomPositions(item, size, args)
-      calls.push(script.run(this.#rk.connection, [this.#bits], args))
+      calls.push(script.call(this.#rk.connection, this.#keys, args))
     }
-    for (const reply of await Promise.all(calls)) for (const flag of reply) out.push(flag === 1)
-    return out
+    return (await Promise.all(calls)).flat().map((flag) => flag === 1)
+  }
+
+  async #runServer(op: 'add' | 'check', items: readonly string[]): Promise<boolean[]> {
+    const key = this.#keys.server
+    const { connection } = this.#rk
+    if (op === 'add') {
+      await connection
+        .send(['BF.RESERVE', key, String(this.falsePositiveRate), String(this.expectedItems)], { key })
+        .catch((error: unknown) => {
+          if (!(error instanceof Error && /exists/i.test(error.message))) throw error
+        })
+    }
+    const calls: Array<Promise<number[]>> = []
+    for (let start = 0; start < items.length; start += CHUNK)
+      calls.push(connection.send<number[]>([op === 'add' ? 'BF.MADD' : 'BF.MEXISTS', key, ...items.slice(start, start + CHUNK)], { key }))
+    return (await Promise.all(calls)).flat().map((flag) => Number(flag) === 1)
   }
 }

@@ -1,5 +1,5 @@
 import { defineKeyedScript, defineScript } from '../core/scripts.js'
-import type { LeaderboardKeys, TimeseriesKeys } from './keys.js'
+import type { BloomKeys, LeaderboardKeys, TimeseriesKeys } from './keys.js'
 
 /** Reply of every rate limiter script: allowed, remaining, resetMs, retryAfterMs, retryOneMs, server time. */
 export type RateLimitReply = [allowed: 0 | 1, remaining: number, resetMs: number, retryAfterMs: number, retryOneMs: number, now: number]
@@ -27,5 +27,8 @@ export const scripts = {
   ),
   uniqueAdd: defineKeyedScript<{ hll: string }, [expireAt: number, ...members: string[]], number>('unique-add'),
   windowIncr: defineKeyedScript<{ window: string }, [n: number, precisionMs: number, buckets: number], number>('window-incr'),
+  bloomInit: defineKeyedScript<Pick<BloomKeys, 'params'>, [bits: number, hashes: number, maxBits: number], [number, number]>('bloom-init'),
+  bloomAdd: defineKeyedScript<Pick<BloomKeys, 'bits' | 'params'>, number[], number[]>('bloom-add'),
+  bloomCheck: defineKeyedScript<Pick<BloomKeys, 'bits' | 'params'>, number[], number[]>('bloom-check'),
   leaderboardRemove: defineKeyedScript<Pick<LeaderboardKeys, 'board' | 'index'>, [member: string], number>('leaderboard-remove'),
 }
