@@ -7,7 +7,16 @@ import { type DoctorReport, runDoctor } from './core/doctor.js'
 import { ErrorCodes, RedkitError } from './core/errors.js'
 import { KeySpace } from './core/keys.js'
 import { Expirations, type ExpirationsOptions, Presence, type PresenceOptions } from './events/index.js'
-import { Lock, type LockOptions, ReadWriteLock, ReentrantLock, Semaphore, type SemaphoreOptions } from './lock/index.js'
+import {
+  Inventory,
+  type InventoryOptions,
+  Lock,
+  type LockOptions,
+  ReadWriteLock,
+  ReentrantLock,
+  Semaphore,
+  type SemaphoreOptions,
+} from './lock/index.js'
 import {
   Channel,
   type ChannelOptions,
@@ -153,6 +162,14 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
   /** A fair counting semaphore with expiring permits (`redkit/lock`); one handle holds one permit. */
   semaphore(name: string, options: SemaphoreOptions): Semaphore {
     return new Semaphore(this, name, options)
+  }
+
+  /**
+   * Stock with reservations that return their units when they lapse (`redkit/lock`): `reserve`,
+   * `confirm`, `cancel`, never oversold; lapses are reliable expiry events. Stopped by `rk.close()`.
+   */
+  inventory(name: string, options?: InventoryOptions): Inventory {
+    return new Inventory(this, name, options, () => this.expirations)
   }
 
   /** A fair read-write lock with writer preference (`redkit/lock`): `reader()`, `writer()`, `read(fn)`, `write(fn)`. */

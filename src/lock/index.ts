@@ -1,3 +1,4 @@
+export { Inventory, type InventoryOptions, type Reservation } from './inventory.js'
 export { Lock } from './mutex.js'
 export { createRedlock, Redlock, type RedlockClient, RedlockLock, type RedlockOptions } from './redlock.js'
 export { ReentrantLock } from './reentrant.js'

@@ -117,6 +117,8 @@ const EXPECTED: Record<string, string[]> = {
   'src/lock/index.ts': [
     'AcquireOptions',
     'createRedlock',
+    'Inventory',
+    'InventoryOptions',
     'Lock',
     'LockHandle',
     'LockOptions',
@@ -126,6 +128,7 @@ const EXPECTED: Record<string, string[]> = {
     'RedlockLock',
     'RedlockOptions',
     'ReentrantLock',
+    'Reservation',
     'Semaphore',
     'SemaphoreOptions',
   ],

@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto'
+import { Component } from '../core/component.js'
+import type { RedkitContext } from '../core/context.js'
+import { errors } from '../core/errors.js'
+import { escapeGlob, validateObjectName } from '../core/keys.js'
+import { defineKeyedScript } from '../core/scripts.js'
+import { count, durationMs, optionsObject, wellFormedString } from '../core/validate.js'
+import type { Expirations, ExpiryEvent, Subscription } from '../events/index.js'
+
+export interface InventoryOptions {
+  /** How long a reservation holds its units before they return to stock. @defaultValue 1_800_000 (30 min) */
+  lapseMs?: number
+  /** How long a settled reservation's record is kept (for confirm/cancel answers and audits). @defaultValue 86_400_000 */
+  keepMs?: number
+  /** Consumer group of the lapse events: every process of one application shares it. @defaultValue 'inventory:<name>' */
+  group?: string
+}
+
+export interface Reservation {
+  id: string
+  product: string
+  qty: number
+  user: string
+  /** When the units return to stock unless confirmed (epoch ms, server clock). */
+  expiresAt: number
+}
+
+interface ProductKeys {
+  stock: string
+  reservation: string
+}
+
+const reserveScript = defineKeyedScript<
+  ProductKeys,
+  [qty: number, user: string, gen: string, lapseMs: number, keepMs: number],
+  [number, number]
+>('inventory-reserve')
+const settleScript = defineKeyedScript<ProductKeys, [op: 'confirm' | 'cancel' | 'lapse', gen: string], [number, string]>('inventory-settle')
+
+/** What a lapse marker's expiry event carries. */
+interface Lapse {
+  product: string
+  id: string
+  gen: string
+}
+
+/**
+ * Stock and reservations that return their units when they lapse (`rk.inventory(name)`). Each
+ * reservation is one script that never lets stock go below zero, so no lock is needed around it;
+ * its lapse is a reliable expiry event (`rk.expirations`, at least once), written before the
+ * reservation, so a crash in between leaves nothing reserved; settling is idempotent and checks a
+ * per-reservation generation, so a late lapse event never touches a newer reservation of the same id.
+ */
+export class Inventory extends Component {
+  readonly #ctx: RedkitContext
+  readonly #inventory: string
+  readonly #expirations: () => Expirations
+  readonly #lapseMs: number
+  readonly #keepMs: number
+  readonly #group: string
+  #subscription: Promise<Subscription> | undefined
+
+  constructor(ctx: RedkitContext, name: string, input: InventoryOptions | undefined, expirations: () => Expirations) {
+    const inventory = validateObjectName(name, 'inventory name')
+    super({ name: `inventory ${inventory}`, host: ctx })
+    const options = optionsObject(input, 'inventory options')
+    this.#ctx = ctx
+    this.#inventory = inventory
+    this.#expirations = expirations
+    this.#lapseMs = durationMs(options.lapseMs ?? 1_800_000, 'lapseMs')
+    this.#keepMs = durationMs(options.keepMs ?? 86_400_000, 'keepMs')
+    this.#group = wellFormedString(options.group ?? `inventory:${inventory}`, 'group')
+  }
+
+  /** Starts returning lapsed reservations' units (done by the first reserve; call it in processes that only settle). */
+  start(): Promise<void> {
+    this.assertOpen()
+    this.#subscription ??= this.#expirations().on<Lapse>(
+      `${this.#ctx.keys.prefix}:{inv:${escapeGlob(this.#inventory)}:*}:lapse:*`,
+      (event) => this.#lapse(event),
+      { group: this.#group, withValue: true },
+    )
+    return this.#subscription.then(() => {})
+  }
+
+  /** Sets the units available (not counting those reserved). */
+  async setStock(product: string, units: number): Promise<void> {
+    const keys = this.#keys(product, '-')
+    await this.#ctx.connection.send(['SET', keys.stock, String(count(units, 'units', { allowZero: true }))], { key: keys.stock })
+  }
+
+  /** Adds (or with a negative number, removes) units; never goes below zero. @returns the units available */
+  async addStock(product: string, units: number): Promise<number> {
+    if (!Number.isSafeInteger(units)) throw errors.invalidArgument('units', 'a safe integer', units)
+    const keys = this.#keys(product, '-')
+    const after = await this.#ctx.connection.send<number>(['INCRBY', keys.stock, String(units)], { key: keys.stock })
+    if (after < 0) {
+      await this.#ctx.connection.send(['INCRBY', keys.stock, String(-units)], { key: keys.stock })
+      throw errors.invalidArgument('units', `at most the ${after - units} available`, -units)
+    }
+    return after
+  }
+
+  /** Units available now (not counting those reserved). */
+  async available(product: string): Promise<number> {
+    const keys = this.#keys(product, '-')
+    return Number((await this.#ctx.connection.send<string | null>(['GET', keys.stock], { key: keys.stock })) ?? 0)
+  }
+
+  /**
+   * Reserves `qty` units for `user` until the lapse; `id` (e.g. a cart) defaults to a random one.
+   * @returns the reservation, or undefined when not enough units are available
+   * @throws RedkitError E_INVALID_ARGUMENT when `id` holds a live reservation
+   */
+  async reserve(product: string, qty: number, user: string, options: { id?: string } = {}): Promise<Reservation | undefined> {
+    this.assertOpen()
+    count(qty, 'qty')
+    wellFormedString(user, 'user', { maxLength: 1024 })
+    const id = options.id ?? randomUUID()
+    const keys = this.#keys(product, id)
+    const gen = randomUUID()
+    await this.start()
+    // The lapse marker first: if this process dies before the reservation, the marker lapses
+    // onto nothing; the other way round, reserved units could never come back.
+    const marker = this.#marker(product, id, gen)
+    await this.#expirations().set(marker, { product, id, gen } satisfies Lapse, { ttlMs: this.#lapseMs })
+    let reply: [number, number]
+    try {
+      reply = await reserveScript.call(this.#ctx.connection, keys, [qty, user, gen, this.#lapseMs, this.#keepMs])
+    } catch (error) {
+      await this.#expirations()
+        .delete(marker)
+        .catch(() => {})
+      throw error
+    }
+    const [status, value] = reply
+    if (status === 1) return { id, product, qty, user, expiresAt: value }
+    await this.#expirations()
+      .delete(marker)
+      .catch(() => {})
+    if (status === -1) throw errors.invalidArgument('id', 'free: it holds a live reservation', id)
+    return undefined
+  }
+
+  /** The units are sold. @returns false when the reservation had lapsed or was settled already */
+  confirm(product: string, id: string): Promise<boolean> {
+    return this.#settle(product, id, 'confirm')
+  }
+
+  /** The units return to stock. @returns false when the reservation had lapsed or was settled already */
+  cancel(product: string, id: string): Promise<boolean> {
+    return this.#settle(product, id, 'cancel')
+  }
+
+  protected override async teardown(): Promise<void> {
+    const subscription = await this.#subscription?.catch(() => undefined)
+    await subscription?.close()
+  }
+
+  async #settle(product: string, id: string, op: 'confirm' | 'cancel'): Promise<boolean> {
+    this.assertOpen()
+    const [status, gen] = await settleScript.call(this.#ctx.connection, this.#keys(product, id), [op, ''])
+    if (status === 1)
+      await this.#expirations()
+        .delete(this.#marker(product, id, gen))
+        .catch(() => {})
+    return status === 1
+  }
+
+  async #lapse(event: ExpiryEvent<Lapse>): Promise<void> {
+    const lapse = event.value
+    if (!lapse || typeof lapse.product !== 'string' || typeof lapse.id !== 'string' || typeof lapse.gen !== 'string') return
+    await settleScript.call(this.#ctx.connection, this.#keys(lapse.product, lapse.id), ['lapse', lapse.gen])
+  }
+
+  #keys(product: string, id: string): ProductKeys {
+    const object = this.#ctx.keys.object(`inv:${this.#inventory}:${validateObjectName(product, 'product')}`)
+    return { stock: object('stock'), reservation: object('res', wellFormedString(id, 'id', { maxLength: 256 })) }
+  }
+
+  #marker(product: string, id: string, gen: string): string {
+    return this.#ctx.keys.object(`inv:${this.#inventory}:${product}`)('lapse', id, gen)
+  }
+}
