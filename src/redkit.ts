@@ -6,6 +6,7 @@ import type { Closer, RedkitContext } from './core/context.js'
 import { type DoctorReport, runDoctor } from './core/doctor.js'
 import { ErrorCodes, RedkitError } from './core/errors.js'
 import { KeySpace } from './core/keys.js'
+import { optionsObject } from './core/validate.js'
 import { Expirations, type ExpirationsOptions, Presence, type PresenceOptions } from './events/index.js'
 import {
   Inventory,
@@ -112,12 +113,12 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
    * and `on('online' | 'offline', handler)` transitions, one `offline` per lapse. Stopped by `rk.close()`.
    */
   presence<M = unknown>(name: string, options: PresenceOptions): Presence<M> {
-    return new Presence<M>(this, this.expirations, name, options)
+    return new Presence<M>(this, this.expirations, name, optionsObject(options ?? null, 'presence options'))
   }
 
   /** A reliable job queue (`redkit/messaging`): add jobs here, consume them with `rk.worker`. */
   queue<T = unknown>(name: string, options?: QueueOptions): Queue<T> {
-    return new Queue<T>(this, name, options)
+    return new Queue<T>(this, name, optionsObject(options))
   }
 
   /** Delayed tasks by id (with cancel) and repeating tasks (interval or cron), run once per due time by queue workers. */
@@ -128,12 +129,12 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
 
   /** Consumes a queue with leases, retries, dead letters; stopped by `rk.close()`. */
   worker<T = unknown, R = unknown>(name: string, handler: JobHandler<T, R>, options?: WorkerOptions): Worker<T, R> {
-    return new Worker<T, R>(this, name, handler, options)
+    return new Worker<T, R>(this, name, handler, optionsObject(options))
   }
 
   /** Typed pub/sub (sharded on Cluster), re-subscribed after reconnects; malformed messages go to `error`. */
   channel<T = unknown>(name: string, options?: ChannelOptions<T>): Channel<T> {
-    return new Channel<T>(this, name, options)
+    return new Channel<T>(this, name, optionsObject(options))
   }
 
   /** An atomic counter: `incr`, `decr`, `reset`, `value`. */
@@ -151,17 +152,17 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
    * a fencing `token`, a watchdog and `onLost`. One Lock object holds at most one hold at a time.
    */
   lock(name: string, options?: LockOptions): Lock {
-    return new Lock(this, name, options)
+    return new Lock(this, name, optionsObject(options))
   }
 
   /** A mutex its owner may re-take (`redkit/lock`): a hold count per handle, or per async context in `using`. */
   reentrantLock(name: string, options?: LockOptions): ReentrantLock {
-    return new ReentrantLock(this, name, options)
+    return new ReentrantLock(this, name, optionsObject(options))
   }
 
   /** A fair counting semaphore with expiring permits (`redkit/lock`); one handle holds one permit. */
   semaphore(name: string, options: SemaphoreOptions): Semaphore {
-    return new Semaphore(this, name, options)
+    return new Semaphore(this, name, optionsObject(options ?? null, 'semaphore options'))
   }
 
   /**
@@ -174,7 +175,7 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
 
   /** A fair read-write lock with writer preference (`redkit/lock`): `reader()`, `writer()`, `read(fn)`, `write(fn)`. */
   readWriteLock(name: string, options?: LockOptions): ReadWriteLock {
-    return new ReadWriteLock(this, name, options)
+    return new ReadWriteLock(this, name, optionsObject(options))
   }
 
   /**
@@ -183,12 +184,12 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
    * coherent by client tracking, tags, write-through/around/behind. Stopped (write-behind flushed) by `rk.close()`.
    */
   cache<T = unknown>(name: string, options?: CacheOptions<T>): Cache<T> {
-    return new Cache<T>(this, name, options, () => this.expirations)
+    return new Cache<T>(this, name, optionsObject(options), () => this.expirations)
   }
 
   /** A whole dataset kept in every instance's memory, reloaded everywhere on `publishUpdate(version)` (`redkit/cache`). */
   liveDataset<T = unknown>(name: string, options: LiveDatasetOptions<T>): LiveDataset<T> {
-    return new LiveDataset<T>(this, name, options)
+    return new LiveDataset<T>(this, name, optionsObject(options ?? null, 'liveDataset options'))
   }
 
   /**
@@ -197,27 +198,27 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
    * tokens, client binding, CSRF tokens, and `onExpired` with `trackExpiry`.
    */
   sessions<D = unknown>(options?: SessionOptions): SessionManager<D> {
-    return new SessionManager<D>(this, options, () => this.expirations)
+    return new SessionManager<D>(this, optionsObject(options), () => this.expirations)
   }
 
   /** A Bloom filter in a Redis bitmap (`redkit/stats`): `add`, `mightContain` and bulk variants, one round trip each. */
   bloom(name: string, options: BloomOptions): BloomFilter {
-    return new BloomFilter(this, name, options)
+    return new BloomFilter(this, name, optionsObject(options ?? null, 'bloom options'))
   }
 
   /** A rate limiter (`redkit/stats`): `consume(key, cost)` in one round trip on the server's clock, `peek`, `reset`. */
   rateLimiter(name: string, options: RateLimiterOptions): RateLimiter {
-    return new RateLimiter(this, name, options)
+    return new RateLimiter(this, name, optionsObject(options ?? null, 'rateLimiter options'))
   }
 
   /** A leaderboard (`redkit/stats`): `add`, `incr` (new score and rank in one call), `top`, `rank`, `around`, `page`, `remove`, `size`. */
   leaderboard(name: string, options?: LeaderboardOptions): Leaderboard {
-    return new Leaderboard(this, name, options)
+    return new Leaderboard(this, name, optionsObject(options))
   }
 
   /** Counts per minute, hour, day and month (`redkit/stats`): `incr(n, at?)` in one round trip, `range({ from, to, granularity })`. */
   timeseries(name: string, options?: TimeseriesOptions): Timeseries {
-    return new Timeseries(this, name, options)
+    return new Timeseries(this, name, optionsObject(options))
   }
 
   /** Unique counts in HyperLogLogs per hour or day (`redkit/stats`): `add(member, at?)`, `count({ from, to })` over merged buckets. */

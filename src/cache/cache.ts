@@ -5,6 +5,7 @@ import type { Codec } from '../core/codec.js'
 import type { Connection } from '../core/connection.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, isRedkitError, RedkitError, toRedkitError } from '../core/errors.js'
+import { optionsObject } from '../core/validate.js'
 import type { Expirations } from '../events/index.js'
 import { BloomFilter } from '../stats/index.js'
 import { CacheKeys } from './cache-keys.js'
@@ -200,6 +201,7 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
    * processes with `stampede: 'distributed'`). `undefined` from the loader means "absent".
    */
   async getOrLoad(key: string, loader: Loader<T>, options?: GetOrLoadOptions<T>): Promise<T | undefined> {
+    optionsObject(options)
     const near = this.#near
     let epoch = 0
     if (near !== undefined) {
@@ -246,6 +248,7 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
    */
   async set(key: string, value: T, options: CacheSetOptions = {}): Promise<void> {
     this.#open()
+    optionsObject(options)
     const entryKey = this.#keys.entry(key)
     if (value === undefined)
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'undefined means "absent" in a cache: use delete(key) to remove a value')

@@ -1,5 +1,5 @@
 import { ErrorCodes, RedkitError } from './errors.js'
-import { count, durationMs } from './validate.js'
+import { count, durationMs, numberInRange, oneOf, optionsObject, timerMs } from './validate.js'
 
 export interface BackoffOptions {
   /** @defaultValue 'exponential' */
@@ -10,6 +10,20 @@ export interface BackoffOptions {
   maxDelayMs?: number
   /** Fraction of the delay randomised away (0..1), so many clients do not retry in lockstep. @defaultValue 0.2 */
   jitter?: number
+}
+
+/**
+ * Checks a backoff policy where it is given, so a bad one fails the call that passes it rather than
+ * the first retry, much later. `option` names it in the error (`'backoff'`).
+ */
+export function validateBackoff(options: BackoffOptions | undefined, option = 'backoff'): BackoffOptions | undefined {
+  if (options === undefined) return undefined
+  const given = optionsObject(options ?? null, option)
+  if (given.type !== undefined) oneOf(given.type, `${option}.type`, ['fixed', 'exponential'] as const)
+  if (given.delayMs !== undefined) timerMs(given.delayMs, `${option}.delayMs`, { allowZero: true })
+  if (given.maxDelayMs !== undefined) timerMs(given.maxDelayMs, `${option}.maxDelayMs`, { allowZero: true })
+  if (given.jitter !== undefined) numberInRange(given.jitter, `${option}.jitter`, 0, 1)
+  return given
 }
 
 /** Delay before retry number `attempt` (1-based). */

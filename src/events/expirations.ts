@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events'
-import { validateCount, validateMs } from '../core/backoff.js'
+import { validateBackoff, validateCount, validateMs } from '../core/backoff.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { compileGlob } from '../core/glob.js'
 import { validateName, validateObjectName } from '../core/keys.js'
 import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
+import { oneOf, optionsObject } from '../core/validate.js'
 import { ExpiryKeys } from './expiry-keys.js'
 import { GroupReader } from './group-reader.js'
 import { NativeExpirySubscriber } from './native.js'
@@ -81,7 +82,7 @@ export class Expirations {
   async set(key: string, value: unknown, options: ExpirySetOptions): Promise<number> {
     this.#open()
     this.#userKey(key)
-    const ttlMs = validateMs(options?.ttlMs, 'ttlMs')
+    const ttlMs = validateMs(optionsObject(options ?? null, 'set options').ttlMs, 'ttlMs')
     const deadline = await this.#writer.set(key, value, ttlMs, options.keepValue ?? true)
     this.#ensureSweeper()
     return deadline
@@ -132,6 +133,7 @@ export class Expirations {
    */
   async on<T = unknown>(pattern: string, handler: ExpiryHandler<T>, options: SubscribeOptions = {}): Promise<Subscription> {
     this.#open()
+    optionsObject(options)
     const regex = compileGlob(pattern)
     if (typeof handler !== 'function') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'handler must be a function')
     const mode = options.mode ?? 'reliable'
@@ -145,6 +147,8 @@ export class Expirations {
     if (mode !== 'reliable')
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `mode must be 'reliable' or 'native', got ${String(mode)}`)
     const group = validateObjectName(options.group ?? 'default', 'group')
+    validateBackoff(options.backoff)
+    if (options.from !== undefined) oneOf(options.from, 'from', ['new', 'retained'] as const)
     const attempts = options.attempts ?? 5
     if (!Number.isSafeInteger(attempts) || attempts < 1)
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'attempts must be a positive integer')
@@ -256,6 +260,7 @@ function validateSweepBatch(value: unknown): number {
   return batch
 }
 
-function keepOf(options: ExpireOptions): boolean | { value: unknown } {
+function keepOf(given: ExpireOptions): boolean | { value: unknown } {
+  const options = optionsObject(given)
   return 'value' in options ? { value: options.value } : (options.keepValue ?? false)
 }

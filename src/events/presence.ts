@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events'
-import { type BackoffOptions, validateMs } from '../core/backoff.js'
+import { type BackoffOptions, validateBackoff, validateMs } from '../core/backoff.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { escapeGlob, type ObjectKeys, validateName, validateObjectName } from '../core/keys.js'
 import { defineScript } from '../core/scripts.js'
 import { type ReaderEntry, StreamGroupReader } from '../core/stream-group-reader.js'
 import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
+import { durationMs, optionsObject, count as validateCount } from '../core/validate.js'
 import type { Expirations } from './expirations.js'
 import { ExpiryKeys } from './expiry-keys.js'
 import { scripts as expiryScripts } from './scripts.js'
@@ -278,6 +279,7 @@ export class Presence<M = unknown> {
     options: PresenceWatchOptions = {},
   ): Promise<Subscription> {
     this.#open()
+    optionsObject(options)
     if (type !== 'online' && type !== 'offline')
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `presence events are 'online' and 'offline', got ${String(type)}`)
     if (typeof handler !== 'function') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'handler must be a function')
@@ -309,7 +311,7 @@ export class Presence<M = unknown> {
         group: watchKey,
         from,
         attempts,
-        backoff: options.backoff ?? { delayMs: 200, maxDelayMs: 10_000 },
+        backoff: validateBackoff(options.backoff) ?? { delayMs: 200, maxDelayMs: 10_000 },
         concurrency,
         reclaimIdleMs,
         maxDeadLetters: 10_000,
@@ -352,6 +354,7 @@ export class Presence<M = unknown> {
 
   /** Transitions that failed every attempt of a group's handlers, oldest first. */
   async deadLetters(count = 100): Promise<PresenceDeadLetter[]> {
+    validateCount(count, 'count', { max: 10_000 })
     const reply = await this.#rk.connection.send(['XRANGE', this.#dead, '-', '+', 'COUNT', String(count)], { key: this.#dead })
     return entriesOf([[this.#dead, reply]]).map(([, raw]) => {
       const f = fieldsToRecord(raw)
@@ -361,6 +364,7 @@ export class Presence<M = unknown> {
 
   /** Looks for members that lapsed without their offline recorded, now (tests, operators). @returns how many were recorded */
   async reapNow(graceMs = 0): Promise<number> {
+    durationMs(graceMs, 'graceMs', { allowZero: true })
     let total = 0
     for (;;) {
       const [n, examined] = await scripts.lapse.run(

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events'
 import { validateMs } from '../core/backoff.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
+import { optionsObject } from '../core/validate.js'
 import type { MessagingContext } from './context.js'
 import { newJobId } from './ids.js'
 import { type JobInfo, type JobState, parseJobInfo } from './job.js'
@@ -84,6 +85,7 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
    * E_INVALID_ARGUMENT / E_INVALID_KEY (bad options or jobId); nothing is written then.
    */
   async add(data: T, options?: JobOptions): Promise<AddedJob> {
+    optionsObject(options)
     const [added] = await this.#addPrepared([this.prepare(data, options)])
     return added as AddedJob
   }
@@ -155,7 +157,8 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
    * Ids of the jobs in one state, oldest first (waiting: in the order they will run, prioritized
    * ones after plain ones; active: by lease deadline).
    */
-  async jobIds(state: JobState, { offset = 0, limit = 100 }: { offset?: number; limit?: number } = {}): Promise<string[]> {
+  async jobIds(state: JobState, options: { offset?: number; limit?: number } = {}): Promise<string[]> {
+    const { offset = 0, limit = 100 } = optionsObject(options)
     validateCount(limit, 'limit')
     validateCount(offset, 'offset', { allowZero: true })
     const k = this.keys
@@ -184,7 +187,12 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
   /** Snapshots of the jobs in one state (see `jobIds`). Jobs that vanish meanwhile are skipped. */
   async jobs<R = unknown>(state: JobState, options?: { offset?: number; limit?: number }): Promise<Array<JobInfo<T, R>>> {
     const ids = await this.jobIds(state, options)
-    const jobs = await Promise.all(ids.map((id) => this.getJob<R>(id)))
+    // One job whose hash cannot be read (planted, or written by a newer redkit) must not hide the others.
+    const jobs = await Promise.all(
+      ids.map((id) =>
+        this.getJob<R>(id).catch((error: unknown) => (isRedkitError(error, ErrorCodes.E_DECODE) ? null : Promise.reject(error))),
+      ),
+    )
     return jobs.filter((job): job is JobInfo<T, R> => job !== null)
   }
 
@@ -225,7 +233,8 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
    * Moves dead-lettered jobs back to the queue with a fresh set of attempts (their last error stays
    * readable until they run). Given ids, only those; else up to `limit` oldest. Resolves how many moved.
    */
-  async retryDead({ ids, limit = 1000 }: { ids?: string[]; limit?: number } = {}): Promise<number> {
+  async retryDead(options: { ids?: string[]; limit?: number } = {}): Promise<number> {
+    const { ids, limit = 1000 } = optionsObject(options)
     validateCount(limit, 'limit')
     const k = this.keys
     let moved = 0
@@ -251,15 +260,8 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
    * Deletes completed or dead jobs that finished more than `olderThanMs` ago (0 = all of them).
    * Resolves how many were deleted.
    */
-  async clean({
-    state,
-    olderThanMs = 0,
-    limit = Number.MAX_SAFE_INTEGER,
-  }: {
-    state: 'completed' | 'dead'
-    olderThanMs?: number
-    limit?: number
-  }): Promise<number> {
+  async clean(options: { state: 'completed' | 'dead'; olderThanMs?: number; limit?: number }): Promise<number> {
+    const { state, olderThanMs = 0, limit = Number.MAX_SAFE_INTEGER } = optionsObject(options ?? null, 'clean options')
     if (state !== 'completed' && state !== 'dead')
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, "clean: state must be 'completed' or 'dead'")
     validateMs(olderThanMs, 'olderThanMs', { allowZero: true })
@@ -281,7 +283,8 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
    * Deletes every waiting job (and, with `delayed: true`, every delayed job and repeating schedule).
    * Active jobs finish normally. Resolves how many jobs were deleted.
    */
-  async drain({ delayed = false }: { delayed?: boolean } = {}): Promise<number> {
+  async drain(options: { delayed?: boolean } = {}): Promise<number> {
+    const { delayed = false } = optionsObject(options)
     const k = this.keys
     let removed = 0
     for (;;) {

@@ -103,6 +103,38 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
     expect(await sessions.get(ok.token, { userAgent: 'Mozilla/5.0' })).toBeDefined()
   })
 
+  it('options are checked where they are given, not at first use', async () => {
+    for (const backoff of [{ delayMs: Number.NaN }, { delayMs: -1 }, { delayMs: '100' }, { jitter: 2 }, null, 'fast']) {
+      const code = await errorCode(rk.expirations.on('opt:*', () => {}, { group: 'opt', backoff: backoff as never }))
+      expect(code, JSON.stringify(backoff)).toBe('E_INVALID_ARGUMENT')
+    }
+    expect(await errorCode(rk.expirations.on('opt:*', () => {}, { group: 'opt', from: 'bogus' as never }))).toBe('E_INVALID_ARGUMENT')
+    const presence = rk.presence('opt-devices', { ttlMs: 60_000 })
+    expect(await errorCode(presence.reapNow(Number.NaN))).toBe('E_INVALID_ARGUMENT')
+    await presence.close()
+    const queue = rk.queue('opt-q')
+    expect(await errorCode(queue.add({ a: 1 }, [] as never))).toBe('E_INVALID_ARGUMENT')
+    expect(await errorCode(queue.jobIds('waiting', null as never))).toBe('E_INVALID_ARGUMENT')
+    expect(await errorCode(queue.retryDead(null as never))).toBe('E_INVALID_ARGUMENT')
+    expect(await errorCode(queue.clean(null as never))).toBe('E_INVALID_ARGUMENT')
+    expect(await queue.counts()).toMatchObject({ waiting: 0 })
+    expect(() => rk.cache('opt-c', null as never)).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }))
+    expect(() => rk.queue('opt-q2', 'x' as never)).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }))
+  })
+
+  it('one undecodable job does not make queue.jobs() fail as a whole', async () => {
+    const queue = rk.queue('planted-q')
+    const [a, b] = await queue.addBulk([{ data: { n: 1 } }, { data: { n: 2 } }])
+    // Plant garbage in one job's stored data field.
+    const jobKey = `${queue.keys.jobPrefix}${a?.id}`
+    const fields = await raw.hGetAll(jobKey)
+    const dataField = Object.keys(fields).find((f) => fields[f]?.includes('"n":1'))
+    expect(dataField).toBeDefined()
+    await raw.hSet(jobKey, dataField as string, '{not json')
+    const jobs = await queue.jobs('waiting')
+    expect(jobs.map((job) => job.id)).toEqual([b?.id])
+  })
+
   it('a session store callback that throws does not take the process down', async () => {
     const store = new RedkitSessionStore({ redkit: rk, name: 'hostile-cb' })
     const unhandled: unknown[] = []
