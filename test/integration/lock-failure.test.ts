@@ -105,6 +105,8 @@ describe('lock failure on a server of its own', () => {
       await waiter.release()
     })
     await eventually(async () => (await rk.connection.send(['ZCARD', rk.keys.key('lock:herd', 'queue')])) === 10, 5000, 'ten queued')
+    // Waiters that queued before the channel was subscribed check once more: let that settle.
+    await sleep(300)
     const start = await calls()
     await holder.release()
     await Promise.all(done)
