@@ -232,6 +232,9 @@ export class FairLock implements LockHandle {
       this.#options.fair ? '0' : '1',
       keys.channel,
       this.#kind,
+      // With a watchdog, a hold handed over lasts only a place's life until its first renewal
+      // (a third of that in): a waiter that died with a live place stalls the lock that long, not a whole TTL.
+      this.#options.watchdog ? Math.min(this.#options.ttlMs, placeMs) : this.#options.ttlMs,
     ])
     return status === 1 ? { kind: 'granted', fence: a, ttlMs: b, grantedAfter: 0 } : { kind: 'waiting', earliestMs: a }
   }

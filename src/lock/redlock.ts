@@ -241,7 +241,7 @@ export class RedlockLock implements Pick<LockHandle, 'name' | 'token' | 'held' |
     const owner = randomBytes(16).toString('hex')
     const startedAt = Date.now()
     const replies = await this.#redlock.onEvery(async (link) => {
-      const [status, fence] = await acquireScript.call(link, this.#keys, [owner, ttlMs, 1, 1, 0, '1', this.#keys.channel, 'channel'])
+      const [status, fence] = await acquireScript.call(link, this.#keys, [owner, ttlMs, 1, 1, 0, '1', this.#keys.channel, 'channel', ttlMs])
       if (status !== 1) return undefined
       if (replicas > 0 && Number(await link.send(['WAIT', String(replicas), String(serverTimeoutMs)])) < replicas) return undefined
       return fence

@@ -3,7 +3,17 @@ import type { LockKeys } from './keys.js'
 
 export const acquireScript = defineKeyedScript<
   LockKeys,
-  [token: string, ttlMs: number, weight: number, capacity: number, placeMs: number, unfair: string, channel: string, kind: string],
+  [
+    token: string,
+    ttlMs: number,
+    weight: number,
+    capacity: number,
+    placeMs: number,
+    unfair: string,
+    channel: string,
+    kind: string,
+    handoffTtlMs: number,
+  ],
   [status: number, a: number, b: number]
 >('lock-acquire')
 

@@ -14,6 +14,7 @@
   ARGV[6] '1' to take a free lock even when others wait (unfair: no handoff), else '0'
   ARGV[7] wake channel (in the lock's slot; a channel, not a key)
   ARGV[8] 'sharded' to SPUBLISH it, else PUBLISH
+  ARGV[9] ttl of a hold handed over to the caller while it waits, ms (short with a watchdog, so a waiter that died with a live place stalls the lock briefly)
   Reply: {1, fencing token, ms the hold has left} when the caller holds the lock (now or by an
     earlier handoff); {0, ms until the earliest hold lapses (-1 none), 0 when queued else -1}
 ]]
@@ -56,7 +57,7 @@ end
 
 if placeMs <= 0 then return { 0, state.earliest, -1 } end
 redis.call('ZADD', queue, 'NX', nowUs, token)
-redis.call('HSET', waiters, token, table.concat({ now + placeMs, ttl, weight }, ':'))
+redis.call('HSET', waiters, token, table.concat({ now + placeMs, tonumber(ARGV[9]) or ttl, weight }, ':'))
 -- Both keys live at least half a place's life (a new queue has no TTL: PTTL -1), and every
 -- waiter's poll (a third of a place's life apart at most) renews them.
 if redis.call('PTTL', queue) < placeMs / 2 then

@@ -192,6 +192,42 @@ describe.each(TOPOLOGIES)('lock on %s', (_topology, options) => {
 })
 
 describe('lock failure', () => {
+  it("a waiter killed while queued stalls the lock for about a place's life, not a whole TTL", async () => {
+    const prefix = testPrefix()
+    const rk = await createRedkit({ url: standaloneUrl(), prefix })
+    const holder = rk.lock('dead-waiter', { ttlMs: 30_000 })
+    await holder.acquire()
+    const code = `
+      import { createRedkit } from './src/index.ts'
+      const rk = await createRedkit({ url: process.env.URL, prefix: process.env.PREFIX })
+      console.log('waiting')
+      await rk.lock('dead-waiter', { ttlMs: 30_000 }).acquire({ timeoutMs: 60_000 })
+    `
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      env: { ...process.env, URL: standaloneUrl(), PREFIX: prefix },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const queue = rk.keys.key('lock:dead-waiter', 'queue')
+    try {
+      await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('waiting') && resolve()))
+      for (let i = 0; i < 200 && (await rk.connection.send(['ZCARD', queue])) !== 1; i++) await sleep(20)
+      child.kill('SIGKILL')
+      const next = rk.lock('dead-waiter', { ttlMs: 30_000 })
+      const waited = next.acquire({ timeoutMs: 20_000 })
+      await sleep(50)
+      const started = Date.now()
+      // Handed to the dead waiter first (its place is still live), which never renews it.
+      await holder.release()
+      await waited
+      expect(Date.now() - started).toBeLessThan(8000)
+      await next.release()
+    } finally {
+      child.kill('SIGKILL')
+      await rk.close()
+    }
+  })
+
   it('a holder killed with SIGKILL frees the lock after its TTL', async () => {
     const prefix = testPrefix()
     const code = `
