@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { EventEmitter } from 'node:events'
-import { validateMs } from '../core/backoff.js'
+import { withTimeout } from '../core/async.js'
 import type { Codec } from '../core/codec.js'
+import { EmitterComponent } from '../core/component.js'
 import type { Connection } from '../core/connection.js'
 import type { RedkitContext } from '../core/context.js'
-import { ErrorCodes, isRedkitError, RedkitError, toRedkitError } from '../core/errors.js'
-import { optionsObject } from '../core/validate.js'
+import { ErrorCodes, errors, isRedkitError, RedkitError, toRedkitError } from '../core/errors.js'
+import { byteSize, durationMs, optionsObject, timerMs } from '../core/validate.js'
 import type { Expirations } from '../events/index.js'
 import { BloomFilter } from '../stats/index.js'
 import { CacheKeys } from './cache-keys.js'
@@ -50,8 +50,7 @@ interface StoreOptions<T> {
  * and cross-process stampede protection, negative caching, TTL jitter, stale-while-revalidate,
  * refresh-ahead, tags, write-through/around/behind, and reloads on expiry. See docs/cache.md.
  */
-export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
-  readonly name: string
+export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
   /** Counters since creation. */
   readonly stats: CacheStats = {
     hits: 0,
@@ -90,30 +89,28 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
   readonly #refreshing = new Set<string>()
   readonly #waiters = new Waiters()
   readonly #instance = randomBytes(6).toString('hex')
-  readonly #unregister: () => void
   #subscribed: Promise<unknown> | undefined
   #unsubscribe: (() => Promise<void>) | undefined
-  #closed = false
 
   constructor(rk: RedkitContext, name: string, options: CacheOptions<T> = {}, expirations?: () => Expirations) {
-    super()
-    if (options === null || typeof options !== 'object')
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'cache options must be an object')
+    optionsObject(options, 'cache options')
+    const keys = new CacheKeys(rk.keys, name)
+    // Registered with rk.close() at the end of construction (attach below), once nothing can throw.
+    super({ name: keys.name, kind: 'cache', scrubber: rk.connection.scrubber })
     this.#rk = rk
     this.#connection = rk.connection
     this.#codec = rk.codec
-    this.#keys = new CacheKeys(rk.keys, name)
-    this.name = this.#keys.name
-    this.#ttlMs = validateMs(options.ttlMs ?? 60_000, 'ttlMs')
+    this.#keys = keys
+    this.#ttlMs = durationMs(options.ttlMs ?? 60_000, 'ttlMs')
     this.#jitter = validateFraction(options.jitter ?? 0.1, 'jitter')
-    this.#negativeTtlMs = options.negativeTtlMs === undefined ? undefined : validateMs(options.negativeTtlMs, 'negativeTtlMs')
-    this.#swrMs = validateMs(options.staleWhileRevalidateMs ?? 0, 'staleWhileRevalidateMs', { allowZero: true })
+    this.#negativeTtlMs = options.negativeTtlMs === undefined ? undefined : durationMs(options.negativeTtlMs, 'negativeTtlMs')
+    this.#swrMs = durationMs(options.staleWhileRevalidateMs ?? 0, 'staleWhileRevalidateMs', { allowZero: true })
     this.#refreshAhead =
       options.refreshAhead === undefined
         ? undefined
         : validateFraction(options.refreshAhead, 'refreshAhead', { allowZero: false, allowOne: false })
-    this.#loadTimeoutMs = validateMs(options.loadTimeoutMs ?? 10_000, 'loadTimeoutMs')
-    this.#maxValueBytes = validateMs(options.maxValueBytes ?? 1_048_576, 'maxValueBytes')
+    this.#loadTimeoutMs = timerMs(options.loadTimeoutMs ?? 10_000, 'loadTimeoutMs')
+    this.#maxValueBytes = byteSize(options.maxValueBytes ?? 1_048_576, 'maxValueBytes')
     const stampede = options.stampede ?? 'distributed'
     if (stampede !== 'local' && stampede !== 'distributed')
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `stampede must be 'local' or 'distributed', got ${String(stampede)}`)
@@ -153,7 +150,7 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
         error: (error) => this.#report(error),
       })
     }
-    this.#unregister = rk.onClose(() => this.close())
+    this.attach(rk)
     if (this.#writeMode === 'behind') {
       this.#writeBehind = new WriteBehind(this.#rk, this.#keys, this.#codec, this.#writer as CacheWriter<T>, options.writeBehind ?? {}, {
         error: (error) => this.#report(error),
@@ -215,7 +212,7 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
       epoch = near.epoch
     }
     const entryKey = this.#keys.entry(key)
-    if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, `cache ${this.name} is closed`)
+    this.assertOpen()
     if (!this.#connection.isReady) return this.#fallbackLoad(key, loader, unreachable())
     let text: string | null
     try {
@@ -247,14 +244,14 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
    * @throws RedkitError E_ENCODE (not serializable), E_TOO_LARGE, E_INVALID_KEY
    */
   async set(key: string, value: T, options: CacheSetOptions = {}): Promise<void> {
-    this.#open()
+    this.assertOpen()
     optionsObject(options)
     const entryKey = this.#keys.entry(key)
     if (value === undefined)
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'undefined means "absent" in a cache: use delete(key) to remove a value')
     const encoded = this.#encode(value)
     const indexKeys = options.tags ? this.#tags.indexKeys(options.tags) : undefined
-    const ttlMs = options.ttlMs === undefined ? undefined : validateMs(options.ttlMs, 'ttlMs')
+    const ttlMs = options.ttlMs === undefined ? undefined : durationMs(options.ttlMs, 'ttlMs')
     const writer = this.#writer
     if (this.#writeMode === 'through' || this.#writeMode === 'around') await (writer as CacheWriter<T>).write(key, value, NO_INFO)
     if (this.#writeMode === 'around') {
@@ -271,7 +268,7 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
 
   /** Deletes a key (and, with `write`, from the source of truth through `writer.delete`). @returns true when it was cached */
   async delete(key: string): Promise<boolean> {
-    this.#open()
+    this.assertOpen()
     const entryKey = this.#keys.entry(key)
     if (this.#writer?.delete) {
       if (this.#writeMode === 'behind') await (this.#writeBehind as WriteBehind<T>).enqueue(key, 'delete', undefined)
@@ -282,7 +279,7 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
 
   /** Deletes every entry written with one of the tags, on every node. @returns entries deleted */
   async invalidateTags(tags: readonly string[]): Promise<number> {
-    this.#open()
+    this.assertOpen()
     return this.#tags.invalidate(tags, async (entryKeys) => {
       const keys = entryKeys.map((k) => this.#keys.keyOf(k)).filter((k): k is string => k !== undefined)
       for (const key of keys) this.#near?.invalidate(key, 'local')
@@ -295,7 +292,7 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
 
   /** Reloads `key` now (with `loader`, else the cache's) and stores the result. */
   refresh(key: string, loader: Loader<T> | undefined = this.#loader, options?: GetOrLoadOptions<T>): Promise<T | undefined> {
-    this.#open()
+    this.assertOpen()
     if (typeof loader !== 'function') return Promise.reject(new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'refresh needs a loader'))
     const entryKey = this.#keys.entry(key)
     const flight = this.#flights.get(key)
@@ -317,10 +314,11 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
   }
 
   /** Stops background work; write-behind drains what this process can within its flush timeout. */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    this.#unregister()
+  override close(): Promise<void> {
+    return super.close()
+  }
+
+  protected override async teardown(): Promise<void> {
     this.#connection.off('reconnecting', this.#onReconnecting)
     this.#connection.off('ready', this.#onReady)
     this.#waiters.resyncAll()
@@ -346,7 +344,7 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
     }
     const epoch = this.#near?.epoch ?? 0
     const entryKey = this.#keys.entry(key)
-    this.#open()
+    this.assertOpen()
     if (!this.#connection.isReady) throw unreachable()
     const text = await this.#connection.send<string | null>(['GET', entryKey], { key: entryKey })
     const value = text === null ? MISS : this.#read(key, text, loader, epoch)
@@ -432,7 +430,7 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
   }
 
   #refreshInBackground(key: string, loader: Loader<T>, createdAt: number, reason: 'stale' | 'ahead'): void {
-    if (this.#refreshing.has(key) || this.#flights.has(key) || this.#closed) return
+    if (this.#refreshing.has(key) || this.#flights.has(key) || this.closed) return
     this.#refreshing.add(key)
     let entryKey: string
     try {
@@ -447,7 +445,7 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
   }
 
   async #reloadExpired(key: string): Promise<void> {
-    if (this.#closed || this.#flights.has(key)) return
+    if (this.closed || this.#flights.has(key)) return
     const entryKey = this.#keys.entry(key)
     await this.#fly(
       key,
@@ -578,24 +576,14 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
 
   async #callLoader(key: string, loader: Loader<T>): Promise<T | undefined> {
     const started = performance.now()
-    let timer: NodeJS.Timeout | undefined
     try {
-      const value = await Promise.race([
-        Promise.resolve().then(() => loader(key)),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new RedkitError(
-                  ErrorCodes.E_TIMEOUT,
-                  `cache ${this.name}: loader for '${key}' did not finish within ${this.#loadTimeoutMs} ms`,
-                ),
-              ),
-            this.#loadTimeoutMs,
-          )
-          timer.unref()
-        }),
-      ])
+      const value = await withTimeout(
+        () => loader(key),
+        this.#loadTimeoutMs,
+        () => {
+          throw errors.timeout(`cache ${this.name}: loader for '${key}'`, this.#loadTimeoutMs)
+        },
+      )
       this.stats.loads++
       if (this.listenerCount('load') > 0) this.emit('load', { key, durationMs: performance.now() - started })
       return value
@@ -603,8 +591,6 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
       this.stats.loadErrors++
       if (this.listenerCount('load') > 0) this.emit('load', { key, durationMs: performance.now() - started, error: error as Error })
       throw error
-    } finally {
-      clearTimeout(timer)
     }
   }
 
@@ -617,7 +603,7 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
 
   async #fallbackRun(key: string, loader: Loader<T>, cause: unknown): Promise<T | undefined> {
     const error = toRedkitError(cause, this.#connection.scrubber, `cache ${this.name}`)
-    if (error.code !== ErrorCodes.E_CONNECTION || !this.#fallback || this.#closed) throw error
+    if (error.code !== ErrorCodes.E_CONNECTION || !this.#fallback || this.closed) throw error
     this.stats.fallbacks++
     if (this.listenerCount('fallback') > 0) this.emit('fallback', { key, error })
     const result = await this.#fallback.run(() => this.#callLoader(key, loader))
@@ -767,15 +753,9 @@ export class Cache<T = unknown> extends EventEmitter<CacheEvents> {
     this.#near?.syncMasters().catch((error: unknown) => this.#report(error))
   }
 
+  /** report(), counted in `stats.errors` too. */
   #report(error: unknown): void {
-    if (this.#closed && isRedkitError(error, ErrorCodes.E_CLOSED)) return
-    this.stats.errors++
-    const clean = toRedkitError(error, this.#connection.scrubber, `cache ${this.name}`)
-    if (this.listenerCount('error') > 0) this.emit('error', clean)
-  }
-
-  #open(): void {
-    if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, `cache ${this.name} is closed`)
+    if (this.report(error)) this.stats.errors++
   }
 }
 

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { EventEmitter } from 'node:events'
-import { validateMs } from '../core/backoff.js'
+import { withTimeout } from '../core/async.js'
+import { EmitterComponent } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
-import { ErrorCodes, isRedkitError, RedkitError, toRedkitError } from '../core/errors.js'
+import { errors, type RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
+import { count, timerMs } from '../core/validate.js'
 import { scripts } from './scripts.js'
 
 export interface LiveDatasetOptions<T> {
@@ -36,8 +37,7 @@ export interface LiveDatasetEvents {
  * out-of-order announcements are ignored. After a reconnect every instance re-checks (messages may
  * have been missed).
  */
-export class LiveDataset<T> extends EventEmitter<LiveDatasetEvents> {
-  readonly name: string
+export class LiveDataset<T> extends EmitterComponent<LiveDatasetEvents> {
   readonly #rk: RedkitContext
   readonly #load: LiveDatasetOptions<T>['load']
   readonly #loadTimeoutMs: number
@@ -45,7 +45,6 @@ export class LiveDataset<T> extends EventEmitter<LiveDatasetEvents> {
   readonly #data: string
   readonly #lock: string
   readonly #channel: string
-  readonly #unregister: () => void
   #value: T | undefined
   #version = -1
   #ready: Promise<T> | undefined
@@ -53,22 +52,20 @@ export class LiveDataset<T> extends EventEmitter<LiveDatasetEvents> {
   #again = false
   #wake: (() => void) | undefined
   #unsubscribe: (() => Promise<void>) | undefined
-  #closed = false
 
   constructor(rk: RedkitContext, name: string, options: LiveDatasetOptions<T>) {
-    super()
     if (options === null || typeof options !== 'object' || typeof options.load !== 'function')
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'liveDataset needs { load }')
-    this.name = validateObjectName(name, 'dataset name')
+      throw errors.invalidArgument('liveDataset options', 'an object with a load function')
+    const loadTimeoutMs = timerMs(options.loadTimeoutMs ?? 30_000, 'loadTimeoutMs')
+    super({ name: validateObjectName(name, 'dataset name'), kind: 'dataset', host: rk })
     this.#rk = rk
     this.#load = options.load
-    this.#loadTimeoutMs = validateMs(options.loadTimeoutMs ?? 30_000, 'loadTimeoutMs')
+    this.#loadTimeoutMs = loadTimeoutMs
     const own = rk.keys.object(name)
     this.#meta = own('live')
     this.#data = own('live-data')
     this.#lock = own('live-lock')
     this.#channel = own('live-events')
-    this.#unregister = rk.onClose(() => this.close())
   }
 
   /** The dataset in memory (undefined until the first sync finished). */
@@ -106,9 +103,8 @@ export class LiveDataset<T> extends EventEmitter<LiveDatasetEvents> {
    * @returns true when accepted
    */
   async publishUpdate(version: number): Promise<boolean> {
-    this.#open()
-    if (!Number.isSafeInteger(version) || version < 0)
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `version must be a non-negative integer, got ${String(version)}`)
+    this.assertOpen()
+    count(version, 'version', { allowZero: true })
     return (await scripts.livePublish.run(this.#rk.connection, [this.#meta], [version, this.#channel])) === 1
   }
 
@@ -122,7 +118,7 @@ export class LiveDataset<T> extends EventEmitter<LiveDatasetEvents> {
       do {
         this.#again = false
         await this.#syncOnce()
-      } while (this.#again && !this.#closed)
+      } while (this.#again && !this.closed)
     })()
     this.#syncing = run
     const clear = () => {
@@ -133,7 +129,7 @@ export class LiveDataset<T> extends EventEmitter<LiveDatasetEvents> {
   }
 
   async #start(): Promise<T> {
-    this.#open()
+    this.assertOpen()
     this.#unsubscribe ??= await this.#rk.connection.pubsub.subscribe('channel', this.#channel, {
       message: (text) => this.#onMessage(text),
       resync: (healthy) => {
@@ -152,15 +148,15 @@ export class LiveDataset<T> extends EventEmitter<LiveDatasetEvents> {
   }
 
   #background(): void {
-    if (this.#closed || !this.#unsubscribe) return
-    this.sync().catch((error: unknown) => this.#report(error))
+    if (this.closed || !this.#unsubscribe) return
+    this.sync().catch((error: unknown) => this.report(error))
   }
 
   async #syncOnce(): Promise<void> {
     const connection = this.#rk.connection
     const lockTtlMs = this.#loadTimeoutMs + 2000
     for (;;) {
-      this.#open()
+      this.assertOpen()
       const token = randomBytes(12).toString('base64url')
       const woken = new Promise<void>((resolve) => {
         this.#wake = resolve
@@ -175,41 +171,27 @@ export class LiveDataset<T> extends EventEmitter<LiveDatasetEvents> {
         await this.#loadAndStore(reply[1], token)
         return
       }
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([
-        woken,
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, Math.max(10, reply[2] + 50))
-          timer.unref()
-        }),
-      ])
-      clearTimeout(timer)
+      // Woken by the loader's message, or past its lock's TTL: look again.
+      await withTimeout(woken, Math.max(10, reply[2] + 50), () => undefined)
     }
   }
 
   async #loadAndStore(version: number, token: string): Promise<void> {
     let value: T
     let text: string
-    let timer: NodeJS.Timeout | undefined
     try {
-      value = await Promise.race([
-        Promise.resolve().then(() => this.#load({ version })),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(new RedkitError(ErrorCodes.E_TIMEOUT, `dataset ${this.name}: load did not finish within ${this.#loadTimeoutMs} ms`)),
-            this.#loadTimeoutMs,
-          )
-          timer.unref()
-        }),
-      ])
+      value = await withTimeout(
+        () => this.#load({ version }),
+        this.#loadTimeoutMs,
+        () => {
+          throw errors.timeout(`dataset ${this.name}: load`, this.#loadTimeoutMs)
+        },
+      )
       text = this.#rk.codec.encode(value)
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error)
       await scripts.unlock.run(this.#rk.connection, [this.#lock], [token, this.#channel, `e|${reason}`]).catch(() => {})
       throw error
-    } finally {
-      clearTimeout(timer)
     }
     const stored = await scripts.liveStore.run(
       this.#rk.connection,
@@ -228,20 +210,7 @@ export class LiveDataset<T> extends EventEmitter<LiveDatasetEvents> {
     if (this.listenerCount('update') > 0) this.emit('update', { version, previous, loaded })
   }
 
-  #report(error: unknown): void {
-    if (this.#closed && isRedkitError(error, ErrorCodes.E_CLOSED)) return
-    const clean = toRedkitError(error, this.#rk.connection.scrubber, `dataset ${this.name}`)
-    if (this.listenerCount('error') > 0) this.emit('error', clean)
-  }
-
-  #open(): void {
-    if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, `dataset ${this.name} is closed`)
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    this.#unregister()
+  protected override async teardown(): Promise<void> {
     this.#wake?.()
     await this.#syncing?.catch(() => {})
     await this.#unsubscribe?.()

@@ -27,8 +27,10 @@ export type ErrorSink =
   | { listenerCount(event: 'error'): number; emit(event: 'error', error: RedkitError): boolean }
 
 export interface ComponentOptions {
-  /** Names the component in errors: `cache users`, `presence devices`. */
+  /** The component's own name (`users` for `rk.cache('users')`). */
   readonly name: string
+  /** What kind of component it is (`cache`): errors then say `cache users: ...`, `cache users is closed`. */
+  readonly kind?: string
   /**
    * The redkit instance (its RedkitContext): `close()` is registered with it, and its scrubber
    * cleans reported errors. Leave it out for parts their owner closes (a cache's near cache).
@@ -45,22 +47,34 @@ export type LifecycleState = 'open' | 'closing' | 'closed'
 /** The engine both bases delegate to; usable on its own by a class that must keep its own base. */
 export class Lifecycle {
   readonly name: string
+  /** `<kind> <name>`, or the name alone: how errors name the component. */
+  readonly label: string
   readonly clock: Clock
   readonly scrubber: SecretScrubber
   #state: LifecycleState = 'open'
   #closing: Promise<void> | undefined
   #errorCount = 0
-  readonly #unregister: (() => void) | undefined
+  #unregister: (() => void) | undefined
   readonly #teardown: () => Promise<void> | void
   readonly #deliver: (error: RedkitError) => void
 
   constructor(options: ComponentOptions, teardown: () => Promise<void> | void, deliver: (error: RedkitError) => void) {
     this.name = options.name
+    this.label = options.kind ? `${options.kind} ${options.name}` : options.name
     this.clock = options.clock ?? systemClock
     this.scrubber = options.scrubber ?? options.host?.connection?.scrubber ?? new SecretScrubber()
     this.#teardown = teardown
     this.#deliver = deliver
-    this.#unregister = options.host?.onClose(() => this.close())
+    if (options.host) this.attach(options.host)
+  }
+
+  /**
+   * Registers `close()` with the redkit instance, once. Components created per call (a presence
+   * handle) attach only when they start holding something `rk.close()` must stop.
+   */
+  attach(host: ComponentHost): void {
+    if (this.#unregister || this.#state !== 'open') return
+    this.#unregister = host.onClose(() => this.close())
   }
 
   get state(): LifecycleState {
@@ -72,7 +86,7 @@ export class Lifecycle {
   }
 
   assertOpen(): void {
-    if (this.#state !== 'open') throw errors.closed(this.name)
+    if (this.#state !== 'open') throw errors.closed(this.label)
   }
 
   close(): Promise<void> {
@@ -88,10 +102,17 @@ export class Lifecycle {
     return this.#closing
   }
 
+  /** For a constructor that fails after registering: unregisters, and close() becomes a no-op. */
+  abandon(): void {
+    this.#state = 'closed'
+    this.#closing ??= Promise.resolve()
+    this.#unregister?.()
+  }
+
   report(error: unknown, context?: string): RedkitError | undefined {
     // Work cut short by close() is expected, not an error worth telling anyone about.
     if (this.#state !== 'open' && isRedkitError(error, ErrorCodes.E_CLOSED)) return undefined
-    const clean = scrub(toRedkitError(error, this.scrubber, context ?? this.name), this.scrubber)
+    const clean = scrub(toRedkitError(error, this.scrubber, context ?? this.label), this.scrubber)
     this.#errorCount++
     this.#deliver(clean)
     return clean
@@ -122,7 +143,7 @@ function deliverTo(sink: ErrorSink | undefined, error: RedkitError): void {
 }
 
 export interface QuietComponentOptions extends ComponentOptions {
-  /** Where reported errors go. Nothing listens: they are counted and dropped. */
+  /** Where reported errors go (or override `errorSink()`). Nothing listens: they are counted and dropped. */
   readonly errors?: ErrorSink
 }
 
@@ -134,12 +155,22 @@ export abstract class Component {
     this.#life = new Lifecycle(
       options,
       () => this.teardown(),
-      (error) => deliverTo(options.errors, error),
+      (error) => deliverTo(this.errorSink() ?? options.errors, error),
     )
+  }
+
+  /** Where reported errors go; override to name a sink that exists only after `super()` (`this.events`). */
+  protected errorSink(): ErrorSink | undefined {
+    return undefined
   }
 
   get name(): string {
     return this.#life.name
+  }
+
+  /** `<kind> <name>`: how errors name this component. */
+  protected get label(): string {
+    return this.#life.label
   }
 
   /** `'closing'` from the first `close()` until its teardown finished, then `'closed'`. */
@@ -178,6 +209,16 @@ export abstract class Component {
     return this.#life.report(error, context)
   }
 
+  /** Call when the subclass constructor fails after `super()`: the half-built component unregisters. */
+  protected abandon(): void {
+    this.#life.abandon()
+  }
+
+  /** Registers `close()` with the redkit instance now (once), for a component created without `host`. */
+  protected attach(host: ComponentHost): void {
+    this.#life.attach(host)
+  }
+
   /** Releases what the component holds; runs once, on the first `close()`. */
   protected teardown(): Promise<void> | void {}
 }
@@ -200,6 +241,11 @@ export abstract class EmitterComponent<Events extends Record<keyof Events, unkno
 
   get name(): string {
     return this.#life.name
+  }
+
+  /** `<kind> <name>`: how errors name this component. */
+  protected get label(): string {
+    return this.#life.label
   }
 
   get state(): LifecycleState {
@@ -228,6 +274,16 @@ export abstract class EmitterComponent<Events extends Record<keyof Events, unkno
 
   protected report(error: unknown, context?: string): RedkitError | undefined {
     return this.#life.report(error, context)
+  }
+
+  /** Call when the subclass constructor fails after `super()`: the half-built component unregisters. */
+  protected abandon(): void {
+    this.#life.abandon()
+  }
+
+  /** Registers `close()` with the redkit instance now (once), for a component created without `host`. */
+  protected attach(host: ComponentHost): void {
+    this.#life.attach(host)
   }
 
   protected teardown(): Promise<void> | void {}

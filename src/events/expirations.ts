@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events'
-import { validateBackoff, validateCount, validateMs } from '../core/backoff.js'
+import { validateBackoff } from '../core/backoff.js'
+import { Component, type ErrorSink } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { ErrorCodes, errors, RedkitError } from '../core/errors.js'
 import { compileGlob } from '../core/glob.js'
 import { validateName, validateObjectName } from '../core/keys.js'
 import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
-import { oneOf, optionsObject } from '../core/validate.js'
+import { count, durationMs, oneOf, optionsObject, positiveInteger, timerMs } from '../core/validate.js'
 import { ExpiryKeys } from './expiry-keys.js'
 import { GroupReader } from './group-reader.js'
 import { NativeExpirySubscriber } from './native.js'
@@ -23,7 +24,7 @@ import { DeadlineWriter } from './writer.js'
 
 export interface ExpirationsEvents {
   /** A background failure (sweep, read, decode); delivery goes on. */
-  error: [RedkitError | Error]
+  error: [RedkitError]
   /** An event failed every attempt and went to the dead letters. */
   dead: [DeadLetter]
 }
@@ -32,7 +33,7 @@ export interface ExpirationsEvents {
  * "Tell me when this key expires", delivered on time and never lost.
  * Reliable mode covers keys written through `set`, `expire` and `track`; native mode any key.
  */
-export class Expirations {
+export class Expirations extends Component {
   /**
    * Background failures and dead letters. (`on` itself subscribes to expirations, so the emitter is
    * a separate object.)
@@ -45,22 +46,22 @@ export class Expirations {
   readonly #readers = new Map<string, GroupReader>()
   #sweeper: Sweeper | undefined
   #native: NativeExpirySubscriber | undefined
-  #closed = false
 
   constructor(rk: RedkitContext, options: ExpirationsOptions = {}) {
-    this.#rk = rk
-    this.#options = {
-      retentionMs: options.retentionMs === undefined ? 86_400_000 : validateMs(options.retentionMs, 'retentionMs', { allowZero: true }),
+    const resolved = {
+      retentionMs: options.retentionMs === undefined ? 86_400_000 : durationMs(options.retentionMs, 'retentionMs', { allowZero: true }),
       sweep: options.sweep ?? true,
-      maxSweepIntervalMs: validateMs(options.maxSweepIntervalMs ?? 1000, 'maxSweepIntervalMs'),
+      maxSweepIntervalMs: timerMs(options.maxSweepIntervalMs ?? 1000, 'maxSweepIntervalMs'),
       sweepBatch: validateSweepBatch(options.sweepBatch ?? 1000),
-      claimLeaseMs: validateMs(options.claimLeaseMs ?? 30_000, 'claimLeaseMs'),
-      reclaimIdleMs: validateMs(options.reclaimIdleMs ?? 60_000, 'reclaimIdleMs'),
-      nativeTopologyCheckMs: validateMs(options.nativeTopologyCheckMs ?? 5000, 'nativeTopologyCheckMs'),
+      claimLeaseMs: durationMs(options.claimLeaseMs ?? 30_000, 'claimLeaseMs'),
+      reclaimIdleMs: durationMs(options.reclaimIdleMs ?? 60_000, 'reclaimIdleMs'),
+      nativeTopologyCheckMs: timerMs(options.nativeTopologyCheckMs ?? 5000, 'nativeTopologyCheckMs'),
     }
+    super({ name: 'expirations', host: rk })
+    this.#rk = rk
+    this.#options = resolved
     this.#keys = new ExpiryKeys(rk.keys, rk.topology === 'cluster')
     this.#writer = new DeadlineWriter(rk.connection, this.#keys, rk.codec)
-    rk.onClose(() => this.close())
   }
 
   /** A valid key name that is not one of the expiry machinery's own keys. */
@@ -80,9 +81,9 @@ export class Expirations {
    * @returns the deadline (epoch ms, server clock)
    */
   async set(key: string, value: unknown, options: ExpirySetOptions): Promise<number> {
-    this.#open()
+    this.assertOpen()
     this.#userKey(key)
-    const ttlMs = validateMs(optionsObject(options ?? null, 'set options').ttlMs, 'ttlMs')
+    const ttlMs = durationMs(optionsObject(options ?? null, 'set options').ttlMs, 'ttlMs')
     const deadline = await this.#writer.set(key, value, ttlMs, options.keepValue ?? true)
     this.#ensureSweeper()
     return deadline
@@ -93,9 +94,9 @@ export class Expirations {
    * @returns the deadline, or undefined when the key does not exist
    */
   async expire(key: string, ttlMs: number, options: ExpireOptions = {}): Promise<number | undefined> {
-    this.#open()
+    this.assertOpen()
     this.#userKey(key)
-    const ttl = validateMs(ttlMs, 'ttlMs')
+    const ttl = durationMs(ttlMs, 'ttlMs')
     const deadline = await this.#writer.expire(key, ttl, keepOf(options))
     this.#ensureSweeper()
     return deadline
@@ -107,7 +108,7 @@ export class Expirations {
    * @returns the deadline, or undefined when the key does not exist or has no TTL
    */
   async track(key: string, options: ExpireOptions = {}): Promise<number | undefined> {
-    this.#open()
+    this.assertOpen()
     this.#userKey(key)
     const deadline = await this.#writer.expire(key, 0, keepOf(options))
     this.#ensureSweeper()
@@ -116,13 +117,13 @@ export class Expirations {
 
   /** Deletes the key and cancels its expiry event. @returns true when an event was cancelled */
   async delete(key: string): Promise<boolean> {
-    this.#open()
+    this.assertOpen()
     return this.#writer.cancel(this.#userKey(key), true)
   }
 
   /** Keeps the key but removes its TTL and its expiry event. @returns true when an event was cancelled */
   async persist(key: string): Promise<boolean> {
-    this.#open()
+    this.assertOpen()
     return this.#writer.cancel(this.#userKey(key), false)
   }
 
@@ -132,29 +133,24 @@ export class Expirations {
    * backoff when it throws, dead-lettered after the last attempt.
    */
   async on<T = unknown>(pattern: string, handler: ExpiryHandler<T>, options: SubscribeOptions = {}): Promise<Subscription> {
-    this.#open()
+    this.assertOpen()
     optionsObject(options)
     const regex = compileGlob(pattern)
-    if (typeof handler !== 'function') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'handler must be a function')
+    if (typeof handler !== 'function') throw errors.invalidArgument('handler', 'a function', handler)
     const mode = options.mode ?? 'reliable'
     if (mode === 'native') {
       this.#native ??= new NativeExpirySubscriber(this.#rk.connection, {
-        onError: (error) => this.#report(error),
+        onError: (error) => this.report(error),
         topologyCheckMs: this.#options.nativeTopologyCheckMs,
       })
       return this.#native.add(regex, handler as ExpiryHandler)
     }
-    if (mode !== 'reliable')
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `mode must be 'reliable' or 'native', got ${String(mode)}`)
+    oneOf(mode, 'mode', ['reliable', 'native'] as const)
     const group = validateObjectName(options.group ?? 'default', 'group')
     validateBackoff(options.backoff)
     if (options.from !== undefined) oneOf(options.from, 'from', ['new', 'retained'] as const)
-    const attempts = options.attempts ?? 5
-    if (!Number.isSafeInteger(attempts) || attempts < 1)
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'attempts must be a positive integer')
-    const concurrency = options.concurrency ?? 64
-    if (!Number.isSafeInteger(concurrency) || concurrency < 1)
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'concurrency must be a positive integer')
+    const attempts = positiveInteger(options.attempts ?? 5, 'attempts')
+    const concurrency = positiveInteger(options.concurrency ?? 64, 'concurrency')
     let reader = this.#readers.get(group)
     if (!reader) {
       reader = new GroupReader(this.#rk.connection, this.#keys, this.#rk.codec, group, {
@@ -164,7 +160,7 @@ export class Expirations {
         from: options.from ?? 'new',
         reclaimIdleMs: this.#options.reclaimIdleMs,
         maxDeadLetters: 100_000,
-        onError: (error) => this.#report(error),
+        onError: (error) => this.report(error),
         onDead: (letter) => this.events.emit('dead', letter),
       })
       this.#readers.set(group, reader)
@@ -212,14 +208,14 @@ export class Expirations {
   }
 
   #ensureSweeper(): void {
-    if (this.#sweeper || !this.#options.sweep || this.#closed) return
+    if (this.#sweeper || !this.#options.sweep || this.closed) return
     const sweeper = new Sweeper(this.#rk.connection, this.#keys, {
       batch: this.#options.sweepBatch,
       maxIntervalMs: this.#options.maxSweepIntervalMs,
       leaseMs: this.#options.claimLeaseMs,
       retentionMs: this.#options.retentionMs,
       reconcileIntervalMs: 60_000,
-      onError: (error) => this.#report(error),
+      onError: (error) => this.report(error),
     })
     this.#sweeper = sweeper
     // After a reconnect, sweep at once: deadlines may have passed while the connection was down.
@@ -227,25 +223,17 @@ export class Expirations {
     this.#rk.connection.on('ready', onReady)
     sweeper.stopped.then(() => this.#rk.connection.off('ready', onReady))
     sweeper.start().catch((error) => {
-      this.#report(error)
+      this.report(error)
       if (this.#sweeper === sweeper) this.#sweeper = undefined
     })
   }
 
-  #report(error: unknown): void {
-    if (this.#closed && error instanceof RedkitError && error.code === ErrorCodes.E_CLOSED) return
-    const clean = error instanceof Error ? error : new Error(String(error))
-    if (this.events.listenerCount('error') > 0) this.events.emit('error', clean)
-  }
-
-  #open(): void {
-    if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, 'expirations are closed')
+  protected override errorSink(): ErrorSink {
+    return this.events as unknown as ErrorSink
   }
 
   /** Stops sweeping and delivering; handlers in flight finish and are acknowledged first. */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+  protected override async teardown(): Promise<void> {
     await Promise.allSettled([...this.#readers.values()].map((reader) => reader.stop()))
     this.#readers.clear()
     await this.#sweeper?.stop()
@@ -255,9 +243,7 @@ export class Expirations {
 
 /** A sweep batch travels through Lua's unpack (one XADD per batch), which takes at most ~8,000 values. */
 function validateSweepBatch(value: unknown): number {
-  const batch = validateCount(value, 'sweepBatch')
-  if (batch > 2000) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `sweepBatch must be at most 2000, got ${batch}`)
-  return batch
+  return count(value, 'sweepBatch', { max: 2000 })
 }
 
 function keepOf(given: ExpireOptions): boolean | { value: unknown } {

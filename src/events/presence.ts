@@ -1,12 +1,14 @@
 import { EventEmitter } from 'node:events'
-import { type BackoffOptions, validateBackoff, validateMs } from '../core/backoff.js'
+import { type BackoffOptions, validateBackoff } from '../core/backoff.js'
+import type { Timer } from '../core/clock.js'
+import { Component, type ErrorSink } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { escapeGlob, type ObjectKeys, validateName, validateObjectName } from '../core/keys.js'
 import { defineScript } from '../core/scripts.js'
 import { type ReaderEntry, StreamGroupReader } from '../core/stream-group-reader.js'
 import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
-import { durationMs, optionsObject, count as validateCount } from '../core/validate.js'
+import { durationMs, optionsObject, timerMs, count as validateCount } from '../core/validate.js'
 import type { Expirations } from './expirations.js'
 import { ExpiryKeys } from './expiry-keys.js'
 import { scripts as expiryScripts } from './scripts.js'
@@ -127,7 +129,7 @@ export interface PresenceDeadLetter {
 
 export interface PresenceEvents {
   /** A background failure (read, lapse check, decode); watching goes on. */
-  error: [RedkitError | Error]
+  error: [RedkitError]
   /** A transition failed every attempt of a group's handlers and went to the dead letters. */
   dead: [PresenceDeadLetter]
 }
@@ -160,8 +162,7 @@ const REAP_BATCH = 200
  * - Watchers read the transitions stream with a consumer group: each group gets each transition at
  *   least once (exactly once barring a crash or a failing handler), with a stable `eventId`.
  */
-export class Presence<M = unknown> {
-  readonly name: string
+export class Presence<M = unknown> extends Component {
   readonly ttlMs: number
   /** Background failures and dead letters. (`on` subscribes to transitions, so the emitter is a separate object.) */
   readonly events = new EventEmitter<PresenceEvents>()
@@ -178,23 +179,26 @@ export class Presence<M = unknown> {
   readonly #retentionMs: number
   readonly #reapIntervalMs: number
   readonly #watches = new Map<string, Watch>()
-  /** Set once this presence watches: only then does it hold anything `rk.close()` must stop. */
-  #unregister: (() => void) | undefined
   #lapses: Promise<Subscription> | undefined
-  #reaper: NodeJS.Timeout | undefined
+  #reaper: Timer | undefined
   #reaping: Promise<void> | undefined
   #sweeping = false
   #pendingTouches = new Map<number, number>()
   #touching: Promise<void> | undefined
-  #closed = false
 
   constructor(rk: RedkitContext, expirations: Expirations, name: string, options: PresenceOptions) {
-    this.name = validateObjectName(name, 'presence name')
+    const validName = validateObjectName(name, 'presence name')
     if (options === null || typeof options !== 'object')
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'presence needs an options object with ttlMs')
-    this.ttlMs = validateMs(options.ttlMs, 'ttlMs')
-    this.#retentionMs = options.retentionMs === undefined ? 86_400_000 : validateMs(options.retentionMs, 'retentionMs', { allowZero: true })
-    this.#reapIntervalMs = validateMs(options.reapIntervalMs ?? 5000, 'reapIntervalMs')
+    const ttlMs = durationMs(options.ttlMs, 'ttlMs')
+    const retentionMs = options.retentionMs === undefined ? 86_400_000 : durationMs(options.retentionMs, 'retentionMs', { allowZero: true })
+    const reapIntervalMs = timerMs(options.reapIntervalMs ?? 5000, 'reapIntervalMs')
+    // Registered with rk.close() only once it watches (see attach below): a presence handle made
+    // per request holds nothing until then.
+    super({ name: validName, kind: 'presence', scrubber: rk.connection.scrubber })
+    this.ttlMs = ttlMs
+    this.#retentionMs = retentionMs
+    this.#reapIntervalMs = reapIntervalMs
     this.#defaultGroup = validateObjectName(options.group ?? `presence:${this.name}`, 'group')
     this.#rk = rk
     this.#expirations = expirations
@@ -219,7 +223,7 @@ export class Presence<M = unknown> {
    * @throws RedkitError E_INVALID_KEY for a bad id, E_ENCODE for meta the codec cannot store (nothing is written then)
    */
   async beat(id: string, meta?: M): Promise<boolean> {
-    this.#open()
+    this.assertOpen()
     const heartbeat = this.heartbeatKey(id)
     const encodedMeta = meta === undefined ? '' : `m${this.#rk.codec.encode(meta)}`
     const slot = this.#expiryKeys.forKey(heartbeat)
@@ -240,20 +244,20 @@ export class Presence<M = unknown> {
 
   /** True while the member's latest heartbeat is less than ttlMs old (server clock). */
   async isOnline(id: string): Promise<boolean> {
-    this.#open()
+    this.assertOpen()
     const reply = await scripts.read.run(this.#rk.connection, [this.#members, this.#deadlines], ['is', validateName(id, 'id')])
     return Number(reply) === 1
   }
 
   /** The number of members online now. */
   async count(): Promise<number> {
-    this.#open()
+    this.assertOpen()
     return Number(await scripts.read.run(this.#rk.connection, [this.#members, this.#deadlines], ['count', '']))
   }
 
   /** The members online now, soonest deadline first. A meta that cannot be decoded is reported on `events` and given as undefined. */
   async online(): Promise<PresenceMember<M>[]> {
-    this.#open()
+    this.assertOpen()
     const reply = await scripts.read.run(this.#rk.connection, [this.#members, this.#deadlines], ['list', ''])
     const flat = Array.isArray(reply) ? reply.map(String) : []
     const out: PresenceMember<M>[] = []
@@ -278,7 +282,7 @@ export class Presence<M = unknown> {
     handler: (event: PresenceTransitions<M>[K]) => unknown,
     options: PresenceWatchOptions = {},
   ): Promise<Subscription> {
-    this.#open()
+    this.assertOpen()
     optionsObject(options)
     if (type !== 'online' && type !== 'offline')
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `presence events are 'online' and 'offline', got ${String(type)}`)
@@ -292,8 +296,8 @@ export class Presence<M = unknown> {
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'concurrency must be a positive integer')
     const from = options.from ?? 'new'
     if (from !== 'new' && from !== 'retained') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `from must be 'new' or 'retained'`)
-    const reclaimIdleMs = validateMs(options.reclaimIdleMs ?? 60_000, 'reclaimIdleMs')
-    this.#unregister ??= this.#rk.onClose(() => this.close())
+    const reclaimIdleMs = durationMs(options.reclaimIdleMs ?? 60_000, 'reclaimIdleMs')
+    this.attach(this.#rk)
 
     // Each type has its own consumer group (`<group>:online`, `<group>:offline`): a process that has
     // registered only one of its handlers yet can never acknowledge a transition of the other type
@@ -321,7 +325,7 @@ export class Presence<M = unknown> {
         afterDead: (entry, error) => {
           if (this.events.listenerCount('dead') > 0) this.events.emit('dead', this.#deadLetter(entry, group, attempts, error).letter)
         },
-        onError: (error) => this.#report(error),
+        onError: (error) => this.report(error),
       })
       watch = { reader, handlers }
       this.#watches.set(watchKey, watch)
@@ -373,15 +377,16 @@ export class Presence<M = unknown> {
         [this.#retentionMs, 'due', String(graceMs), REAP_BATCH],
       )
       total += n
-      if (examined < REAP_BATCH || this.#closed) return total
+      if (examined < REAP_BATCH || this.closed) return total
     }
   }
 
   /** Stops watching (handlers in flight finish and are acknowledged first). Beats after close fail with E_CLOSED. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    this.#unregister?.()
+  override close(): Promise<void> {
+    return super.close()
+  }
+
+  protected override async teardown(): Promise<void> {
     const watches = [...this.#watches.values()]
     this.#watches.clear()
     await Promise.allSettled(watches.map((w) => w.reader.stop()))
@@ -405,11 +410,13 @@ export class Presence<M = unknown> {
     }
     await this.#lapses
     if (!this.#reaper) {
-      this.#reaper = setInterval(() => {
+      this.#reaper = this.clock.setInterval(() => {
         this.#reaping ??= this.reapNow(REAP_GRACE_MS)
           .then(
             () => {},
-            (error) => this.#report(error),
+            (error) => {
+              this.report(error)
+            },
           )
           .finally(() => {
             this.#reaping = undefined
@@ -420,7 +427,7 @@ export class Presence<M = unknown> {
   }
 
   async #stopLapses(): Promise<void> {
-    clearInterval(this.#reaper)
+    this.clock.clearInterval(this.#reaper)
     this.#reaper = undefined
     const lapses = this.#lapses
     this.#lapses = undefined
@@ -445,7 +452,7 @@ export class Presence<M = unknown> {
     const at = Number(f.at)
     const since = Number(f.s)
     if ((f.t !== 'online' && f.t !== 'offline') || f.id === undefined || !Number.isFinite(at) || !Number.isFinite(since)) {
-      this.#report(new RedkitError(ErrorCodes.E_DECODE, `malformed presence transition ${eventId} in ${this.#stream}`))
+      this.report(new RedkitError(ErrorCodes.E_DECODE, `malformed presence transition ${eventId} in ${this.#stream}`))
       return undefined
     }
     const { meta, metaError } = this.#decodeMeta(f.m === undefined ? '' : `m${f.m}`)
@@ -462,7 +469,7 @@ export class Presence<M = unknown> {
     } catch (error) {
       const metaError =
         error instanceof RedkitError ? error : new RedkitError(ErrorCodes.E_DECODE, `cannot decode presence meta`, { cause: error })
-      this.#report(metaError)
+      this.report(metaError)
       return { meta: undefined, metaError }
     }
   }
@@ -503,14 +510,8 @@ export class Presence<M = unknown> {
     return this.#touching
   }
 
-  #report(error: unknown): void {
-    if (this.#closed && error instanceof RedkitError && error.code === ErrorCodes.E_CLOSED) return
-    const clean = error instanceof Error ? error : new Error(String(error))
-    if (this.events.listenerCount('error') > 0) this.events.emit('error', clean)
-  }
-
-  #open(): void {
-    if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, `presence ${this.name} is closed`)
+  protected override errorSink(): ErrorSink {
+    return this.events as unknown as ErrorSink
   }
 }
 

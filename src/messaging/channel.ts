@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events'
-import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
+import { EmitterComponent } from '../core/component.js'
+import { ErrorCodes, errors, isRedkitError, RedkitError } from '../core/errors.js'
 import { escapeGlob, validateObjectName } from '../core/keys.js'
 import type { SubscriptionKind } from '../core/pubsub.js'
 import type { Subscription } from '../core/subscription.js'
@@ -40,18 +40,19 @@ export interface ChannelSubscription extends Subscription {
  * Typed publish/subscribe. Delivery is at most once, to the subscribers connected at the time (that
  * is pub/sub); use a queue or an event counter when a message must not be lost.
  */
-export class Channel<T = unknown> extends EventEmitter<ChannelEvents> {
-  readonly name: string
+export class Channel<T = unknown> extends EmitterComponent<ChannelEvents> {
   /** The Redis channel (or pattern) name: `<prefix>:{<name>}:ch`. */
   readonly redisName: string
   readonly #ctx: MessagingContext
   readonly #kind: SubscriptionKind
   readonly #validate: ((value: unknown) => boolean) | undefined
+  readonly #subscriptions = new Set<ChannelSubscription>()
 
   constructor(ctx: MessagingContext, name: string, options: ChannelOptions<T> = {}) {
-    super()
+    // Not registered with rk.close(): a channel handle holds nothing but its subscriptions, and
+    // those end with the shared subscriber when redkit closes.
+    super({ name: validateObjectName(name, 'channel name'), kind: 'channel', scrubber: ctx.connection.scrubber })
     this.#ctx = ctx
-    this.name = validateObjectName(name, 'channel name')
     const sharded = options.sharded ?? ctx.connection.topology === 'cluster'
     if (options.pattern) {
       this.#kind = 'pattern'
@@ -72,6 +73,7 @@ export class Channel<T = unknown> extends EventEmitter<ChannelEvents> {
    * the node that took it). @throws RedkitError E_ENCODE when the codec cannot encode it.
    */
   async publish(message: T): Promise<number> {
+    this.assertOpen()
     if (this.#kind === 'pattern') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'a pattern channel can only subscribe')
     const encoded = this.#ctx.codec.encode(message)
     const command = this.#kind === 'sharded' ? 'SPUBLISH' : 'PUBLISH'
@@ -80,19 +82,28 @@ export class Channel<T = unknown> extends EventEmitter<ChannelEvents> {
 
   /** Calls `handler` for each message until the subscription is closed (or redkit is). Re-subscribes after reconnects. */
   async subscribe(handler: MessageHandler<T>): Promise<ChannelSubscription> {
-    if (typeof handler !== 'function') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'subscribe needs a handler function')
+    this.assertOpen()
+    if (typeof handler !== 'function') throw errors.invalidArgument('subscribe handler', 'a function', handler)
     const unsubscribe = await this.#ctx.connection.pubsub.subscribe(this.#kind, this.redisName, {
       message: (raw, channel) => this.#deliver(handler, raw, channel),
     })
     let closed = false
-    return {
+    const subscription: ChannelSubscription = {
       channel: this.name,
       close: async () => {
         if (closed) return
         closed = true
+        this.#subscriptions.delete(subscription)
         await unsubscribe()
       },
     }
+    this.#subscriptions.add(subscription)
+    return subscription
+  }
+
+  /** Closes every subscription made through this channel; publish and subscribe then fail with E_CLOSED. */
+  protected override async teardown(): Promise<void> {
+    await Promise.allSettled([...this.#subscriptions].map((subscription) => subscription.close()))
   }
 
   #deliver(handler: MessageHandler<T>, raw: string, redisChannel: string): void {
@@ -102,7 +113,7 @@ export class Channel<T = unknown> extends EventEmitter<ChannelEvents> {
       message = this.#ctx.codec.decode(raw) as T
       if (this.#validate && !this.#validate(message)) throw new Error('rejected by validate')
     } catch (error) {
-      this.#report(
+      this.report(
         new RedkitError(ErrorCodes.E_DECODE, `channel ${channel}: malformed message (${(error as Error).message})`, {
           cause: error,
           details: { channel, sample: raw.slice(0, 64) },
@@ -120,7 +131,7 @@ export class Channel<T = unknown> extends EventEmitter<ChannelEvents> {
   }
 
   #handlerFailed(channel: string, error: unknown): void {
-    this.#report(
+    this.report(
       isRedkitError(error)
         ? error
         : new RedkitError(
@@ -129,10 +140,6 @@ export class Channel<T = unknown> extends EventEmitter<ChannelEvents> {
             { cause: error },
           ),
     )
-  }
-
-  #report(error: RedkitError): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error)
   }
 }
 

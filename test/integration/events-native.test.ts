@@ -186,9 +186,11 @@ describe.each(topologies)('native expirations on %s', (topology, options) => {
     await good.waitFor(3)
     await poll(() => errors.length >= 6, 2000, 'six handler errors')
     expect(calls).toBe(3)
+    // Every error the expirations emit is a RedkitError naming its source (the handler's error is its cause).
+    expect(errors.every((e) => isRedkitError(e))).toBe(true)
     const messages = errors.map((e) => (e as Error).message)
-    expect(messages.filter((m) => m === 'sync handler broke')).toHaveLength(3)
-    expect(messages.filter((m) => m === 'async handler broke')).toHaveLength(3)
+    expect(messages.filter((m) => m === 'expirations: sync handler broke')).toHaveLength(3)
+    expect(messages.filter((m) => m === 'expirations: async handler broke')).toHaveLength(3)
     await Promise.all(subs.map((s) => s.close()))
   })
 
