@@ -61,7 +61,7 @@ describe('Lua includes', () => {
   // Each shared snippet lives in its one include; nothing else may hold a copy.
   const homes: Array<[RegExp, string]> = [
     [/redis\.call\('TIME'\)/, 'server-time'],
-    [/4294967296/, 'priority-score'],
+    [/\* 4294967296 \+/, 'priority-score'],
     [/'MINID', '~'/, 'retention-trim'],
   ]
   it.each(homes)('leaves no second copy of %s outside the %s include', (pattern, home) => {
