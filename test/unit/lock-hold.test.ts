@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest'
+import { TestClock } from '../../src/core/clock.js'
+import type { RedkitError } from '../../src/core/errors.js'
+import { Hold, type HoldOptions } from '../../src/lock/hold.js'
+
+// The lock watchdog on a clock driven by hand: the extension "round trip" is a promise the test settles.
+function hold(clock: TestClock, overrides: Partial<HoldOptions> = {}) {
+  const calls: Array<{ ttlMs: number; at: number; settle: (ok: boolean) => void }> = []
+  const lost: RedkitError[] = []
+  const h = new Hold({
+    name: 'lock t',
+    host: { onClose: () => () => {} },
+    clock,
+    owner: 'o',
+    fence: 7,
+    ttlMs: 3000,
+    validForMs: 3000,
+    grantedAfter: clock.now(),
+    watchdog: true,
+    extend: (_owner, ttlMs) => new Promise<boolean>((settle) => calls.push({ ttlMs, at: clock.now(), settle })),
+    lost: (error) => lost.push(error),
+    ...overrides,
+  })
+  return { h, calls, lost }
+}
+
+describe('lock hold (watchdog)', () => {
+  it('renews every ttl/3 and moves the local deadline to the send time of the last renewal', async () => {
+    const clock = new TestClock()
+    const start = clock.now()
+    const { h, calls } = hold(clock)
+    expect(h.deadline).toBe(start + 3000 - 32)
+    await clock.advance(1000)
+    expect(calls).toHaveLength(1)
+    await clock.advance(200)
+    calls[0]?.settle(true)
+    await clock.advance(0)
+    // Valid from when the renewal was sent (t+1000), not from when its reply came back.
+    expect(h.deadline).toBe(start + 1000 + 3000 - 32)
+    expect(h.active).toBe(true)
+    void h.close()
+  })
+
+  it('aborts the signal at the local deadline while a renewal is still pending, and never overlaps renewals', async () => {
+    const clock = new TestClock()
+    const start = clock.now()
+    const { h, calls, lost } = hold(clock)
+    await clock.advance(1000)
+    expect(calls).toHaveLength(1)
+    // The renewal hangs (a stalled connection): no second one starts, and the deadline still fires.
+    await clock.advance(2000 - 33)
+    expect(calls).toHaveLength(1)
+    expect(h.signal.aborted).toBe(false)
+    await clock.advance(1)
+    expect(clock.now()).toBe(start + 3000 - 32)
+    expect(h.signal.aborted).toBe(true)
+    expect(lost.map((e) => e.code)).toEqual(['E_LOCK_LOST'])
+    // The late reply changes nothing.
+    calls[0]?.settle(true)
+    await clock.advance(0)
+    expect(h.active).toBe(false)
+  })
+
+  it('extend(ttlMs) sets the TTL later renewals ask for', async () => {
+    const clock = new TestClock()
+    const { h, calls } = hold(clock)
+    const extended = h.extend(60_000)
+    await clock.advance(0)
+    calls[0]?.settle(true)
+    expect(await extended).toBe(true)
+    await clock.advance(20_000)
+    expect(calls.map((c) => c.ttlMs)).toEqual([60_000, 60_000])
+    void h.close()
+  })
+
+  it('a renewal the server refuses ends the hold at once', async () => {
+    const clock = new TestClock()
+    const { h, calls, lost } = hold(clock)
+    await clock.advance(1000)
+    calls[0]?.settle(false)
+    await clock.advance(0)
+    expect(h.active).toBe(false)
+    expect(lost).toHaveLength(1)
+  })
+})
