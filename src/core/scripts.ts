@@ -18,6 +18,8 @@ export interface ScriptSource {
   readonly body: string
   readonly sha: string
   readonly numKeys: number
+  /** The last KEYS entry is `KEYS[n...]`: a call passes at least numKeys keys, any number more. */
+  readonly variadicKeys: boolean
   /** The header's description of each KEYS[i]. */
   readonly keyNames: readonly string[]
   readonly argNames: readonly string[]
@@ -49,6 +51,7 @@ export function parseScript(name: string, body: string, readInclude: IncludeRead
     body: expanded,
     sha: createHash('sha1').update(expanded).digest('hex'),
     numKeys: keyNames.length,
+    variadicKeys: variadicKeys(header),
     keyNames,
     argNames,
     keyIds,
@@ -90,13 +93,18 @@ function expandIncludes(script: string, body: string, read: IncludeReader, seen:
 
 function collect(header: string, kind: 'KEYS' | 'ARGV', script: string): string[] {
   const names: string[] = []
-  for (const match of header.matchAll(new RegExp(`^\\s*${kind}\\[(\\d+)\\]\\s*(.*)$`, 'gm'))) {
+  for (const match of header.matchAll(new RegExp(`^\\s*${kind}\\[(\\d+)(?:\\.\\.\\.)?\\]\\s*(.*)$`, 'gm'))) {
     const index = Number(match[1])
     if (index !== names.length + 1)
       throw new RedkitError(ErrorCodes.E_SCRIPT, `script ${script}: ${kind}[${index}] out of order in the header`)
     names.push((match[2] ?? '').trim())
   }
   return names
+}
+
+/** `KEYS[n...] name: ...` declares KEYS[n] and any number after it (a batch of decisions, one key each). */
+function variadicKeys(header: string): boolean {
+  return /^\s*KEYS\[\d+\.\.\.\]/m.test(header)
 }
 
 const sourceCache = new Map<string, ScriptSource>()
@@ -132,11 +140,11 @@ export class Script<Keys extends readonly string[], Args extends readonly Script
 
   async run(connection: ScriptConnection, keys: Keys, args: Args): Promise<Reply> {
     const { source } = this
-    if (keys.length !== source.numKeys) {
+    if (source.variadicKeys ? keys.length < source.numKeys : keys.length !== source.numKeys) {
       throw new RedkitError(ErrorCodes.E_SCRIPT, `script ${source.name} takes ${source.numKeys} keys, got ${keys.length}`)
     }
     if (connection.topology === 'cluster') assertOneSlot(source.name, keys)
-    const tail = [String(source.numKeys), ...keys, ...args.map(String)]
+    const tail = [String(keys.length), ...keys, ...args.map(String)]
     const route = { key: keys[0] }
     try {
       return await connection.send<Reply>(['EVALSHA', source.sha, ...tail], route)

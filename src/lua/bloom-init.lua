@@ -15,7 +15,7 @@ if not stored[1] and not stored[2] then
   return {tonumber(ARGV[1]), tonumber(ARGV[2])}
 end
 local bits, hashes = tonumber(stored[1]), tonumber(stored[2])
-if not bits or not hashes or bits ~= math.floor(bits) or hashes ~= math.floor(hashes) or bits < 1 or bits > 4294967296 or hashes < 1 or hashes > 32 then
+if not bits or not hashes or bits ~= math.floor(bits) or hashes ~= math.floor(hashes) or bits < 1 or bits > 2 ^ 32 or hashes < 1 or hashes > 32 then
   return redis.error_reply('E_DECODE bloom filter ' .. KEYS[1] .. ' records a size redkit did not write')
 end
 if bits > tonumber(ARGV[3]) then

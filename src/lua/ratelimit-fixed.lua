@@ -1,42 +1,53 @@
 --[[
   Rate limiter, fixed window aligned on the server's clock (window i covers [i * window, (i + 1) * window)).
-  KEYS[1] counter (string "<window index>:<cost used>", expiring at the end of its window)
+  KEYS[1...] counters: one per decision (string "<window index>:<cost used>", expiring at the end of its window)
   ARGV[1] limit (positive integer)
   ARGV[2] window in ms (positive integer)
-  ARGV[3] cost (positive integer <= limit; 0 = peek: decide as for cost 1, record nothing)
-  Reply: {allowed 0|1, remaining, resetMs, retryAfterMs, retryOneMs, server time ms}
+  ARGV[3] cost of the decision on KEYS[1] (positive integer <= limit; 0 = peek: decide as for cost 1, record nothing); one per key
+  Reply: {allowed 0|1, remaining, resetMs, retryAfterMs, retryOneMs} per decision, in KEYS order, then the server time in ms
+  Decisions run one after the other: several on one key see each other.
 ]]
 --- @include "server-time"
-local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
 local now = server_time_ms()
 local index = math.floor(now / window)
 local windowEnd = (index + 1) * window
 
-local used = 0
-local stored = redis.call('GET', key)
-if stored then
-  local w, n = string.match(stored, '^(%d+):(%d+)$')
-  w, n = tonumber(w), tonumber(n)
-  if not w or n > 9007199254740991 then
-    return redis.error_reply('E_DECODE rate limiter counter ' .. key .. ' holds a value redkit did not write; reset() the key')
+local function decide(key, cost)
+
+  local used = 0
+  local stored = redis.call('GET', key)
+  if stored then
+    local w, n = string.match(stored, '^(%d+):(%d+)$')
+    w, n = tonumber(w), tonumber(n)
+    if not w or n > 9007199254740991 then
+      return redis.error_reply('E_DECODE rate limiter counter ' .. key .. ' holds a value redkit did not write; reset() the key')
+    end
+    if w == index then used = n end
   end
-  if w == index then used = n end
+
+  local allowed = 0
+  if used + math.max(cost, 1) <= limit then
+    allowed = 1
+    if cost > 0 then
+      used = used + cost
+      redis.call('SET', key, index .. ':' .. used, 'PXAT', windowEnd)
+    end
+  end
+  local reset = windowEnd - now
+  local retryAfter = 0
+  if allowed == 0 then retryAfter = reset end
+  local retryOne = 0
+  if used >= limit then retryOne = reset end
+  return {allowed, math.max(0, limit - used), reset, retryAfter, retryOne}
 end
 
-local allowed = 0
-if used + math.max(cost, 1) <= limit then
-  allowed = 1
-  if cost > 0 then
-    used = used + cost
-    redis.call('SET', key, index .. ':' .. used, 'PXAT', windowEnd)
-  end
+local out = {}
+for i = 1, #KEYS do
+  local r = decide(KEYS[i], tonumber(ARGV[i + 2]))
+  if r.err then return r end
+  for j = 1, 5 do out[#out + 1] = r[j] end
 end
-local reset = windowEnd - now
-local retryAfter = 0
-if allowed == 0 then retryAfter = reset end
-local retryOne = 0
-if used >= limit then retryOne = reset end
-return {allowed, math.max(0, limit - used), reset, retryAfter, retryOne, now}
+out[#out + 1] = math.floor(now)
+return out

@@ -1,16 +1,15 @@
-import { defineKeyedScript, defineScript } from '../core/scripts.js'
+import { defineKeyedScript, defineScript, type Script } from '../core/scripts.js'
 import type { BloomKeys, LeaderboardKeys, TimeseriesKeys } from './keys.js'
 
-/** Reply of every rate limiter script: allowed, remaining, resetMs, retryAfterMs, retryOneMs, server time. */
-export type RateLimitReply = [allowed: 0 | 1, remaining: number, resetMs: number, retryAfterMs: number, retryOneMs: number, now: number]
-type RateLimitArgs = [limit: number, windowMs: number, cost: number]
+/** Every rate limiter script takes one key per decision and `[limit, windowMs, ...costs]`; five numbers per decision, then the server time. */
+type RateLimitScript = Script<readonly string[], readonly number[], number[]>
 
 /** Typed handles on the stats scripts (src/lua/<name>.lua); the KEYS/ARGV order is each file's header. */
 export const scripts = {
   rateLimit: {
-    'sliding-window': defineScript<[log: string], RateLimitArgs, RateLimitReply>('ratelimit-sliding'),
-    'token-bucket': defineScript<[tat: string], RateLimitArgs, RateLimitReply>('ratelimit-gcra'),
-    'fixed-window': defineScript<[counter: string], RateLimitArgs, RateLimitReply>('ratelimit-fixed'),
+    'sliding-window': defineScript('ratelimit-sliding') as RateLimitScript,
+    'token-bucket': defineScript('ratelimit-gcra') as RateLimitScript,
+    'fixed-window': defineScript('ratelimit-fixed') as RateLimitScript,
   },
   leaderboardUpdate: defineKeyedScript<
     LeaderboardKeys,

@@ -96,6 +96,32 @@ describe.each(PROCESS_TOPOLOGIES)('rate limiter on %s', (_name, options, env) =>
     expect((await rl.consume('hot')).allowed).toBe(true)
   })
 
+  it('decisions asked in one tick share one script call; a bad key fails only its own caller', async () => {
+    const rl = rk.rateLimiter('batched', { limit: 10, windowMs: 60_000, inMemoryBlock: false })
+    await rl.peek('same') // loads the script on the key's node
+    const bad = `${prefix}:{batched:bad}:rl-log`
+    await rk.connection.send(['ZADD', bad, String(Date.now()), 'garbage'], { key: bad })
+    const send = rk.connection.send.bind(rk.connection)
+    let sent = 0
+    rk.connection.send = ((...args: Parameters<typeof send>) => {
+      sent++
+      return send(...args)
+    }) as typeof send
+    let results: Array<{ allowed: boolean } | string>
+    try {
+      results = await Promise.all(Array.from({ length: 30 }, () => rl.consume('same').catch((e: { code: string }) => e.code)))
+    } finally {
+      rk.connection.send = send
+    }
+    expect(results.filter((r) => typeof r !== 'string' && r.allowed)).toHaveLength(10)
+    // Standalone: one call for all 30; Cluster: one per slot, and all 30 share one key.
+    expect(sent).toBe(1)
+    const mixed = await Promise.all([rl.consume('x1'), rl.consume('bad').catch((e: { code: string }) => e.code), rl.consume('x2')])
+    expect(mixed[1]).toBe('E_DECODE')
+    expect(mixed[0]).toMatchObject({ allowed: true })
+    expect(mixed[2]).toMatchObject({ allowed: true })
+  })
+
   it('bad costs, keys and options are RedkitErrors and change nothing', async () => {
     const rl = rk.rateLimiter('bad', { limit: 5, windowMs: 60_000 })
     await rl.consume('k', 2)

@@ -3,8 +3,9 @@ import { ErrorCodes, RedkitError } from '../../core/errors.js'
 import { integer, member, statsName } from '../checks.js'
 import { rateLimitKey } from '../keys.js'
 import { type ResolvedRateLimiterOptions, resolveRateLimiter } from '../options.js'
-import { type RateLimitReply, scripts } from '../scripts.js'
+import { scripts } from '../scripts.js'
 import type { RateLimitAlgorithm, RateLimiterOptions, RateLimitResult } from '../types.js'
+import { type Decision, DecisionBatcher } from './batcher.js'
 import { InMemoryBlock } from './block.js'
 
 /**
@@ -21,7 +22,7 @@ export class RateLimiter {
   readonly #rk: RedkitContext
   readonly #options: ResolvedRateLimiterOptions
   readonly #block: InMemoryBlock | undefined
-  readonly #script: (typeof scripts.rateLimit)[RateLimitAlgorithm]
+  readonly #batcher: DecisionBatcher
 
   constructor(rk: RedkitContext, name: string, options: RateLimiterOptions) {
     this.name = statsName(name, 'rate limiter name')
@@ -30,7 +31,7 @@ export class RateLimiter {
     this.windowMs = this.#options.windowMs
     this.algorithm = this.#options.algorithm
     this.#rk = rk
-    this.#script = scripts.rateLimit[this.algorithm]
+    this.#batcher = new DecisionBatcher(rk.connection, scripts.rateLimit[this.algorithm], [this.limit, this.windowMs])
     this.#block = this.#options.inMemoryBlock ? new InMemoryBlock(this.#options.inMemoryBlockMaxKeys) : undefined
   }
 
@@ -57,7 +58,7 @@ export class RateLimiter {
     const { connection } = this.#rk
     // During an outage decide at once instead of waiting connectTimeoutMs per request.
     if (!connection.isReady) throw new RedkitError(ErrorCodes.E_CONNECTION, `rate limiter ${this.name}: Redis is not connected`)
-    const reply = await this.#script.run(connection, [redisKey], [this.limit, this.windowMs, cost])
+    const reply = await this.#batcher.decide(redisKey, cost)
     if (this.#block && reply[4] > 0) this.#block.block(redisKey, reply[4], reply[2])
     return this.#result(reply)
   }
@@ -65,7 +66,7 @@ export class RateLimiter {
   /** The key's state without spending anything; `allowed` tells whether a cost of 1 would pass. Always asks Redis. */
   async peek(key: string): Promise<RateLimitResult> {
     const redisKey = this.#key(key)
-    return this.#result(await this.#script.run(this.#rk.connection, [redisKey], [this.limit, this.windowMs, 0]))
+    return this.#result(await this.#batcher.decide(redisKey, 0))
   }
 
   /** Forgets the key: its full limit is available again (other processes' in-memory blocks last until their retry-after). */
@@ -84,9 +85,7 @@ export class RateLimiter {
     return rateLimitKey(this.#rk.keys, this.name, this.algorithm, member(key, 'rate limit key'))
   }
 
-  #result(reply: RateLimitReply): RateLimitResult {
-    if (!Array.isArray(reply) || reply.length !== 6)
-      throw new RedkitError(ErrorCodes.E_SCRIPT, `rate limiter ${this.name}: unexpected reply from Redis`)
+  #result(reply: Decision): RateLimitResult {
     const [allowed, remaining, resetMs, retryAfterMs, , at] = reply
     return { allowed: allowed === 1, limit: this.limit, remaining, resetMs, retryAfterMs, at }
   }

@@ -1,0 +1,97 @@
+import type { Connection } from '../../core/connection.js'
+import { ErrorCodes, RedkitError } from '../../core/errors.js'
+import { hashSlot } from '../../core/keys.js'
+import type { Script } from '../../core/scripts.js'
+
+/** One decision's reply: allowed, remaining, resetMs, retryAfterMs, retryOneMs, server time. */
+export type Decision = [allowed: number, remaining: number, resetMs: number, retryAfterMs: number, retryOneMs: number, now: number]
+
+interface Pending {
+  key: string
+  cost: number
+  resolve(decision: Decision): void
+  reject(error: unknown): void
+}
+
+/** Most decisions in one script call. */
+const MAX_BATCH = 200
+
+/**
+ * Groups the decisions asked for in the same tick into one script call (per Cluster slot): each
+ * caller still waits for one round trip, but the server reads its clock and dispatches a script
+ * once per batch instead of once per decision, which is what bounds throughput under load
+ * (measured: 10.8 µs of server time for a lone fixed-window decision, 4.3 µs in batches of 20).
+ * If a batch fails (one key holding data redkit did not write), its decisions are retried one by
+ * one, so only the bad key's caller sees the error.
+ */
+export class DecisionBatcher {
+  readonly #queues = new Map<number, Pending[]>()
+  readonly #connection: Connection
+  readonly #script: Script<readonly string[], readonly number[], number[]>
+  readonly #head: readonly number[]
+
+  constructor(connection: Connection, script: Script<readonly string[], readonly number[], number[]>, head: readonly number[]) {
+    this.#connection = connection
+    this.#script = script
+    this.#head = head
+  }
+
+  decide(key: string, cost: number): Promise<Decision> {
+    const group = this.#connection.topology === 'cluster' ? hashSlot(key) : 0
+    return new Promise<Decision>((resolve, reject) => {
+      let queue = this.#queues.get(group)
+      if (!queue) {
+        queue = []
+        this.#queues.set(group, queue)
+        // A microtask runs after the callers already resumed in this tick asked for their decisions.
+        queueMicrotask(() => this.#flush(group))
+      }
+      queue.push({ key, cost, resolve, reject })
+      if (queue.length >= MAX_BATCH) this.#flush(group)
+    })
+  }
+
+  #flush(group: number): void {
+    const batch = this.#queues.get(group)
+    if (!batch) return
+    this.#queues.delete(group)
+    this.#send(batch).then(
+      (decisions) => {
+        for (let i = 0; i < batch.length; i++) batch[i]?.resolve(decisions[i] as Decision)
+      },
+      (error: unknown) => {
+        if (batch.length === 1) return batch[0]?.reject(error)
+        for (const pending of batch) this.#send([pending]).then(([decision]) => pending.resolve(decision as Decision), pending.reject)
+      },
+    )
+  }
+
+  async #send(batch: readonly Pending[]): Promise<Decision[]> {
+    const reply = await this.#script.run(
+      this.#connection,
+      batch.map((p) => p.key),
+      [...this.#head, ...batch.map((p) => p.cost)],
+    )
+    if (!Array.isArray(reply) || reply.length !== batch.length * 5 + 1)
+      throw new RedkitError(
+        ErrorCodes.E_SCRIPT,
+        `rate limiter script answered ${String(reply?.length)} values for ${batch.length} decisions`,
+      )
+    const now = reply[reply.length - 1] as number
+    const out: Decision[] = []
+    for (let i = 0; i < batch.length; i++) {
+      const at = i * 5
+      out.push([
+        reply[at] as number,
+        reply[at + 1] as number,
+        reply[at + 2] as number,
+        reply[at + 3] as number,
+        reply[at + 4] as number,
+        now,
+      ])
+    }
+    if (reply.length !== batch.length * 5 + 1)
+      throw new Error(`rate limiter script answered ${reply.length} values for ${batch.length} decisions`)
+    return out
+  }
+}
