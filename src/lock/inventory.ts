@@ -3,9 +3,10 @@ import { Component } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
 import { errors } from '../core/errors.js'
 import { escapeGlob, validateObjectName } from '../core/keys.js'
-import { defineKeyedScript } from '../core/scripts.js'
 import { count, durationMs, optionsObject, wellFormedString } from '../core/validate.js'
 import type { Expirations, ExpiryEvent, Subscription } from '../events/index.js'
+import { lapseMarker, type ProductKeys, productKeys } from './keys.js'
+import { reserveScript, settleScript } from './scripts.js'
 
 export interface InventoryOptions {
   /** How long a reservation holds its units before they return to stock. @defaultValue 1_800_000 (30 min) */
@@ -24,18 +25,6 @@ export interface Reservation {
   /** When the units return to stock unless confirmed (epoch ms, server clock). */
   expiresAt: number
 }
-
-interface ProductKeys {
-  stock: string
-  reservation: string
-}
-
-const reserveScript = defineKeyedScript<
-  ProductKeys,
-  [qty: number, user: string, gen: string, lapseMs: number, keepMs: number],
-  [number, number]
->('inventory-reserve')
-const settleScript = defineKeyedScript<ProductKeys, [op: 'confirm' | 'cancel' | 'lapse', gen: string], [number, string]>('inventory-settle')
 
 /** What a lapse marker's expiry event carries. */
 interface Lapse {
@@ -174,11 +163,10 @@ export class Inventory extends Component {
   }
 
   #keys(product: string, id: string): ProductKeys {
-    const object = this.#ctx.keys.object(`inv:${this.#inventory}:${validateObjectName(product, 'product')}`)
-    return { stock: object('stock'), reservation: object('res', wellFormedString(id, 'id', { maxLength: 256 })) }
+    return productKeys(this.#ctx, this.#inventory, product, wellFormedString(id, 'id', { maxLength: 256 }))
   }
 
   #marker(product: string, id: string, gen: string): string {
-    return this.#ctx.keys.object(`inv:${this.#inventory}:${product}`)('lapse', id, gen)
+    return lapseMarker(this.#ctx, this.#inventory, product, id, gen)
   }
 }

@@ -17,3 +17,19 @@ export function lockKeys(ctx: Pick<RedkitContext, 'keys'>, kind: LockKind, name:
   const object = ctx.keys.object(`${kind}:${validateObjectName(name, what)}`)
   return { holders: object('holders'), queue: object('queue'), waiters: object('waiters'), channel: object('wake') }
 }
+
+/** The keys of one product of an inventory (one slot per product), and its reservation `id`'s record. */
+export interface ProductKeys {
+  readonly stock: string
+  readonly reservation: string
+}
+
+export function productKeys(ctx: Pick<RedkitContext, 'keys'>, inventory: string, product: string, id: string): ProductKeys {
+  const object = ctx.keys.object(`inv:${inventory}:${validateObjectName(product, 'product')}`)
+  return { stock: object('stock'), reservation: object('res', id) }
+}
+
+/** The key whose reliable expiry is the lapse of one reservation generation. */
+export function lapseMarker(ctx: Pick<RedkitContext, 'keys'>, inventory: string, product: string, id: string, gen: string): string {
+  return ctx.keys.object(`inv:${inventory}:${product}`)('lapse', id, gen)
+}

@@ -70,6 +70,8 @@ export class Redlock {
     if (!Array.isArray(clients) || clients.length === 0 || clients.some((c) => typeof c?.sendCommand !== 'function'))
       throw errors.invalidArgument('clients', 'a non-empty array of node-redis clients, one per independent server')
     const options = optionsObject(input, 'redlock options')
+    if (options.watchdog !== undefined && typeof options.watchdog !== 'boolean')
+      throw errors.invalidArgument('watchdog', 'a boolean', options.watchdog)
     this.#options = {
       ttlMs: timerMs(options.ttlMs ?? 10_000, 'ttlMs'),
       watchdog: options.watchdog ?? true,

@@ -1,5 +1,5 @@
 import { defineKeyedScript } from '../core/scripts.js'
-import type { LockKeys } from './keys.js'
+import type { LockKeys, ProductKeys } from './keys.js'
 
 export const acquireScript = defineKeyedScript<
   LockKeys,
@@ -24,3 +24,15 @@ export const releaseScript = defineKeyedScript<
 >('lock-release')
 
 export const extendScript = defineKeyedScript<LockKeys, [token: string, ttlMs: number], number>('lock-extend')
+
+export const reserveScript = defineKeyedScript<
+  ProductKeys,
+  [qty: number, user: string, gen: string, lapseMs: number, keepMs: number],
+  [status: number, value: number]
+>('inventory-reserve')
+
+export const settleScript = defineKeyedScript<
+  ProductKeys,
+  [op: 'confirm' | 'cancel' | 'lapse', gen: string],
+  [status: number, value: string]
+>('inventory-settle')
