@@ -4,6 +4,7 @@ import { BlockingConnection } from '../core/blocking.js'
 import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
 import { defineScript } from '../core/scripts.js'
+import { timerMs } from '../core/validate.js'
 import type { MessagingContext } from './context.js'
 import { validateDelta } from './counter.js'
 
@@ -116,7 +117,7 @@ export class EventCounterConsumer extends EventEmitter<ConsumerEvents> {
     super()
     this.#counter = counter
     this.#batch = validateMs(options.batch ?? 1000, 'batch')
-    this.#idleBlockMs = validateMs(options.idleBlockMs ?? 5000, 'idleBlockMs')
+    this.#idleBlockMs = timerMs(options.idleBlockMs ?? 5000, 'idleBlockMs')
     this.#blocking = new BlockingConnection(ctx.connection)
     this.#unregister = ctx.onClose(() => this.close())
     this.#done = this.#loop()

@@ -1,5 +1,5 @@
-import { validateMs } from '../core/backoff.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { timerMs } from '../core/validate.js'
 import type { Job } from './job.js'
 import {
   type BackoffPolicy,
@@ -75,14 +75,14 @@ export interface ResolvedWorkerOptions {
 export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOptions {
   const concurrency = validateCount(options.concurrency ?? 1, 'concurrency')
   if (concurrency > 1000) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'concurrency must be at most 1000')
-  const leaseMs = validateMs(options.visibilityTimeoutMs ?? 30_000, 'visibilityTimeoutMs')
+  const leaseMs = timerMs(options.visibilityTimeoutMs ?? 30_000, 'visibilityTimeoutMs')
   if (leaseMs < 100) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'visibilityTimeoutMs must be at least 100')
   const limiter =
     options.limiter === undefined
       ? undefined
       : {
           max: validateCount(options.limiter?.max, 'limiter.max'),
-          durationMs: validateMs(options.limiter?.durationMs, 'limiter.durationMs'),
+          durationMs: timerMs(options.limiter?.durationMs, 'limiter.durationMs'),
         }
   const keep = options.keepCompleted ?? 1000
   return {
@@ -92,7 +92,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     backoff: normalizeBackoff(options.backoff) ?? DEFAULT_BACKOFF,
     limiter,
     keep: keep === Number.POSITIVE_INFINITY ? -1 : validateCount(keep, 'keepCompleted', { allowZero: true }),
-    closeTimeoutMs: validateMs(options.closeTimeoutMs ?? 10_000, 'closeTimeoutMs', { allowZero: true }),
-    idleBlockMs: validateMs(options.idleBlockMs ?? 5000, 'idleBlockMs'),
+    closeTimeoutMs: timerMs(options.closeTimeoutMs ?? 10_000, 'closeTimeoutMs', { allowZero: true }),
+    idleBlockMs: timerMs(options.idleBlockMs ?? 5000, 'idleBlockMs'),
   }
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, type Redkit } from '../../src/index.js'
 import { RedkitSessionStore } from '../../src/session/index.js'
 import { errorCode, TOPOLOGIES } from '../support/expect.js'
-import { closeAll, type RawClient, type RawCluster, rawClient, rawCluster, testPrefix } from '../support/redis.js'
+import { closeAll, type RawClient, type RawCluster, rawClient, rawCluster, standaloneUrl, testPrefix } from '../support/redis.js'
 import { eventually } from '../support/wait.js'
 
 // Issue 13: hostile input and planted data. Each case ran against the code before its fix and
@@ -158,5 +158,30 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
       process.off('unhandledRejection', onUnhandled)
     }
     expect(store).toBeInstanceOf(EventEmitter)
+  })
+})
+
+describe('durations past what a Node timer can wait (issue 13 item 7)', () => {
+  it('are refused where they arm a timer, instead of firing after 1 ms', async () => {
+    const url = { url: standaloneUrl() }
+    const rk = await createRedkit({ ...url, prefix: testPrefix() })
+    try {
+      for (const ms of [2 ** 31, 1e14]) {
+        expect(await errorCode(async () => rk.lock('a', { ttlMs: ms })), `lock ttlMs ${ms}`).toBe('E_INVALID_ARGUMENT')
+        const sweepy = await createRedkit({ ...url, prefix: testPrefix(), expirations: { maxSweepIntervalMs: ms } })
+        // rk.expirations is built (and its options checked) on first use.
+        expect(await errorCode(async () => sweepy.expirations), `maxSweepIntervalMs ${ms}`).toBe('E_INVALID_ARGUMENT')
+        await sweepy.close()
+        expect(await errorCode(async () => rk.worker('q', async () => {}, { visibilityTimeoutMs: ms })), `visibilityTimeoutMs ${ms}`).toBe(
+          'E_INVALID_ARGUMENT',
+        )
+        expect(await errorCode(async () => rk.cache('c', { loadTimeoutMs: ms })), `loadTimeoutMs ${ms}`).toBe('E_INVALID_ARGUMENT')
+        expect(await errorCode(async () => rk.presence('p', { ttlMs: 1000, reapIntervalMs: ms })), `reapIntervalMs ${ms}`).toBe(
+          'E_INVALID_ARGUMENT',
+        )
+      }
+    } finally {
+      await rk.close()
+    }
   })
 })
