@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { withTimeout } from '../core/async.js'
 import { backoffDelay, sleep, validateMs } from '../core/backoff.js'
 import { BlockingConnection } from '../core/blocking.js'
 import type { Codec } from '../core/codec.js'
@@ -264,17 +265,11 @@ export class WriteBehind<T> {
     await this.#loop
     await Promise.allSettled([...this.#inFlight])
     if (!flush) return
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.#flushTimeoutMs)
-      timer.unref()
-    })
     try {
-      await Promise.race([this.#flush(), deadline])
+      // Writes not flushed in time stay in the stream for the next instance.
+      await withTimeout(this.#flush(), this.#flushTimeoutMs, () => undefined)
     } catch (error) {
       this.#report(error, 'write-behind flush')
-    } finally {
-      clearTimeout(timer)
     }
   }
 

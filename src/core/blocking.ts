@@ -1,3 +1,4 @@
+import { withTimeout } from './async.js'
 import type { Connection, NodeRedisClient } from './connection.js'
 import { ErrorCodes, RedkitError } from './errors.js'
 
@@ -30,23 +31,17 @@ export class BlockingConnection {
         : topology === 'sentinel'
           ? sender.sendCommand(false, args)
           : sender.sendCommand(args)
-    let timer: NodeJS.Timeout | undefined
-    const guard = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        this.#drop(client)
-        reject(new RedkitError(ErrorCodes.E_TIMEOUT, `${args[0]}: no reply within ${guardMs} ms; reconnecting`))
-      }, guardMs)
-      timer.unref()
-    })
     try {
-      return (await Promise.race([reply, guard])) as T
+      // A stalled connection is dropped, so the next call opens a new one.
+      return (await withTimeout(reply, guardMs, () => {
+        this.#drop(client)
+        throw new RedkitError(ErrorCodes.E_TIMEOUT, `${args[0]}: no reply within ${guardMs} ms; reconnecting`)
+      })) as T
     } catch (error) {
       if (error instanceof RedkitError) throw error
       throw new RedkitError(this.#closed ? ErrorCodes.E_CLOSED : ErrorCodes.E_CONNECTION, `${args[0]}: ${(error as Error).message}`, {
         cause: error,
       })
-    } finally {
-      clearTimeout(timer)
     }
   }
 

@@ -9,7 +9,7 @@ import {
   type RedisSentinelType,
   TimeoutError,
 } from 'redis'
-import { closeClient } from './async.js'
+import { closeClient, withTimeout } from './async.js'
 import { backoffDelay } from './backoff.js'
 import { ErrorCodes, RedkitError, SecretScrubber, toRedkitError } from './errors.js'
 import { PubSub, type PubSubClient } from './pubsub.js'
@@ -399,20 +399,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   async #connectNodeDuplicate(client: AnyClient, address: string): Promise<AnyClient> {
     if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
     client.on('error', () => {})
-    let timer: NodeJS.Timeout | undefined
-    const bound = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new RedkitError(ErrorCodes.E_CONNECTION, `cannot connect to ${address} within ${this.#connectTimeoutMs} ms`)),
-        this.#connectTimeoutMs,
-      )
-    })
     try {
-      await Promise.race([client.connect(), bound])
+      await withTimeout(
+        client.connect(),
+        this.#connectTimeoutMs,
+        () => {
+          throw new RedkitError(ErrorCodes.E_CONNECTION, `cannot connect to ${address} within ${this.#connectTimeoutMs} ms`)
+        },
+        { unref: false },
+      )
     } catch (error) {
       await closeClient(client, 0)
       throw toRedkitError(error, this.scrubber, `cannot open a connection to ${address}`)
-    } finally {
-      clearTimeout(timer)
     }
     if (this.#closed) {
       await closeClient(client, 0)
@@ -491,25 +489,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#everReady = true
       return
     }
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new RedkitError(
-              ErrorCodes.E_CONNECTION,
-              `cannot connect to Redis within ${this.#connectTimeoutMs} ms (${this.#lastError ?? 'no answer'})`,
-            ),
-          ),
-        this.#connectTimeoutMs,
-      )
-    })
-    try {
-      await Promise.race([this.#main.connect(), deadline])
-      this.#everReady = true
-    } finally {
-      clearTimeout(timer)
-    }
+    await withTimeout(
+      this.#main.connect() as Promise<unknown>,
+      this.#connectTimeoutMs,
+      () => {
+        throw new RedkitError(
+          ErrorCodes.E_CONNECTION,
+          `cannot connect to Redis within ${this.#connectTimeoutMs} ms (${this.#lastError ?? 'no answer'})`,
+        )
+      },
+      { unref: false },
+    )
+    this.#everReady = true
   }
 
   #lastError: string | undefined
@@ -687,18 +678,9 @@ function collectSecrets(options: ConnectionOptions, scrubber: SecretScrubber): v
 
 /** Whether a PING goes unanswered for `timeoutMs`, by our own timer (node-redis's only covers the write). */
 async function stalls(client: AnyClient, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const stalled = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(true), timeoutMs)
-    timer.unref()
-  })
   const answered = client.sendCommand(['PING']).then(
     () => false,
     () => false,
   )
-  try {
-    return await Promise.race([answered, stalled])
-  } finally {
-    clearTimeout(timer)
-  }
+  return withTimeout(answered, timeoutMs, () => true)
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { closeClient } from '../core/async.js'
+import { closeClient, withTimeout } from '../core/async.js'
+import { sleep } from '../core/clock.js'
 import type { Connection, NodeHandle } from '../core/connection.js'
 import { ErrorCodes, isRedkitError, RedkitError, toRedkitError } from '../core/errors.js'
 import { ensureExpiredEvents } from '../core/server-config.js'
@@ -282,7 +283,7 @@ export class NativeExpirySubscriber {
       while (!done) {
         await sleep(10)
         await sub.node.send(['EXISTS', key])
-        await Promise.race([arrived, sleep(20)])
+        await withTimeout(arrived, 20, () => false, { unref: false })
       }
       return await arrived
     } finally {
@@ -391,17 +392,11 @@ export class NativeExpirySubscriber {
         return reply
       })
     if (asks.length === 0) return undefined
-    let timer: NodeJS.Timeout | undefined
-    const bound = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), Math.min(this.#topologyCheckMs, 2000))
-    })
     try {
-      const reply = await Promise.race([Promise.any(asks), bound])
+      const reply = await withTimeout(Promise.any(asks), Math.min(this.#topologyCheckMs, 2000), () => undefined, { unref: false })
       return reply === undefined ? undefined : new Set(parseClusterSlots(reply).map((range) => range.master))
     } catch {
       return undefined
-    } finally {
-      clearTimeout(timer)
     }
   }
 
@@ -464,8 +459,4 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
   )
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
 }
