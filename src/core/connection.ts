@@ -352,7 +352,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * invalidations, wake-ups), opened on first use and closed with the connection.
    */
   get pubsub(): PubSub {
-    this.#pubsub ??= new PubSub(async () => (await this.dedicated()) as unknown as PubSubClient)
+    this.#pubsub ??= new PubSub(async () => (await this.dedicated()) as unknown as PubSubClient, this.scrubber)
     return this.#pubsub
   }
 

@@ -1,4 +1,4 @@
-import { ErrorCodes, RedkitError } from './errors.js'
+import { ErrorCodes, RedkitError, SecretScrubber, toRedkitError } from './errors.js'
 
 export type SubscriptionKind = 'channel' | 'sharded' | 'pattern'
 
@@ -46,8 +46,11 @@ export class PubSub {
   #healthy = false
   #closed = false
 
-  constructor(open: () => Promise<PubSubClient>) {
+  readonly #scrubber: SecretScrubber
+
+  constructor(open: () => Promise<PubSubClient>, scrubber: SecretScrubber = new SecretScrubber()) {
     this.#open = open
+    this.#scrubber = scrubber
   }
 
   /** True while the subscriber connection is up. */
@@ -85,7 +88,8 @@ export class PubSub {
       await entry.ready
     } catch (error) {
       entry.listeners.delete(listener)
-      throw error
+      // A channel the ACL denies answers NOPERM: a typed E_PERMISSION naming the channel, never a raw driver error.
+      throw toRedkitError(error, this.#scrubber, `cannot subscribe to ${channel}`)
     }
     const subscribed = entry
     return async () => {

@@ -101,4 +101,15 @@ describe('credentials that change after the first connection', () => {
     expect(await errorCode(rk.counter('c').incr())).toBe('E_PERMISSION')
     expect(await errorCode(rk.channel('room').publish('hi'))).toBe('E_PERMISSION')
   }, 40_000)
+
+  it('a subscription to a channel the ACL denies fails with E_PERMISSION, not a raw driver error', async () => {
+    server = await startRedisServer()
+    const admin = await rawClient(server.url)
+    // Keys and commands allowed, channels only under other:*.
+    await admin.sendCommand(['ACL', 'SETUSER', 'nochan', 'on', '>nochan-pass', '~*', 'resetchannels', '&other:*', '+@all'])
+    await admin.quit()
+    rk = await createRedkit({ url: `redis://nochan:nochan-pass@${server.host}:${server.port}` })
+    rk.on('error', () => {})
+    expect(await errorCode(rk.channel('room').subscribe(() => {}))).toBe('E_PERMISSION')
+  }, 40_000)
 })
