@@ -6,7 +6,7 @@ import type { Codec } from '../core/codec.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError, toRedkitError } from '../core/errors.js'
 import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
-import { timerMs } from '../core/validate.js'
+import { count, timerMs } from '../core/validate.js'
 import type { CacheKeys } from './cache-keys.js'
 import { type EncodedValue, KIND_CODEC, KIND_JSON } from './entry.js'
 import { scripts } from './scripts.js'
@@ -75,7 +75,7 @@ export class WriteBehind<T> {
     if (!Number.isSafeInteger(this.#attempts) || this.#attempts < 1)
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'writeBehind.attempts must be a positive integer')
     this.#claimIdleMs = validateMs(options.claimIdleMs ?? 30_000, 'writeBehind.claimIdleMs')
-    this.#batch = validateMs(options.batch ?? 100, 'writeBehind.batch')
+    this.#batch = count(options.batch ?? 100, 'writeBehind.batch')
     this.#flushTimeoutMs = timerMs(options.flushTimeoutMs ?? 10_000, 'writeBehind.flushTimeoutMs')
     this.#backoff = options.backoff ?? { delayMs: 200, maxDelayMs: 5000 }
   }

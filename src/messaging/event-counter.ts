@@ -1,10 +1,10 @@
 import { EventEmitter } from 'node:events'
-import { backoffDelay, validateMs } from '../core/backoff.js'
+import { backoffDelay } from '../core/backoff.js'
 import { BlockingConnection } from '../core/blocking.js'
 import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
 import { defineScript } from '../core/scripts.js'
-import { timerMs } from '../core/validate.js'
+import { count, timerMs } from '../core/validate.js'
 import type { MessagingContext } from './context.js'
 import { validateDelta } from './counter.js'
 
@@ -116,7 +116,7 @@ export class EventCounterConsumer extends EventEmitter<ConsumerEvents> {
   constructor(ctx: MessagingContext, counter: EventCounter, options: ConsumerOptions) {
     super()
     this.#counter = counter
-    this.#batch = validateMs(options.batch ?? 1000, 'batch')
+    this.#batch = count(options.batch ?? 1000, 'batch')
     this.#idleBlockMs = timerMs(options.idleBlockMs ?? 5000, 'idleBlockMs')
     this.#blocking = new BlockingConnection(ctx.connection)
     this.#unregister = ctx.onClose(() => this.close())
