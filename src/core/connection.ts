@@ -11,7 +11,7 @@ import {
 } from 'redis'
 import { closeClient, withTimeout } from './async.js'
 import { backoffDelay } from './backoff.js'
-import { ErrorCodes, RedkitError, SecretScrubber, toRedkitError } from './errors.js'
+import { ErrorCodes, PERMISSION_DENIED, RedkitError, SecretScrubber, toRedkitError } from './errors.js'
 import { PubSub, type PubSubClient } from './pubsub.js'
 import { optionsObject, timerMs } from './validate.js'
 
@@ -539,7 +539,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#authFailing) return
     this.#authFailing = true
     const error = new RedkitError(
-      /NOPERM/.test(message) ? ErrorCodes.E_PERMISSION : ErrorCodes.E_AUTH,
+      PERMISSION_DENIED.test(message) ? ErrorCodes.E_PERMISSION : ErrorCodes.E_AUTH,
       `Redis refused the credentials on reconnect: ${message}; retrying every ${AUTH_RETRY_MIN_MS} ms or more (supply new ones with the credentials option)`,
     )
     if (this.listenerCount('error') > 0) this.emit('error', error)

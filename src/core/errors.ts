@@ -118,13 +118,16 @@ export function redactUrlCredentials(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^:@/\s]*):(\S*)@/gi, '$1$2:***@')
 }
 
+/** An ACL denial as Redis words it: `NOPERM ...` for a command or channel, or inside a script. */
+export const PERMISSION_DENIED = /NOPERM|user executing the script can't run this command/
+
 /** Maps a driver/server error to a RedkitError with the right code, scrubbing secrets. */
 export function toRedkitError(error: unknown, scrubber: SecretScrubber, context: string): RedkitError {
   if (error instanceof RedkitError) return error
   const clean = scrubber.sanitize(error)
   const message = clean.message
   let code: ErrorCode = ErrorCodes.E_REDIS
-  if (/NOPERM|user executing the script can't run this command/.test(message)) code = ErrorCodes.E_PERMISSION
+  if (PERMISSION_DENIED.test(message)) code = ErrorCodes.E_PERMISSION
   else if (/DB index is out of range|invalid DB index/i.test(message)) code = ErrorCodes.E_INVALID_ARGUMENT
   else if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(message)) code = ErrorCodes.E_AUTH
   else if (

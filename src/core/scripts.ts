@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Connection } from './connection.js'
-import { type ErrorCode, ErrorCodes, RedkitError } from './errors.js'
+import { type ErrorCode, ErrorCodes, PERMISSION_DENIED, RedkitError } from './errors.js'
 import { hashSlot } from './keys.js'
 
 /** Where redkit's own scripts live: src/lua in the sources, dist/lua once built. */
@@ -245,7 +245,7 @@ export function mapScriptError(name: string, error: unknown): RedkitError {
   }
   if (error instanceof RedkitError && error.code !== ErrorCodes.E_REDIS) return error
   // A command the script ran was denied by an ACL (e.g. PUBLISH to a channel the user lacks): not a script bug.
-  if (/NOPERM|user executing the script can't run this command/.test(message))
+  if (PERMISSION_DENIED.test(message))
     return new RedkitError(ErrorCodes.E_PERMISSION, `script ${name}: ${message}`, { cause: error, details: { script: name } })
   return new RedkitError(ErrorCodes.E_SCRIPT, `script ${name} failed: ${message}`, { cause: error, details: { script: name } })
 }
