@@ -23,6 +23,8 @@ declare module 'vitest' {
     'redkit.trioUrls': string[]
     /** The three masters of the test cluster. */
     'redkit.clusterNodes': ClusterNodeAddress[]
+    /** A master and the Sentinel that monitors it (as group `redkit.sentinel.name`). */
+    'redkit.sentinel': { name: string; masterUrl: string; sentinels: ClusterNodeAddress[] }
   }
 }
 
@@ -56,12 +58,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
   process.once('exit', killAll)
 
   try {
-    const [standalone, trio, cluster] = await Promise.all([
+    const [standalone, trio, cluster, sentinel] = await Promise.all([
       start(),
       Promise.all([start(), start(), start()]),
       Promise.all([start(clusterArgs()), start(clusterArgs()), start(clusterArgs())]).then(async (nodes) => {
         await formCluster(nodes, redisCli)
         return nodes
+      }),
+      start().then(async (master) => {
+        const name = 'rkcontract'
+        const watcher = await startRedisServer({ binary: redisServer, sentinelOf: { name, host: master.host, port: master.port } })
+        started.push(watcher)
+        return { name, masterUrl: master.url, sentinels: [{ host: watcher.host, port: watcher.port }] }
       }),
     ])
     project.provide('redkit.standaloneUrl', standalone.url)
@@ -73,6 +81,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       'redkit.clusterNodes',
       cluster.map(({ host, port }) => ({ host, port })),
     )
+    project.provide('redkit.sentinel', sentinel)
   } catch (error) {
     await stopAll()
     throw error

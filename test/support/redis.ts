@@ -11,7 +11,7 @@ import type { ClusterNodeAddress } from './global-setup.js'
 
 export type { ClusterNodeAddress }
 
-function provided<K extends 'redkit.standaloneUrl' | 'redkit.trioUrls' | 'redkit.clusterNodes'>(key: K) {
+function provided<K extends 'redkit.standaloneUrl' | 'redkit.trioUrls' | 'redkit.clusterNodes' | 'redkit.sentinel'>(key: K) {
   const value = inject(key)
   if (value === undefined) {
     throw new Error(
@@ -44,6 +44,12 @@ export function clusterNodes(): ClusterNodeAddress[] {
 /** redis:// URLs of the cluster masters, handy as `rootNodes: clusterUrls().map((url) => ({ url }))`. */
 export function clusterUrls(): string[] {
   return clusterNodes().map(({ host, port }) => `redis://${host}:${port}`)
+}
+
+/** The Sentinel-monitored test master: the options for `createRedkit({ sentinel })`, and the master's own URL for raw access. */
+export function sentinelSetup(): { options: { name: string; sentinels: ClusterNodeAddress[] }; masterUrl: string } {
+  const { name, masterUrl, sentinels } = provided('redkit.sentinel')
+  return { options: { name, sentinels: sentinels.map(({ host, port }) => ({ host, port })) }, masterUrl }
 }
 
 /** A fresh random prefix, `t` + 8 hex chars: valid for KeySpace (no ':', '{' or '}'). */
