@@ -1,5 +1,6 @@
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { type KeySpace, MAX_NAME_LENGTH, validateName, validateObjectName } from '../core/keys.js'
+import { ENTRY_SUFFIX } from './wire.js'
 
 // Control characters, the hash-tag braces and the escape character itself.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
@@ -61,7 +62,12 @@ export class CacheKeys {
 
   /** The load lock of an entry (same slot). */
   lock(entryKey: string): string {
-    return `${entryKey}:lock`
+    return `${entryKey}${ENTRY_SUFFIX.lock}`
+  }
+
+  /** The lease version of an entry (same slot): bumped by every delete, set and invalidation. */
+  version(entryKey: string): string {
+    return `${entryKey}${ENTRY_SUFFIX.version}`
   }
 
   /** The index of a tag: a set of entry keys. */

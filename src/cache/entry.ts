@@ -5,13 +5,18 @@ import { ErrorCodes, RedkitError } from '../core/errors.js'
  * How an entry is stored: one Redis string, so a read is one GET.
  *
  *   <kind><createdAt>:<freshUntil>|<payload>
+ *   <kind><createdAt>:<freshUntil>;<ttlMs>;<length>;<tags>|<payload>
  *
  * - kind `j`: payload is plain JSON (the JSON codec wrote no tags, so `JSON.parse` decodes it);
  *   `c`: payload goes through the codec; `n`: a cached "absent" (negative caching), no payload.
  * - createdAt / freshUntil: epoch ms of the writer's clock. After freshUntil the entry is stale:
  *   served only within `staleWhileRevalidateMs` (the Redis TTL covers that window).
  *
- * Readable with redis-cli, and parsed with two indexOf calls.
+ * - the second form carries the per-call options the entry was written with (`ttlMs` '' when the
+ *   cache's; `<tags>` the tags joined by '\n', `<length>` characters long): refreshes and reloads
+ *   write the entry again with them, so its tag index never outlives or misses it.
+ *
+ * Readable with redis-cli, and parsed in one pass without allocating.
  */
 export const KIND_JSON = 106 // 'j'
 export const KIND_CODEC = 99 // 'c'
@@ -34,8 +39,17 @@ export function encodeValue(codec: Codec, value: unknown): EncodedValue {
   return { kind, payload }
 }
 
-export function entryText(kind: 'j' | 'c' | 'n', createdAt: number, freshUntil: number, payload: string): string {
-  return `${kind}${createdAt}:${freshUntil}|${payload}`
+/** The per-call options an entry was written with (kept in its header). */
+export interface EntryMeta {
+  ttlMs: number | undefined
+  tags: readonly string[] | undefined
+}
+
+export function entryText(kind: 'j' | 'c' | 'n', createdAt: number, freshUntil: number, payload: string, meta?: EntryMeta): string {
+  if (meta === undefined || (meta.ttlMs === undefined && (meta.tags === undefined || meta.tags.length === 0)))
+    return `${kind}${createdAt}:${freshUntil}|${payload}`
+  const tags = meta.tags ? meta.tags.join('\n') : ''
+  return `${kind}${createdAt}:${freshUntil};${meta.ttlMs ?? ''};${tags.length};${tags}|${payload}`
 }
 
 export interface ParsedEntry {
@@ -44,6 +58,11 @@ export interface ParsedEntry {
   freshUntil: number
   /** Index where the payload starts. */
   body: number
+  /** Per-call TTL of the entry, -1 for the cache's own. */
+  ttlMs: number
+  /** Where the '\n'-joined tags are in the text (start === end: none). */
+  tagsStart: number
+  tagsEnd: number
 }
 
 /**
@@ -69,7 +88,31 @@ export function parseHeader(text: string, out: ParsedEntry): boolean {
     if (digit < 0 || digit > 9) break
     freshUntil = freshUntil * 10 + digit
   }
-  if (i === start || text.charCodeAt(i) !== 124 /* | */) return false
+  if (i === start) return false
+  out.ttlMs = -1
+  out.tagsStart = out.tagsEnd = 0
+  if (text.charCodeAt(i) === 59 /* ; */) {
+    const ttlStart = ++i
+    let ttl = 0
+    for (; i < length; i++) {
+      const digit = text.charCodeAt(i) - 48
+      if (digit < 0 || digit > 9) break
+      ttl = ttl * 10 + digit
+    }
+    if (i > ttlStart) out.ttlMs = ttl
+    if (text.charCodeAt(i) !== 59) return false
+    const lengthStart = ++i
+    let tagsLength = 0
+    for (; i < length; i++) {
+      const digit = text.charCodeAt(i) - 48
+      if (digit < 0 || digit > 9) break
+      tagsLength = tagsLength * 10 + digit
+    }
+    if (i === lengthStart || text.charCodeAt(i) !== 59) return false
+    out.tagsStart = i + 1
+    i = out.tagsEnd = out.tagsStart + tagsLength
+  }
+  if (text.charCodeAt(i) !== 124 /* | */) return false
   out.kind = kind
   out.createdAt = createdAt
   out.freshUntil = freshUntil
@@ -79,8 +122,21 @@ export function parseHeader(text: string, out: ParsedEntry): boolean {
 
 /** Parses the header; undefined when the text is not an entry redkit wrote. */
 export function parseEntry(text: string): ParsedEntry | undefined {
-  const out: ParsedEntry = { kind: 0, createdAt: 0, freshUntil: 0, body: 0 }
+  const out = emptyHeader()
   return parseHeader(text, out) ? out : undefined
+}
+
+export function emptyHeader(): ParsedEntry {
+  return { kind: 0, createdAt: 0, freshUntil: 0, body: 0, ttlMs: -1, tagsStart: 0, tagsEnd: 0 }
+}
+
+/** The per-call options of a parsed entry, undefined when it was written with the cache's. */
+export function metaOf(text: string, entry: ParsedEntry): EntryMeta | undefined {
+  if (entry.ttlMs < 0 && entry.tagsStart === entry.tagsEnd) return undefined
+  return {
+    ttlMs: entry.ttlMs < 0 ? undefined : entry.ttlMs,
+    tags: entry.tagsStart === entry.tagsEnd ? undefined : text.slice(entry.tagsStart, entry.tagsEnd).split('\n'),
+  }
 }
 
 /** Decodes the payload of a parsed entry. @throws RedkitError E_DECODE */

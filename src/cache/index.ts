@@ -15,6 +15,7 @@ export type {
   KeyEvent,
   LoadEvent,
   Loader,
+  LoadInfo,
   RefreshEvent,
   WriteBehindOptions,
   WriteInfo,

@@ -6,6 +6,7 @@ import { errors, type RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
 import { count, timerMs } from '../core/validate.js'
 import { scripts } from './scripts.js'
+import { LIVE_MSG } from './wire.js'
 
 export interface LiveDatasetOptions<T> {
   /** Loads the whole dataset from the source of truth; `version` is the one announced when it started. */
@@ -143,8 +144,8 @@ export class LiveDataset<T> extends EmitterComponent<LiveDatasetEvents> {
   #onMessage(text: string): void {
     const type = text.charAt(0)
     const version = Number(text.slice(2))
-    if (type === 's' || type === 'e') this.#wake?.()
-    if ((type === 'v' || type === 's') && Number.isFinite(version) && version > this.#version) this.#background()
+    if (type === LIVE_MSG.stored) this.#wake?.()
+    if ((type === LIVE_MSG.announced || type === LIVE_MSG.stored) && Number.isFinite(version) && version > this.#version) this.#background()
   }
 
   #background(): void {

@@ -2,6 +2,7 @@ import type { RedkitContext } from '../core/context.js'
 import { escapeGlob } from '../core/keys.js'
 import type { Expirations, Subscription } from '../events/index.js'
 import type { CacheKeys } from './cache-keys.js'
+import type { EntryMeta } from './entry.js'
 
 /**
  * `reloadOnExpire`: every entry written is adopted by reliable expirations (`track`), and one
@@ -11,11 +12,16 @@ import type { CacheKeys } from './cache-keys.js'
 export class ExpiryReloader {
   readonly #expirations: () => Expirations
   readonly #keys: CacheKeys
-  readonly #reload: (key: string) => Promise<unknown>
+  readonly #reload: (key: string, meta: EntryMeta | undefined) => Promise<unknown>
   #subscription: Promise<Subscription> | undefined
   #closed = false
 
-  constructor(_rk: RedkitContext, expirations: () => Expirations, keys: CacheKeys, reload: (key: string) => Promise<unknown>) {
+  constructor(
+    _rk: RedkitContext,
+    expirations: () => Expirations,
+    keys: CacheKeys,
+    reload: (key: string, meta: EntryMeta | undefined) => Promise<unknown>,
+  ) {
     this.#expirations = expirations
     this.#keys = keys
     this.#reload = reload
@@ -27,9 +33,9 @@ export class ExpiryReloader {
       `${escapeGlob(this.#keys.entryPrefix)}*}`,
       async (event) => {
         const key = this.#keys.keyOf(event.key)
-        if (key !== undefined && !this.#closed) await this.#reload(key)
+        if (key !== undefined && !this.#closed) await this.#reload(key, metaOfEvent(event.value))
       },
-      { group: `cache:${this.#keys.name}` },
+      { group: `cache:${this.#keys.name}`, withValue: true },
     )
     this.#subscription.catch(() => {
       this.#subscription = undefined
@@ -37,10 +43,13 @@ export class ExpiryReloader {
     return this.#subscription
   }
 
-  /** Schedules the expiry event of an entry just written with a TTL. */
-  async track(entryKey: string): Promise<void> {
+  /**
+   * Schedules the expiry event of an entry just written with a TTL; the per-call options it was
+   * written with travel with the event, so the reload writes it with them again.
+   */
+  async track(entryKey: string, meta: EntryMeta | undefined): Promise<void> {
     await this.start()
-    await this.#expirations().track(entryKey)
+    await this.#expirations().track(entryKey, meta ? { value: { t: meta.ttlMs ?? null, g: meta.tags ?? null } } : {})
   }
 
   async close(): Promise<void> {
@@ -48,4 +57,13 @@ export class ExpiryReloader {
     const subscription = await this.#subscription?.catch(() => undefined)
     await subscription?.close()
   }
+}
+
+/** The options carried by an expiry event (planted or older events carry none). */
+function metaOfEvent(value: unknown): EntryMeta | undefined {
+  if (value === null || typeof value !== 'object') return undefined
+  const { t, g } = value as { t?: unknown; g?: unknown }
+  const ttlMs = typeof t === 'number' && Number.isSafeInteger(t) && t > 0 ? t : undefined
+  const tags = Array.isArray(g) && g.every((tag) => typeof tag === 'string') ? (g as string[]) : undefined
+  return ttlMs === undefined && tags === undefined ? undefined : { ttlMs, tags }
 }

@@ -1,19 +1,35 @@
 import { defineScript } from '../core/scripts.js'
 
-type LockReply = [1, string] | [2] | [3, number]
+type LockReply = [1, string] | [2, string, string] | [3, number]
 
 /** Typed handles on the cache's Lua scripts (src/lua/cache-*.lua). */
 export const scripts = {
-  lock: defineScript<[entry: string, lock: string], [token: string, lockTtlMs: number, createdAfter: number, freshAt: number], LockReply>(
-    'cache-lock',
-  ),
+  lock: defineScript<
+    [entry: string, lock: string, version: string],
+    [token: string, lockTtlMs: number, createdAfter: number, freshAt: number],
+    LockReply
+  >('cache-lock'),
   set: defineScript<
-    [entry: string, lock: string],
-    [text: string, ttlMs: number, token: string, channel: string, fillMessage: string, invalidation: string],
+    [entry: string, lock: string, version: string],
+    [
+      text: string,
+      ttlMs: number,
+      token: string,
+      channel: string,
+      fillMessage: string,
+      invalidation: string,
+      leaseVersion: string,
+      versionTtlMs: number,
+      voidMessage: string,
+    ],
     number
   >('cache-set'),
   unlock: defineScript<[lock: string], [token: string, channel: string, message: string], number>('cache-unlock'),
-  delete: defineScript<[entry: string], [channel: string, invalidation: string], number>('cache-delete'),
+  delete: defineScript<
+    [entry: string, lock: string, version: string],
+    [channel: string, invalidation: string, versionTtlMs: number],
+    number
+  >('cache-delete'),
   tagAdd: defineScript<[tag: string], [ttlMs: number, entry: string], number>('cache-tag-add'),
   wbAdd: defineScript<[stream: string, latest: string], [key: string, op: 'set' | 'delete', value: string], string>('cache-wb-add'),
   wbAck: defineScript<[stream: string, latest: string], string[], number>('cache-wb-ack'),

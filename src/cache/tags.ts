@@ -14,7 +14,8 @@ const SCAN_COUNT = 500
  *   *before* it writes the entry, so an entry is never visible without its index; the set's TTL is
  *   kept at least as long as the entry's, so an index dies with the last entry it covers.
  * - `invalidateTags` walks each tag's set with SSCAN and deletes the entries it names (each
- *   UNLINK routed to the entry's own slot; node-redis pipelines them per node).
+ *   delete routed to the entry's own slot, voiding that entry's loads in flight; node-redis
+ *   pipelines them per node).
  *
  * Members are not removed when their entry is deleted or re-written without the tag: a stale member
  * only costs an UNLINK of a missing key, and it expires with the set. Not removing them at
@@ -45,7 +46,11 @@ export class TagIndex {
    * Deletes every entry recorded under the tags; calls `onBatch` with the entry keys of each batch
    * deleted (for invalidation messages). @returns entries that existed and were deleted
    */
-  async invalidate(tags: readonly string[], onBatch: (entryKeys: string[]) => Promise<void>): Promise<number> {
+  async invalidate(
+    tags: readonly string[],
+    remove: (entryKey: string) => Promise<boolean>,
+    onBatch: (entryKeys: string[]) => Promise<void>,
+  ): Promise<number> {
     let deleted = 0
     for (const index of this.indexKeys(tags)) {
       let cursor = '0'
@@ -58,8 +63,8 @@ export class TagIndex {
         // never a key outside the cache (another cache, a lock, a queue, a key outside the prefix).
         const entries = members.filter((member) => this.#keys.keyOf(member) !== undefined)
         if (entries.length === 0) continue
-        const results = await Promise.all(entries.map((member) => this.#connection.send<number>(['UNLINK', member], { key: member })))
-        for (const n of results) deleted += n
+        const results = await Promise.all(entries.map((member) => remove(member)))
+        for (const existed of results) if (existed) deleted++
         await onBatch(entries)
       } while (cursor !== '0')
     }

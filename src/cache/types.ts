@@ -3,8 +3,14 @@ import type { RedkitError } from '../core/errors.js'
 import type { BloomFilter, BloomOptions } from '../stats/index.js'
 import type { NearFlushReason, NearOptions } from './near.js'
 
+/** What a loader is told besides the key. */
+export interface LoadInfo {
+  /** Aborted when the load times out (`loadTimeoutMs`) or the cache closes: stop the work then. */
+  signal: AbortSignal
+}
+
 /** Loads the value of a key from the source of truth; `undefined` means "absent". */
-export type Loader<T> = (key: string) => Promise<T | undefined> | T | undefined
+export type Loader<T> = (key: string, info: LoadInfo) => Promise<T | undefined> | T | undefined
 
 /** Where `set` and `delete` send writes in the `through`, `around` and `behind` modes. */
 export interface CacheWriter<T> {
@@ -65,7 +71,12 @@ export interface CacheOptions<T> {
    * @defaultValue 'distributed'
    */
   stampede?: 'local' | 'distributed'
-  /** Bound on a loader call; the callers get E_TIMEOUT after it. @defaultValue 10_000 */
+  /**
+   * Bound on a loader call; the callers get E_TIMEOUT after it and the loader's signal aborts. A
+   * call that timed out still counts as in flight until it settles: no second call of that key
+   * starts meanwhile (in this process; across processes, its load lock is kept).
+   * @defaultValue 10_000
+   */
   loadTimeoutMs?: number
   /** After an entry's TTL, keep serving it for this long while one refresh runs in the background. @defaultValue 0 */
   staleWhileRevalidateMs?: number

@@ -1,11 +1,19 @@
 --[[
-  Deletes a cache entry and publishes its near-cache invalidation.
+  Deletes a cache entry and voids every load in flight of it (bumps its lease version and drops
+  its load lock, so a load that started before the delete never writes its value back), then
+  publishes the invalidation (near copies drop, waiters read again).
   KEYS[1] entry key
+  KEYS[2] load lock of the entry
+  KEYS[3] lease version of the entry
   ARGV[1] channel of the cache
   ARGV[2] invalidation message ('' none)
+  ARGV[3] TTL in ms of the bumped lease version (longer than any load may run)
   Reply: 1 when the entry existed, else 0
 ]]
 local deleted = redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2])
+redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
 if ARGV[2] ~= '' then
   redis.call('PUBLISH', ARGV[1], ARGV[2])
 end

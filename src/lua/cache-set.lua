@@ -1,28 +1,49 @@
 --[[
-  Stores a cache entry (or nothing) and tells the others: releases the writer's load lock and
-  wakes the processes waiting on it, and publishes a near-cache invalidation.
+  Stores a cache entry (or nothing) and tells the others.
+  A plain write (ARGV[7] '') always stores and voids every load in flight of the entry: it bumps
+  the lease version and drops the load lock (waiters hear the invalidation and read again).
+  A loaded value (ARGV[7] the lease version its load was granted) is stored only while that version
+  is unchanged, so a load never writes back over a newer delete, set or invalidation; either way
+  it releases its own load lock and wakes the processes waiting on it.
   KEYS[1] entry key
   KEYS[2] load lock of the entry
+  KEYS[3] lease version of the entry
   ARGV[1] entry text ('' stores nothing: the loaded value is not cached)
   ARGV[2] TTL in ms of the entry
   ARGV[3] lock token of the load that produced the value ('' for a plain write)
   ARGV[4] channel of the cache
-  ARGV[5] message for waiters, published when this call released the lock or another load holds it ('' none)
-  ARGV[6] invalidation message, published always ('' none)
-  Reply: 1 when this call released the lock, else 0
+  ARGV[5] message for waiters, published when the lease held and this call released the lock or another load holds it ('' none)
+  ARGV[6] invalidation message, published when the lease held ('' none)
+  ARGV[7] lease version of the load ('' for a plain write)
+  ARGV[8] TTL in ms of a bumped lease version (longer than any load may run)
+  ARGV[9] message for waiters when the lease was void and this call released the lock ('' none)
+  Reply: 1 when stored (or nothing to store and the lease held), 0 when the lease was void
 ]]
-if ARGV[1] ~= '' then
+local plain = ARGV[7] == ''
+local held = plain or (redis.call('GET', KEYS[3]) or '0') == ARGV[7]
+if held and ARGV[1] ~= '' then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+if plain then
+  redis.call('INCR', KEYS[3])
+  redis.call('PEXPIRE', KEYS[3], ARGV[8])
+  redis.call('DEL', KEYS[2])
 end
 local released = 0
 if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then
   redis.call('DEL', KEYS[2])
   released = 1
 end
-if ARGV[5] ~= '' and (released == 1 or redis.call('EXISTS', KEYS[2]) == 1) then
+if held and not plain and ARGV[5] ~= '' and (released == 1 or redis.call('EXISTS', KEYS[2]) == 1) then
   redis.call('PUBLISH', ARGV[4], ARGV[5])
 end
-if ARGV[6] ~= '' then
+if held and ARGV[6] ~= '' then
   redis.call('PUBLISH', ARGV[4], ARGV[6])
 end
-return released
+if not held and released == 1 and ARGV[9] ~= '' then
+  redis.call('PUBLISH', ARGV[4], ARGV[9])
+end
+if held then
+  return 1
+end
+return 0

@@ -107,6 +107,14 @@ export class BloomFilter {
     return falsePositiveRateOf(await this.size(), items)
   }
 
+  /**
+   * Whether the filter holds anything at all. False after eviction, FLUSH or clear(): every item
+   * then reads as absent, so a guard built on the filter must not trust it (the cache fails open).
+   */
+  async exists(): Promise<boolean> {
+    return (await this.#rk.connection.send<number>(['EXISTS', this.#keys.bits, this.#keys.server], { key: this.#keys.bits })) > 0
+  }
+
   /** Empties the filter (a Lua filter's size stays recorded). */
   async clear(): Promise<void> {
     await this.#rk.connection.send(['DEL', this.#keys.bits, this.#keys.server], { key: this.#keys.bits })

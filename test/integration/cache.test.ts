@@ -116,7 +116,7 @@ describe.each(topologies)('cache on %s', (topology, options, openRaw) => {
     expect(await a.getOrLoad('k', async () => 3)).toBe(3)
   })
 
-  it('a hanging loader is bounded by loadTimeoutMs', async () => {
+  it('a hanging loader is bounded by loadTimeoutMs; the key loads again once its lock TTL passed', async () => {
     const cache = rk.cache<number>(name(), { loadTimeoutMs: 200 })
     const started = Date.now()
     expect(await errorCode(cache.getOrLoad('k', () => new Promise<number>(() => {})))).toBe('E_TIMEOUT')

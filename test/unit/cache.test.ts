@@ -8,13 +8,14 @@ import {
   KIND_ABSENT,
   KIND_CODEC,
   KIND_JSON,
+  metaOf,
   parseEntry,
 } from '../../src/cache/entry.js'
 import { jitterTtl, validateFraction } from '../../src/cache/jitter.js'
 import { Limiter } from '../../src/cache/limiter.js'
 import { Lru } from '../../src/cache/lru.js'
-import { message, parseMessage } from '../../src/cache/messages.js'
 import { Waiters } from '../../src/cache/waiters.js'
+import { message, parseMessage } from '../../src/cache/wire.js'
 import { compareIds } from '../../src/cache/write-behind.js'
 import { guardCodec, jsonCodec } from '../../src/core/codec.js'
 import { KeySpace } from '../../src/core/keys.js'
@@ -223,5 +224,22 @@ describe('write-behind ids', () => {
     expect(compareIds('10-0', '9-5')).toBeGreaterThan(0)
     expect(compareIds('5-10', '5-9')).toBeGreaterThan(0)
     expect(compareIds('5-1', '5-1')).toBe(0)
+  })
+})
+
+describe('entry header with per-call options', () => {
+  it('round-trips the TTL and tags, and keeps the plain form when there are none', () => {
+    expect(entryText('j', 1, 2, '7', { ttlMs: undefined, tags: undefined })).toBe('j1:2|7')
+    const text = entryText('j', 1, 2, '"x|y"', { ttlMs: 500, tags: ['a|b', 'c'] })
+    const entry = parseEntry(text)
+    expect(entry).toBeDefined()
+    if (!entry) return
+    expect(metaOf(text, entry)).toEqual({ ttlMs: 500, tags: ['a|b', 'c'] })
+    expect(JSON.parse(text.slice(entry.body))).toBe('x|y')
+    const tagsOnly = entryText('c', 1, 2, 'p', { ttlMs: undefined, tags: ['t'] })
+    const parsed = parseEntry(tagsOnly)
+    expect(parsed && metaOf(tagsOnly, parsed)).toEqual({ ttlMs: undefined, tags: ['t'] })
+    expect(parseEntry('j1:2;5;9;ab|x')).toBeUndefined()
+    expect(parseEntry('j1:2;5|x')).toBeUndefined()
   })
 })

@@ -69,6 +69,7 @@ const EXPECTED: Record<string, string[]> = {
     'LiveDatasetOptions',
     'LiveDatasetUpdate',
     'LoadEvent',
+    'LoadInfo',
     'Loader',
     'NearFlushReason',
     'NearOptions',

@@ -1,0 +1,158 @@
+import { ErrorCodes, RedkitError } from '../core/errors.js'
+import type { CacheKeys } from './cache-keys.js'
+import { type EncodedValue, type EntryMeta, encodeValue, entryText, exceedsBytes } from './entry.js'
+import { jitterTtl } from './jitter.js'
+import type { CacheParts, Lease } from './parts.js'
+import type { ExpiryReloader } from './reload.js'
+import { scripts } from './scripts.js'
+import type { TagIndex } from './tags.js'
+import { MSG, message } from './wire.js'
+
+/** What a loaded value is stored with: the per-call TTL and tags (a function of the value allowed). */
+export interface StoreOptions<T> {
+  ttlMs: number | undefined
+  tags: readonly string[] | ((value: T) => readonly string[]) | undefined
+}
+
+/**
+ * The Redis side of every write of a cache entry, and the one place leases are honoured: a plain
+ * write (`set`) and a delete void every load in flight of the key; a loaded value is stored only
+ * while its load's lease holds. Near copies are dropped around each write.
+ */
+export class EntryStore<T> {
+  readonly #parts: CacheParts
+  readonly #keys: CacheKeys
+  readonly #tags: TagIndex
+  readonly #reloader: ExpiryReloader | undefined
+
+  constructor(parts: CacheParts, tags: TagIndex, reloader: ExpiryReloader | undefined) {
+    this.#parts = parts
+    this.#keys = parts.keys
+    this.#tags = tags
+    this.#reloader = reloader
+  }
+
+  encode(value: unknown): EncodedValue {
+    const encoded = encodeValue(this.#parts.codec, value)
+    const limit = this.#parts.settings.maxValueBytes
+    if (exceedsBytes(encoded.payload, limit))
+      throw new RedkitError(ErrorCodes.E_TOO_LARGE, `cache ${this.#parts.name}: value is larger than maxValueBytes (${limit})`)
+    return encoded
+  }
+
+  /**
+   * Stores a loaded value (or "absent") under its lease; a value that cannot be cached is reported,
+   * not thrown. @returns false when the lease was void (a delete, set or invalidation came first)
+   */
+  async storeLoaded(
+    key: string,
+    entryKey: string,
+    value: T | undefined,
+    store: StoreOptions<T>,
+    lease: Lease,
+    invalidate: boolean,
+  ): Promise<boolean> {
+    const parts = this.#parts
+    if (performance.now() - lease.grantedAt > parts.settings.lockTtlMs) {
+      // Too old to trust: the lease version may have expired after a void. Not stored.
+      if (lease.token) await this.#release(key, entryKey, lease, this.#voided(key)).catch(() => {})
+      return false
+    }
+    try {
+      if (value === undefined) {
+        if (parts.settings.negativeTtlMs === undefined) {
+          if (lease.token) await this.#release(key, entryKey, lease, message(MSG.absent, parts.instance, key))
+          return true
+        }
+        return await this.put(key, entryKey, undefined, { ttlMs: parts.settings.negativeTtlMs, tags: undefined }, lease, invalidate)
+      }
+      let encoded: EncodedValue
+      try {
+        encoded = this.encode(value)
+      } catch (error) {
+        parts.report(error)
+        if (lease.token) await this.#release(key, entryKey, lease, message(MSG.uncacheable, parts.instance, key))
+        return true
+      }
+      const tags = typeof store.tags === 'function' ? store.tags(value) : store.tags
+      return await this.put(key, entryKey, encoded, { ttlMs: store.ttlMs, tags }, lease, invalidate)
+    } catch (error) {
+      // The caller still gets the value; the next read loads again.
+      parts.report(error)
+      if (lease.token) this.#release(key, entryKey, lease, message(MSG.uncacheable, parts.instance, key)).catch(() => {})
+      return false
+    }
+  }
+
+  /** Releases a load's lock without storing, telling its waiters `note` (when the lease held). */
+  #release(key: string, entryKey: string, lease: Lease, note: string): Promise<unknown> {
+    const parts = this.#parts
+    return scripts.set.run(
+      parts.connection,
+      [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
+      ['', 1, lease.token, this.#keys.channel, note, '', lease.version, parts.settings.leaseVersionTtlMs, this.#voided(key)],
+    )
+  }
+
+  #voided(key: string): string {
+    return message(MSG.invalidate, this.#parts.instance, key)
+  }
+
+  /**
+   * Writes an entry (undefined value: a negative entry) with its tags. Without a lease it is a plain
+   * write that voids the loads in flight; with one it stores only while the lease holds.
+   * @returns false when the lease was void
+   */
+  async put(
+    key: string,
+    entryKey: string,
+    encoded: EncodedValue | undefined,
+    meta: EntryMeta,
+    lease: Lease | undefined,
+    invalidate: boolean,
+  ): Promise<boolean> {
+    const parts = this.#parts
+    const { settings } = parts
+    const now = Date.now()
+    const ttlMs = meta.ttlMs ?? (encoded ? settings.ttlMs : (settings.negativeTtlMs ?? settings.ttlMs))
+    const fresh = encoded ? jitterTtl(ttlMs, settings.jitter) : ttlMs
+    const hardTtl = encoded ? fresh + settings.swrMs : fresh
+    const kept: EntryMeta = { ttlMs: meta.ttlMs, tags: meta.tags }
+    const text = encoded ? entryText(encoded.kind, now, now + fresh, encoded.payload, kept) : entryText('n', now, now + fresh, '', kept)
+    const indexKeys = meta.tags && meta.tags.length > 0 ? this.#tags.indexKeys(meta.tags) : undefined
+    if (indexKeys) await this.#tags.add(indexKeys, entryKey, hardTtl)
+    const token = lease?.token ?? ''
+    const stored = await scripts.set.run(
+      parts.connection,
+      [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
+      [
+        text,
+        hardTtl,
+        token,
+        this.#keys.channel,
+        token ? message(MSG.filled, parts.instance, key) : '',
+        invalidate || !lease ? this.#voided(key) : '',
+        lease?.version ?? '',
+        settings.leaseVersionTtlMs,
+        this.#voided(key),
+      ],
+    )
+    // Again after the write: a read that started before it may have stored the old value meanwhile.
+    if (invalidate || !lease) parts.near?.invalidate(key, 'local')
+    if (stored === 1 && this.#reloader) await this.#reloader.track(entryKey, meta.ttlMs === undefined && !meta.tags ? undefined : kept)
+    return stored === 1
+  }
+
+  /** Deletes an entry and voids its loads in flight. @returns true when it was cached */
+  async remove(key: string, entryKey: string, publish = true): Promise<boolean> {
+    const parts = this.#parts
+    parts.near?.invalidate(key, 'local')
+    const deleted = await scripts.delete.run(
+      parts.connection,
+      [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
+      [this.#keys.channel, publish ? this.#voided(key) : '', parts.settings.leaseVersionTtlMs],
+    )
+    parts.near?.invalidate(key, 'local')
+    return deleted === 1
+  }
+}

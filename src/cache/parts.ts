@@ -1,0 +1,52 @@
+import type { Codec } from '../core/codec.js'
+import type { Connection } from '../core/connection.js'
+import type { BloomFilter } from '../stats/index.js'
+import type { CacheKeys } from './cache-keys.js'
+import type { NearCache } from './near.js'
+import type { CacheEvents, CacheStats } from './types.js'
+
+/** The settings every part of a cache reads (validated once by the facade). */
+export interface CacheSettings {
+  readonly ttlMs: number
+  readonly jitter: number
+  readonly negativeTtlMs: number | undefined
+  readonly swrMs: number
+  readonly refreshAhead: number | undefined
+  readonly loadTimeoutMs: number
+  readonly maxValueBytes: number
+  readonly distributed: boolean
+  /** TTL of a load lock, and the longest a load's lease is honoured (a slower load never stores). */
+  readonly lockTtlMs: number
+  /** TTL of a bumped lease version: longer than any lease is honoured, so a void is never forgotten first. */
+  readonly leaseVersionTtlMs: number
+}
+
+/**
+ * What the parts of one cache (load coordinator, write policy, message protocol) share: the
+ * facade builds it once. Events go through `notify`, which emits only when someone listens (the
+ * hit path must not allocate event objects for nobody).
+ */
+export interface CacheParts {
+  readonly name: string
+  readonly connection: Connection
+  readonly codec: Codec
+  readonly keys: CacheKeys
+  /** Random id of this cache object: its own messages are recognised by it. */
+  readonly instance: string
+  readonly near: NearCache | undefined
+  readonly bloom: BloomFilter | undefined
+  readonly stats: CacheStats
+  readonly settings: CacheSettings
+  readonly closed: () => boolean
+  notify<K extends keyof CacheEvents>(event: K, ...args: CacheEvents[K]): void
+  report(error: unknown): void
+}
+
+/** A load's lease: stores count only while the entry's lease version is still `version`. */
+export interface Lease {
+  readonly version: string
+  /** The load lock's token ('' in local stampede mode: no lock). */
+  readonly token: string
+  /** performance.now() when granted: a lease older than the lock TTL is not honoured. */
+  readonly grantedAt: number
+}

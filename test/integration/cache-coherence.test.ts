@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Cache, CacheOptions } from '../../src/cache/index.js'
+import { createRedkit, type Redkit } from '../../src/index.js'
+import { errorCode, TOPOLOGIES } from '../support/expect.js'
+import { testPrefix } from '../support/redis.js'
+import { eventually, sleep } from '../support/wait.js'
+
+/** A loader whose calls wait until the test lets them return: the race window, held open. */
+function gated<T>(value: (call: number) => T) {
+  const calls: Array<{ key: string; signal: AbortSignal | undefined }> = []
+  const gates: Array<() => void> = []
+  return {
+    calls,
+    load: (key: string, info?: { signal: AbortSignal }) => {
+      const call = calls.push({ key, signal: info?.signal })
+      return new Promise<T>((resolve) => gates.push(() => resolve(value(call))))
+    },
+    /** Lets every waiting call return. */
+    release: () => {
+      for (const gate of gates.splice(0)) gate()
+    },
+    started: (n = 1) => eventually(() => calls.length >= n && gates.length > 0, 5000, `loader call ${n}`),
+  }
+}
+
+const MODES = ['distributed', 'local'] as const
+
+describe.each(TOPOLOGIES)('cache coherence on %s', (_topology, options) => {
+  let rk: Redkit
+  let other: Redkit
+  let n = 0
+  const name = () => `co${++n}`
+
+  beforeAll(async () => {
+    const prefix = testPrefix()
+    ;[rk, other] = await Promise.all([createRedkit({ ...options(), prefix }), createRedkit({ ...options(), prefix })])
+  })
+  afterAll(async () => {
+    await Promise.all([rk?.close(), other?.close()])
+  })
+
+  describe.each(MODES)('stampede: %s', (stampede) => {
+    const make = <T>(extra: CacheOptions<T> = {}, on: Redkit = rk, cacheName = name()): Cache<T> =>
+      on.cache<T>(cacheName, { stampede, jitter: 0, ...extra })
+
+    it('a timed-out loader is aborted and still counts as in flight: no second loader until it settles', async () => {
+      const cache = make<string>({ loadTimeoutMs: 300 })
+      const loader = gated((call) => `v${call}`)
+      expect(await errorCode(cache.getOrLoad('k', loader.load))).toBe('E_TIMEOUT')
+      expect(loader.calls[0]?.signal?.aborted).toBe(true)
+      const second = cache.getOrLoad('k', loader.load)
+      await sleep(150)
+      expect(loader.calls).toHaveLength(1)
+      loader.release()
+      await loader.started(2)
+      loader.release()
+      expect(await second).toBe('v2')
+    })
+
+    it('a delete during a load voids it: the old value is not written back (the caller still gets it)', async () => {
+      const cache = make<string>()
+      const loader = gated(() => 'old')
+      const pending = cache.getOrLoad('k', loader.load)
+      await loader.started()
+      await cache.delete('k')
+      loader.release()
+      expect(await pending).toBe('old')
+      const next = gated(() => 'new')
+      const reread = cache.getOrLoad('k', next.load)
+      await next.started()
+      next.release()
+      expect(await reread).toBe('new')
+    })
+
+    it('a delete from another process voids a load in flight here', async () => {
+      const cacheName = name()
+      const cache = make<string>({}, rk, cacheName)
+      const remote = make<string>({}, other, cacheName)
+      const loader = gated(() => 'old')
+      const pending = cache.getOrLoad('k', loader.load)
+      await loader.started()
+      await remote.delete('k')
+      loader.release()
+      expect(await pending).toBe('old')
+      expect(await remote.get('k')).toBeUndefined()
+    })
+
+    it('a set during a load wins over the loaded value', async () => {
+      const cache = make<string>()
+      const loader = gated(() => 'loaded')
+      const pending = cache.getOrLoad('k', loader.load)
+      await loader.started()
+      await cache.set('k', 'written')
+      loader.release()
+      expect(await pending).toBe('loaded')
+      expect(await cache.get('k')).toBe('written')
+    })
+
+    it('invalidateTags during a refresh voids it', async () => {
+      const cache = make<string>()
+      await cache.set('k', 'v1', { tags: ['t'] })
+      const loader = gated(() => 'old')
+      const pending = cache.refresh('k', loader.load, { tags: ['t'] })
+      await loader.started()
+      expect(await cache.invalidateTags(['t'])).toBe(1)
+      loader.release()
+      expect(await pending).toBe('old')
+      expect(await cache.get('k')).toBeUndefined()
+    })
+
+    it('a stale-while-revalidate refresh does not overwrite a newer set', async () => {
+      const cache = make<string>({ ttlMs: 100, staleWhileRevalidateMs: 10_000 })
+      await cache.set('k', 'v1')
+      await sleep(150)
+      const loader = gated(() => 'refreshed-from-old-source')
+      const refreshed = new Promise((resolve) => cache.once('refresh', resolve))
+      expect(await cache.getOrLoad('k', loader.load)).toBe('v1') // stale, refresh starts
+      await loader.started()
+      await cache.set('k', 'v2')
+      loader.release()
+      await refreshed
+      expect(await cache.get('k')).toBe('v2')
+    })
+  })
+})
