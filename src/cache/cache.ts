@@ -20,7 +20,7 @@ import { MISS, Stampede } from './stampede.js'
 import { TagIndex } from './tags.js'
 import type { CacheEvents, CacheOptions, CacheSetOptions, CacheStats, CacheWriter, GetOrLoadOptions, Loader } from './types.js'
 import { Waiters } from './waiters.js'
-import { WriteBehind } from './write-behind.js'
+import { type DeadLetter, WriteBehind } from './write-behind.js'
 import { WritePolicy } from './write-policy.js'
 
 /** Stored in the near cache for a cached "absent". */
@@ -133,17 +133,23 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
       (key, text, epoch) => this.#read(key, text, undefined, epoch),
       () => this.#protocol.subscribe(),
     )
-    this.#loads = new Loads<T>(this.#parts, this.#store, stampede, fallback)
+    this.#loads = new Loads<T>(this.#parts, this.#store, stampede, fallback, (key) =>
+      this.#writeBehind ? this.#writeBehind.queued(key) : Promise.resolve(undefined),
+    )
     this.attach(rk)
     if (writeMode === 'behind') {
       this.#writeBehind = new WriteBehind(rk, this.#keys, rk.codec, writer as CacheWriter<T>, options.writeBehind ?? {}, {
         error: (error) => this.#report(error),
-        dead: (letter) =>
+        dead: (letter) => {
           this.#report(
             new RedkitError(ErrorCodes.E_REDIS, `write-behind of '${letter.key}' failed ${letter.attempts} times: ${letter.error}`, {
-              details: letter,
+              details: { ...letter },
             }),
-          ),
+          )
+          // The cached copy holds a write the source never got: drop it, so reads agree with the source.
+          if (letter.newest) this.#store.remove(letter.key, this.#keys.entry(letter.key)).catch((error: unknown) => this.#report(error))
+        },
+        applied: (key) => this.#store.voidLoads(key, this.#keys.entry(key)),
       })
       if (options.writeBehind?.drain ?? true) this.#writeBehind.start()
     }
@@ -273,6 +279,20 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
   /** Write-behind: writes queued and not yet applied, across every instance. */
   pendingWrites(): Promise<number> {
     return this.#writeBehind?.pending() ?? Promise.resolve(0)
+  }
+
+  /** Write-behind: the writes that failed their last attempt, oldest first (at most `limit`, default 100). */
+  deadLetters(limit?: number): Promise<DeadLetter[]> {
+    return this.#writeBehind?.deadLetters(limit) ?? Promise.resolve([])
+  }
+
+  /**
+   * Write-behind: queues the dead letters again (oldest first, at most `limit`, default 1000); one
+   * whose key has a newer write queued is dropped. @returns writes queued again
+   */
+  replayDeadLetters(limit?: number): Promise<number> {
+    this.assertOpen()
+    return this.#writeBehind?.replayDeadLetters(limit) ?? Promise.resolve(0)
   }
 
   /** Drops the in-process copies (the near cache). */

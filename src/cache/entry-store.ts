@@ -143,6 +143,16 @@ export class EntryStore<T> {
     return stored === 1
   }
 
+  /** Voids the loads in flight of an entry without touching it (write-behind: the source just changed). */
+  async voidLoads(key: string, entryKey: string): Promise<void> {
+    const parts = this.#parts
+    await scripts.set.run(
+      parts.connection,
+      [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
+      ['', 1, '', this.#keys.channel, '', this.#voided(key), '', parts.settings.leaseVersionTtlMs, ''],
+    )
+  }
+
   /** Deletes an entry and voids its loads in flight. @returns true when it was cached */
   async remove(key: string, entryKey: string, publish = true): Promise<boolean> {
     const parts = this.#parts

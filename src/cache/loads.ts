@@ -9,6 +9,9 @@ import type { AcquireMode, Stampede } from './stampede.js'
 import type { GetOrLoadOptions, Loader, RefreshEvent } from './types.js'
 import { FAILURE_TEXT_MAX, MSG, message } from './wire.js'
 
+/** Write-behind: the newest write of a key still queued (read-your-writes), else undefined. */
+type QueuedWrite<T> = (key: string) => Promise<{ value: T | undefined } | undefined>
+
 type LoadMode = { kind: 'miss' } | { kind: 'refresh'; reason: RefreshEvent['reason']; createdAfter: number; background: boolean }
 
 const noop = () => {}
@@ -33,12 +36,14 @@ export class Loads<T> {
   /** Loader calls not settled yet, timed out or not: a key never has two at once in this process. */
   readonly #running = new Map<string, Promise<void>>()
   readonly #controllers = new Set<AbortController>()
+  readonly #queued: QueuedWrite<T>
 
-  constructor(parts: CacheParts, store: EntryStore<T>, stampede: Stampede<T>, fallback: Limiter | undefined) {
+  constructor(parts: CacheParts, store: EntryStore<T>, stampede: Stampede<T>, fallback: Limiter | undefined, queued: QueuedWrite<T>) {
     this.#parts = parts
     this.#store = store
     this.#stampede = stampede
     this.#fallback = fallback
+    this.#queued = queued
   }
 
   /** Loads in flight, for close(). */
@@ -163,9 +168,13 @@ export class Loads<T> {
     let value: T | undefined
     let running: Promise<void> | undefined
     try {
-      value = await this.#callLoader(key, loader, (settled) => {
-        running = settled
-      })
+      // Read-your-writes: a write still queued for the source is newer than what the source holds.
+      const queued = await this.#queued(key)
+      value = queued
+        ? queued.value
+        : await this.#callLoader(key, loader, (settled) => {
+            running = settled
+          })
     } catch (error) {
       if (lease.token) this.#failed(key, entryKey, lease, error, running)
       throw error

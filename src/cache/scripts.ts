@@ -36,8 +36,9 @@ export const scripts = {
   wbDead: defineScript<
     [stream: string, latest: string, dead: string],
     [group: string, id: string, key: string, op: string, value: string, error: string, attempts: number],
-    string
+    [string, number]
   >('cache-wb-dead'),
+  wbReplay: defineScript<[stream: string, latest: string, dead: string], [count: number], [number, number]>('cache-wb-replay'),
   livePublish: defineScript<[meta: string], [version: number, channel: string], number>('cache-live-publish'),
   liveRead: defineScript<
     [meta: string, data: string, lock: string],

@@ -8,9 +8,14 @@ import { ErrorCodes, RedkitError, toRedkitError } from '../core/errors.js'
 import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
 import { count, timerMs } from '../core/validate.js'
 import type { CacheKeys } from './cache-keys.js'
+import { type DeadLetter, readDeadLetters, replayDeadLetters } from './dead-letters.js'
 import { type EncodedValue, KIND_CODEC, KIND_JSON } from './entry.js'
 import { scripts } from './scripts.js'
 import type { CacheWriter, WriteBehindOptions } from './types.js'
+import { WB_FIELD } from './wire.js'
+import { checkWriteBehindServer } from './write-behind-checks.js'
+
+export type { DeadLetter }
 
 const GROUP = 'writers'
 const BLOCK_MS = 1000
@@ -19,8 +24,13 @@ const STALL_GUARD_MS = 5000
 
 export interface WriteBehindHooks {
   error(error: RedkitError): void
-  /** A write failed its last attempt and went to the dead letters. */
-  dead(letter: { id: string; key: string; op: string; error: string; attempts: number }): void
+  /**
+   * A write failed its last attempt and went to the dead letters; `newest` when no newer write of
+   * its key is queued (the cached copy is then ahead of the source).
+   */
+  dead(letter: DeadLetter & { newest: boolean }): void
+  /** A write reached the source: loads of its key that started before must not store. */
+  applied(key: string): Promise<void>
 }
 
 interface PendingWrite {
@@ -54,6 +64,9 @@ export class WriteBehind<T> {
   #loop: Promise<void> | undefined
   #claimTimer: NodeJS.Timeout | undefined
   #inFlight = new Set<Promise<void>>()
+  /** The last write being applied per key: a key's writes run in stream order, one at a time. */
+  readonly #keyTails = new Map<string, Promise<void>>()
+  #applying = 0
   #stopping = false
   #reclaiming = false
   #group: Promise<void> | undefined
@@ -86,6 +99,33 @@ export class WriteBehind<T> {
     return scripts.wbAdd.run(this.#rk.connection, [this.#keys.stream, this.#keys.latest], [key, op, text])
   }
 
+  /**
+   * The newest queued write of `key` not applied yet, for read-your-writes: a miss serves it rather
+   * than the source's older value. Undefined when none is queued.
+   */
+  async queued(key: string): Promise<{ op: 'set' | 'delete'; value: T | undefined } | undefined> {
+    const connection = this.#rk.connection
+    const id = await connection.send<string | null>(['HGET', this.#keys.latest, key], { key: this.#keys.latest })
+    if (!id) return undefined
+    const reply = await connection.send<unknown>(['XRANGE', this.#keys.stream, id, id], { key: this.#keys.stream })
+    const write = parseEntries([[this.#keys.stream, reply]])[0]
+    if (!write || write.key !== key) return undefined
+    return write.op === 'delete' ? { op: 'delete', value: undefined } : { op: 'set', value: this.#decode(write.value) }
+  }
+
+  /** The dead letters, oldest first (at most `limit`). */
+  deadLetters(limit = 100): Promise<DeadLetter[]> {
+    return readDeadLetters(this.#rk.connection, this.#keys, limit)
+  }
+
+  /**
+   * Queues dead letters again (oldest first, at most `limit`); a dead write whose key has a newer
+   * write queued is dropped. @returns writes queued again
+   */
+  replayDeadLetters(limit = 1000): Promise<number> {
+    return replayDeadLetters(this.#rk.connection, this.#keys, limit)
+  }
+
   /** Writes queued and not yet done (across every instance). */
   async pending(): Promise<number> {
     return this.#rk.connection.send<number>(['XLEN', this.#keys.stream], { key: this.#keys.stream })
@@ -94,6 +134,11 @@ export class WriteBehind<T> {
   /** Starts draining in this process. */
   start(): void {
     if (this.#loop || this.#stopping) return
+    checkWriteBehindServer(this.#rk.connection, this.#keys.name)
+      .then((problems) => {
+        for (const problem of problems) this.#hooks.error(problem)
+      })
+      .catch((error: unknown) => this.#report(error, 'write-behind server check'))
     this.#loop = this.#run()
     const interval = Math.max(100, Math.floor(this.#claimIdleMs / 2))
     this.#claimTimer = setInterval(() => this.#track(this.#reclaim()), interval)
@@ -122,7 +167,7 @@ export class WriteBehind<T> {
         const reply = await this.#blockingRead()
         failures = 0
         const writes = parseEntries(reply)
-        if (writes.length > 0) await this.#track(this.#process(writes))
+        if (writes.length > 0) await this.#track(this.#process(writes, false))
       } catch (error) {
         if (this.#stopping) break
         failures++
@@ -184,8 +229,13 @@ export class WriteBehind<T> {
     } while (cursor !== '0-0' && !this.#stopping)
   }
 
-  /** Runs the writer for a batch: superseded writes are skipped, the rest retried, then acknowledged. */
-  async #process(writes: PendingWrite[]): Promise<void> {
+  /**
+   * Runs the writer for a batch: superseded writes are acknowledged at once, the rest applied and
+   * each acknowledged as soon as it is done. The read loop does not wait for a write that is being
+   * retried (one failing key must not stall the others); a key's writes still run in order.
+   * @returns once every write of the batch is done
+   */
+  async #process(writes: PendingWrite[], wait = true): Promise<void> {
     const newestInBatch = new Map<string, PendingWrite>()
     for (const write of writes) newestInBatch.set(write.key, write)
     const keys = [...newestInBatch.keys()]
@@ -198,15 +248,43 @@ export class WriteBehind<T> {
       if (newest && compareIds(newest, write.id) > 0) done.push(write)
       else todo.push(write)
     })
-    const results = await Promise.all(todo.map((write) => this.#apply(write)))
-    todo.forEach((write, i) => {
-      if (results[i]) done.push(write)
-    })
-    if (done.length > 0) {
-      const args = [GROUP]
-      for (const write of done) args.push(write.id, write.key)
-      await scripts.wbAck.run(this.#rk.connection, [this.#keys.stream, this.#keys.latest], args)
+    if (done.length > 0) await this.#ack(done)
+    const applied = Promise.all(todo.map((write) => this.#inOrder(write)))
+    if (wait) {
+      await applied
+      return
     }
+    this.#track(applied.then(() => undefined))
+    // Bounded: the loop reads on only while few writes are still being applied.
+    while (this.#applying >= this.#batch * 2 && !this.#stopping) await Promise.race([...this.#keyTails.values()])
+  }
+
+  #inOrder(write: PendingWrite): Promise<void> {
+    const previous = this.#keyTails.get(write.key)
+    this.#applying++
+    const run = (previous ?? Promise.resolve())
+      .then(async () => {
+        if (await this.#apply(write)) await this.#ack([write])
+      })
+      .catch((error: unknown) => this.#report(error, 'write-behind'))
+      .finally(() => {
+        this.#applying--
+        if (this.#keyTails.get(write.key) === run) this.#keyTails.delete(write.key)
+      })
+    this.#keyTails.set(write.key, run)
+    return run
+  }
+
+  #ack(writes: PendingWrite[]): Promise<number> {
+    const args = [GROUP]
+    for (const write of writes) args.push(write.id, write.key)
+    return scripts.wbAck.run(this.#rk.connection, [this.#keys.stream, this.#keys.latest], args)
+  }
+
+  /** True when a newer write of the key is queued (this one need not be applied any more). */
+  async #superseded(write: PendingWrite): Promise<boolean> {
+    const newest = await this.#rk.connection.send<string | null>(['HGET', this.#keys.latest, write.key], { key: this.#keys.latest })
+    return newest !== null && compareIds(newest, write.id) > 0
   }
 
   /** @returns true when written (to acknowledge), false when dead-lettered or abandoned */
@@ -217,12 +295,15 @@ export class WriteBehind<T> {
         const info = { id: write.id, attempt }
         if (write.op === 'delete') await this.#writer.delete?.(write.key, info)
         else await this.#writer.write(write.key, this.#decode(write.value), info)
+        await this.#hooks.applied(write.key).catch((error: unknown) => this.#report(error, 'write-behind'))
         return true
       } catch (error) {
         lastError = error
         if (error instanceof RedkitError && error.code === ErrorCodes.E_DECODE) break
         if (attempt === this.#attempts) break
         await sleep(backoffDelay(attempt, this.#backoff)).catch(() => {})
+        if (this.#stopping) return false // left pending: another consumer (or the next start) takes it over
+        if (await this.#superseded(write).catch(() => false)) return true
         // Still ours: reset the idle time so no other consumer takes it over meanwhile.
         await this.#rk.connection
           .send(['XCLAIM', this.#keys.stream, GROUP, this.#consumer, '0', write.id, 'JUSTID'], { key: this.#keys.stream })
@@ -230,12 +311,12 @@ export class WriteBehind<T> {
       }
     }
     const message = lastError instanceof Error ? lastError.message : String(lastError)
-    await scripts.wbDead.run(
+    const [, newest] = await scripts.wbDead.run(
       this.#rk.connection,
       [this.#keys.stream, this.#keys.latest, this.#keys.dead],
       [GROUP, write.id, write.key, write.op, write.value, message.slice(0, 1000), this.#attempts],
     )
-    this.#hooks.dead({ id: write.id, key: write.key, op: write.op, error: message, attempts: this.#attempts })
+    this.#hooks.dead({ id: write.id, key: write.key, op: write.op, error: message, attempts: this.#attempts, newest: newest === 1 })
     return false
   }
 
@@ -305,6 +386,11 @@ export function compareIds(a: string, b: string): number {
 function parseEntries(reply: unknown): PendingWrite[] {
   return entriesOf(reply).map(([id, fields]) => {
     const record = fieldsToRecord(fields)
-    return { id, key: record.k ?? '', op: record.o === 'delete' ? 'delete' : 'set', value: record.v ?? '' }
+    return {
+      id,
+      key: record[WB_FIELD.key] ?? '',
+      op: record[WB_FIELD.op] === 'delete' ? 'delete' : 'set',
+      value: record[WB_FIELD.value] ?? '',
+    }
   })
 }

@@ -11,12 +11,17 @@
   ARGV[5] encoded value
   ARGV[6] last error message
   ARGV[7] attempts made
-  Reply: the dead letter's stream id
+  Reply: {dead letter's stream id, 1 when it was the key's newest queued write (no newer one supersedes it), else 0}
 ]]
 local dead = redis.call('XADD', KEYS[3], 'MAXLEN', '~', '100000', '*', 'id', ARGV[2], 'k', ARGV[3], 'o', ARGV[4], 'v', ARGV[5], 'e', ARGV[6], 'n', ARGV[7])
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
-if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[2] then
+local newest = 0
+local latest = redis.call('HGET', KEYS[2], ARGV[3])
+if latest == ARGV[2] or not latest then
+  newest = 1
+end
+if latest == ARGV[2] then
   redis.call('HDEL', KEYS[2], ARGV[3])
 end
-return dead
+return {dead, newest}

@@ -58,6 +58,7 @@ const EXPECTED: Record<string, string[]> = {
     'CacheSetOptions',
     'CacheStats',
     'CacheWriter',
+    'DeadLetter',
     'FallbackEvent',
     'FallbackOptions',
     'GetOrLoadOptions',
