@@ -12,6 +12,7 @@ import {
   validateUrl,
 } from './connection-options.js'
 import { ErrorCodes, RedkitError, type SecretScrubber } from './errors.js'
+import type { ReconnectPolicy } from './reconnect-policy.js'
 
 /**
  * Builds the node-redis clients of a connection, each with the same socket policy (connect timeout,
@@ -20,18 +21,18 @@ import { ErrorCodes, RedkitError, type SecretScrubber } from './errors.js'
 export class ClientFactory {
   readonly #options: ConnectionOptions
   readonly #connectTimeoutMs: number
-  readonly #reconnectStrategy: (retries: number, cause: Error) => number | Error | false
+  readonly #policy: Pick<ReconnectPolicy, 'strategy' | 'nodeStrategy'>
   readonly #scrubber: SecretScrubber
 
   constructor(
     options: ConnectionOptions,
     connectTimeoutMs: number,
-    reconnectStrategy: (retries: number, cause: Error) => number | Error | false,
+    policy: Pick<ReconnectPolicy, 'strategy' | 'nodeStrategy'>,
     scrubber: SecretScrubber,
   ) {
     this.#options = options
     this.#connectTimeoutMs = connectTimeoutMs
-    this.#reconnectStrategy = reconnectStrategy
+    this.#policy = policy
     this.#scrubber = scrubber
   }
 
@@ -47,6 +48,13 @@ export class ClientFactory {
     }) as AnyClient
   }
 
+  /**
+   * The main Cluster client. It connects to a node only when a command needs it
+   * (`minimizeConnections`), so neither opening nor a slot-map refresh waits on a dead master, and a
+   * node's client refuses to queue while it reconnects (`disableOfflineQueue`): the Connection's
+   * retry loop then refreshes the slot map and resends, bounded by connectTimeoutMs, instead of the
+   * command waiting for a node that may never return.
+   */
   cluster(): AnyCluster {
     const cluster = this.#options.cluster as ClusterOptions
     if (!Array.isArray(cluster.rootNodes) || cluster.rootNodes.length === 0) {
@@ -59,15 +67,30 @@ export class ClientFactory {
     })
     return createCluster({
       rootNodes,
-      defaults: {
-        username: cluster.username,
-        password: cluster.password,
-        socket: this.#socketOptions(cluster.tls),
-        disableClientInfo: true,
-        ...this.#credentials(),
-      },
+      minimizeConnections: true,
+      defaults: { ...this.#clusterNodeDefaults(this.#policy.nodeStrategy), disableOfflineQueue: true },
       commandOptions: NO_TIMEOUT,
     }) as AnyCluster
+  }
+
+  /**
+   * Overrides for a dedicated duplicate of the Cluster client (subscriptions, blocking reads): lazy
+   * connections too, but its node clients keep reconnecting and queue meanwhile, as a subscriber must
+   * (its owner bounds its waits and drops it when stalled).
+   */
+  clusterDuplicate(options?: DuplicateOptions) {
+    return { ...dedicatedOverrides(options), minimizeConnections: true, defaults: this.#clusterNodeDefaults(this.#policy.strategy) }
+  }
+
+  #clusterNodeDefaults(reconnectStrategy: (retries: number, cause: Error) => number | Error | false) {
+    const cluster = this.#options.cluster as ClusterOptions
+    return {
+      username: cluster.username,
+      password: cluster.password,
+      socket: this.#socketOptions(cluster.tls, reconnectStrategy),
+      disableClientInfo: true,
+      ...this.#credentials(),
+    }
   }
 
   sentinel(): AnySentinel {
@@ -86,10 +109,10 @@ export class ClientFactory {
     }) as AnySentinel
   }
 
-  #socketOptions(tls?: boolean | TlsConnectionOptions) {
+  #socketOptions(tls?: boolean | TlsConnectionOptions, reconnectStrategy = this.#policy.strategy) {
     return {
       connectTimeout: this.#connectTimeoutMs,
-      reconnectStrategy: this.#reconnectStrategy,
+      reconnectStrategy,
       ...(tls === true ? { tls: true as const } : tls ? { tls: true as const, ...tls } : {}),
     }
   }

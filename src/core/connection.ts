@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events'
 import { TimeoutError } from 'redis'
 import { closeClient, withTimeout } from './async.js'
 import { ClientFactory, dedicatedOverrides } from './client-factory.js'
+import { sleep } from './clock.js'
+import { clusterRetryDelayMs, clusterRetryOf, forgetClosedNodeClients } from './cluster-retry.js'
 import {
   type AnyClient,
   type AnyCluster,
@@ -74,7 +76,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       reconnecting: (event) => this.emit('reconnecting', event),
       error: (error) => this.#emitError(error),
     })
-    this.#factory = new ClientFactory(options, this.#connectTimeoutMs, this.#reconnect.strategy, scrubber)
+    this.#factory = new ClientFactory(options, this.#connectTimeoutMs, this.#reconnect, scrubber)
     this.topology = topologyOf(options)
     this.#health = new HealthCheck(
       {
@@ -169,18 +171,19 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Sends a raw command. On Cluster, `key` routes it. A command issued while the connection is down
-   * is bounded by connectTimeoutMs instead of waiting in the offline queue forever.
+   * is bounded by connectTimeoutMs instead of waiting in the offline queue forever. On Cluster, a
+   * command Redis did not run (TRYAGAIN, CLUSTERDOWN, a node that is down) is resent after a slot-map
+   * refresh until connectTimeoutMs has passed, so a failover or a migration step is invisible to callers.
    */
   send<T = unknown>(args: string[], options: SendOptions = {}): Promise<T> {
     if (this.#closed) return Promise.reject(new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed'))
+    if (this.topology === 'cluster') return this.#sendCluster<T>(args, options.key, options.readonly ?? false)
     const commandOptions = this.#main.isReady ? NO_TIMEOUT : { timeout: this.#connectTimeoutMs }
     const main = this.#main as { sendCommand: (...args: unknown[]) => Promise<T> }
     const reply =
       this.topology === 'standalone'
         ? main.sendCommand(args, commandOptions)
-        : this.topology === 'cluster'
-          ? main.sendCommand(options.key, options.readonly ?? false, args, commandOptions)
-          : main.sendCommand(options.readonly ?? false, args, commandOptions)
+        : main.sendCommand(options.readonly ?? false, args, commandOptions)
     return reply.catch((error: unknown) => {
       throw this.#mapError(error, args[0] ?? 'command')
     })
@@ -189,17 +192,37 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * `send` for hot paths (a cache hit): the driver's own promise, without the error-mapping wrapper,
    * so one promise and one closure fewer per command. Errors are the driver's: map them with
-   * `mapError`. Closed and offline connections behave as in `send`.
+   * `mapError`. Closed and offline connections behave as in `send`; Cluster takes `send`'s path.
    */
   sendUnmapped<T = unknown>(args: string[], key?: string): Promise<T> {
     if (this.#closed) return Promise.reject(new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed'))
+    if (this.topology === 'cluster') return this.#sendCluster<T>(args, key, false)
     const commandOptions = this.#main.isReady ? NO_TIMEOUT : { timeout: this.#connectTimeoutMs }
     const main = this.#main as { sendCommand: (...args: unknown[]) => Promise<T> }
-    return this.topology === 'standalone'
-      ? main.sendCommand(args, commandOptions)
-      : this.topology === 'cluster'
-        ? main.sendCommand(key, false, args, commandOptions)
-        : main.sendCommand(false, args, commandOptions)
+    return this.topology === 'standalone' ? main.sendCommand(args, commandOptions) : main.sendCommand(false, args, commandOptions)
+  }
+
+  async #sendCluster<T>(args: string[], key: string | undefined, readonly: boolean): Promise<T> {
+    const cluster = this.#main as unknown as { sendCommand: (...args: unknown[]) => Promise<T> }
+    // Each attempt is bounded too: a node that takes the command and never answers is cut at the bound.
+    const commandOptions = { timeout: this.#connectTimeoutMs }
+    const deadline = Date.now() + this.#connectTimeoutMs
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await cluster.sendCommand(key, readonly, args, commandOptions)
+      } catch (error) {
+        const retry = clusterRetryOf(error)
+        const leftMs = deadline - Date.now()
+        if (retry === undefined || this.#closed || leftMs <= 0) throw this.#mapError(error, args[0] ?? 'command')
+        if (retry === 'refresh') {
+          forgetClosedNodeClients(this.#main as AnyCluster)
+          this.refreshTopology().catch(() => {
+            // The next attempt asks again; its failure is the caller's error.
+          })
+        }
+        await sleep(Math.min(clusterRetryDelayMs(attempt), leftMs))
+      }
+    }
   }
 
   /** Maps an error of `sendUnmapped` (or of the driver) to a RedkitError, scrubbed of secrets. */
@@ -238,6 +261,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         send: async <T>(args: string[]) => {
           const client = await cluster.nodeClient(master)
           return (client.sendCommand(args, NO_TIMEOUT) as Promise<T>).catch((error: unknown) => {
+            if (clusterRetryOf(error) === 'refresh') forgetClosedNodeClients(cluster)
             throw this.#mapError(error, args[0] ?? 'command')
           })
         },
@@ -300,12 +324,24 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   async refreshTopology(): Promise<void> {
     if (this.topology !== 'cluster' || this.#closed) return
-    const cluster = this.#main as AnyCluster
-    try {
-      await cluster._slots.rediscover()
-    } catch (error) {
-      throw toRedkitError(error, this.scrubber, 'cluster topology refresh')
+    const slots = (this.#main as AnyCluster)._slots as unknown as {
+      rediscover(startWith: { options?: unknown }): Promise<void>
+      masters: Array<{ client?: { isReady?: boolean; options?: unknown } }>
     }
+    // node-redis starts from the node it is given (a live master when there is one), then the root nodes.
+    const live = slots.masters.find((master) => master.client?.isReady)?.client
+    const startWith = live ?? { options: this.#rootNodeOptions() }
+    await withTimeout(slots.rediscover(startWith), this.#connectTimeoutMs, () => {
+      throw new RedkitError(ErrorCodes.E_CONNECTION, `cluster topology refresh: no node answered within ${this.#connectTimeoutMs} ms`)
+    }).catch((error: unknown) => {
+      throw toRedkitError(error, this.scrubber, 'cluster topology refresh')
+    })
+  }
+
+  #rootNodeOptions(): { url: string } | undefined {
+    const first = this.#options.cluster?.rootNodes[0]
+    if (first === undefined) return undefined
+    return { url: typeof first === 'string' ? first : `redis://${first.host}:${first.port}` }
   }
 
   /**
@@ -315,14 +351,29 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   async dedicated(): Promise<NodeRedisClient> {
     if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
-    const duplicate = (this.#main as AnyClient).duplicate(dedicatedOverrides()) as NodeRedisClient
+    const overrides = this.topology === 'cluster' ? this.#factory.clusterDuplicate() : dedicatedOverrides()
+    const duplicate = (this.#main as AnyClient).duplicate(overrides) as NodeRedisClient
     duplicate.on('error', () => {
       // Reconnects are reported by the main connection; a dedicated one retries on its own.
     })
+    // Bounded: once the main connection was ready the reconnect policy retries for ever, and a
+    // dedicated connection to a node that is gone would otherwise hang its owner (a stream reader).
     try {
-      await duplicate.connect()
+      await withTimeout(
+        duplicate.connect() as Promise<unknown>,
+        this.#connectTimeoutMs,
+        () => {
+          throw new RedkitError(ErrorCodes.E_CONNECTION, `cannot open a dedicated connection within ${this.#connectTimeoutMs} ms`)
+        },
+        { unref: false },
+      )
     } catch (error) {
+      await closeClient(duplicate, 0)
       throw toRedkitError(error, this.scrubber, 'cannot open a dedicated connection')
+    }
+    if (this.#closed) {
+      await closeClient(duplicate, 0)
+      throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
     }
     return this.#track(duplicate)
   }

@@ -136,6 +136,9 @@ export function toRedkitError(error: unknown, scrubber: SecretScrubber, context:
     )
   )
     code = ErrorCodes.E_CONNECTION
+  // The cluster could not serve the slot (failover, migration, a loading replica): retried by the
+  // connection until its bound, then an availability failure, not a script or server bug.
+  else if (/^(TRYAGAIN|CLUSTERDOWN|MASTERDOWN|LOADING|READONLY)\b/.test(message)) code = ErrorCodes.E_CONNECTION
   else if (/NOSCRIPT|ERR Error running script|ERR user_script|script/i.test(message)) code = ErrorCodes.E_SCRIPT
   return new RedkitError(code, `${context}: ${message}`, { cause: clean })
 }

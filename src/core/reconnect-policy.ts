@@ -5,6 +5,12 @@ import { ErrorCodes, PERMISSION_DENIED, RedkitError, type SecretScrubber } from 
 /** Auth failures after the first connection retry no faster than this: a tight loop only floods logs and locks accounts. */
 export const AUTH_RETRY_MIN_MS = 1000
 
+/** Reconnect attempts a main-connection Cluster node client makes before it is given up. */
+const NODE_RETRIES = 2
+
+/** How the error of a given-up node client starts: the command it carried was never written. */
+export const NODE_GAVE_UP = 'gave up reconnecting to a cluster node'
+
 const REFUSED_CREDENTIALS = /WRONGPASS|NOAUTH|invalid username-password|NOPERM/i
 
 export interface ReconnectPolicyHost {
@@ -61,6 +67,19 @@ export class ReconnectPolicy {
     }
     if (everReady) host.reconnecting({ attempt: retries + 1, delayMs, error: clean })
     return delayMs
+  }
+
+  /**
+   * The strategy of a Cluster node's client in the main connection: a node that refuses twice in a
+   * row is given up, and its client closes. Nothing waits on it meanwhile: those clients never queue
+   * commands, and the Connection forgets a closed node client, refreshes the slot map and resends, so
+   * the next attempt goes to whichever node serves the slot then (the promoted replica after a
+   * `kill -9`) through a new client. Before the first connection, `strategy` decides as for any client.
+   */
+  readonly nodeStrategy = (retries: number, cause: Error): number | Error | false => {
+    const delayMs = this.strategy(retries, cause)
+    if (typeof delayMs !== 'number' || !this.#host.everReady() || retries < NODE_RETRIES) return delayMs
+    return new RedkitError(ErrorCodes.E_CONNECTION, `${NODE_GAVE_UP}: ${this.#host.scrubber.sanitize(cause).message}`)
   }
 
   /** The connection is ready again: the next refusal is a new outage. */

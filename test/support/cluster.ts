@@ -23,14 +23,29 @@ export function clusterArgs(nodeTimeoutMs = 2000): string[] {
   ]
 }
 
-/** Joins started nodes (each run with `clusterArgs()`) into a cluster of masters, and waits until it serves every slot. */
-export async function formCluster(nodes: RedisProcess[], redisCli = process.env.REDKIT_REDIS_CLI ?? 'redis-cli'): Promise<void> {
-  await createCluster(redisCli, nodes)
+/**
+ * Joins started nodes (each run with `clusterArgs()`) into a cluster, and waits until it serves every
+ * slot. With `replicas: 1`, redis-cli makes half the nodes replicas of the other half, and the wait
+ * also covers every replica's link to its master (a failover needs it).
+ */
+export async function formCluster(
+  nodes: RedisProcess[],
+  redisCli = process.env.REDKIT_REDIS_CLI ?? 'redis-cli',
+  { replicas = 0 }: { replicas?: number } = {},
+): Promise<void> {
+  await createCluster(redisCli, nodes, replicas)
   await waitForClusterReady(nodes)
 }
 
-function createCluster(redisCli: string, nodes: RedisProcess[]): Promise<void> {
-  const args = ['--cluster', 'create', ...nodes.map((node) => `${node.host}:${node.port}`), '--cluster-replicas', '0', '--cluster-yes']
+function createCluster(redisCli: string, nodes: RedisProcess[], replicas: number): Promise<void> {
+  const args = [
+    '--cluster',
+    'create',
+    ...nodes.map((node) => `${node.host}:${node.port}`),
+    '--cluster-replicas',
+    String(replicas),
+    '--cluster-yes',
+  ]
   return new Promise((resolve, reject) => {
     const child = spawn(redisCli, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
@@ -60,13 +75,15 @@ async function waitForClusterReady(nodes: RedisProcess[]): Promise<void> {
     await Promise.all(clients.map((client) => client.connect()))
     for (;;) {
       const infos = await Promise.all(clients.map((client) => client.sendCommand<string>(['CLUSTER', 'INFO'])))
-      const ready = infos.every(
-        (info) =>
-          /^cluster_state:ok\r?$/m.test(info) &&
-          /^cluster_slots_assigned:16384\r?$/m.test(info) &&
-          /^cluster_slots_ok:16384\r?$/m.test(info) &&
-          new RegExp(`^cluster_known_nodes:${nodes.length}\\r?$`, 'm').test(info),
-      )
+      const replication = await Promise.all(clients.map((client) => client.sendCommand<string>(['INFO', 'replication'])))
+      const ready =
+        infos.every(
+          (info) =>
+            /^cluster_state:ok\r?$/m.test(info) &&
+            /^cluster_slots_assigned:16384\r?$/m.test(info) &&
+            /^cluster_slots_ok:16384\r?$/m.test(info) &&
+            new RegExp(`^cluster_known_nodes:${nodes.length}\\r?$`, 'm').test(info),
+        ) && replication.every((info) => !/^role:slave\r?$/m.test(info) || /^master_link_status:up\r?$/m.test(info))
       if (ready) return
       last = infos.join('\n---\n')
       if (Date.now() > deadline) throw new Error(`Test Redis cluster not ready after ${CLUSTER_READY_TIMEOUT_MS} ms:\n${last}`)

@@ -1,0 +1,42 @@
+import type { AnyCluster } from './connection-options.js'
+import { NODE_GAVE_UP } from './reconnect-policy.js'
+
+/**
+ * What to do when a Cluster command fails before Redis ran it. These failures say so for certain:
+ * - `TRYAGAIN` (a multi-key command or script during a slot migration) and `LOADING`: wait and resend;
+ * - `CLUSTERDOWN`, `MASTERDOWN`, `READONLY` (a demoted master): the slot map is stale or being
+ *   repaired: refresh it, then resend;
+ * - node-redis's "client is offline" / "client is closed" for one node's client: the command was never
+ *   written (the node's client refuses to queue, see ClientFactory.cluster), nor is one whose node
+ *   client gave up connecting (ReconnectPolicy.nodeStrategy): refresh and resend.
+ * A socket error on a written command is not here: it may have run, and redkit's scripts are not all
+ * idempotent, so it reaches the caller as E_CONNECTION.
+ */
+export type ClusterRetry = 'wait' | 'refresh'
+
+export function clusterRetryOf(error: unknown): ClusterRetry | undefined {
+  if (!(error instanceof Error)) return undefined
+  const message = error.message
+  if (/^(TRYAGAIN|LOADING)\b/.test(message)) return 'wait'
+  if (/^(CLUSTERDOWN|MASTERDOWN|READONLY)\b/.test(message)) return 'refresh'
+  if (message === 'The client is offline' || message === 'The client is closed' || message.startsWith(NODE_GAVE_UP)) return 'refresh'
+  return undefined
+}
+
+/**
+ * node-redis keeps a node's client after it gave up reconnecting, and answers "client is closed" for
+ * that node for ever. Forgetting such clients makes the next command to the node open a new one.
+ */
+export function forgetClosedNodeClients(cluster: AnyCluster): void {
+  const slots = (
+    cluster as unknown as { _slots?: { nodeByAddress?: Map<string, { client?: { isOpen?: boolean }; connectPromise?: unknown }> } }
+  )._slots
+  for (const node of slots?.nodeByAddress?.values() ?? []) {
+    if (node.client && node.client.isOpen === false && node.connectPromise === undefined) node.client = undefined
+  }
+}
+
+/** Delay before resend `attempt` (1-based): short first, since a failover or migration step is often over in tens of ms. */
+export function clusterRetryDelayMs(attempt: number): number {
+  return Math.min(25 * 2 ** (attempt - 1), 400)
+}
