@@ -8,22 +8,19 @@
   Decisions run one after the other: several on one key see each other.
 ]]
 --- @include "server-time"
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+--- @include "ratelimit-run"
+local limit, window = ratelimit_args()
 local now = server_time_ms()
 local index = math.floor(now / window)
 local windowEnd = (index + 1) * window
 
 local function decide(key, cost)
-
   local used = 0
   local stored = redis.call('GET', key)
   if stored then
     local w, n = string.match(stored, '^(%d+):(%d+)$')
     w, n = tonumber(w), tonumber(n)
-    if not w or n > 9007199254740991 then
-      return redis.error_reply('E_DECODE rate limiter counter ' .. key .. ' holds a value redkit did not write; reset() the key')
-    end
+    if not w or n > 9007199254740991 then return ratelimit_corrupt('counter', key) end
     if w == index then used = n end
   end
 
@@ -43,11 +40,4 @@ local function decide(key, cost)
   return {allowed, math.max(0, limit - used), reset, retryAfter, retryOne}
 end
 
-local out = {}
-for i = 1, #KEYS do
-  local r = decide(KEYS[i], tonumber(ARGV[i + 2]))
-  if r.err then return r end
-  for j = 1, 5 do out[#out + 1] = r[j] end
-end
-out[#out + 1] = math.floor(now)
-return out
+return ratelimit_run(decide, now)

@@ -10,22 +10,28 @@
   Decisions run one after the other: several on one key see each other.
 ]]
 --- @include "server-time"
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+--- @include "ratelimit-run"
+local limit, window = ratelimit_args()
 local now = server_time_precise_ms()
 local interval = window / limit
 
-local function decide(key, cost)
+local function store(key, tat)
+  redis.call('SET', key, string.format('%.3f', tat), 'PX', math.max(1, math.ceil(tat - now)))
+end
 
+local function decide(key, cost)
   local stored = redis.call('GET', key)
   local tat = now
   if stored then
     tat = tonumber(stored)
-    if not tat or tat ~= tat then
-      return redis.error_reply('E_DECODE rate limiter state ' .. key .. ' is not a number redkit wrote; reset() the key')
+    if not tat or tat ~= tat then return ratelimit_corrupt('state', key) end
+    if tat > now + window then
+      -- More than a full window ahead: a server clock stepped back, a failover to a replica whose
+      -- clock is behind, or a planted value. Stored clamped (with its expiry), so a denial never
+      -- outlasts one window and the retry-after it promises holds.
+      tat = now + window
+      store(key, tat)
     end
-    -- Never more than one full window ahead (a planted value or a server clock stepped back).
-    if tat > now + window then tat = now + window end
     if tat < now then tat = now end
   end
 
@@ -36,7 +42,7 @@ local function decide(key, cost)
     allowed = 1
     if cost > 0 then
       tat = tat + cost * interval
-      redis.call('SET', key, string.format('%.3f', tat), 'PX', math.max(1, math.ceil(tat - now)))
+      store(key, tat)
     end
   end
 
@@ -49,11 +55,4 @@ local function decide(key, cost)
   return {allowed, remaining, math.ceil(tat - now), retryAfter, retryOne}
 end
 
-local out = {}
-for i = 1, #KEYS do
-  local r = decide(KEYS[i], tonumber(ARGV[i + 2]))
-  if r.err then return r end
-  for j = 1, 5 do out[#out + 1] = r[j] end
-end
-out[#out + 1] = math.floor(now)
-return out
+return ratelimit_run(decide, now)

@@ -12,10 +12,12 @@
   Decisions run one after the other: several on one key see each other.
 ]]
 --- @include "server-time"
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
+--- @include "ratelimit-run"
+local limit, window = ratelimit_args()
 local now = server_time_ms()
 local cutoff = now - window
+-- Cumulatives restart from the window's base past 2^52, far below the 2^53 a double counts exactly.
+local REBASE_AT = 4503599627370496
 
 local function parse(member)
   local cum, c = string.match(member or '', '^(%d+):(%d+)$')
@@ -24,11 +26,25 @@ local function parse(member)
   return cum, c
 end
 
-local function decide(key, cost)
-  local function corrupt()
-    return redis.error_reply('E_DECODE rate limiter log ' .. key .. ' holds an entry redkit did not write; reset() the key')
-  end
+local function entry(cum, cost)
+  return string.format('%016.0f', cum) .. ':' .. cost
+end
 
+-- Re-adds `members` (checked first) with `score` (nil: keep each one's) and `shift` taken off each cumulative.
+local function rewrite(key, rows, score, shift)
+  local add = {}
+  for i = 1, #rows, 2 do
+    local cum, c = parse(rows[i])
+    if not cum or cum - shift < c then return false end
+    add[#add + 1] = score or rows[i + 1]
+    add[#add + 1] = entry(cum - shift, c)
+  end
+  if shift > 0 then redis.call('DEL', key) end
+  for i = 1, #add, 1000 do redis.call('ZADD', key, unpack(add, i, math.min(i + 999, #add))) end
+  return true
+end
+
+local function decide(key, cost)
   -- Read and check everything before the first write.
   local used, base, newestCum, newestScore = 0, 0, 0, nil
   local oldest = redis.call('ZRANGEBYSCORE', key, '(' .. cutoff, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
@@ -36,13 +52,27 @@ local function decide(key, cost)
     local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
     local oc, ocost = parse(oldest[1])
     local nc = parse(newest[1])
-    if not oc or not nc or nc < oc then return corrupt() end
+    if not oc or not nc or nc < oc then return ratelimit_corrupt('log', key) end
     base = oc - ocost
     used = nc - base
     newestCum = nc
     newestScore = tonumber(newest[2])
+    if newestScore > now then
+      -- Entries ahead of the server's clock (it stepped back, a failover reached a replica whose
+      -- clock is behind, or they were planted) are moved to now: they keep counting, for one window
+      -- from now at most, and the log keeps its order (same score, members ordered by cumulative).
+      if not rewrite(key, redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf'), now, 0) then return ratelimit_corrupt('log', key) end
+      redis.call('PEXPIRE', key, window)
+      newestScore = now
+    end
   end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+
+  if cost > 0 and used + cost <= limit and newestCum + cost > REBASE_AT then
+    if not rewrite(key, redis.call('ZRANGE', key, 0, -1, 'WITHSCORES'), nil, base) then return ratelimit_corrupt('log', key) end
+    newestCum = newestCum - base
+    base = 0
+  end
 
   -- The wait until `need` units of cost have left the window: the first entry whose cumulative
   -- reaches base + need, found by binary search on rank (the log is ordered by time and cumulative).
@@ -52,11 +82,11 @@ local function decide(key, cost)
     local found = nil
     while lo <= hi do
       local mid = math.floor((lo + hi) / 2)
-      local entry = redis.call('ZRANGE', key, mid, mid, 'WITHSCORES')
-      local cum = parse(entry[1])
+      local row = redis.call('ZRANGE', key, mid, mid, 'WITHSCORES')
+      local cum = parse(row[1])
       if not cum then return nil end
       if cum - base >= need then
-        found = tonumber(entry[2])
+        found = tonumber(row[2])
         hi = mid - 1
       else
         lo = mid + 1
@@ -69,14 +99,11 @@ local function decide(key, cost)
   local allowed = 0
   if cost > 0 and used + cost <= limit then
     allowed = 1
-    -- A clock that steps back must not reorder the log.
-    local score = now
-    if newestScore and newestScore > now then score = newestScore end
     newestCum = newestCum + cost
-    redis.call('ZADD', key, score, string.format('%016.0f', newestCum) .. ':' .. cost)
-    redis.call('PEXPIRE', key, score - now + window)
+    redis.call('ZADD', key, now, entry(newestCum, cost))
+    redis.call('PEXPIRE', key, window)
     used = used + cost
-    newestScore = score
+    newestScore = now
   elseif cost == 0 and used < limit then
     allowed = 1
   end
@@ -84,20 +111,13 @@ local function decide(key, cost)
   local retryAfter = 0
   if allowed == 0 then
     retryAfter = waitFor(used + math.max(cost, 1) - limit)
-    if not retryAfter then return corrupt() end
+    if not retryAfter then return ratelimit_corrupt('log', key) end
   end
   local retryOne = waitFor(used + 1 - limit)
-  if not retryOne then return corrupt() end
+  if not retryOne then return ratelimit_corrupt('log', key) end
   local reset = 0
   if newestScore and used > 0 then reset = math.max(0, newestScore + window - now) end
   return {allowed, math.max(0, limit - used), reset, retryAfter, retryOne}
 end
 
-local out = {}
-for i = 1, #KEYS do
-  local r = decide(KEYS[i], tonumber(ARGV[i + 2]))
-  if r.err then return r end
-  for j = 1, 5 do out[#out + 1] = r[j] end
-end
-out[#out + 1] = now
-return out
+return ratelimit_run(decide, now)

@@ -11,11 +11,23 @@ import { PARTS } from './wire.js'
  * so `<name>:<key>` splits one way only.
  */
 
-/** The state of one rate-limited key. @throws RedkitError E_INVALID_KEY when the key holds a brace */
-export function rateLimitKey(keys: KeySpace, name: string, algorithm: RateLimitAlgorithm, key: string): string {
+/** What a rate limiter's state depends on: limiters that differ in any of it never share a key. */
+export interface RateLimitShape {
+  algorithm: RateLimitAlgorithm
+  limit: number
+  windowMs: number
+}
+
+/**
+ * The state of one rate-limited key: `<prefix>:{<name>:<key>}:rl-<algo>:<limit>:<windowMs>`. The
+ * limit and window are part of it because each algorithm's state means something only for them
+ * (a fixed-window counter of another window length would be overwritten by the other's index).
+ * @throws RedkitError E_INVALID_KEY when the key holds a brace
+ */
+export function rateLimitKey(keys: KeySpace, name: string, shape: RateLimitShape, key: string): string {
   if (key.includes('{') || key.includes('}'))
     throw new RedkitError(ErrorCodes.E_INVALID_KEY, "rate limit keys must not contain '{' or '}' (they delimit hash tags)")
-  return `${keys.prefix}:{${name}:${key}}:${PARTS.rateLimit[algorithm]}`
+  return `${keys.prefix}:{${name}:${key}}:${PARTS.rateLimit[shape.algorithm]}:${shape.limit}:${shape.windowMs}`
 }
 
 export interface LeaderboardKeys {

@@ -1,6 +1,6 @@
 /** The name of every stored part of `redkit/stats` objects (the last segment of their keys). */
 export const PARTS = {
-  /** Rate limiter state, one key per (limiter, user key) and algorithm. */
+  /** Rate limiter state, one key per (limiter, user key), algorithm, limit and window (`rl-log:<limit>:<windowMs>`). */
   rateLimit: { 'sliding-window': 'rl-log', 'token-bucket': 'rl-tat', 'fixed-window': 'rl-fixed' },
   /** Leaderboard: the sorted set, member -> stored member, and the tie-break sequence. */
   leaderboard: 'lb',

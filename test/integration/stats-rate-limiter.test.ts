@@ -99,7 +99,7 @@ describe.each(PROCESS_TOPOLOGIES)('rate limiter on %s', (_name, options, env) =>
   it('decisions asked in one tick share one script call; a bad key fails only its own caller', async () => {
     const rl = rk.rateLimiter('batched', { limit: 10, windowMs: 60_000, inMemoryBlock: false })
     await rl.peek('same') // loads the script on the key's node
-    const bad = `${prefix}:{batched:bad}:rl-log`
+    const bad = `${prefix}:{batched:bad}:rl-log:10:60000`
     await rk.connection.send(['ZADD', bad, String(Date.now()), 'garbage'], { key: bad })
     const send = rk.connection.send.bind(rk.connection)
     let sent = 0
@@ -145,7 +145,7 @@ describe.each(PROCESS_TOPOLOGIES)('rate limiter on %s', (_name, options, env) =>
 
   it.each(ALGORITHMS)('%s: data planted in its key is refused with E_DECODE, never trusted', async (algorithm) => {
     const rl = rk.rateLimiter(`planted-${algorithm}`, { limit: 5, windowMs: 60_000, algorithm, inMemoryBlock: false })
-    const key = `${prefix}:{planted-${algorithm}:k}:${{ 'sliding-window': 'rl-log', 'token-bucket': 'rl-tat', 'fixed-window': 'rl-fixed' }[algorithm]}`
+    const key = `${prefix}:{planted-${algorithm}:k}:${{ 'sliding-window': 'rl-log', 'token-bucket': 'rl-tat', 'fixed-window': 'rl-fixed' }[algorithm]}:5:60000`
     if (algorithm === 'sliding-window') await rk.connection.send(['ZADD', key, String(Date.now() + 5000), 'garbage'], { key })
     else await rk.connection.send(['SET', key, 'garbage'], { key })
     expect(await errorCode(rl.consume('k'))).toBe('E_DECODE')

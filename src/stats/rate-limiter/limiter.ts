@@ -23,6 +23,14 @@ export class RateLimiter {
   readonly #options: ResolvedRateLimiterOptions
   readonly #block: InMemoryBlock | undefined
   readonly #batcher: DecisionBatcher
+  /**
+   * Reset generations: `reset(key)` bumps #epoch and records it for the key, and a consume whose
+   * decision was asked before that reset does not block the key (its reply may arrive after the
+   * reset, and it describes the state the reset removed). Pruned once no older consume is in flight.
+   */
+  #epoch = 0
+  readonly #resetAt = new Map<string, number>()
+  readonly #inFlight = new Map<number, number>()
 
   constructor(rk: RedkitContext, name: string, options: RateLimiterOptions) {
     this.name = statsName(name, 'rate limiter name')
@@ -58,9 +66,19 @@ export class RateLimiter {
     const { connection } = this.#rk
     // During an outage decide at once instead of waiting connectTimeoutMs per request.
     if (!connection.isReady) throw new RedkitError(ErrorCodes.E_CONNECTION, `rate limiter ${this.name}: Redis is not connected`)
-    const reply = await this.#batcher.decide(redisKey, cost)
-    if (this.#block && reply[4] > 0) this.#block.block(redisKey, reply[4], reply[2])
-    return this.#result(reply)
+    if (!this.#block) return this.#result(await this.#batcher.decide(redisKey, cost))
+    const epoch = this.#epoch
+    this.#inFlight.set(epoch, (this.#inFlight.get(epoch) ?? 0) + 1)
+    try {
+      const reply = await this.#batcher.decide(redisKey, cost)
+      if (reply[4] > 0 && (this.#resetAt.get(redisKey) ?? -1) <= epoch) this.#block.block(redisKey, reply[4], reply[2])
+      return this.#result(reply)
+    } finally {
+      const left = (this.#inFlight.get(epoch) ?? 1) - 1
+      if (left > 0) this.#inFlight.set(epoch, left)
+      else this.#inFlight.delete(epoch)
+      this.#pruneResets()
+    }
   }
 
   /** The key's state without spending anything; `allowed` tells whether a cost of 1 would pass. Always asks Redis. */
@@ -72,7 +90,11 @@ export class RateLimiter {
   /** Forgets the key: its full limit is available again (other processes' in-memory blocks last until their retry-after). */
   async reset(key: string): Promise<void> {
     const redisKey = this.#key(key)
-    this.#block?.unblock(redisKey)
+    if (this.#block) {
+      this.#block.unblock(redisKey)
+      this.#resetAt.delete(redisKey)
+      this.#resetAt.set(redisKey, ++this.#epoch)
+    }
     await this.#rk.connection.send(['DEL', redisKey], { key: redisKey })
   }
 
@@ -82,7 +104,21 @@ export class RateLimiter {
   }
 
   #key(key: string): string {
-    return rateLimitKey(this.#rk.keys, this.name, this.algorithm, member(key, 'rate limit key'))
+    return rateLimitKey(this.#rk.keys, this.name, this, member(key, 'rate limit key'))
+  }
+
+  /** Forgets reset generations no consume in flight can still be older than (#resetAt is in epoch order). */
+  #pruneResets(): void {
+    if (this.#resetAt.size === 0) return
+    let oldest = this.#epoch + 1
+    for (const epoch of this.#inFlight.keys()) {
+      oldest = epoch
+      break
+    }
+    for (const [key, epoch] of this.#resetAt) {
+      if (epoch > oldest) break
+      this.#resetAt.delete(key)
+    }
   }
 
   #result(reply: Decision): RateLimitResult {
