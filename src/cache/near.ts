@@ -1,3 +1,4 @@
+import { withTimeout } from '../core/async.js'
 import type { NodeHandle } from '../core/connection.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError, toRedkitError } from '../core/errors.js'
@@ -16,6 +17,13 @@ export interface NearOptions {
    * @defaultValue true
    */
   tracking?: boolean
+  /**
+   * How often each tracking connection is pinged, and how long a reply may take: a connection that
+   * does not answer (half-open) stops the near cache serving from memory and is replaced. The same
+   * timer follows Cluster topology changes (masters added, slots moved, a master gone).
+   * @defaultValue 1000
+   */
+  healthCheckMs?: number
 }
 
 type TrackingClient = Awaited<ReturnType<NodeHandle['duplicate']>>
@@ -57,6 +65,9 @@ export class NearCache {
   #hubHealthy = false
   #trusted = false
   #closed = false
+  readonly #healthCheckMs: number
+  #timer: NodeJS.Timeout | undefined
+  #maintaining = false
 
   constructor(rk: RedkitContext, keys: CacheKeys, options: NearOptions, hooks: NearHooks) {
     const maxEntries = options.maxEntries ?? 10_000
@@ -71,6 +82,12 @@ export class NearCache {
     this.#keys = keys
     this.#hooks = hooks
     this.#tracking = (options.tracking ?? true) && rk.topology !== 'sentinel'
+    this.#healthCheckMs = options.healthCheckMs ?? 1000
+    if (!Number.isSafeInteger(this.#healthCheckMs) || this.#healthCheckMs < 10)
+      throw new RedkitError(
+        ErrorCodes.E_INVALID_ARGUMENT,
+        `near.healthCheckMs must be an integer of at least 10, got ${String(options.healthCheckMs)}`,
+      )
   }
 
   get size(): number {
@@ -140,7 +157,49 @@ export class NearCache {
       this.#recompute('reconnect')
       return
     }
+    this.#timer = setInterval(() => void this.#maintain(), this.#healthCheckMs)
+    this.#timer.unref()
     await this.syncMasters()
+  }
+
+  /**
+   * node-redis's cluster client emits no 'ready' after a topology change, and a half-open
+   * connection never errors: both are found here, on a timer.
+   */
+  async #maintain(): Promise<void> {
+    if (this.#maintaining || this.#closed) return
+    this.#maintaining = true
+    try {
+      await this.syncMasters()
+      await Promise.all([...this.#trackers.values()].map((tracker) => this.#ping(tracker)))
+    } catch (error) {
+      this.#hooks.error(toRedkitError(error, this.#rk.connection.scrubber, 'client tracking'))
+    } finally {
+      this.#maintaining = false
+    }
+  }
+
+  async #ping(tracker: Tracker): Promise<void> {
+    const client = tracker.client as unknown as { sendCommand(args: string[]): Promise<unknown>; destroy?(): void } | undefined
+    if (!client || !tracker.ready) return
+    const answered = await withTimeout(
+      client.sendCommand(['PING']).then(
+        () => true,
+        () => false,
+      ),
+      this.#healthCheckMs,
+      () => false,
+    )
+    if (answered || this.#closed || this.#trackers.get(tracker.address) !== tracker) return
+    // Invalidations may be lost on it: stop serving, and replace it (the next round tracks the master again).
+    tracker.ready = false
+    this.#trackers.delete(tracker.address)
+    this.#recompute('reconnect')
+    try {
+      client.destroy?.()
+    } catch {
+      // Already gone.
+    }
   }
 
   /** Opens tracking on masters not tracked yet and drops masters that are gone (Cluster topology changes). */
@@ -212,8 +271,9 @@ export class NearCache {
     let trusted: boolean
     if (this.#closed) trusted = false
     else if (this.#tracking) {
-      trusted = this.#trackers.size > 0
-      for (const tracker of this.#trackers.values()) if (!tracker.ready) trusted = false
+      // Every master of the current topology must be tracked: a key on an untracked one would go unheard.
+      const masters = this.#rk.connection.masters()
+      trusted = masters.length > 0 && masters.every((master) => this.#trackers.get(master.address)?.ready === true)
     } else trusted = this.#hubHealthy
     if (trusted !== this.#trusted) {
       this.#trusted = trusted
@@ -223,6 +283,7 @@ export class NearCache {
 
   async close(): Promise<void> {
     this.#closed = true
+    clearInterval(this.#timer)
     this.#recompute('local')
     const trackers = [...this.#trackers.values()]
     this.#trackers.clear()

@@ -214,3 +214,24 @@ describe('cache near-cache invalidation latency', () => {
     await closeAll(raw)
   }, 30_000)
 })
+
+describe('cache near-cache tracking health', () => {
+  it('a half-open tracking connection stops the near cache serving from memory, and it recovers', async () => {
+    const target = new URL(standaloneUrl())
+    const proxy = await startChaosProxy({ host: target.hostname, port: Number(target.port) })
+    const rk = await createRedkit({ url: proxy.url, prefix: testPrefix(), connectTimeoutMs: 1000 })
+    rk.on('error', () => {})
+    const cache = rk.cache<number>('near-health', { near: { maxEntries: 10, healthCheckMs: 200 } })
+    cache.on('error', () => {})
+    await eventually(() => cache.nearReady, 5000, 'near ready')
+    await cache.set('k', 1)
+    await eventually(async () => (await cache.getOrLoad('k', () => 0)) === 1 && cache.nearSize === 1, 2000, 'near filled')
+    // Bytes stop flowing but no socket closes: invalidations could be lost without anyone noticing.
+    proxy.pause()
+    await eventually(() => !cache.nearReady && cache.nearSize === 0, 3000, 'near cache off')
+    proxy.resume()
+    await eventually(() => cache.nearReady, 10_000, 'near trusted again')
+    await rk.close()
+    await proxy.close()
+  }, 30_000)
+})
