@@ -1,0 +1,151 @@
+import { spawn } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
+import { hashSlot } from '../../src/core/keys.js'
+import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
+import { clusterArgs, formCluster } from '../support/cluster.js'
+import { rawClient } from '../support/redis.js'
+import { eventually, sleep } from '../support/wait.js'
+
+function redisCli(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.env.REDKIT_REDIS_CLI ?? 'redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    child.once('error', reject)
+    child.once('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`redis-cli ${args.join(' ')}: ${output.slice(-1000)}`))))
+  })
+}
+
+async function nodeId(node: RedisProcess): Promise<string> {
+  return (await redisCli(['-h', node.host, '-p', String(node.port), 'CLUSTER', 'MYID'])).trim()
+}
+
+// Moving slots while keys are written: during a slot's migration Redis answers ASK (node-redis
+// follows it) and, for multi-key commands and scripts whose keys are split between the two nodes,
+// TRYAGAIN. No caller may see either, and nothing written may be lost.
+describe('Cluster: resharding under load', () => {
+  let nodes: RedisProcess[] = []
+  let rk: Redkit
+
+  beforeAll(async () => {
+    nodes = await Promise.all([0, 1, 2].map(() => startRedisServer({ args: clusterArgs(5000) })))
+    await formCluster(nodes)
+    rk = await createRedkit({ cluster: { rootNodes: nodes.map((n) => n.url) }, prefix: 'reshard' })
+    rk.on('error', () => {})
+  }, 60_000)
+
+  afterAll(async () => {
+    await rk?.close()
+    await Promise.all(nodes.map((n) => n.stop()))
+  })
+
+  it('moves 1,000 slots while jobs, expirations and cache writes run: no caller error, nothing lost', async () => {
+    const delivered = new Set<string>()
+    await rk.expirations.on('reshard:exp:*', (e) => void delivered.add(e.key))
+    const processed = new Set<number>()
+    // Many queues, so their hash tags fall in many slots, some of them among those moved.
+    const QUEUES = 24
+    for (let q = 0; q < QUEUES; q++)
+      rk.worker<{ n: number }>(`jobs-${q}`, async (job) => void processed.add(job.data.n), { concurrency: 2 })
+    const queues = Array.from({ length: QUEUES }, (_, q) => rk.queue<{ n: number }>(`jobs-${q}`))
+    const cache = rk.cache<number>('reshard-cache', { ttlMs: 60_000 })
+
+    let stop = false
+    const acked: string[] = []
+    const jobs: number[] = []
+    const callerErrors: string[] = []
+    const writer = async (lane: number) => {
+      for (let i = lane; !stop; i += 4) {
+        try {
+          const key = `reshard:exp:${i}`
+          await rk.expirations.set(key, i, { ttlMs: 500 })
+          acked.push(key)
+          await (queues[i % QUEUES] as (typeof queues)[number]).add({ n: i })
+          jobs.push(i)
+          await cache.set(`c${i}`, i)
+          expect(await cache.get(`c${i}`)).toBe(i)
+        } catch (error) {
+          callerErrors.push(isRedkitError(error) ? `${error.code} ${error.message.slice(0, 120)}` : `raw: ${String(error)}`)
+        }
+      }
+    }
+    const load = Promise.all([0, 1, 2, 3].map(writer))
+    await sleep(300)
+    const [from, to] = [await nodeId(nodes[0] as RedisProcess), await nodeId(nodes[1] as RedisProcess)]
+    const started = Date.now()
+    await redisCli([
+      '--cluster',
+      'reshard',
+      `${nodes[0]?.host}:${nodes[0]?.port}`,
+      '--cluster-from',
+      from,
+      '--cluster-to',
+      to,
+      '--cluster-slots',
+      '1000',
+      '--cluster-yes',
+      '--cluster-pipeline',
+      '50',
+    ])
+    const reshardMs = Date.now() - started
+    await sleep(300)
+    stop = true
+    await load
+    await eventually(() => acked.every((key) => delivered.has(key)), 20_000, 'every acknowledged expiration delivered')
+    await eventually(() => jobs.every((n) => processed.has(n)), 20_000, 'every acknowledged job processed')
+    console.log(
+      JSON.stringify({
+        reshardMs,
+        acked: acked.length,
+        jobs: jobs.length,
+        callerErrors: callerErrors.slice(0, 10),
+        errorCount: callerErrors.length,
+      }),
+    )
+    expect(callerErrors).toEqual([])
+    expect(acked.length).toBeGreaterThan(100)
+  }, 120_000)
+
+  it('a script whose keys are split by a migration in progress waits (TRYAGAIN) and succeeds once the slot has moved', async () => {
+    const queue = rk.queue<{ n: number }>('split')
+    for (let n = 0; n < 40; n++) await queue.add({ n })
+    const slot = hashSlot('{split}')
+    const owners = await rk.connection.send<Array<[number, number, [string, number, string]]>>(['CLUSTER', 'SLOTS'], { key: '{split}' })
+    const sourcePort = Number(owners.find(([lo, hi]) => slot >= lo && slot <= hi)?.[2][1])
+    const source = nodes.find((n) => n.port === sourcePort) as RedisProcess
+    const target = nodes.find((n) => n !== source) as RedisProcess
+    const [src, dst] = [await rawClient(source.url), await rawClient(target.url)]
+    const [srcId, dstId] = [await nodeId(source), await nodeId(target)]
+    try {
+      await dst.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', srcId])
+      await src.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dstId])
+      const migrate = async (count: number) => {
+        const keys = await src.sendCommand<string[]>(['CLUSTER', 'GETKEYSINSLOT', String(slot), String(count)])
+        if (keys.length > 0) await src.sendCommand(['MIGRATE', target.host, String(target.port), '', '0', '5000', 'KEYS', ...keys])
+        return keys.length
+      }
+      // Half the queue's keys moved: its scripts now get TRYAGAIN from the source.
+      await migrate(20)
+      const adding = queue.add({ n: 40 })
+      const counting = queue.counts()
+      await sleep(400)
+      while ((await migrate(100)) > 0) {}
+      for (const node of nodes) {
+        const client = await rawClient(node.url)
+        await client.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'NODE', dstId]).catch(() => {})
+        await client.close()
+      }
+      expect((await adding).created).toBe(true)
+      expect((await counting).waiting).toBeGreaterThanOrEqual(40)
+      expect((await queue.counts()).waiting).toBe(41)
+    } finally {
+      await Promise.all([src.close(), dst.close()])
+    }
+  }, 60_000)
+})
