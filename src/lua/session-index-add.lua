@@ -1,10 +1,11 @@
 --[[
-  Adds a session to its user's index, and keeps the index alive as long as its longest-lived
-  session (forever when one has no absolute deadline, as a framework's sliding sessions).
-  KEYS[1] user index (zset: member = session id, score = when it was added, server clock in ms)
+  Adds a session to its user's index, and keeps the index (and the user's revocation epoch) alive
+  as long as its longest-lived session.
+  KEYS[1] index: zset, member = session id, score = when it was added (server clock, ms)
+  KEYS[2] epoch: string, the server time of the user's last revoke-all (absent: never)
   ARGV[1] session id
-  ARGV[2] the session's absolute deadline (epoch ms), 0 when none
-  Reply: the number of sessions in the index
+  ARGV[2] the session's deadline (epoch ms): its absolute deadline, or its TTL's end; 0 for none
+  Reply: { sessions in the index, the user's revocation epoch (0: none) }
 ]]
 --- @include "server-time"
 local now = server_time_ms()
@@ -18,4 +19,13 @@ else
   local current = redis.call('PEXPIRETIME', KEYS[1])
   if fresh or (current > 0 and current < deadline) then redis.call('PEXPIREAT', KEYS[1], deadline) end
 end
-return redis.call('ZCARD', KEYS[1])
+local epoch = redis.call('GET', KEYS[2])
+if epoch then
+  -- The epoch must outlive every session that carries it: it follows the index's lifetime.
+  local until_ms = redis.call('PEXPIRETIME', KEYS[1])
+  if until_ms == -1 then redis.call('PERSIST', KEYS[2])
+  elseif until_ms > redis.call('PEXPIRETIME', KEYS[2]) and redis.call('PEXPIRETIME', KEYS[2]) ~= -1 then
+    redis.call('PEXPIREAT', KEYS[2], until_ms)
+  end
+end
+return { redis.call('ZCARD', KEYS[1]), tonumber(epoch) or 0 }

@@ -2,7 +2,7 @@
   Records an access to a live session and slides its idle timeout, never past its absolute
   deadline; at most once per ARGV[1] ms (server clock), so a burst of requests costs one write.
   Never creates a session: a destroyed one stays destroyed.
-  KEYS[1] session (hash, see session-create.lua)
+  KEYS[1] session: hash, see session-create.lua
   ARGV[1] least time between two recorded accesses, in ms
   ARGV[2] fingerprint of the caller, or '*' to skip the check
   Reply: the recorded access time (epoch ms): now, or the previous one within the interval;

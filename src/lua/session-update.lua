@@ -1,6 +1,6 @@
 --[[
   Replaces a live session's data, keeping its timeouts (never creates a session without a TTL).
-  KEYS[1] session (hash, see session-create.lua)
+  KEYS[1] session: hash, see session-create.lua
   ARGV[1] encoded data
   ARGV[2] fingerprint of the caller, or '*' to skip the check
   Reply: 1 when updated, 0 when the session does not exist, -1 when the fingerprint differs

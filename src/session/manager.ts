@@ -3,7 +3,8 @@ import { backoffDelay, sleep, validateCount, validateMs } from '../core/backoff.
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import type { Expirations, Subscription } from '../events/index.js'
-import { SessionRecords, type StoredSession, sessionScripts, validateUserId } from './records.js'
+import { SessionRecords, type StoredSession, validateUserId } from './records.js'
+import { createScript, updateScript } from './scripts.js'
 import {
   type ClientContext,
   fingerprintOf,
@@ -12,8 +13,10 @@ import {
   newCsrfToken,
   newSessionId,
   safeEqual,
+  sessionHandle,
   validateClientContext,
 } from './security.js'
+import { warnIfEvictable } from './server-check.js'
 import type {
   ExpiredSessionHandler,
   GetSessionOptions,
@@ -23,6 +26,7 @@ import type {
   SessionInfo,
   SessionOptions,
 } from './types.js'
+import { CREATE_PAST_DEADLINE, FINGERPRINT_MISMATCH } from './wire.js'
 
 /**
  * Login sessions: created for a user, read (and kept alive) by token, bound to their client when
@@ -66,11 +70,14 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
     }
     const tracked = this.#expirations
     this.#records = new SessionRecords(rk, options.name ?? 'default', {
-      ownerOf: (key) => rk.connection.send<string | null>(['HGET', key, 'u'], { key }),
+      ownerOf: ({ session }) => rk.connection.send<string | null>(['HGET', session, 'u'], { key: session }),
       // A tracked session is deleted with its expiry event cancelled: a logout is not an expiry.
-      remove: tracked ? (key) => tracked.delete(key) : (key) => rk.connection.send(['UNLINK', key], { key }),
+      remove: tracked
+        ? ({ session }) => tracked.delete(session)
+        : ({ session }) => rk.connection.send(['UNLINK', session], { key: session }),
     })
     this.name = this.#records.name
+    warnIfEvictable(rk)
     if (tracked) this.#startIndexCleanup(tracked)
   }
 
@@ -83,7 +90,8 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
     const user = userId === undefined ? undefined : validateUserId(userId)
     const encoded = this.#encode(data)
     const absoluteAt = this.#absoluteMs > 0 ? Date.now() + this.#absoluteMs : 0
-    return this.#insert({ userId: user, encoded, data, absoluteAt, createdAt: 0, csrf: newCsrfToken() }, context)
+    const session = await this.#insert({ userId: user, encoded, data, absoluteAt, createdAt: 0, csrf: newCsrfToken() }, context)
+    return session as Session<D>
   }
 
   /**
@@ -115,8 +123,8 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
     const encoded = this.#encode(data)
     const id = this.#idOf(token)
     if (id === undefined) return false
-    const reply = await sessionScripts.update.run(this.#rk.connection, [this.#records.key(id)], [encoded, this.#fingerprintOf(context)])
-    if (reply === -1) this.#reject('fingerprint', id)
+    const reply = await updateScript.call(this.#rk.connection, this.#records.keys.of(id), [encoded, this.#fingerprintOf(context)])
+    if (reply === FINGERPRINT_MISMATCH) this.#reject('fingerprint', id)
     return reply === 1
   }
 
@@ -130,7 +138,9 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
    * Replaces the session's id (after login or a privilege change, against session fixation): same
    * user, data, creation time and absolute deadline; a new id and CSRF token; the old id ends.
    * The old session is taken in one step, so of two rotations at once only one succeeds, and only
-   * from the client the session is bound to.
+   * from the client the session is bound to. A revoke-all of the user that begins before the new
+   * session is in place ends it (the user's revocation epoch is checked after the write), so
+   * rotating again and again does not survive "log out everywhere".
    * @returns the new session, or undefined when the old one is gone (or bound to another client)
    */
   async rotate(token: string, context: ClientContext = {}): Promise<Session<D> | undefined> {
@@ -140,15 +150,13 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
     const old = await this.#records.take(id, this.#fingerprintOf(context))
     if (old === 'mismatch') return this.#reject('fingerprint', id)
     if (old === undefined) return undefined
-    // The old key is gone: cancel its tracked expiry (a rotation is not an expiry) and its index entry.
-    await Promise.all([
-      this.#expirations?.delete(this.#records.key(id)),
-      old.userId === undefined ? undefined : this.#records.indexRemove(old.userId, [id]),
-    ])
+    // The old key is gone: cancel its tracked expiry (a rotation is not an expiry).
+    await this.#expirations?.delete(this.#records.key(id))
     const client = { ip: context.ip ?? old.ip, userAgent: context.userAgent ?? old.userAgent }
     return this.#insert(
       { userId: old.userId, encoded: old.data, absoluteAt: old.absoluteExpiresAt, createdAt: old.createdAt, csrf: newCsrfToken() },
       client,
+      { oldId: id, epoch: old.epoch },
     )
   }
 
@@ -161,10 +169,25 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
     })
     return sessions
       .map(({ id, session }) => {
-        const { data: _data, token: _token, csrfToken: _csrf, ...info } = this.#session(id, session, false)
-        return info
+        const { id: _id, data: _data, token: _token, csrfToken: _csrf, ...info } = this.#session(id, session, false)
+        return { handle: sessionHandle(id), ...info }
       })
       .sort((a, b) => b.lastAccessAt - a.lastAccessAt)
+  }
+
+  /** The handle `listForUser` shows for the session behind a token (to mark "this device"); undefined for a token that cannot be one. */
+  handleOf(token: string): string | undefined {
+    const id = this.#idOf(token)
+    return id === undefined ? undefined : sessionHandle(id)
+  }
+
+  /**
+   * Ends one of a user's sessions by the handle `listForUser` showed (a user revoking one device).
+   * @returns false when no live session of that user has the handle
+   * @throws RedkitError E_INVALID_ARGUMENT for a value that is not a handle
+   */
+  async destroyByHandle(userId: string, handle: string): Promise<boolean> {
+    return this.#records.destroyByHandle(validateUserId(userId), handle)
   }
 
   /**
@@ -212,32 +235,57 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
 
   /**
    * Writes a new session: its user's index entry first (so revoke-all always finds a live session),
-   * then the session, then its expiry tracking.
+   * then the session, then its expiry tracking. A rotation (`rotated`) carries its old session's
+   * revocation epoch: when the user's epoch has moved on (a revoke-all began since the old session
+   * was issued), the new session is not kept, and undefined is returned.
    */
   async #insert(
     fields: { userId: string | undefined; encoded: string; data?: D; absoluteAt: number; createdAt: number; csrf: string },
     context: ClientContext,
-  ): Promise<Session<D>> {
+    rotated?: { oldId: string; epoch: number },
+  ): Promise<Session<D> | undefined> {
     const { userId, encoded, absoluteAt, csrf } = fields
     const fingerprint = fingerprintOf(this.#fingerprint, context)
     for (let tries = 0; ; tries++) {
       const id = newSessionId()
-      const key = this.#records.key(id)
-      if (userId !== undefined) await this.#records.indexAdd(userId, id, absoluteAt, fields.createdAt === 0)
-      const reply = await sessionScripts.create.run(
-        this.#rk.connection,
-        [key],
-        [encoded, userId ?? '', this.#idleMs, absoluteAt, fingerprint, csrf, context.ip ?? '', context.userAgent ?? '', fields.createdAt],
-      )
+      const keys = this.#records.keys.of(id)
+      let epoch = 0
+      if (userId !== undefined) {
+        epoch = await this.#records.indexAdd(userId, id, absoluteAt, rotated === undefined)
+        if (rotated !== undefined && epoch !== rotated.epoch) {
+          await this.#records.indexRemove(userId, [id, rotated.oldId])
+          return undefined
+        }
+      }
+      const reply = await createScript.call(this.#rk.connection, keys, [
+        encoded,
+        userId ?? '',
+        this.#idleMs,
+        absoluteAt,
+        fingerprint,
+        csrf,
+        context.ip ?? '',
+        context.userAgent ?? '',
+        fields.createdAt,
+        epoch,
+      ])
       if (typeof reply === 'number') {
         if (userId !== undefined) await this.#records.indexRemove(userId, [id])
-        if (reply === -2) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'the session has passed its absolute deadline')
+        if (reply === CREATE_PAST_DEADLINE) {
+          if (rotated !== undefined && userId !== undefined) await this.#records.indexRemove(userId, [rotated.oldId])
+          throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'the session has passed its absolute deadline')
+        }
         // 256 random bits never collide in practice; the check keeps a broken random source from reusing a session.
         if (tries < 3) continue
         throw new RedkitError(ErrorCodes.E_REDIS, 'could not find a free session id')
       }
       const [created, now, expires] = reply.map(Number) as [number, number, number]
-      await this.#expirations?.track(key, { value: userId ?? null })
+      if (rotated !== undefined && userId !== undefined && (await this.#records.indexCheck(userId, rotated.oldId)) !== rotated.epoch) {
+        // A revoke-all began while the new session was being written: it may not have seen it.
+        await this.#records.destroy(id)
+        return undefined
+      }
+      await this.#expirations?.track(keys.session, { value: userId ?? null })
       return {
         id,
         token: this.#signer ? this.#signer.sign(id) : id,

@@ -1,30 +1,11 @@
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
-import { escapeGlob, validateName, validateObjectName } from '../core/keys.js'
-import { defineScript } from '../core/scripts.js'
-import { safeEqual } from './security.js'
+import { isSessionId, SessionKeySpace, type SessionKeys, validateUserId } from './keys.js'
+import { indexAddScript, indexCheckScript, revokeScript, takeScript, touchScript } from './scripts.js'
+import { isHandle, safeEqual, sessionHandle } from './security.js'
+import { FIELDS } from './wire.js'
 
-export const sessionScripts = {
-  create: defineScript<
-    [session: string],
-    [
-      data: string,
-      userId: string,
-      idleMs: number,
-      absoluteAt: number,
-      fingerprint: string,
-      csrf: string,
-      ip: string,
-      userAgent: string,
-      createdAt: number,
-    ],
-    number | [number, number, number]
-  >('session-create'),
-  take: defineScript<[session: string], [fingerprint: string], null | 'mismatch' | Array<string | null>>('session-take'),
-  touch: defineScript<[session: string], [touchIntervalMs: number, fingerprint: string], number>('session-touch'),
-  update: defineScript<[session: string], [data: string, fingerprint: string], number>('session-update'),
-  indexAdd: defineScript<[index: string], [id: string, absoluteAt: number], number>('session-index-add'),
-}
+export { validateUserId }
 
 /** A session as stored, before its data is decoded. */
 export interface StoredSession {
@@ -40,9 +21,9 @@ export interface StoredSession {
   ip: string | undefined
   userAgent: string | undefined
   expiresAt: number
+  /** The user's revocation epoch the session was issued under (0: before any revoke-all). */
+  epoch: number
 }
-
-const ID_SHAPE = /^[A-Za-z0-9_-]{1,256}$/
 
 /**
  * An index entry is written before its session, so an entry younger than this whose session is
@@ -50,68 +31,60 @@ const ID_SHAPE = /^[A-Za-z0-9_-]{1,256}$/
  */
 const IN_FLIGHT_MS = 10_000
 
-/** The fields of a session hash (see session-create.lua), in the order `parseFields` reads them. */
-const FIELDS = ['u', 'd', 'c', 'a', 'i', 'x', 'f', 'k', 'ip', 'ua']
+/** How long a revocation epoch lives when the user has no index (a rotation in flight still sees it). */
+const EPOCH_FLOOR_MS = 3_600_000
 
-/** How one kind of session record is found and removed (a manager's hash, a framework's string). */
+/** How one kind of session record is found and ended (a manager's hash, a framework's string). */
 export interface RecordKind {
   /** The session's owner: null when the session does not exist, '' when it has none. */
-  ownerOf(key: string): Promise<string | null>
-  /** Deletes one session key (the manager also cancels its tracked expiry). */
-  remove(key: string): Promise<unknown>
+  ownerOf(keys: SessionKeys): Promise<string | null>
+  /** Ends one session (the manager also cancels its tracked expiry; the store leaves a tombstone). */
+  remove(keys: SessionKeys): Promise<unknown>
+  /** Ends an id whose session is missing at a revoke-all: its save may still be in flight. */
+  removeMissing?(keys: SessionKeys): Promise<unknown>
+}
+
+interface Entry {
+  id: string
+  settled: boolean
 }
 
 /**
- * Where the sessions of one name live, and what the manager and the framework store both do with
- * them: destroy with the owner's index, list and revoke per user, scan.
+ * What the manager and the framework store both do with the sessions of one name: destroy with
+ * the owner's index, list and revoke per user, scan.
  *
- * Each session has its own hash tag (`{session:<name>:id:<id>}`) so sessions spread over a Cluster;
- * each user's index is a sorted set under the user's own tag. The two are in different slots, so
- * they are written one after the other: the index entry first, so a session is never live without
- * it (revoke-all always finds it). An entry whose session is gone is dropped when seen (listing,
- * revoking) and at the user's next login.
+ * Each session has its own hash tag so sessions spread over a Cluster; each user's index is a
+ * sorted set under the user's own tag. The two are in different slots, so they are written one
+ * after the other: the index entry first, so a session is never live without it (revoke-all always
+ * finds it). An entry whose session is gone is dropped when seen (listing, revoking, logins).
  */
 export class SessionRecords {
   readonly name: string
+  readonly keys: SessionKeySpace
   readonly #rk: RedkitContext
-  readonly #pattern: string
-  readonly #head: string
   readonly #kind: RecordKind
 
   constructor(rk: RedkitContext, name: string, kind: RecordKind) {
     this.#rk = rk
-    this.name = validateObjectName(name, 'sessions name')
-    // ':' separates the name from the parts after it: without it, no name's keys can match another's.
-    if (this.name.includes(':')) throw new RedkitError(ErrorCodes.E_INVALID_KEY, "sessions name must not contain ':'")
-    this.#pattern = `${rk.keys.prefix}:{session:${escapeGlob(this.name)}:id:*}:s`
-    this.#head = `${rk.keys.key(`session:${this.name}:id:`)}`.slice(0, -1)
+    this.keys = new SessionKeySpace(rk, name)
+    this.name = this.keys.name
     this.#kind = kind
   }
 
-  /** The glob matching every session key of this name (expiry subscriptions, SCAN). */
   get pattern(): string {
-    return this.#pattern
+    return this.keys.pattern
   }
 
-  /** Session ids are opaque strings of [A-Za-z0-9_-]: anything else cannot be one (and is not looked up). */
   static isId(id: string): boolean {
-    return ID_SHAPE.test(id)
+    return isSessionId(id)
   }
 
-  /** The key of a session id that passed `isId` (nothing left to validate: the hot path). */
   key(id: string): string {
-    return `${this.#head}${id}}:s`
+    return this.keys.key(id)
   }
 
-  userIndex(userId: string): string {
-    return this.#rk.keys.key(`session:${this.name}:user:${validateUserId(userId)}`, 'ids')
-  }
-
-  /** The session id inside a session key, or undefined for any other key. */
   idOf(key: string): string | undefined {
-    if (!key.startsWith(this.#head) || !key.endsWith('}:s')) return undefined
-    const id = key.slice(this.#head.length, -3)
-    return SessionRecords.isId(id) ? id : undefined
+    return this.keys.idOf(key)
   }
 
   /**
@@ -133,7 +106,7 @@ export class SessionRecords {
     if (stored === undefined) return undefined
     if (fingerprint !== '*' && stored.fingerprint !== '' && !safeEqual(stored.fingerprint, fingerprint)) return 'mismatch'
     if (touch && Date.now() - stored.lastAccessAt >= touchIntervalMs) {
-      const at = await sessionScripts.touch.run(connection, [key], [touchIntervalMs, '*'])
+      const at = await touchScript.call(connection, this.keys.of(id), [touchIntervalMs, '*'])
       if (at === 0) return undefined
       stored.lastAccessAt = at
       stored.expiresAt = expiryOf(at, stored.idleTimeoutMs, stored.absoluteExpiresAt)
@@ -143,52 +116,79 @@ export class SessionRecords {
 
   /** Records an access (within the interval: keeps the last one). */
   async touch(id: string, touchIntervalMs: number, fingerprint: string): Promise<'gone' | 'mismatch' | 'ok'> {
-    const at = await sessionScripts.touch.run(this.#rk.connection, [this.key(id)], [touchIntervalMs, fingerprint])
+    const at = await touchScript.call(this.#rk.connection, this.keys.of(id), [touchIntervalMs, fingerprint])
     return at === 0 ? 'gone' : at === -1 ? 'mismatch' : 'ok'
   }
 
   /** Reads and deletes a session in one step (rotation): only one caller gets it. */
   async take(id: string, fingerprint: string): Promise<StoredSession | 'mismatch' | undefined> {
-    const reply = await sessionScripts.take.run(this.#rk.connection, [this.key(id)], [fingerprint])
+    const reply = await takeScript.call(this.#rk.connection, this.keys.of(id), [fingerprint])
     if (reply === 'mismatch') return 'mismatch'
     return reply ? parseFields(reply) : undefined
   }
 
   /**
-   * Adds a session to its user's index. At a login (`prune`), entries of sessions that ended since
-   * are dropped, so an index holds about as many entries as the user has live sessions.
+   * Adds a session to its user's index; `deadline` (epoch ms, 0: none) keeps the index alive as long
+   * as the session. At a login (`prune`), entries of sessions that ended since are dropped, so an
+   * index holds about as many entries as the user has live sessions.
+   * @returns the user's revocation epoch, which a rotation compares with its session's
    */
-  async indexAdd(userId: string, id: string, absoluteAt: number, prune = true): Promise<void> {
-    const size = await sessionScripts.indexAdd.run(this.#rk.connection, [this.userIndex(userId)], [id, absoluteAt])
+  async indexAdd(userId: string, id: string, deadline: number, prune = true): Promise<number> {
+    const [size, epoch] = await indexAddScript.call(this.#rk.connection, this.keys.user(userId), [id, deadline])
     if (prune && size > 1) await this.#prune(userId)
+    return Number(epoch)
+  }
+
+  /** Drops `oldId` from the index and reads the user's revocation epoch (the end of a rotation). */
+  async indexCheck(userId: string, oldId: string): Promise<number> {
+    return Number(await indexCheckScript.call(this.#rk.connection, this.keys.user(userId), [oldId]))
+  }
+
+  /** The user's revocation epoch (0: no revoke-all yet). */
+  async epoch(userId: string): Promise<number> {
+    const { epoch } = this.keys.user(userId)
+    return Number((await this.#rk.connection.send<string | null>(['GET', epoch], { key: epoch })) ?? 0) || 0
+  }
+
+  /** Keeps a user's index alive until at least `deadline` (a rolling session was touched); never shortens it. */
+  async indexExtend(userId: string, deadline: number): Promise<void> {
+    const { index } = this.keys.user(userId)
+    await this.#rk.connection.send(['PEXPIREAT', index, String(deadline), 'GT'], { key: index })
   }
 
   async indexRemove(userId: string, ids: string[]): Promise<void> {
     if (ids.length === 0) return
-    const index = this.userIndex(userId)
+    const { index } = this.keys.user(userId)
     await this.#rk.connection.send(['ZREM', index, ...ids], { key: index })
   }
 
   /** Deletes one session and its index entry. @returns false when it did not exist */
   async destroy(id: string): Promise<boolean> {
-    const key = this.key(id)
-    const owner = await this.#kind.ownerOf(key)
-    if (owner === null) return false
-    await this.#kind.remove(key)
+    const keys = this.keys.of(id)
+    const owner = await this.#kind.ownerOf(keys)
+    if (owner === null) {
+      await this.#kind.removeMissing?.(keys)
+      return false
+    }
+    await this.#kind.remove(keys)
     if (owner !== '') await this.indexRemove(owner, [id])
     return true
   }
 
-  /** A user's index entries: session id and when it was added (some sessions may have ended since). */
-  async #entries(userId: string): Promise<Array<{ id: string; settled: boolean }>> {
-    const index = this.userIndex(userId)
-    const reply = await this.#rk.connection.send<unknown[]>(['ZRANGE', index, '0', '-1', 'WITHSCORES'], { key: index })
-    const settledBefore = Date.now() - IN_FLIGHT_MS
-    // RESP2 answers member, score, member, ...; RESP3 answers [member, score] pairs.
-    const pairs = reply.every(Array.isArray)
-      ? (reply as Array<[unknown, unknown]>)
-      : Array.from({ length: reply.length / 2 }, (_, i) => [reply[2 * i], reply[2 * i + 1]] as [unknown, unknown])
-    return pairs.map(([id, score]) => ({ id: String(id), settled: Number(score) < settledBefore }))
+  /** Ends the session of `userId` whose handle is `handle`. @returns false when there is none */
+  async destroyByHandle(userId: string, handle: string): Promise<boolean> {
+    if (!isHandle(handle)) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'handle must be a session handle from listForUser')
+    const entry = (await this.#entries(userId)).find(({ id }) => safeEqual(sessionHandle(id), handle))
+    if (entry === undefined) return false
+    const keys = this.keys.of(entry.id)
+    if ((await this.#kind.ownerOf(keys)) !== userId) return false
+    return this.destroy(entry.id)
+  }
+
+  /** A user's index entries: session id and whether it was added long enough ago to be settled. */
+  async #entries(userId: string): Promise<Entry[]> {
+    const { index } = this.keys.user(userId)
+    return entriesOf(await this.#rk.connection.send<unknown[]>(['ZRANGE', index, '0', '-1', 'WITHSCORES'], { key: index }))
   }
 
   /**
@@ -201,7 +201,7 @@ export class SessionRecords {
     const live: Array<{ id: string; session: T }> = []
     const gone: string[] = []
     found.forEach((session, i) => {
-      const entry = entries[i] as { id: string; settled: boolean }
+      const entry = entries[i] as Entry
       if (session !== undefined) live.push({ id: entry.id, session })
       else if (entry.settled) gone.push(entry.id)
     })
@@ -210,22 +210,27 @@ export class SessionRecords {
   }
 
   /**
-   * Revokes every session of a user (but `except`): each one still owned by the user is deleted
-   * (an entry left behind by an owner change never ends someone else's session).
+   * Revokes every session of a user (but `except`): first moves the user's revocation epoch on (a
+   * rotation in flight then ends its new session), then deletes each session still owned by the
+   * user (an entry left behind by an owner change never ends someone else's session).
    * @returns how many sessions ended
    */
   async destroyAll(userId: string, except?: string): Promise<number> {
-    const entries = (await this.#entries(userId)).filter((entry) => entry.id !== except)
+    const reply = await revokeScript.call(this.#rk.connection, this.keys.user(userId), [EPOCH_FLOOR_MS])
+    const entries = entriesOf(reply.slice(1)).filter((entry) => entry.id !== except)
     let destroyed = 0
     for (let i = 0; i < entries.length; i += 100) {
       const batch = entries.slice(i, i + 100)
       const outcomes = await Promise.all(
         batch.map(async ({ id }) => {
-          const key = this.key(id)
-          const owner = await this.#kind.ownerOf(key)
-          if (owner === null) return 'missing'
+          const keys = this.keys.of(id)
+          const owner = await this.#kind.ownerOf(keys)
+          if (owner === null) {
+            await this.#kind.removeMissing?.(keys)
+            return 'missing'
+          }
           if (owner !== userId) return 'other'
-          await this.#kind.remove(key)
+          await this.#kind.remove(keys)
           return 'ended'
         }),
       )
@@ -239,15 +244,15 @@ export class SessionRecords {
     return destroyed
   }
 
-  /** Calls `visit` with each batch of session ids of this name, over every master. */
-  async scan(visit: (ids: string[]) => Promise<void>): Promise<void> {
+  /** Each batch of session ids of this name (SCAN with about `count` keys a call), over every master. */
+  async *scanPages(count = 1000): AsyncGenerator<string[]> {
     for (const node of this.#rk.connection.masters()) {
       let cursor = '0'
       do {
-        const [next, keys] = await node.send<[string, string[]]>(['SCAN', cursor, 'MATCH', this.#pattern, 'COUNT', '1000'])
+        const [next, keys] = await node.send<[string, string[]]>(['SCAN', cursor, 'MATCH', this.pattern, 'COUNT', String(count)])
         cursor = String(next)
         const ids = keys.map((key) => this.idOf(key)).filter((id): id is string => id !== undefined)
-        if (ids.length > 0) await visit(ids)
+        if (ids.length > 0) yield ids
       } while (cursor !== '0')
     }
   }
@@ -263,10 +268,20 @@ export class SessionRecords {
   }
 }
 
+/** Index entries from a ZRANGE WITHSCORES reply (RESP2: member, score, ...; RESP3: [member, score] pairs). */
+function entriesOf(reply: unknown[]): Entry[] {
+  const settledBefore = Date.now() - IN_FLIGHT_MS
+  const pairs =
+    reply.length > 0 && reply.every(Array.isArray)
+      ? (reply as Array<[unknown, unknown]>)
+      : Array.from({ length: reply.length / 2 }, (_, i) => [reply[2 * i], reply[2 * i + 1]] as [unknown, unknown])
+  return pairs.map(([id, score]) => ({ id: String(id), settled: Number(score) < settledBefore }))
+}
+
 /** A session hash's fields (HMGET in FIELDS order), or undefined when it does not exist. */
 function parseFields(reply: Array<string | null>): StoredSession | undefined {
   // A field the hash lacks (written by hand, or by an older version) comes back as null.
-  const [u, d, c, a, i, x, f, k, ip, ua] = reply
+  const [u, d, c, a, i, x, f, k, ip, ua, e] = reply
   if (d === null || d === undefined) return undefined
   const lastAccessAt = Number(a ?? 0)
   const idleTimeoutMs = Number(i ?? 0)
@@ -283,6 +298,7 @@ function parseFields(reply: Array<string | null>): StoredSession | undefined {
     ip: ip || undefined,
     userAgent: ua || undefined,
     expiresAt: expiryOf(lastAccessAt, idleTimeoutMs, absoluteExpiresAt),
+    epoch: Number(e ?? 0) || 0,
   }
 }
 
@@ -291,11 +307,4 @@ function expiryOf(lastAccessAt: number, idleTimeoutMs: number, absoluteExpiresAt
   if (idleTimeoutMs <= 0) return absoluteExpiresAt
   const idle = lastAccessAt + idleTimeoutMs
   return absoluteExpiresAt > 0 && absoluteExpiresAt < idle ? absoluteExpiresAt : idle
-}
-
-/** User ids name an index key: non-empty, bounded, no control characters or braces. */
-export function validateUserId(userId: unknown): string {
-  if (typeof userId !== 'string')
-    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `userId must be a string, got ${userId === null ? 'null' : typeof userId}`)
-  return validateObjectName(validateName(userId, 'userId'), 'userId')
 }

@@ -103,3 +103,16 @@ export class IdSigner {
 function mac(secret: string, id: string): string {
   return createHmac('sha256', secret).update(id).digest('base64url')
 }
+
+/**
+ * The non-secret name of a session, for "your devices" pages and for ending one device: a one-way
+ * hash of the id (132 bits), so listing a user's sessions never hands out a bearer token.
+ */
+export function sessionHandle(id: string): string {
+  return createHash('sha256').update(`redkit session handle\n${id}`).digest('base64url').slice(0, 22)
+}
+
+/** Handles are what `sessionHandle` returns: 22 characters of base64url. */
+export function isHandle(handle: unknown): handle is string {
+  return typeof handle === 'string' && /^[A-Za-z0-9_-]{22}$/.test(handle)
+}

@@ -1,98 +1,69 @@
-import { EventEmitter } from 'node:events'
-import { createRequire } from 'node:module'
-import { validateCount, validateMs } from '../core/backoff.js'
+import { EmitterComponent } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
+import type { SessionKeys } from './keys.js'
 import { SessionRecords, validateUserId } from './records.js'
-import { idHash } from './security.js'
+import { storeEndScript, storeSetScript, storeTouchScript } from './scripts.js'
+import { idHash, sessionHandle } from './security.js'
+import { warnIfEvictable } from './server-check.js'
+import { expressSessionOf, type FrameworkRequest, settle } from './store-framework.js'
+import {
+  type FrameworkSession,
+  type ResolvedStoreOptions,
+  resolveStoreOptions,
+  type SessionStoreOptions,
+  type StoreCallback,
+  type StoredSessionData,
+  userIdText,
+} from './store-options.js'
 
-/**
- * What the store reads of a framework's session object (express-session's and @fastify/session's
- * both fit): the cookie's expiry. Everything else is the application's data.
- */
-export interface FrameworkSession {
-  cookie?: { expires?: Date | string | null | undefined; maxAge?: number | null | undefined } | undefined
-}
-
-/** A session as read back: the framework's fields and the application's data. */
-export type StoredSessionData = FrameworkSession & Record<string, unknown>
-
-export type StoreCallback<T = void> = (error: Error | null, result?: T) => void
-
-export interface SessionStoreOptions {
-  /** The redkit instance (`await createRedkit(...)`). */
-  redkit: RedkitContext
-  /** Keeps this store's sessions apart from other stores and session managers. @defaultValue 'web' */
-  name?: string
-  /** TTL of a session whose cookie has no expiry. @defaultValue 86_400_000 (24 h) */
-  ttlMs?: number
-  /**
-   * The user a session belongs to, for `listForUser` and `destroyAllForUser` (revoke everywhere).
-   * Return undefined for anonymous sessions. Without it, sessions are not indexed by user.
-   */
-  userIdOf?: (session: StoredSessionData) => string | undefined
-  /** How sessions are written. JSON by default, like the frameworks' own stores (class instances become plain objects). */
-  serializer?: { stringify(session: FrameworkSession): string; parse(text: string): StoredSessionData }
-  /** Largest serialized session, in bytes. @defaultValue 65_536 */
-  maxDataBytes?: number
-  /** Do not extend the TTL on `touch` (sessions then end at their first TTL unless saved). @defaultValue false */
-  disableTouch?: boolean
-}
+export type { FrameworkSession, SessionStoreOptions, StoreCallback, StoredSessionData }
 
 export interface SessionStoreEvents {
-  /** A stored session that could not be parsed: the request gets no session, the error lands here. */
+  /** A stored session that could not be parsed, or a callback that threw: the error lands here. */
   error: [RedkitError]
 }
 
-type Request = { sessionID?: string; session?: unknown; sessionStore?: unknown }
-type ExpressSessionModule = {
-  Session: new (req: Request, data: unknown) => unknown
-  Cookie: new (options: unknown) => { expires?: unknown; originalMaxAge?: unknown }
-}
+/** A tombstone outlives the longest request still in flight, however short its session's TTL was. */
+const TOMBSTONE_LEAST_MS = 60_000
+
+/** Set by `regenerate` on the new session: the user and revocation epoch of the session it replaced. */
+const LINEAGE = Symbol('redkit.session.lineage')
+type Lineage = { user: string; epoch: number }
 
 /**
  * A session store for express-session (pass it as `store`) and @fastify/session: every method takes
  * a callback, or returns a promise without one. Sessions expire by Redis TTL (from the cookie's
- * expiry, else `ttlMs`); with `userIdOf`, each user's sessions are indexed so they can be listed
- * and revoked everywhere.
+ * expiry, else `ttlMs`), never past `absoluteTimeoutMs`; a destroyed session leaves a tombstone so a
+ * request still in flight cannot save it back. With `userIdOf`, each user's sessions are indexed so
+ * they can be listed (by non-secret handle) and revoked everywhere.
  */
-export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
+export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
   readonly #rk: RedkitContext
   readonly #records: SessionRecords
-  readonly #ttlMs: number
-  readonly #userIdOf: ((session: StoredSessionData) => string | undefined) | undefined
-  readonly #serializer: NonNullable<SessionStoreOptions['serializer']>
-  readonly #maxDataBytes: number
-  readonly #disableTouch: boolean
-  #express: ExpressSessionModule | undefined
+  readonly #o: ResolvedStoreOptions
   /** Set by express-session on its store: makes a new session on a request. */
-  generate?: (req: Request) => void
+  generate?: (req: FrameworkRequest) => void
 
   constructor(options: SessionStoreOptions) {
-    super()
-    if (!options?.redkit?.connection) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'RedkitSessionStore needs { redkit }')
+    const resolved = resolveStoreOptions(options)
+    super({ name: resolved.name, kind: 'session store', host: options.redkit })
     this.#rk = options.redkit
+    this.#o = resolved
     const connection = this.#rk.connection
-    // A framework's session is one string (like connect-redis's): get, set and touch are one plain
-    // command each. With userIdOf, the owner is read from the data itself.
-    this.#records = new SessionRecords(this.#rk, options.name ?? 'web', {
-      ownerOf: async (key) => {
-        if (!this.#userIdOf) return ''
-        const text = await connection.send<string | null>(['GET', key], { key })
-        return text === null ? null : this.#ownerIn(text)
+    // A framework's session is one string (like connect-redis's): get is one GET, set and touch one
+    // script call each. With userIdOf, the owner is read from the data itself.
+    this.#records = new SessionRecords(this.#rk, resolved.name, {
+      ownerOf: async ({ session }) => {
+        const text = await connection.send<string | null>(['GET', session], { key: session })
+        return text === null ? null : this.#o.userIdOf ? this.#ownerIn(text) : ''
       },
-      remove: async (key) => (await connection.send<number>(['UNLINK', key], { key })) === 1,
+      remove: (keys) => this.#end(keys),
+      removeMissing: (keys) => this.#end(keys),
     })
-    this.#ttlMs = validateMs(options.ttlMs ?? 86_400_000, 'ttlMs')
-    if (options.userIdOf !== undefined && typeof options.userIdOf !== 'function')
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'userIdOf must be a function')
-    this.#userIdOf = options.userIdOf
-    this.#serializer = options.serializer ?? JSON
-    this.#maxDataBytes = validateCount(options.maxDataBytes ?? 65_536, 'maxDataBytes')
-    this.#disableTouch = options.disableTouch ?? false
+    if (resolved.userIdOf) warnIfEvictable(this.#rk)
   }
 
-  /** Runs the callback style and the promise style of one operation from the same work. */
   #settle<T>(work: Promise<T>, callback: StoreCallback<T> | undefined): Promise<T> {
     return settle(work, callback, (thrown) => {
       const error = new RedkitError(
@@ -121,6 +92,7 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
     return this.#settle(this.#touch(sid, session), callback)
   }
 
+  /** Ends a session; a save still in flight for it is refused afterwards (tombstone). */
   destroy(sid: string, callback?: StoreCallback): Promise<void> {
     return this.#settle(
       (async () => {
@@ -130,51 +102,122 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
     )
   }
 
-  /** Every session of this store, each with its `id`. */
+  /** Every session of this store, each with its `id` (all in memory: see `pages` for large stores). */
   all<S = StoredSessionData>(callback?: StoreCallback<Array<S & { id: string }>>): Promise<Array<S & { id: string }>> {
-    return this.#settle(this.#all() as Promise<Array<S & { id: string }>>, callback)
-  }
-
-  ids(callback?: StoreCallback<string[]>): Promise<string[]> {
-    return this.#settle(this.#ids(), callback)
-  }
-
-  length(callback?: StoreCallback<number>): Promise<number> {
     return this.#settle(
-      this.#ids().then((ids) => ids.length),
+      (async () => {
+        const sessions: Array<S & { id: string }> = []
+        for await (const page of this.pages<S>()) sessions.push(...page)
+        return sessions
+      })(),
       callback,
     )
   }
 
-  /** Deletes every session of this store, with their entries in the user indexes, on every master. */
-  clear(callback?: StoreCallback): Promise<void> {
-    return this.#settle(this.#clear(), callback)
+  ids(callback?: StoreCallback<string[]>): Promise<string[]> {
+    return this.#settle(
+      (async () => {
+        const ids: string[] = []
+        for await (const page of this.idPages()) ids.push(...page)
+        return ids
+      })(),
+      callback,
+    )
   }
 
-  /** The ids of a user's live sessions (needs `userIdOf`). */
-  async listForUser(userId: string): Promise<string[]> {
-    const user = validateUserId(userId)
+  length(callback?: StoreCallback<number>): Promise<number> {
+    return this.#settle(
+      (async () => {
+        let n = 0
+        for await (const page of this.idPages()) n += page.length
+        return n
+      })(),
+      callback,
+    )
+  }
+
+  /** The session ids a page at a time (SCAN with `count`, every master): a million sessions are never held at once. */
+  async *idPages(options: { count?: number } = {}): AsyncGenerator<string[]> {
+    const count = options.count ?? this.#o.scanCount
+    for await (const ids of this.#records.scanPages(count)) yield ids
+  }
+
+  /** The sessions a page at a time, each with its `id` (see `idPages`). */
+  async *pages<S = StoredSessionData>(options: { count?: number } = {}): AsyncGenerator<Array<S & { id: string }>> {
+    for await (const ids of this.idPages(options)) {
+      const found = await Promise.all(ids.map((id) => this.#get(id)))
+      const page: Array<S & { id: string }> = []
+      found.forEach((session, i) => {
+        if (session) page.push({ ...(session as S), id: ids[i] as string })
+      })
+      if (page.length > 0) yield page
+    }
+  }
+
+  /** Deletes every session of this store, with their entries in the user indexes, on every master. */
+  clear(callback?: StoreCallback): Promise<void> {
+    return this.#settle(
+      (async () => {
+        for await (const ids of this.idPages()) await Promise.all(ids.map((id) => this.#records.destroy(id)))
+      })(),
+      callback,
+    )
+  }
+
+  /** A user's live sessions (needs `userIdOf`), each named by a non-secret handle for `destroyByHandle`. */
+  async listForUser<S = StoredSessionData>(userId: string | number): Promise<Array<{ handle: string; session: S }>> {
+    const user = validateUserId(userIdText(userId))
     const live = await this.#records.list(user, async (id) => {
-      const key = this.#records.key(id)
-      const text = await this.#rk.connection.send<string | null>(['GET', key], { key })
-      return text !== null && this.#ownerIn(text) === user ? id : undefined
+      const session = await this.#get(id)
+      return session !== null && this.#ownerOf(session) === user ? session : undefined
     })
-    return live.map(({ id }) => id)
+    return live.map(({ id, session }) => ({ handle: sessionHandle(id), session: session as S }))
+  }
+
+  /** The handle `listForUser` shows for a session id (to mark "this device"). */
+  handleOf(sid: string): string | undefined {
+    return this.#isId(sid) ? sessionHandle(sid) : undefined
+  }
+
+  /** Ends one of a user's sessions by its handle (a user revoking one device). @returns false when there is none */
+  destroyByHandle(userId: string | number, handle: string): Promise<boolean> {
+    return this.#records.destroyByHandle(validateUserId(userIdText(userId)), handle)
   }
 
   /** Logs a user out everywhere, or everywhere but the session `except`. @returns how many ended */
-  destroyAllForUser(userId: string, options: { except?: string } = {}): Promise<number> {
-    return this.#records.destroyAll(validateUserId(userId), options.except)
+  destroyAllForUser(userId: string | number, options: { except?: string } = {}): Promise<number> {
+    return this.#records.destroyAll(validateUserId(userIdText(userId)), options.except)
   }
 
   // What express-session's own Store base class provides: its middleware calls these.
 
-  /** express-session: replaces the request's session with a new one (on `req.session.regenerate`). */
-  regenerate(req: Request, callback: (error?: Error) => unknown): void {
-    this.destroy(req.sessionID ?? '', (error) => {
-      this.generate?.(req)
-      callback(error ?? undefined)
-    })
+  /**
+   * express-session: replaces the request's session with a new one (on `req.session.regenerate`).
+   * Refused when the old session was already destroyed (logged out or revoked while this request
+   * was in flight): otherwise the data a handler copies over would bring it back under a new id.
+   */
+  regenerate(req: FrameworkRequest, callback: (error?: Error) => unknown): void {
+    const sid = req.sessionID ?? ''
+    const work = (async () => {
+      if (!this.#isId(sid)) return undefined
+      const keys = this.#records.keys.of(sid)
+      const [text, wasDestroyed] = await storeEndScript.call(this.#rk.connection, keys, [this.#tombstoneMs(), this.#tombstoneMs()])
+      if (wasDestroyed === 1)
+        throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `session ${idHash(sid)} was destroyed while this request was in flight`)
+      const user = text === null || !this.#o.userIdOf ? '' : this.#ownerIn(text)
+      if (user === '') return undefined
+      const [, epoch] = await Promise.all([this.#records.indexRemove(user, [sid]), this.#records.epoch(user)])
+      return { user, epoch }
+    })()
+    work.then(
+      (lineage) => {
+        this.generate?.(req)
+        if (lineage && req.session && typeof req.session === 'object')
+          Object.defineProperty(req.session, LINEAGE, { value: lineage, enumerable: false })
+        callback()
+      },
+      (error: Error) => callback(error),
+    )
   }
 
   /** express-session: loads a session by id into a Session object. */
@@ -187,14 +230,8 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
   }
 
   /** express-session: turns stored data back into its Session and Cookie objects on the request. */
-  createSession<S = unknown>(req: Request, data: FrameworkSession): S {
-    const express = this.#expressSession()
-    const stored = (data.cookie ?? {}) as { expires?: unknown; originalMaxAge?: unknown }
-    const cookie = new express.Cookie(stored)
-    if (typeof stored.expires === 'string') cookie.expires = new Date(stored.expires)
-    cookie.originalMaxAge = stored.originalMaxAge
-    req.session = new express.Session(req, { ...data, cookie })
-    return req.session as S
+  createSession<S = unknown>(req: FrameworkRequest, data: FrameworkSession): S {
+    return expressSessionOf<S>(req, data)
   }
 
   async #get(sid: string): Promise<StoredSessionData | null> {
@@ -208,11 +245,10 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
     }
     if (text === null) return null
     try {
-      return this.#serializer.parse(text)
+      return this.#o.serializer.parse(text)
     } catch (error) {
       // A session that cannot be read is no session: the user signs in again, the store stays up.
-      const failure = new RedkitError(ErrorCodes.E_DECODE, `stored session ${idHash(sid)} cannot be parsed`, { cause: error })
-      if (this.listenerCount('error') > 0) this.emit('error', failure)
+      this.report(new RedkitError(ErrorCodes.E_DECODE, `stored session ${idHash(sid)} cannot be parsed`, { cause: error }))
       return null
     }
   }
@@ -220,13 +256,81 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
   async #set(sid: string, session: FrameworkSession): Promise<void> {
     this.#requireId(sid)
     const ttl = this.#ttlOf(session)
-    if (ttl <= 0) {
+    if (ttl < 0) {
       await this.#records.destroy(sid)
       return
     }
+    const text = this.#serialize(sid, session)
+    const keys = this.#records.keys.of(sid)
+    const connection = this.#rk.connection
+    const absolute = this.#o.absoluteTimeoutMs
+    if (!this.#o.userIdOf) {
+      await storeSetScript.call(connection, keys, [text, ttl, '0', absolute])
+      return
+    }
+    // The index entry goes first: a session is never live without it, so revoke-all finds it.
+    const user = this.#ownerOf(session as StoredSessionData)
+    const deadline = this.#indexDeadline(ttl)
+    const epoch = user === '' ? 0 : await this.#records.indexAdd(user, sid, deadline, false)
+    const old = await storeSetScript.call(connection, keys, [text, ttl, '1', absolute])
+    if (typeof old === 'number') {
+      // Destroyed (a save in flight after a logout or revoke-all) or past its absolute deadline.
+      if (user !== '') await this.#records.indexRemove(user, [sid])
+      return
+    }
+    const previous = old === null ? '' : this.#ownerIn(old)
+    if (previous === user) return
+    // A login (or logout) inside the session, or a session regenerated from another: leave the
+    // previous owner's index, drop the new owner's entries of sessions that ended since, and read
+    // the user's revocation epoch again. A revoke-all that began since this save started (or since
+    // the session this one replaced was read) may have missed it: end it.
+    const [, now] = await Promise.all([
+      previous === '' ? undefined : this.#records.indexRemove(previous, [sid]),
+      user === '' ? undefined : this.#records.indexAdd(user, sid, deadline),
+    ])
+    const lineage = (session as { [LINEAGE]?: Lineage })[LINEAGE]
+    const expected = lineage?.user === user ? lineage.epoch : epoch
+    if (user !== '' && (now !== epoch || now !== expected)) await this.#records.destroy(sid)
+  }
+
+  async #touch(sid: string, session: FrameworkSession): Promise<void> {
+    if (this.#o.disableTouch || this.#o.disableTTL || !this.#isId(sid)) return
+    const keys = this.#records.keys.of(sid)
+    const ttl = Math.max(1, this.#ttlOf(session))
+    const connection = this.#rk.connection
+    const user = this.#o.userIdOf ? this.#ownerOf(session as StoredSessionData) : ''
+    await Promise.all([
+      this.#o.absoluteTimeoutMs > 0
+        ? storeTouchScript.call(connection, keys, [ttl])
+        : connection.send(['PEXPIRE', keys.session, String(ttl)], { key: keys.session }),
+      // The index lives as long as its longest session: a rolling session keeps it alive.
+      user === '' ? undefined : this.#records.indexExtend(user, this.#indexDeadline(ttl)),
+    ])
+  }
+
+  /** Ends a session with a tombstone that outlives it. */
+  async #end(keys: SessionKeys): Promise<void> {
+    await storeEndScript.call(this.#rk.connection, keys, [TOMBSTONE_LEAST_MS, this.#tombstoneMs()])
+  }
+
+  /** How long the tombstone of a session without a TTL lasts: as long as a session could. */
+  #tombstoneMs(): number {
+    const { absoluteTimeoutMs, ttlMs } = this.#o
+    if (absoluteTimeoutMs > 0) return absoluteTimeoutMs
+    return Math.max(TOMBSTONE_LEAST_MS, typeof ttlMs === 'number' ? ttlMs : 86_400_000)
+  }
+
+  /** When a user's index may expire after a save with this TTL (0: never, for sessions without TTL). */
+  #indexDeadline(ttl: number): number {
+    if (ttl === 0) return this.#o.absoluteTimeoutMs > 0 ? Date.now() + this.#o.absoluteTimeoutMs : 0
+    // Slack for the clocks of this process and the server, which set the session's own TTL.
+    return Date.now() + ttl + 60_000
+  }
+
+  #serialize(sid: string, session: FrameworkSession): string {
     let text: string
     try {
-      text = this.#serializer.stringify(session)
+      text = this.#o.serializer.stringify(session)
     } catch (error) {
       throw new RedkitError(ErrorCodes.E_ENCODE, `session ${idHash(sid)} cannot be serialized: ${(error as Error).message}`, {
         cause: error,
@@ -234,83 +338,44 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
     }
     if (typeof text !== 'string') throw new RedkitError(ErrorCodes.E_ENCODE, 'the serializer did not return a string')
     const bytes = Buffer.byteLength(text)
-    if (bytes > this.#maxDataBytes)
-      throw new RedkitError(ErrorCodes.E_TOO_LARGE, `session is ${bytes} bytes serialized, above maxDataBytes ${this.#maxDataBytes}`)
-    const key = this.#records.key(sid)
-    if (!this.#userIdOf) {
-      await this.#rk.connection.send(['SET', key, text, 'PX', String(ttl)], { key })
-      return
-    }
-    // The index entry goes first: a session is never live without it, so revoke-all finds it.
-    const user = this.#ownerOf(session as StoredSessionData)
-    if (user !== '') await this.#records.indexAdd(user, sid, 0, false)
-    const old = await this.#rk.connection.send<string | null>(['SET', key, text, 'PX', String(ttl), 'GET'], { key })
-    const previous = old === null ? '' : this.#ownerIn(old)
-    if (previous === user) return
-    // A login (or logout) inside the session: leave the previous owner's index, and drop the new
-    // owner's entries of sessions that ended since.
-    await Promise.all([
-      previous === '' ? undefined : this.#records.indexRemove(previous, [sid]),
-      user === '' ? undefined : this.#records.indexAdd(user, sid, 0),
-    ])
+    if (bytes > this.#o.maxDataBytes)
+      throw new RedkitError(ErrorCodes.E_TOO_LARGE, `session is ${bytes} bytes serialized, above maxDataBytes ${this.#o.maxDataBytes}`)
+    return text
   }
 
   /** The owner of a session ('' for none), validated. */
   #ownerOf(session: StoredSessionData): string {
-    const raw = this.#userIdOf?.(session)
-    return raw === undefined || raw === null ? '' : validateUserId(raw)
+    const raw = userIdText(this.#o.userIdOf?.(session))
+    return raw === undefined ? '' : validateUserId(raw)
   }
 
   /** The owner recorded in stored text; '' when it cannot be read (its index entry is pruned later). */
   #ownerIn(text: string): string {
     try {
-      return this.#ownerOf(this.#serializer.parse(text))
+      return this.#ownerOf(this.#o.serializer.parse(text))
     } catch {
       return ''
     }
   }
 
-  async #touch(sid: string, session: FrameworkSession): Promise<void> {
-    if (this.#disableTouch || !this.#isId(sid)) return
-    const key = this.#records.key(sid)
-    await this.#rk.connection.send(['PEXPIRE', key, String(Math.max(1, this.#ttlOf(session)))], { key })
-  }
-
-  async #ids(): Promise<string[]> {
-    const ids: string[] = []
-    await this.#records.scan(async (batch) => {
-      ids.push(...batch)
-    })
-    return ids
-  }
-
-  async #all(): Promise<Array<StoredSessionData & { id: string }>> {
-    const sessions: Array<StoredSessionData & { id: string }> = []
-    await this.#records.scan(async (batch) => {
-      const found = await Promise.all(batch.map((id) => this.#get(id)))
-      found.forEach((session, i) => {
-        if (session) sessions.push({ ...session, id: batch[i] as string })
-      })
-    })
-    return sessions
-  }
-
-  async #clear(): Promise<void> {
-    await this.#records.scan(async (batch) => {
-      await Promise.all(batch.map((id) => this.#records.destroy(id)))
-    })
-  }
-
-  /** The session's TTL: its cookie's expiry when it has one, else ttlMs. */
+  /** The session's TTL in ms: 0 for none (disableTTL), negative when its cookie has expired. */
   #ttlOf(session: FrameworkSession): number {
     if (session === null || typeof session !== 'object') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'session must be an object')
+    if (this.#o.disableTTL) return 0
+    const { ttlMs } = this.#o
+    if (typeof ttlMs === 'function') {
+      const ttl = ttlMs(session as StoredSessionData)
+      if (typeof ttl !== 'number' || !Number.isFinite(ttl))
+        throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `the ttlMs function returned ${String(ttl)}, not a number of ms`)
+      return ttl <= 0 ? -1 : Math.ceil(ttl)
+    }
     const cookie = session.cookie
+    let ttl = ttlMs
     if (cookie?.expires) {
       const at = new Date(cookie.expires).getTime()
-      if (Number.isFinite(at)) return Math.ceil(at - Date.now())
-    }
-    if (typeof cookie?.maxAge === 'number' && Number.isFinite(cookie.maxAge)) return Math.ceil(cookie.maxAge)
-    return this.#ttlMs
+      if (Number.isFinite(at)) ttl = Math.ceil(at - Date.now())
+    } else if (typeof cookie?.maxAge === 'number' && Number.isFinite(cookie.maxAge)) ttl = Math.ceil(cookie.maxAge)
+    return ttl <= 0 ? -1 : ttl
   }
 
   #isId(sid: unknown): sid is string {
@@ -324,40 +389,4 @@ export class RedkitSessionStore extends EventEmitter<SessionStoreEvents> {
         'session id must be 1 to 256 characters of [A-Za-z0-9_-] (what uid-safe and crypto ids produce)',
       )
   }
-
-  #expressSession(): ExpressSessionModule {
-    if (this.#express) return this.#express
-    try {
-      this.#express = createRequire(import.meta.url)('express-session') as ExpressSessionModule
-      return this.#express
-    } catch (error) {
-      throw new RedkitError(
-        ErrorCodes.E_INVALID_ARGUMENT,
-        'createSession is for express-session, which is not installed (npm install express-session)',
-        {
-          cause: error,
-        },
-      )
-    }
-  }
-}
-
-/** Runs a store operation for both calling styles: node callback, or the returned promise. */
-function settle<T>(work: Promise<T>, callback: StoreCallback<T> | undefined, onThrow: (error: unknown) => void): Promise<T> {
-  if (!callback) return work
-  // With a callback the error goes there only: the promise the framework ignores must not reject.
-  // A callback that throws must not become an unhandled rejection (it would take the process down):
-  // its error is reported instead.
-  const call = (error: Error | null, result?: T) => {
-    try {
-      callback(error, result)
-    } catch (thrown) {
-      onThrow(thrown)
-    }
-  }
-  work.then(
-    (result) => call(null, result),
-    (error: Error) => call(error),
-  )
-  return work.catch(() => undefined as T)
 }

@@ -46,8 +46,11 @@ export interface Session<D = unknown> {
   userAgent: string | undefined
 }
 
-/** A session as listed for its user (no data, no secrets). */
-export type SessionInfo = Omit<Session<never>, 'data' | 'token' | 'csrfToken'>
+/**
+ * A session as listed for its user: no data and no secrets. `handle` names it for
+ * `destroyByHandle` (a one-way hash: the id itself is a bearer token and is never listed).
+ */
+export type SessionInfo = Omit<Session<never>, 'id' | 'data' | 'token' | 'csrfToken'> & { handle: string }
 
 export interface GetSessionOptions extends ClientContext {
   /** Record the access and slide the idle timeout. @defaultValue true */

@@ -76,8 +76,10 @@ describe.each(TOPOLOGIES)('RedkitSessionStore on %s', (_topology, options) => {
       expect(JSON.parse((await laptop('/me')).body)).toEqual({ user: 'ada', views: 2 })
       await phone('/login/ada', 'POST')
       expect(JSON.parse((await phone('/me')).body)).toEqual({ user: 'ada', views: 1 })
-      const ids = await store.listForUser('ada')
-      expect(ids).toHaveLength(2)
+      const listed = await store.listForUser('ada')
+      expect(listed).toHaveLength(2)
+      const ids = await store.ids()
+      expect(listed.map((s) => s.handle).sort()).toEqual(ids.map((id) => store.handleOf(id)).sort())
       const key = storeKey(name, ids[0] as string)
       const ttl = await rk.connection.send<number>(['PTTL', key], { key })
       expect(ttl).toBeGreaterThan(50_000)
@@ -167,14 +169,15 @@ describe.each(TOPOLOGIES)('RedkitSessionStore on %s', (_topology, options) => {
   it('moves a session between user indexes when its owner changes', async () => {
     const name = `owners${++seq}`
     const store = new RedkitSessionStore({ redkit: rk, name, userIdOf: (s) => s.user as string | undefined })
+    const handles = async (user: string) => (await store.listForUser(user)).map((s) => s.handle)
     await store.set('s1', { user: 'ada' })
     await store.set('s1', { user: 'ada', n: 1 })
-    expect(await store.listForUser('ada')).toEqual(['s1'])
+    expect(await handles('ada')).toEqual([store.handleOf('s1')])
     await store.set('s1', { user: 'bob' })
-    expect(await store.listForUser('ada')).toEqual([])
-    expect(await store.listForUser('bob')).toEqual(['s1'])
+    expect(await handles('ada')).toEqual([])
+    expect(await handles('bob')).toEqual([store.handleOf('s1')])
     await store.set('s1', {})
-    expect(await store.listForUser('bob')).toEqual([])
+    expect(await handles('bob')).toEqual([])
     expect(await store.get('s1')).toEqual({})
     // An entry left in a former owner's index (a write that failed half-way) never lets that user's
     // revoke-all end someone else's session.
