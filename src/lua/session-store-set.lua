@@ -10,6 +10,7 @@
   ARGV[2] TTL in ms; 0 for none (disableTTL)
   ARGV[3] '1' to reply with the text it replaced
   ARGV[4] absolute timeout in ms; 0 for none
+  ARGV[5] how long the deadline outlives the session, ms: a save in flight at the deadline is refused
   Reply: -1 when the id is destroyed, -2 when it is past its absolute deadline (nothing written,
          the session is deleted); with ARGV[3], the previous text, or false when there was none;
          otherwise 1
@@ -24,11 +25,11 @@ if absolute > 0 then
   if not deadline then
     -- A session seen for the first time, or one saved before the option was set: its clock starts now.
     deadline = now + absolute
-    redis.call('SET', KEYS[3], deadline, 'PXAT', deadline)
+    redis.call('SET', KEYS[3], deadline, 'PXAT', deadline + tonumber(ARGV[5]))
   end
   local left = deadline - now
   if left <= 0 then
-    redis.call('DEL', KEYS[1], KEYS[3])
+    redis.call('DEL', KEYS[1])
     return -2
   end
   if ttl == 0 or ttl > left then ttl = left end

@@ -265,14 +265,14 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     const connection = this.#rk.connection
     const absolute = this.#o.absoluteTimeoutMs
     if (!this.#o.userIdOf) {
-      await storeSetScript.call(connection, keys, [text, ttl, '0', absolute])
+      await storeSetScript.call(connection, keys, [text, ttl, '0', absolute, TOMBSTONE_LEAST_MS])
       return
     }
     // The index entry goes first: a session is never live without it, so revoke-all finds it.
     const user = this.#ownerOf(session as StoredSessionData)
     const deadline = this.#indexDeadline(ttl)
     const epoch = user === '' ? 0 : await this.#records.indexAdd(user, sid, deadline, false)
-    const old = await storeSetScript.call(connection, keys, [text, ttl, '1', absolute])
+    const old = await storeSetScript.call(connection, keys, [text, ttl, '1', absolute, TOMBSTONE_LEAST_MS])
     if (typeof old === 'number') {
       // Destroyed (a save in flight after a logout or revoke-all) or past its absolute deadline.
       if (user !== '') await this.#records.indexRemove(user, [sid])
