@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { withTimeout } from './async.js'
 import { type BackoffOptions, backoffDelay, sleep } from './backoff.js'
 import { BlockingConnection } from './blocking.js'
 import type { Connection } from './connection.js'
@@ -6,10 +7,18 @@ import { defineScript } from './scripts.js'
 import { entriesOf, type StreamEntry } from './stream-reply.js'
 
 const deadScript = defineScript<[stream: string, dead: string], string[], number>('stream-dead')
-/** What the reader hands over: one stream entry, with how many times it was delivered. */
+const createScript = defineScript<
+  [stream: string, registry: string],
+  [group: string, from: 'new' | 'retained', lost: '0' | '1', youngMs: number],
+  number
+>('stream-group-create')
+const extendScript = defineScript<[stream: string], string[], number>('stream-extend')
+
+/** What the reader hands over: one stream entry, with the handler call it is. */
 export interface ReaderEntry {
   streamId: string
   fields: string[]
+  /** 1 on the first handler call of this delivery, more on retries after a handler failure. */
   attempt: number
 }
 
@@ -19,14 +28,33 @@ export interface StreamGroupReaderOptions {
   dead: string
   group: string
   from: 'new' | 'retained'
+  /**
+   * Handler calls after which a failing entry goes to the dead letters. Only calls that ran count:
+   * an entry taken over from a consumer that died gets its attempts again (a crash is not a failure).
+   */
   attempts: number
   backoff: BackoffOptions
-  /** Entries handled at once; entries with the same `orderKey` are always handled one after the other, in stream order. */
+  /** Entries handled at once, exactly; entries with the same `orderKey` are always handled one after the other, in stream order. */
   concurrency: number
   reclaimIdleMs: number
   maxDeadLetters: number
   /** Entries fetched per read. @defaultValue 500 */
   readCount?: number
+  /**
+   * Group registry (a hash in the stream's slot). With it, a group lost with the stream's state
+   * (restart without persistence, FLUSHDB, eviction) is recreated from the stream's start, and
+   * groups seen for the first time after such a loss start there too.
+   */
+  registry?: string
+  /** With `registry`: how long after the stream's state began new groups start at its beginning. @defaultValue 86_400_000 */
+  youngStateMs?: number
+  /**
+   * Failed handler calls per entry and group (a hash), so that an entry taken over by another
+   * consumer goes on counting from there. Without it, every delivery gets `attempts` calls.
+   */
+  failures?: string
+  /** The group was found gone and recreated: the events it had not acknowledged are lost. Called once per recreation. */
+  onReset?(): void
   /** The order key of an entry (presence: the member id), so one member's transitions keep their order. */
   orderKey(fields: string[]): string
   /** Runs the handlers; throws to have the entry retried. */
@@ -39,13 +67,17 @@ export interface StreamGroupReaderOptions {
 }
 
 const READ_COUNT = 500
+/** How long stop() tries to hand back what it holds before it leaves it pending. */
+const STOP_BOUND_MS = 2000
 const BLOCK_MS = 1000
 
 /**
- * One consumer of one consumer group of a stream (presence transitions, expiry batches): a blocking XREADGROUP on a
- * dedicated connection, handlers run and the entry acknowledged after they resolve, retries with
- * backoff, a dead letter after the last attempt, and entries left pending by a consumer that died
- * taken over after `reclaimIdleMs`. Delivery is at least once per group.
+ * One consumer of one consumer group of a stream (presence transitions, expiry events): a blocking
+ * XREADGROUP on a dedicated connection that reads only as many entries as there are free handler
+ * slots; each entry acknowledged as soon as its handlers resolve
+ * (acknowledgements of one tick share one XACK); retries with backoff and a dead letter after the
+ * last attempt; entries this consumer still holds kept fresh while it works, so only entries of a
+ * consumer that died are taken over (after `reclaimIdleMs`). Delivery is at least once per group.
  */
 export class StreamGroupReader {
   readonly consumer = `c-${randomBytes(6).toString('hex')}`
@@ -55,6 +87,16 @@ export class StreamGroupReader {
   #running = false
   #loop: Promise<void> | undefined
   #lastReclaim = 0
+  /** Entries read and not yet acknowledged or dead-lettered. */
+  readonly #held = new Set<string>()
+  #acks: string[] = []
+  #acking: Promise<void> | undefined
+  #extender: NodeJS.Timeout | undefined
+  /** Entries dispatched and not settled yet. */
+  #active = 0
+  #slotFreed: (() => void) | undefined
+  /** The last entry started per order key: the next one of that key waits for it. */
+  readonly #lanes = new Map<string, Promise<void>>()
 
   constructor(connection: Connection, options: StreamGroupReaderOptions) {
     this.#connection = connection
@@ -66,108 +108,193 @@ export class StreamGroupReader {
   }
 
   async start(): Promise<void> {
-    const { stream, group, from } = this.#options
-    try {
-      await this.#connection.send(['XGROUP', 'CREATE', stream, group, from === 'retained' ? '0' : '$', 'MKSTREAM'], { key: stream })
-    } catch (error) {
-      if (!(error instanceof Error && /BUSYGROUP/.test(error.message))) throw error
-    }
+    await this.#createGroup(false)
     this.#blocking = new BlockingConnection(this.#connection)
     this.#running = true
     this.#lastReclaim = Date.now()
+    const every = Math.max(50, Math.floor(this.#options.reclaimIdleMs / 3))
+    this.#extender = setInterval(() => this.#extend(), every)
+    this.#extender.unref()
     this.#loop = this.#run()
   }
 
+  async #createGroup(lost: boolean): Promise<void> {
+    const { stream, group, from, registry } = this.#options
+    if (registry) {
+      await createScript.run(
+        this.#connection,
+        [stream, registry],
+        [group, from, lost ? '1' : '0', this.#options.youngStateMs ?? 86_400_000],
+      )
+      return
+    }
+    try {
+      await this.#connection.send(['XGROUP', 'CREATE', stream, group, from === 'retained' || lost ? '0' : '$', 'MKSTREAM'], { key: stream })
+    } catch (error) {
+      if (!(error instanceof Error && /BUSYGROUP/.test(error.message))) throw error
+    }
+  }
+
   async #run(): Promise<void> {
+    const { concurrency } = this.#options
     while (this.#running) {
       try {
-        const entries = entriesOf(await this.#read())
-        if (entries.length > 0) await this.#handleBatch(entries.map(([streamId, fields]) => ({ streamId, fields, attempt: 1 })))
+        if (this.#active >= concurrency) {
+          // Every slot is busy: read again once a handler finishes, not before (exactly `concurrency` at once).
+          await new Promise<void>((resolve) => {
+            this.#slotFreed = resolve
+          })
+          continue
+        }
+        const wanted = Math.min(this.#options.readCount ?? READ_COUNT, concurrency - this.#active)
+        for (const [streamId, fields] of entriesOf(await this.#read(wanted))) this.#dispatch({ streamId, fields, attempt: 1 })
         if (Date.now() - this.#lastReclaim >= this.#options.reclaimIdleMs / 2) {
           this.#lastReclaim = Date.now()
           await this.#reclaim()
         }
-      } catch (error) {
+      } catch (caught) {
         if (!this.#running) break
+        let error = caught
+        if (error instanceof Error && /NOGROUP/.test(error.message)) {
+          // The stream's state is gone (restart without persistence, FLUSHDB, eviction): without a
+          // group no event would ever arrive again. What it held unacknowledged is lost; say so once.
+          try {
+            await this.#createGroup(true)
+            this.#held.clear()
+            this.#options.onReset?.()
+            continue
+          } catch (again) {
+            error = again
+          }
+        }
         this.#options.onError(error)
         await sleep(250)
       }
     }
   }
 
-  #read(): Promise<unknown> {
+  #read(count: number): Promise<unknown> {
     const { stream, group } = this.#options
-    const args = [
-      'XREADGROUP',
-      'GROUP',
-      group,
-      this.consumer,
-      'COUNT',
-      String(this.#options.readCount ?? READ_COUNT),
-      'BLOCK',
-      String(BLOCK_MS),
-      'STREAMS',
-      stream,
-      '>',
-    ]
+    const args = ['XREADGROUP', 'GROUP', group, this.consumer, 'COUNT', String(count), 'BLOCK', String(BLOCK_MS), 'STREAMS', stream, '>']
     // A reply later than BLOCK plus a margin means a stalled connection: it is dropped and reopened.
     return (this.#blocking as BlockingConnection).call(args, stream, BLOCK_MS + 2000)
   }
 
-  /** Takes over entries another consumer of the group left unacknowledged for reclaimIdleMs (it died). */
+  /**
+   * Takes over entries another consumer of the group left unacknowledged for reclaimIdleMs (it died:
+   * a live one keeps its entries fresh), and removes consumers that hold nothing and were idle as long.
+   */
   async #reclaim(): Promise<void> {
     const { stream, group, reclaimIdleMs } = this.#options
     const pending = await this.#connection.send<unknown[]>(['XPENDING', stream, group, 'IDLE', String(reclaimIdleMs), '-', '+', '100'], {
       key: stream,
     })
+    await this.#dropIdleConsumers()
     if (!Array.isArray(pending) || pending.length === 0) return
-    const deliveries = new Map<string, number>()
-    for (const row of pending) if (Array.isArray(row)) deliveries.set(String(row[0]), Number(row[3]))
+    const free = Math.max(1, this.#options.concurrency - this.#active)
+    const ids = pending
+      .filter((row): row is unknown[] => Array.isArray(row))
+      .map((row) => String(row[0]))
+      .slice(0, free)
     const claimed = entriesOf([
-      [
-        stream,
-        await this.#connection.send(['XCLAIM', stream, group, this.consumer, String(reclaimIdleMs), ...deliveries.keys()], { key: stream }),
-      ],
+      [stream, await this.#connection.send(['XCLAIM', stream, group, this.consumer, String(reclaimIdleMs), ...ids], { key: stream })],
     ])
-    // XCLAIM counted one more delivery.
-    await this.#handleBatch(claimed.map(([streamId, fields]) => ({ streamId, fields, attempt: (deliveries.get(streamId) ?? 0) + 1 })))
+    for (const [streamId, fields] of claimed) this.#dispatch({ streamId, fields, attempt: 1 }, true)
   }
 
-  /** Runs a batch: entries of one order key in sequence, different keys concurrently; then one XACK. */
-  async #handleBatch(entries: ReaderEntry[]): Promise<void> {
-    const lanes = new Map<string, ReaderEntry[]>()
-    for (const entry of entries) {
-      const key = this.#options.orderKey(entry.fields)
-      const lane = lanes.get(key)
-      if (lane) lane.push(entry)
-      else lanes.set(key, [entry])
-    }
-    const queue = [...lanes.values()]
-    const acks: string[] = []
-    let next = 0
-    const worker = async () => {
-      while (next < queue.length) {
-        const lane = queue[next++] as ReaderEntry[]
-        for (const entry of lane) {
-          if (await this.#handleEntry(entry)) acks.push(entry.streamId)
-        }
+  /** Consumers of processes that died stay in the group forever otherwise. Deleting one that holds nothing loses nothing. */
+  async #dropIdleConsumers(): Promise<void> {
+    const { stream, group, reclaimIdleMs } = this.#options
+    const rows = await this.#connection.send<unknown[]>(['XINFO', 'CONSUMERS', stream, group], { key: stream })
+    if (!Array.isArray(rows)) return
+    for (const row of rows) {
+      const info = toRecord(row)
+      if (info.name === undefined || info.name === this.consumer) continue
+      if (Number(info.pending) === 0 && Number(info.idle) > reclaimIdleMs) {
+        await this.#connection.send(['XGROUP', 'DELCONSUMER', stream, group, String(info.name)], { key: stream })
       }
     }
-    await Promise.all(Array.from({ length: Math.min(this.#options.concurrency, queue.length) }, worker))
-    if (acks.length > 0)
-      await this.#connection.send(['XACK', this.#options.stream, this.#options.group, ...acks], { key: this.#options.stream })
+  }
+
+  /** Starts an entry: after the previous entry of its order key, concurrently with other keys. */
+  #dispatch(entry: ReaderEntry, redelivered = false): void {
+    this.#held.add(entry.streamId)
+    this.#active++
+    const key = this.#options.orderKey(entry.fields)
+    const run = (this.#lanes.get(key) ?? Promise.resolve()).then(() => this.#process(entry, redelivered))
+    this.#lanes.set(key, run)
+    void run.finally(() => {
+      if (this.#lanes.get(key) === run) this.#lanes.delete(key)
+      this.#active--
+      const wake = this.#slotFreed
+      this.#slotFreed = undefined
+      wake?.()
+    })
+  }
+
+  async #process(entry: ReaderEntry, redelivered: boolean): Promise<void> {
+    try {
+      if (await this.#handleEntry(entry, redelivered)) {
+        this.#ack(entry.streamId)
+        return
+      }
+    } catch (error) {
+      // The dead letter could not be written: the entry stays pending and is taken over later.
+      this.#options.onError(error)
+    }
+    this.#held.delete(entry.streamId)
+  }
+
+  /** Resolves once every entry started so far is settled and acknowledged. */
+  async #drain(): Promise<void> {
+    while (this.#lanes.size > 0) await Promise.allSettled([...this.#lanes.values()])
+    await this.#acking
+  }
+
+  /** Acknowledges as handlers finish; acknowledgements of one tick travel in one XACK. */
+  #ack(streamId: string): void {
+    this.#acks.push(streamId)
+    this.#acking ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      const ids = this.#acks
+      this.#acks = []
+      this.#acking = undefined
+      try {
+        await this.#connection.send(['XACK', this.#options.stream, this.#options.group, ...ids], { key: this.#options.stream })
+      } catch (error) {
+        // Still pending: handled again after reclaimIdleMs (at least once).
+        this.#options.onError(error)
+      } finally {
+        for (const id of ids) this.#held.delete(id)
+      }
+    })
+  }
+
+  /** Resets the idle time of the entries still being handled, so that no peer takes them over. */
+  #extend(): void {
+    if (this.#held.size === 0 || !this.#running) return
+    const ids = [...this.#held].slice(0, 1000)
+    extendScript
+      .run(this.#connection, [this.#options.stream], [this.#options.group, this.consumer, ...ids])
+      .catch((error) => this.#options.onError(error))
   }
 
   /** True when the entry is to be acknowledged; false when it stays pending (stopping) or was dead-lettered. */
-  async #handleEntry(entry: ReaderEntry): Promise<boolean> {
+  async #handleEntry(entry: ReaderEntry, redelivered: boolean): Promise<boolean> {
     const { attempts, backoff } = this.#options
-    let lastError: unknown
-    for (let attempt = Math.max(1, entry.attempt); attempt <= attempts; attempt++) {
+    // Handler calls that failed before, in any consumer: a delivery cut short by a crash ran no
+    // failing call, so it costs no attempt.
+    const field = `${entry.streamId}/${this.#options.group}`
+    let failed = redelivered ? await this.#failures(field) : 0
+    let lastError: unknown = failed > 0 ? new Error(`failed ${failed} times before (error not kept)`) : undefined
+    for (let attempt = failed + 1; attempt <= attempts; attempt++) {
       try {
         await this.#options.handle({ ...entry, attempt })
+        if (failed > 0) await this.#forget(field)
         return true
       } catch (error) {
         lastError = error
+        failed = attempt
+        await this.#countFailure(field)
         if (!this.#running) return false
         if (attempt < attempts) await sleep(backoffDelay(attempt, backoff))
       }
@@ -178,8 +305,28 @@ export class StreamGroupReader {
       [this.#options.stream, this.#options.dead],
       [this.#options.group, entry.streamId, String(this.#options.maxDeadLetters), ...this.#options.onDead(entry, lastError)],
     )
-    this.#options.afterDead?.(entry, lastError)
+    await this.#forget(field)
+    this.#options.afterDead?.({ ...entry, attempt: attempts }, lastError)
     return false
+  }
+
+  async #failures(field: string): Promise<number> {
+    const { failures } = this.#options
+    if (!failures) return 0
+    const n = await this.#connection.send<string | null>(['HGET', failures, field], { key: failures })
+    return Math.max(0, Math.floor(Number(n ?? 0)) || 0)
+  }
+
+  async #countFailure(field: string): Promise<void> {
+    const { failures } = this.#options
+    if (!failures) return
+    await this.#connection.send(['HINCRBY', failures, field, '1'], { key: failures }).catch((error) => this.#options.onError(error))
+  }
+
+  async #forget(field: string): Promise<void> {
+    const { failures } = this.#options
+    if (!failures) return
+    await this.#connection.send(['HDEL', failures, field], { key: failures }).catch((error) => this.#options.onError(error))
   }
 
   /**
@@ -194,20 +341,33 @@ export class StreamGroupReader {
     this.#blocking = undefined
     // Cut the blocking read now rather than wait for BLOCK to time out.
     blocking?.close()
+    const wake = this.#slotFreed
+    this.#slotFreed = undefined
+    wake?.()
     await this.#loop
+    await this.#drain()
+    clearInterval(this.#extender)
+    // Bounded: with Redis unreachable, what this consumer holds stays pending for another one.
+    await withTimeout(
+      () => this.#leave(),
+      STOP_BOUND_MS,
+      () => undefined,
+    )
+  }
+
+  async #leave(): Promise<void> {
     const { stream, group } = this.#options
     try {
       const own = entriesOf(
         await this.#connection.send(
           ['XREADGROUP', 'GROUP', group, this.consumer, 'COUNT', String(this.#options.readCount ?? READ_COUNT), 'STREAMS', stream, '0'],
-          {
-            key: stream,
-          },
+          { key: stream },
         ),
       )
       // One attempt each while stopping: an entry whose handler fails stays pending, and another
       // consumer of the group takes it over after reclaimIdleMs (no backoff, no dead letter on close).
-      if (own.length > 0) await this.#handleBatch(own.map(([streamId, fields]: StreamEntry) => ({ streamId, fields, attempt: 1 })))
+      for (const [streamId, fields] of own as StreamEntry[]) this.#dispatch({ streamId, fields, attempt: 1 }, true)
+      await this.#drain()
       // Leave no consumer behind, unless it still holds entries (deleting it would drop them).
       const held = await this.#connection.send<unknown[]>(['XPENDING', stream, group, '-', '+', '1', this.consumer], { key: stream })
       if (Array.isArray(held) && held.length === 0) {
@@ -217,4 +377,15 @@ export class StreamGroupReader {
       this.#options.onError(error)
     }
   }
+}
+
+/** XINFO rows: flat field/value arrays (RESP2) or maps (RESP3). */
+function toRecord(row: unknown): Record<string, unknown> {
+  if (row instanceof Map) return Object.fromEntries(row)
+  if (Array.isArray(row)) {
+    const out: Record<string, unknown> = {}
+    for (let i = 0; i + 1 < row.length; i += 2) out[String(row[i])] = row[i + 1]
+    return out
+  }
+  return typeof row === 'object' && row !== null ? (row as Record<string, unknown>) : {}
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { validateBackoff } from '../core/backoff.js'
 import { Component, type ErrorSink } from '../core/component.js'
@@ -8,8 +9,9 @@ import { validateName, validateObjectName } from '../core/keys.js'
 import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
 import { count, durationMs, oneOf, optionsObject, positiveInteger, timerMs } from '../core/validate.js'
 import { ExpiryKeys } from './expiry-keys.js'
-import { GroupReader } from './group-reader.js'
+import { GroupReader, type GroupSettings } from './group-reader.js'
 import { NativeExpirySubscriber } from './native.js'
+import { warnIfEvictable } from './server-check.js'
 import { Sweeper } from './sweeper.js'
 import type {
   DeadLetter,
@@ -27,6 +29,11 @@ export interface ExpirationsEvents {
   error: [RedkitError]
   /** An event failed every attempt and went to the dead letters. */
   dead: [DeadLetter]
+  /**
+   * A group was found gone (Redis restarted without persistence, FLUSHDB, the stream evicted or
+   * deleted) and recreated from the stream's start: events it had not acknowledged are lost.
+   */
+  reset: [{ group: string }]
 }
 
 /**
@@ -43,7 +50,8 @@ export class Expirations extends Component {
   readonly #keys: ExpiryKeys
   readonly #writer: DeadlineWriter
   readonly #options: Required<ExpirationsOptions>
-  readonly #readers = new Map<string, GroupReader>()
+  readonly #readers = new Map<string, { reader: GroupReader; started: Promise<void> }>()
+  #offsetMs = 0
   #sweeper: Sweeper | undefined
   #native: NativeExpirySubscriber | undefined
 
@@ -84,6 +92,7 @@ export class Expirations extends Component {
     this.assertOpen()
     this.#userKey(key)
     const ttlMs = durationMs(optionsObject(options ?? null, 'set options').ttlMs, 'ttlMs')
+    warnIfEvictable(this.#rk)
     const deadline = await this.#writer.set(key, value, ttlMs, options.keepValue ?? true)
     this.#ensureSweeper()
     return deadline
@@ -137,50 +146,89 @@ export class Expirations extends Component {
     optionsObject(options)
     const regex = compileGlob(pattern)
     if (typeof handler !== 'function') throw errors.invalidArgument('handler', 'a function', handler)
-    const mode = options.mode ?? 'reliable'
+    const mode = oneOf(options.mode ?? 'reliable', 'mode', ['reliable', 'native'] as const)
     if (mode === 'native') {
+      // Native events carry no value and have no groups: every subscriber hears each one.
+      for (const option of ['group', 'withValue', 'attempts', 'backoff', 'concurrency', 'from'] as const)
+        if (options[option] !== undefined)
+          throw errors.invalidArgument(option, 'unset in native mode (reliable mode only)', options[option])
       this.#native ??= new NativeExpirySubscriber(this.#rk.connection, {
         onError: (error) => this.report(error),
         topologyCheckMs: this.#options.nativeTopologyCheckMs,
       })
       return this.#native.add(regex, handler as ExpiryHandler)
     }
-    oneOf(mode, 'mode', ['reliable', 'native'] as const)
-    const group = validateObjectName(options.group ?? 'default', 'group')
-    validateBackoff(options.backoff)
-    if (options.from !== undefined) oneOf(options.from, 'from', ['new', 'retained'] as const)
-    const attempts = positiveInteger(options.attempts ?? 5, 'attempts')
-    const concurrency = positiveInteger(options.concurrency ?? 64, 'concurrency')
-    let reader = this.#readers.get(group)
-    if (!reader) {
-      reader = new GroupReader(this.#rk.connection, this.#keys, this.#rk.codec, group, {
-        attempts,
-        backoff: options.backoff ?? { delayMs: 200, maxDelayMs: 10_000 },
-        concurrency,
-        from: options.from ?? 'new',
+    // Without a name, the group is the pattern's own: subscriptions of one pattern share their
+    // events across processes, and no two patterns (a cache's and a session's) ever take each other's.
+    const group = validateObjectName(options.group ?? defaultGroup(pattern), 'group')
+    const given = {
+      attempts: options.attempts === undefined ? undefined : positiveInteger(options.attempts, 'attempts'),
+      backoff: validateBackoff(options.backoff),
+      concurrency: options.concurrency === undefined ? undefined : positiveInteger(options.concurrency, 'concurrency'),
+      from: options.from === undefined ? undefined : oneOf(options.from, 'from', ['new', 'retained'] as const),
+    }
+    let pending = this.#readers.get(group)
+    if (pending) {
+      const { reader } = pending
+      for (const [option, value] of Object.entries(given))
+        if (value !== undefined && JSON.stringify(value) !== JSON.stringify(reader.settings[option as keyof GroupSettings]))
+          throw errors.invalidArgument(
+            option,
+            `${JSON.stringify(reader.settings[option as keyof GroupSettings])}, as group ${group} is already read with in this process`,
+            value,
+          )
+    } else {
+      const reader = new GroupReader(this.#rk.connection, this.#keys, this.#rk.codec, group, {
+        attempts: given.attempts ?? 5,
+        backoff: given.backoff ?? { delayMs: 200, maxDelayMs: 10_000 },
+        concurrency: given.concurrency ?? 64,
+        from: given.from ?? 'new',
         reclaimIdleMs: this.#options.reclaimIdleMs,
+        youngStateMs: this.#options.retentionMs || 86_400_000,
         maxDeadLetters: 100_000,
+        offsetMs: () => this.#sweeper?.offsetMs ?? this.#offsetMs,
         onError: (error) => this.report(error),
         onDead: (letter) => this.events.emit('dead', letter),
+        onReset: (name) => this.events.emit('reset', { group: name }),
       })
-      this.#readers.set(group, reader)
-      await reader.start()
+      pending = { reader, started: this.#startReader(group, reader) }
+      this.#readers.set(group, pending)
     }
+    // A start that fails forgets the reader (see #startReader), so the caller's retry starts afresh.
+    await pending.started
     this.#ensureSweeper()
     const entry = { pattern: regex, handler: handler as ExpiryHandler, withValue: options.withValue ?? false }
-    reader.handlers.add(entry)
-    const owner = reader
+    const owner = pending
+    owner.reader.handlers.add(entry)
     return {
       close: async () => {
         // The last handler of the group here: stop the reader while the handler is still there, so
         // events held by this consumer are handled (or left pending), never acknowledged unhandled.
-        if (owner.handlers.size === 1 && owner.handlers.has(entry) && this.#readers.get(group) === owner) {
+        if (owner.reader.handlers.size === 1 && owner.reader.handlers.has(entry) && this.#readers.get(group) === owner) {
           this.#readers.delete(group)
-          await owner.stop()
+          await owner.reader.stop()
         }
-        owner.handlers.delete(entry)
+        owner.reader.handlers.delete(entry)
       },
     }
+  }
+
+  async #startReader(group: string, reader: GroupReader): Promise<void> {
+    try {
+      warnIfEvictable(this.#rk)
+      if (!this.#sweeper?.offsetMs) await this.#learnOffset()
+      await reader.start()
+    } catch (error) {
+      if (this.#readers.get(group)?.reader === reader) this.#readers.delete(group)
+      throw error
+    }
+  }
+
+  /** Lateness is measured on the server clock: learn its offset from ours once, when no sweeper here does. */
+  async #learnOffset(): Promise<void> {
+    const before = Date.now()
+    const [seconds, micros] = await this.#rk.connection.send<[string, string]>(['TIME'], { key: this.#keys.stream })
+    this.#offsetMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - Math.round((before + Date.now()) / 2)
   }
 
   /** Dead letters, oldest first. */
@@ -234,7 +282,7 @@ export class Expirations extends Component {
 
   /** Stops sweeping and delivering; handlers in flight finish and are acknowledged first. */
   protected override async teardown(): Promise<void> {
-    await Promise.allSettled([...this.#readers.values()].map((reader) => reader.stop()))
+    await Promise.allSettled([...this.#readers.values()].map(({ reader }) => reader.stop()))
     this.#readers.clear()
     await this.#sweeper?.stop()
     await this.#native?.close()
@@ -249,4 +297,9 @@ function validateSweepBatch(value: unknown): number {
 function keepOf(given: ExpireOptions): boolean | { value: unknown } {
   const options = optionsObject(given)
   return 'value' in options ? { value: options.value } : (options.keepValue ?? false)
+}
+
+/** The group of a subscription that names none: one per pattern. */
+export function defaultGroup(pattern: string): string {
+  return `p-${createHash('sha256').update(pattern).digest('hex').slice(0, 16)}`
 }

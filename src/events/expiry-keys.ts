@@ -21,6 +21,10 @@ export class ExpiryKeys {
   readonly directory: string
   readonly versions: string
   readonly wake: string
+  /** hash: consumer group -> '1', the groups of the stream (see stream-group-create.lua). */
+  readonly groups: string
+  /** hash: '<stream id>/<group>' -> failed handler calls, while an event is being retried. */
+  readonly failures: string
   readonly #keys: KeySpace
   readonly #cluster: boolean
   readonly #single: SlotKeys
@@ -34,6 +38,8 @@ export class ExpiryKeys {
     this.directory = exp('dir')
     this.versions = exp('dirver')
     this.wake = exp('wake')
+    this.groups = exp('groups')
+    this.failures = exp('failures')
     this.#single = { slot: -1, index: exp('due'), values: exp('val'), claimed: exp('claimed') }
   }
 

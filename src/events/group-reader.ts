@@ -1,10 +1,12 @@
-import { type BackoffOptions, backoffDelay, sleep } from '../core/backoff.js'
+import type { BackoffOptions } from '../core/backoff.js'
 import type { Codec } from '../core/codec.js'
 import type { Connection } from '../core/connection.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { type ReaderEntry, StreamGroupReader } from '../core/stream-group-reader.js'
+import { fieldsToRecord } from '../core/stream-reply.js'
 import type { ExpiryKeys } from './expiry-keys.js'
 import type { DeadLetter, ExpiryEvent, ExpiryHandler } from './types.js'
+import { DEAD_FIELD, EVENT_FIELD, VALUE_RAW } from './wire.js'
 
 export interface GroupHandler {
   pattern: RegExp
@@ -12,64 +14,74 @@ export interface GroupHandler {
   withValue: boolean
 }
 
-export interface GroupReaderOptions {
+/** The options a group is read with; a second subscription of the group must agree with them. */
+export interface GroupSettings {
   attempts: number
   backoff: BackoffOptions
   concurrency: number
   from: 'new' | 'retained'
-  reclaimIdleMs: number
-  maxDeadLetters: number
-  onError(error: unknown): void
-  onDead(letter: DeadLetter): void
 }
 
-/** One event of a batch entry: field = key, value = deadline, or deadline|kept value. */
-interface Pending {
+export interface GroupReaderOptions extends GroupSettings {
+  reclaimIdleMs: number
+  /** How long after Redis lost its data new groups start at the stream's beginning (the retention). */
+  youngStateMs: number
+  maxDeadLetters: number
+  /** Server clock minus local clock, as the sweeper (or a TIME at start) learnt it: lateness is on the server clock. */
+  offsetMs(): number
+  onError(error: unknown): void
+  onDead(letter: DeadLetter): void
+  onReset(group: string): void
+}
+
+/** One event as stored: key, deadline, kept value. */
+interface Stored {
   key: string
   deadline: number
   kept: string | undefined
 }
 
 /**
- * One consumer of one group of the expiry stream. Each stream entry is a sweep's batch of events;
- * the shared StreamGroupReader reads, acknowledges and takes over entries of dead consumers, and
- * this class runs the handlers of each event, retrying and dead-lettering events one by one, so a
- * failing event never replays its neighbours.
+ * One consumer of one group of the expiry stream. Each stream entry is one event: the shared
+ * StreamGroupReader reads it, runs the matching handlers, acknowledges it as soon as they resolve,
+ * retries and dead-letters it on its own, and keeps it from being taken over while it runs.
  */
 export class GroupReader {
   readonly group: string
+  readonly settings: GroupSettings
   readonly handlers = new Set<GroupHandler>()
-  readonly #connection: Connection
   readonly #keys: ExpiryKeys
   readonly #codec: Codec
   readonly #options: GroupReaderOptions
   readonly #reader: StreamGroupReader
-  #stopping = false
   #lane = 0
 
   constructor(connection: Connection, keys: ExpiryKeys, codec: Codec, group: string, options: GroupReaderOptions) {
-    this.#connection = connection
     this.#keys = keys
     this.#codec = codec
     this.group = group
     this.#options = options
+    this.settings = { attempts: options.attempts, backoff: options.backoff, concurrency: options.concurrency, from: options.from }
     this.#reader = new StreamGroupReader(connection, {
       stream: keys.stream,
       dead: keys.dead,
+      registry: keys.groups,
+      failures: keys.failures,
+      youngStateMs: options.youngStateMs,
       group,
       from: options.from,
-      // Whole-entry redelivery only happens when a consumer died holding it: count those deliveries,
-      // so a batch that keeps killing its consumers ends in the dead letters.
       attempts: options.attempts,
       backoff: options.backoff,
-      concurrency: 4,
+      concurrency: options.concurrency,
       reclaimIdleMs: options.reclaimIdleMs,
       maxDeadLetters: options.maxDeadLetters,
-      readCount: 16,
-      // Batches carry no ordering between them.
+      readCount: Math.max(64, options.concurrency * 4),
+      // Expiry events carry no order between them: each is a lane of its own.
       orderKey: () => String(this.#lane++),
-      handle: (entry) => this.#handleEntry(entry),
-      onDead: (entry, error) => ['entry', entry.streamId, 'g', group, 'e', error instanceof Error ? error.message : String(error)],
+      handle: (entry) => this.#handle(entry),
+      onDead: (entry, error) => deadFields(this.#letter(entry, error)),
+      afterDead: (entry, error) => options.onDead(this.#letter(entry, error)),
+      onReset: () => options.onReset(group),
       onError: options.onError,
     })
   }
@@ -78,116 +90,102 @@ export class GroupReader {
     return this.#reader.start()
   }
 
-  async stop(): Promise<void> {
-    this.#stopping = true
-    await this.#reader.stop()
+  stop(): Promise<void> {
+    return this.#reader.stop()
   }
 
-  async #handleEntry(entry: ReaderEntry): Promise<void> {
-    const events: Pending[] = []
+  #stored(entry: ReaderEntry): Stored[] {
     const { fields } = entry
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      const key = fields[i] as string
-      const value = fields[i + 1] as string
-      const bar = value.indexOf('|')
-      const deadline = Number(bar === -1 ? value : value.slice(0, bar))
-      if (!Number.isFinite(deadline)) {
-        this.#options.onError(
-          new RedkitError(ErrorCodes.E_DECODE, `malformed expiry event for ${key} in ${this.#keys.stream} (${entry.streamId})`),
-        )
-        continue
+    if (fields[0] === EVENT_FIELD.key) {
+      const f = fieldsToRecord(fields)
+      const key = f[EVENT_FIELD.key]
+      const deadline = Number(f[EVENT_FIELD.deadline])
+      if (key !== undefined && Number.isFinite(deadline)) return [{ key, deadline, kept: f[EVENT_FIELD.value] }]
+    } else {
+      // Written by an earlier version: one entry per sweep (field = key, value = deadline or deadline|kept).
+      const out: Stored[] = []
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        const value = fields[i + 1] as string
+        const bar = value.indexOf('|')
+        const deadline = Number(bar === -1 ? value : value.slice(0, bar))
+        if (Number.isFinite(deadline)) out.push({ key: fields[i] as string, deadline, kept: bar === -1 ? undefined : value.slice(bar + 1) })
       }
-      events.push({ key, deadline, kept: bar === -1 ? undefined : value.slice(bar + 1) })
+      if (out.length > 0) return out
     }
-    let next = 0
-    let interrupted = false
-    const worker = async () => {
-      while (next < events.length) {
-        if (!(await this.#handleEvent(events[next++] as Pending, entry.attempt))) interrupted = true
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(this.#options.concurrency, events.length) }, worker))
-    // Stopping in the middle of a retry: leave the entry pending; whoever takes it over re-runs it
-    // (the events already handled then arrive again, with the same ids).
-    if (interrupted) throw new RedkitError(ErrorCodes.E_CLOSED, 'stopped while retrying an expiry handler')
+    this.#options.onError(new RedkitError(ErrorCodes.E_DECODE, `malformed expiry event in ${this.#keys.stream} (${entry.streamId})`))
+    return []
   }
 
-  /** False when stopping interrupted its retries. */
-  async #handleEvent(pending: Pending, entryAttempt: number): Promise<boolean> {
-    const { key, deadline } = pending
+  async #handle(entry: ReaderEntry): Promise<void> {
+    for (const stored of this.#stored(entry)) await this.#handleEvent(stored, entry.attempt)
+  }
+
+  async #handleEvent({ key, deadline, kept }: Stored, attempt: number): Promise<void> {
     const matching: GroupHandler[] = []
     for (const h of this.handlers) if (h.pattern.test(key)) matching.push(h)
-    if (matching.length === 0) return true
-    const id = `${key}@${deadline}`
+    if (matching.length === 0) return
     let value: unknown
     let valueError: RedkitError | undefined
-    if (pending.kept !== undefined && matching.some((h) => h.withValue)) {
-      if (pending.kept.startsWith('r')) value = pending.kept.slice(1)
+    if (kept !== undefined && matching.some((h) => h.withValue)) {
+      if (kept.startsWith(VALUE_RAW)) value = kept.slice(1)
       else {
         try {
-          value = this.#codec.decode(pending.kept.slice(1))
+          value = this.#codec.decode(kept.slice(1))
         } catch (error) {
           valueError = error as RedkitError
           this.#options.onError(error)
         }
       }
     }
-    const { attempts } = this.#options
-    let lastError: unknown
-    for (let attempt = Math.max(1, entryAttempt); attempt <= attempts; attempt++) {
+    const id = `${key}@${deadline}`
+    for (const h of matching) {
       const firedAt = Date.now()
-      try {
-        for (const h of matching) {
-          const event: ExpiryEvent = { id, key, deadline, firedAt, lateMs: firedAt - deadline, attempt, mode: 'reliable' }
-          if (h.withValue) {
-            event.value = value
-            if (valueError) event.valueError = valueError
-          }
-          await h.handler(event)
-        }
-        return true
-      } catch (error) {
-        lastError = error
-        if (attempt < attempts) {
-          if (this.#stopping) return false
-          await sleep(backoffDelay(attempt, this.#options.backoff))
-        }
+      const event: ExpiryEvent = {
+        id,
+        key,
+        deadline,
+        firedAt,
+        lateMs: firedAt + this.#options.offsetMs() - deadline,
+        attempt,
+        mode: 'reliable',
       }
+      if (h.withValue) {
+        event.value = value
+        if (valueError) event.valueError = valueError
+      }
+      await h.handler(event)
     }
-    const letter: DeadLetter = {
-      id,
+  }
+
+  #letter(entry: ReaderEntry, error: unknown): DeadLetter {
+    const first = this.#stored(entry)[0]
+    const key = first?.key ?? ''
+    const deadline = first?.deadline ?? Number.NaN
+    return {
+      id: `${key}@${deadline}`,
       key,
       deadline,
       group: this.group,
-      error: lastError instanceof Error ? lastError.message : String(lastError),
-      attempts,
+      error: error instanceof Error ? error.message : String(error),
+      attempts: this.#options.attempts,
       at: Date.now(),
     }
-    const { dead } = this.#keys
-    await this.#connection.send(
-      [
-        'XADD',
-        dead,
-        'MAXLEN',
-        '~',
-        String(this.#options.maxDeadLetters),
-        '*',
-        'id',
-        id,
-        'k',
-        key,
-        'd',
-        String(deadline),
-        'g',
-        this.group,
-        'e',
-        letter.error,
-        'n',
-        String(attempts),
-      ],
-      { key: dead },
-    )
-    this.#options.onDead(letter)
-    return true
   }
+}
+
+function deadFields(letter: DeadLetter): string[] {
+  return [
+    DEAD_FIELD.id,
+    letter.id,
+    DEAD_FIELD.key,
+    letter.key,
+    DEAD_FIELD.deadline,
+    String(letter.deadline),
+    DEAD_FIELD.group,
+    letter.group,
+    DEAD_FIELD.error,
+    letter.error,
+    DEAD_FIELD.attempts,
+    String(letter.attempts),
+  ]
 }

@@ -16,7 +16,7 @@ import type { Subscription } from './types.js'
 
 const scripts = {
   beat: defineScript<
-    [heartbeat: string, index: string, members: string, deadlines: string, stream: string],
+    [heartbeat: string, index: string, members: string, deadlines: string, stream: string, claimed: string],
     [id: string, ttlMs: number, meta: string, wake: string, retentionMs: number],
     [number, number, number]
   >('presence-beat'),
@@ -132,6 +132,8 @@ export interface PresenceEvents {
   error: [RedkitError]
   /** A transition failed every attempt of a group's handlers and went to the dead letters. */
   dead: [PresenceDeadLetter]
+  /** A group was found gone (Redis lost its data) and recreated: transitions it had not acknowledged are lost. */
+  reset: [{ group: string }]
 }
 
 type Handler = (event: PresenceEvent) => unknown
@@ -229,7 +231,7 @@ export class Presence<M = unknown> extends Component {
     const slot = this.#expiryKeys.forKey(heartbeat)
     const [cameOnline, deadline, added] = await scripts.beat.run(
       this.#rk.connection,
-      [heartbeat, slot.index, this.#members, this.#deadlines, this.#stream],
+      [heartbeat, slot.index, this.#members, this.#deadlines, this.#stream, slot.claimed],
       [id, this.ttlMs, encodedMeta, slot.slot < 0 ? this.#expiryKeys.wake : '', this.#retentionMs],
     )
     // A new deadline entry on Cluster: tell the sweepers' slot directory (a renewal only moves an entry later).
@@ -312,6 +314,9 @@ export class Presence<M = unknown> extends Component {
       const reader = new StreamGroupReader(this.#rk.connection, {
         stream: this.#stream,
         dead: this.#dead,
+        registry: this.#key('groups'),
+        failures: this.#key('failures'),
+        youngStateMs: this.#retentionMs || 86_400_000,
         group: watchKey,
         from,
         attempts,
@@ -325,6 +330,7 @@ export class Presence<M = unknown> extends Component {
         afterDead: (entry, error) => {
           if (this.events.listenerCount('dead') > 0) this.events.emit('dead', this.#deadLetter(entry, group, attempts, error).letter)
         },
+        onReset: () => this.events.emit('reset', { group: watchKey }),
         onError: (error) => this.report(error),
       })
       watch = { reader, handlers }

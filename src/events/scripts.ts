@@ -19,7 +19,9 @@ export const scripts = {
   claim: defineScript<[index: string, values: string, claimed: string], [limit: number, leaseMs: number], Array<string | number | null>>(
     'events-claim',
   ),
+  /** ARGV: MINID, then triples key, deadline, kept value or ''. */
   append: defineScript<[stream: string], string[], number>('events-append'),
+  /** ARGV: lease end, then pairs member, deadline. */
   release: defineScript<[index: string, values: string, claimed: string], string[], number>('events-release'),
   dirTouch: defineScript<[directory: string, versions: string], string[], number>('events-dir-touch'),
   dirSettle: defineScript<[directory: string, versions: string], [slot: string, version: string, next: number], number>(

@@ -1,6 +1,8 @@
+import { withTimeout } from '../core/async.js'
 import type { Connection } from '../core/connection.js'
 import type { ExpiryKeys } from './expiry-keys.js'
 import { scripts } from './scripts.js'
+import { LAPSED_SEPARATOR } from './wire.js'
 
 export interface SweeperOptions {
   batch: number
@@ -11,6 +13,8 @@ export interface SweeperOptions {
   reconcileIntervalMs: number
   onError(error: unknown): void
 }
+
+const STOP_BOUND_MS = 2000
 
 /**
  * Moves due deadlines into the event stream. Sleeps until the earliest deadline, woken early by a
@@ -28,6 +32,7 @@ export class Sweeper {
   #again = false
   /** server clock - local clock, learnt from script replies. */
   #offsetMs = 0
+  #offsetKnown = false
   #lastReconcile = 0
   #resolveStopped!: () => void
   /** Resolves once stop() has finished. */
@@ -91,6 +96,16 @@ export class Sweeper {
     this.#timer.unref()
   }
 
+  /** Server clock minus local clock, once a sweep has seen the server's time; undefined before. */
+  get offsetMs(): number | undefined {
+    return this.#offsetKnown ? this.#offsetMs : undefined
+  }
+
+  #learnOffset(serverNow: number): void {
+    this.#offsetMs = serverNow - Date.now()
+    this.#offsetKnown = true
+  }
+
   #minId(serverNow: number): string {
     return this.#options.retentionMs > 0 ? `${Math.max(0, serverNow - this.#options.retentionMs)}-0` : '0'
   }
@@ -104,7 +119,7 @@ export class Sweeper {
         [slot.index, slot.values, this.#keys.stream],
         [this.#options.batch, this.#minId(approxServerNow)],
       )
-      this.#offsetMs = serverNow - Date.now()
+      this.#learnOffset(serverNow)
       if (examined < this.#options.batch || !this.#running) return next
     }
   }
@@ -132,17 +147,20 @@ export class Sweeper {
     for (;;) {
       const reply = await scripts.claim.run(this.#connection, keys, [this.#options.batch, this.#options.leaseMs])
       const leaseEnd = String(reply[0])
-      this.#offsetMs = Number(reply[1]) - Date.now()
+      this.#learnOffset(Number(reply[1]))
       const events: string[] = [this.#minId(Number(reply[1]))]
       const claimed: string[] = [leaseEnd]
       for (let i = 2; i + 2 < reply.length; i += 3) {
-        const key = String(reply[i])
-        claimed.push(key)
-        events.push(key, reply[i + 2] == null ? String(reply[i + 1]) : `${reply[i + 1]}|${reply[i + 2]}`)
+        const member = String(reply[i])
+        const deadline = String(reply[i + 1])
+        claimed.push(member, deadline)
+        // An expiry kept aside is indexed as key + separator + deadline; the event names the key.
+        const cut = member.indexOf(LAPSED_SEPARATOR)
+        events.push(cut === -1 ? member : member.slice(0, cut), deadline, reply[i + 2] == null ? '' : String(reply[i + 2]))
       }
       if (claimed.length > 1) await scripts.append.run(this.#connection, [this.#keys.stream], events)
       next = await scripts.release.run(this.#connection, keys, claimed)
-      if (claimed.length - 1 < this.#options.batch || !this.#running) break
+      if ((claimed.length - 1) / 2 < this.#options.batch || !this.#running) break
     }
     await scripts.dirSettle.run(this.#connection, [this.#keys.directory, this.#keys.versions], [String(slotNumber), version, next])
   }
@@ -173,13 +191,15 @@ export class Sweeper {
     if (touches.length > 1) await scripts.dirTouch.run(this.#connection, [this.#keys.directory, this.#keys.versions], touches)
   }
 
+  /** Stops sweeping; bounded, so that close() returns even while Redis is unreachable. */
   async stop(): Promise<void> {
     this.#running = false
     clearTimeout(this.#timer)
-    await this.#sweeping
+    // A sweep cut short is safe: claims are leased, and the standalone sweep is one atomic script.
+    await withTimeout(this.#sweeping ?? Promise.resolve(), STOP_BOUND_MS, () => undefined)
     const unsubscribe = this.#unsubscribe
     this.#unsubscribe = undefined
-    await unsubscribe?.().catch(() => {})
+    await withTimeout(unsubscribe?.().catch(() => {}) ?? Promise.resolve(), STOP_BOUND_MS, () => undefined)
     this.#resolveStopped()
   }
 }

@@ -1,6 +1,7 @@
 --[[
   Gives an existing key a TTL (ARGV[1] > 0) or adopts the TTL it already has (ARGV[1] = 0, for keys
-  set elsewhere), and records its deadline.
+  set elsewhere), and records its deadline. An earlier expiry of the key that no sweep delivered yet
+  is kept as an entry of its own.
   KEYS[1] the user's key
   KEYS[2] deadline index (zset: member = key, score = deadline in ms)
   KEYS[3] kept values (hash: key -> 'r' .. raw string value, delivered with the event)
@@ -12,17 +13,22 @@
   Reply: the deadline (epoch ms); -2 when the key does not exist; -1 when ARGV[1] is 0 and the key has no TTL
 ]]
 --- @include "server-time"
+--- @include "expiry-lapsed"
 -- The key's own expiry time is the deadline, to the millisecond (PEXPIREAT / PEXPIRETIME), so a
 -- sweep never mistakes clock skew inside a script for a TTL changed elsewhere.
+local now = server_time_ms()
 local deadline
 local ttl = tonumber(ARGV[1])
 if ttl > 0 then
-  deadline = server_time_ms() + ttl
-  if redis.call('PEXPIREAT', KEYS[1], deadline) == 0 then return -2 end
+  if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
+  deadline = now + ttl
 else
   deadline = redis.call('PEXPIRETIME', KEYS[1])
   if deadline < 0 then return deadline end
 end
+-- The key exists, so only an expiry a sweeper claimed (the key was recreated since) is kept.
+keep_lapsed(KEYS[2], KEYS[3], KEYS[4], KEYS[1], now)
+if ttl > 0 then redis.call('PEXPIREAT', KEYS[1], deadline) end
 redis.call('ZADD', KEYS[2], deadline, KEYS[1])
 redis.call('HDEL', KEYS[4], KEYS[1])
 local kept = false

@@ -1,5 +1,6 @@
 --[[
-  Writes a key with a TTL and its deadline entry in one step, so an expiry can never be missed.
+  Writes a key with a TTL and its deadline entry in one step, so an expiry can never be missed. An
+  earlier expiry of the key that no sweep delivered yet is kept as an entry of its own.
   KEYS[1] the user's key
   KEYS[2] deadline index (zset: member = key, score = deadline in ms, server clock)
   KEYS[3] kept values (hash: key -> 'c' .. encoded value, delivered with the event)
@@ -11,7 +12,10 @@
   Reply: the deadline (epoch ms)
 ]]
 --- @include "server-time"
-local deadline = server_time_ms() + tonumber(ARGV[2])
+--- @include "expiry-lapsed"
+local now = server_time_ms()
+local deadline = now + tonumber(ARGV[2])
+keep_lapsed(KEYS[2], KEYS[3], KEYS[4], KEYS[1], now)
 -- PXAT: the key expires exactly at its deadline (see events-expire.lua).
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', deadline)
 redis.call('ZADD', KEYS[2], deadline, KEYS[1])

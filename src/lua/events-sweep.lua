@@ -1,35 +1,35 @@
 --[[
   Single server: moves due deadlines to the event stream atomically (claim, confirm, append, remove
   in one step), so an expiry is delivered exactly once into the stream.
-  KEYS[1] deadline index (zset: member = key, score = deadline)
+  KEYS[1] deadline index (zset: member = key, or key \0 deadline for an expiry kept aside; score = deadline)
   KEYS[2] kept values (hash)
-  KEYS[3] event stream (one entry per sweep: field = key, value = deadline or deadline|kept value)
-  ARGV[1] most entries to move in this call (at most 2000: they travel through unpack)
+  KEYS[3] event stream (one entry per event: k = key, d = deadline, v = kept value)
+  ARGV[1] most entries to move in this call
   ARGV[2] oldest stream id to retain (MINID), or '0' to keep everything
   Reply: { entries examined, events appended, next deadline or -1, server time in ms }
 ]]
 --- @include "server-time"
 --- @include "retention-trim"
+--- @include "expiry-lapsed"
 local now = server_time_ms()
 local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]), 'WITHSCORES')
 local moved = 0
--- One stream entry per call carries every event of the batch (field = key, value = deadline, or
--- deadline|kept value): one XADD and, for readers, one acknowledgement per batch, not per event.
-local fields = {}
 for i = 1, #due, 2 do
-  local key = due[i]
-  local deadline = due[i + 1]
-  local ttl = redis.call('PTTL', key)
+  local member = due[i]
+  local key, kept_deadline = member_key(member)
+  local deadline = kept_deadline or due[i + 1]
+  -- An expiry kept aside already happened; a key's own entry is due once the key is gone.
+  local ttl = kept_deadline and -2 or redis.call('PTTL', key)
   if ttl == -2 then
-    local value = redis.call('HGET', KEYS[2], key)
-    fields[#fields + 1] = key
+    -- One entry per event, so each is acknowledged (and retried, or dead-lettered) on its own.
+    local value = redis.call('HGET', KEYS[2], member)
     if value then
-      fields[#fields + 1] = deadline .. '|' .. value
-      redis.call('HDEL', KEYS[2], key)
+      redis.call('XADD', KEYS[3], '*', 'k', key, 'd', deadline, 'v', value)
+      redis.call('HDEL', KEYS[2], member)
     else
-      fields[#fields + 1] = deadline
+      redis.call('XADD', KEYS[3], '*', 'k', key, 'd', deadline)
     end
-    redis.call('ZREM', KEYS[1], key)
+    redis.call('ZREM', KEYS[1], member)
     moved = moved + 1
   elseif ttl >= 0 then
     -- Still there. Either its TTL was moved outside redkit (follow it to the new time), or it expires
@@ -43,7 +43,6 @@ for i = 1, #due, 2 do
     redis.call('HDEL', KEYS[2], key)
   end
 end
-if moved > 0 then redis.call('XADD', KEYS[3], '*', unpack(fields)) end
 if moved > 0 then trim_before(KEYS[3], ARGV[2]) end
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if head[2] then return { #due / 2, moved, tonumber(head[2]), now } end

@@ -9,6 +9,8 @@
   KEYS[3] members (hash: id -> '<since>,<lastBeat>,' .. ('' | 'm' .. encoded meta))
   KEYS[4] member deadlines (zset: id -> deadline)
   KEYS[5] transitions stream (fields: t = online|offline, id, at, s = since, lb = last beat, m = meta)
+  KEYS[6] original deadlines of claimed expiry entries of the heartbeat key's slot (Cluster): the new
+          deadline must not inherit a claim a sweeper left behind when it died
   ARGV[1] member id
   ARGV[2] ttl in ms
   ARGV[3] '' to keep the stored meta, or 'm' .. encoded meta
@@ -53,6 +55,7 @@ end
 
 redis.call('SET', KEYS[1], since, 'PXAT', dl)
 local added = redis.call('ZADD', KEYS[2], dl, KEYS[1])
+redis.call('HDEL', KEYS[6], KEYS[1])
 redis.call('HSET', KEYS[3], id, since .. ',' .. string.format('%d', now) .. ',' .. meta)
 redis.call('ZADD', KEYS[4], dl, id)
 if cameOnline == 1 then
