@@ -87,7 +87,7 @@ describe('a Redis that loses its data', () => {
 describe.each(PROCESS_TOPOLOGIES)('expiry delivery on %s', (topology, options, env) => {
   it('attempts: 1 and a consumer killed while it handles: the event still reaches a handler, not the dead letters', async () => {
     const prefix = testPrefix()
-    const child = await startChild('test/fixtures/expiry-consumer.ts', { ...env(), REDKIT_PREFIX: prefix, REDKIT_GROUP: 'crash' })
+    const child = await startChild('test/fixtures/expiry-consumer.ts', { ...env(), REDKIT_PREFIX: prefix, REDKIT_GROUP: 'crash' }, 60_000)
     let got = ''
     child.stdout?.on('data', (d: Buffer) => {
       got += d.toString()
@@ -109,7 +109,7 @@ describe.each(PROCESS_TOPOLOGIES)('expiry delivery on %s', (topology, options, e
     } finally {
       await stopChild(child)
     }
-  })
+  }, 90_000)
 
   it('slow handlers in two processes of a group: each event handled once, none taken over or dead-lettered', async () => {
     const prefix = testPrefix()
