@@ -1,0 +1,102 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { findFreePort, type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
+import { createRedkit } from '../../src/index.js'
+import { errorCode } from '../support/expect.js'
+import { testPrefix } from '../support/redis.js'
+import { eventually } from '../support/wait.js'
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+function makeCertificates(dir: string): Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', string> {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' })
+  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=redkit-test-ca')
+  writeFileSync(path.join(dir, 'ext'), 'subjectAltName=IP:127.0.0.1\n')
+  for (const who of ['server', 'client']) {
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=redkit-${who}`)
+    run(
+      'x509',
+      '-req',
+      '-in',
+      `${who}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${who}.crt`,
+      '-days',
+      '1',
+      '-extfile',
+      'ext',
+    )
+  }
+  const file = (name: string) => path.join(dir, name)
+  return {
+    ca: file('ca.crt'),
+    serverCert: file('server.crt'),
+    serverKey: file('server.key'),
+    clientCert: file('client.crt'),
+    clientKey: file('client.key'),
+  }
+}
+
+// rediss:// against a redis-server that speaks only TLS on its TLS port and requires client
+// certificates (tls-auth-clients yes, Redis's default).
+describe('TLS', () => {
+  let server: RedisProcess
+  let url: string
+  let files: ReturnType<typeof makeCertificates>
+
+  beforeAll(async () => {
+    files = makeCertificates(mkdtempSync(path.join(tmpdir(), 'redkit-tls-')))
+    const tlsPort = await findFreePort()
+    server = await startRedisServer({
+      args: [
+        '--tls-port',
+        String(tlsPort),
+        '--tls-cert-file',
+        files.serverCert,
+        '--tls-key-file',
+        files.serverKey,
+        '--tls-ca-cert-file',
+        files.ca,
+      ],
+    })
+    url = `rediss://127.0.0.1:${tlsPort}`
+  }, 60_000)
+  afterAll(() => server?.stop())
+
+  const clientTls = () => ({ ca: readFileSync(files.ca), cert: readFileSync(files.clientCert), key: readFileSync(files.clientKey) })
+
+  it('connects with a CA and a client certificate, and every module works over it', async () => {
+    const prefix = testPrefix()
+    const rk = await createRedkit({ url, tls: clientTls(), prefix })
+    try {
+      expect(await rk.ping()).toBeGreaterThanOrEqual(0)
+      const cache = rk.cache<number>('tls-cache')
+      expect(await cache.getOrLoad('k', async () => 42)).toBe(42)
+      const seen: string[] = []
+      await rk.expirations.on(`${prefix}:tls:*`, (e) => void seen.push(e.key))
+      await rk.expirations.set(`${prefix}:tls:1`, 1, { ttlMs: 100 })
+      const done: number[] = []
+      rk.worker<{ n: number }>('tls-jobs', async (job) => void done.push(job.data.n))
+      await rk.queue<{ n: number }>('tls-jobs').add({ n: 1 })
+      await eventually(() => seen.length === 1 && done.length === 1, 10_000, 'expiry and job over TLS')
+      await rk.lock('tls-lock').using(async () => {})
+    } finally {
+      await rk.close()
+    }
+  })
+
+  it('refuses a server whose certificate the CA does not sign, and a client without a certificate, with E_CONNECTION in bounded time', async () => {
+    const started = Date.now()
+    // Node's default CAs do not sign the test server's certificate.
+    expect(await errorCode(createRedkit({ url, connectTimeoutMs: 1000 }))).toBe('E_CONNECTION')
+    expect(await errorCode(createRedkit({ url, tls: { ca: readFileSync(files.ca) }, connectTimeoutMs: 1000 }))).toBe('E_CONNECTION')
+    expect(Date.now() - started).toBeLessThan(10_000)
+  })
+})
