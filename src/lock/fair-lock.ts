@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
-import { timerMs } from '../core/validate.js'
 import { Hold } from './hold.js'
 import type { LockKeys } from './keys.js'
-import { DEFAULTS, type ResolvedLockOptions, resolveAcquire } from './options.js'
+import { DEFAULTS, marginMs, type ResolvedLockOptions, resolveAcquire, ttlOption } from './options.js'
+import { race } from './race.js'
 import { acquireScript, extendScript, releaseScript } from './scripts.js'
 import { warnIfEvictable } from './server-check.js'
 import type { AcquireOptions, LockHandle } from './types.js'
@@ -20,14 +20,23 @@ export interface Resource {
   readonly describe: string
 }
 
-type Granted = { kind: 'granted'; fence: number; ttlMs: number; grantedAfter: number }
-type Outcome = Granted | { kind: 'retry' }
+type Granted = { kind: 'granted'; fence: number; ttlMs: number; after: number }
+type Waiting = { kind: 'waiting'; earliestMs: number }
+type Woken = Granted | { kind: 'retry' }
+
+/** Cluster and server replies that mean "ask again shortly" (slot migration, failover, loading). */
+const TRANSIENT = /TRYAGAIN|CLUSTERDOWN|LOADING|MASTERDOWN/
+/** How soon an attempt that met a transient reply is retried. */
+const TRANSIENT_RETRY_MS = 100
 
 /**
  * The engine behind every lock handle: one attempt script that takes a free lock or queues the
  * caller, one release script that hands the lock to the next live waiters, wake-ups by name on the
  * lock's channel, and a poll (at most every pollMs, or when the earliest hold lapses) so a lost
- * message only delays. A handle holds at most one hold at a time.
+ * message only delays. A wake-up message is only a hint to ask again: the attempt script, whose
+ * reply says whether the caller holds the lock and for how long, is the one that grants (a late or
+ * forged message can never make a holder). Grants listed in this process's own release replies
+ * come from Redis itself and are taken as they are. A handle holds at most one hold at a time.
  */
 export class FairLock implements LockHandle {
   readonly name: string
@@ -57,7 +66,7 @@ export class FairLock implements LockHandle {
     return this.#hold?.active ?? false
   }
 
-  /** The signal of the current hold: aborted when it is lost. */
+  /** The signal of the current hold: aborted when it is lost or released. */
   get signal(): AbortSignal | undefined {
     return this.#hold?.active ? this.#hold.signal : undefined
   }
@@ -73,8 +82,11 @@ export class FairLock implements LockHandle {
       const token = this.#newToken()
       const sentAt = Date.now()
       const outcome = await this.#attempt(token, 0)
-      if (outcome.kind === 'granted') this.#take(token, outcome.fence, outcome.ttlMs, sentAt)
-      return outcome.kind === 'granted'
+      if (outcome.kind !== 'granted') return false
+      if (this.#grant(token, outcome.fence, outcome.ttlMs, sentAt)) return true
+      // Granted, but the reply came too late to use any of it: give it back.
+      void this.#leave(token).catch(() => {})
+      return false
     } finally {
       this.#busy = false
     }
@@ -96,13 +108,13 @@ export class FairLock implements LockHandle {
     if (!hold) return false
     this.#hold = undefined
     const wasActive = hold.active
-    void hold.close()
+    hold.end()
     const released = await this.#leave(hold.owner)
     return wasActive && released
   }
 
   async extend(ttlMs: number = this.#options.ttlMs): Promise<boolean> {
-    timerMs(ttlMs, 'ttlMs')
+    ttlOption(ttlMs)
     const hold = this.#hold
     if (!hold?.active) return false
     return hold.extend(ttlMs)
@@ -131,23 +143,27 @@ export class FairLock implements LockHandle {
 
   async #wait(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     const { keys } = this.#resource
-    const token = this.#newToken()
     const started = Date.now()
     const deadline = started + timeoutMs
-    // Polls at most a third of the TTL apart, so the time a handoff is known to have happened
-    // after is recent enough to leave most of the hold's TTL.
+    // Polls at most a third of the TTL apart, and the place in the queue lives a few polls: a
+    // waiter that died is skipped (or its short handoff lapses) within a few polls, not a TTL.
     const pollEvery = Math.max(5, Math.min(this.#options.pollMs, Math.floor(this.#options.ttlMs / 3)))
-    const placeMs = Math.min(Math.max(this.#options.pollMs * DEFAULTS.placePolls, 1000), 2 ** 31 - 1)
-    // The grant happened after the last attempt that found the caller still waiting was sent.
+    const placeMs = Math.min(Math.max(pollEvery * DEFAULTS.placePolls, 1000), 2 ** 31 - 1)
+    // The time a handoff delivered here is known to have happened after.
     let lastSent = started
-    let wake: ((outcome: Outcome) => void) | undefined
-    let pending: Outcome | undefined
-    const listener = this.#wakeups.listen(keys.channel, token, (grant: Grant) => {
-      const outcome: Outcome =
-        grant.fence > 0 ? { kind: 'granted', fence: grant.fence, ttlMs: grant.ttlMs, grantedAfter: lastSent } : { kind: 'retry' }
+    let wake: ((outcome: Woken) => void) | undefined
+    let pending: Woken | undefined
+    const onWake = (grant: Grant) => {
+      // Only a grant read from a release reply of this process is trusted; a message asks again.
+      const outcome: Woken =
+        grant.fence > 0 && grant.after !== undefined
+          ? { kind: 'granted', fence: grant.fence, ttlMs: grant.ttlMs, after: Math.max(lastSent, grant.after) }
+          : { kind: 'retry' }
       if (wake) wake(outcome)
       else if (!pending || outcome.kind === 'granted') pending = outcome
-    })
+    }
+    let token = this.#newToken()
+    let listener = this.#wakeups.listen(keys.channel, token, onWake)
     let stopped = false
     const giveUp = () => {
       if (stopped) return
@@ -156,29 +172,44 @@ export class FairLock implements LockHandle {
       // Leaves the queue, and releases the hold if it was handed over meanwhile.
       void this.#leave(token).catch(() => {})
     }
+    // A grant that can no longer be used (its reply or delivery came after the hold's local
+    // deadline) goes back, and the caller queues again under a new token, so nothing addressed to
+    // the old entry can reach the new one.
+    const requeue = () => {
+      listener.stop()
+      void this.#leave(token).catch(() => {})
+      token = this.#newToken()
+      listener = this.#wakeups.listen(keys.channel, token, onWake)
+      pending = undefined
+    }
     try {
       let first = true
       for (;;) {
         const sentAt = Date.now()
-        const attempt = this.#attempt(token, timeoutMs === 0 ? 0 : placeMs)
-        const outcome = await race(attempt, deadline, signal)
+        let outcome: Granted | Waiting | 'timeout' | 'aborted'
+        try {
+          outcome = await race(this.#attempt(token, timeoutMs === 0 ? 0 : placeMs), deadline, signal)
+        } catch (error) {
+          if (!(error instanceof Error) || !TRANSIENT.test(error.message) || Date.now() >= deadline) throw error
+          outcome = { kind: 'waiting', earliestMs: TRANSIENT_RETRY_MS }
+        }
         if (outcome === 'timeout' || outcome === 'aborted') break
         if (outcome.kind === 'granted') {
-          stopped = true
-          listener.stop()
-          this.#take(token, outcome.fence, outcome.ttlMs, sentAt)
-          return
+          if (await this.#settle(token, outcome.fence, outcome.ttlMs, sentAt, deadline, signal)) {
+            stopped = true
+            listener.stop()
+            return
+          }
+          if (signal?.aborted || Date.now() >= deadline) break
+          requeue()
+          continue
         }
         lastSent = sentAt
         if (first) {
           first = false
           // A handoff published before this process subscribed would be missed: check once more.
           if (!listener.wasReady) {
-            const ready = await race(
-              listener.ready.then(() => ({ kind: 'retry' }) as Outcome),
-              deadline,
-              signal,
-            )
+            const ready = await race(listener.ready, deadline, signal)
             if (ready === 'timeout' || ready === 'aborted') break
             continue
           }
@@ -188,7 +219,7 @@ export class FairLock implements LockHandle {
         const lapse = outcome.earliestMs >= 0 ? outcome.earliestMs + 1 : pollEvery
         const pollMs = Math.max(5, Math.min(pollEvery, lapse)) * (1 + Math.random() * 0.1)
         const got =
-          pending ?? (await race(new Promise<Outcome>((resolve) => (wake = resolve)), Math.min(deadline, Date.now() + pollMs), signal))
+          pending ?? (await race(new Promise<Woken>((resolve) => (wake = resolve)), Math.min(deadline, Date.now() + pollMs), signal))
         wake = undefined
         pending = undefined
         if (got === 'aborted') break
@@ -197,17 +228,13 @@ export class FairLock implements LockHandle {
           continue
         }
         if (got.kind === 'granted') {
-          // A late wake-up (a paused process, a slow message) leaves little of the TTL that is
-          // known to remain: confirm the hold before handing it over. If it lapsed, queue again.
-          const stale = Date.now() - got.grantedAfter > got.ttlMs / 3
-          const hold = this.#take(token, got.fence, got.ttlMs, got.grantedAfter)
-          if (stale) this.#hold = undefined
-          if (!stale || (await hold.extend())) {
-            this.#hold = hold
+          if (await this.#settle(token, got.fence, got.ttlMs, got.after, deadline, signal)) {
             stopped = true
             listener.stop()
             return
           }
+          if (signal?.aborted || Date.now() >= deadline) break
+          requeue()
         }
       }
     } catch (error) {
@@ -221,7 +248,29 @@ export class FairLock implements LockHandle {
     })
   }
 
-  async #attempt(token: string, placeMs: number): Promise<Granted | { kind: 'waiting'; earliestMs: number }> {
+  /**
+   * Takes a grant known to be valid `validForMs` from `after`. A handoff is short (a place's life);
+   * without a watchdog nothing would renew it, so it is extended to the TTL once, here.
+   */
+  async #settle(
+    token: string,
+    fence: number,
+    validForMs: number,
+    after: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const hold = this.#grant(token, fence, validForMs, after)
+    if (!hold) return false
+    if (this.#options.watchdog || validForMs >= this.#options.ttlMs) return true
+    const extended = await race(hold.extend(this.#options.ttlMs), deadline, signal)
+    if (extended === true) return true
+    this.#hold = undefined
+    hold.end()
+    return false
+  }
+
+  async #attempt(token: string, placeMs: number): Promise<Granted | Waiting> {
     const { keys, weight, capacity } = this.#resource
     const [status, a, b] = await acquireScript.call(this.#ctx.connection, keys, [
       token,
@@ -232,15 +281,16 @@ export class FairLock implements LockHandle {
       this.#options.fair ? '0' : '1',
       keys.channel,
       this.#kind,
-      // With a watchdog, a hold handed over lasts only a place's life until its first renewal
-      // (a third of that in): a waiter that died with a live place stalls the lock that long, not a whole TTL.
-      this.#options.watchdog ? Math.min(this.#options.ttlMs, placeMs) : this.#options.ttlMs,
+      // A hold handed over lasts only a place's life until its taker renews it (a third of that
+      // in) or extends it: a waiter that died with a live place stalls the lock that long, not a TTL.
+      Math.min(this.#options.ttlMs, placeMs),
     ])
-    return status === 1 ? { kind: 'granted', fence: a, ttlMs: b, grantedAfter: 0 } : { kind: 'waiting', earliestMs: a }
+    return status === 1 ? { kind: 'granted', fence: a, ttlMs: b, after: 0 } : { kind: 'waiting', earliestMs: a }
   }
 
   async #leave(token: string): Promise<boolean> {
     const { keys, capacity } = this.#resource
+    const sentAt = Date.now()
     const reply = await releaseScript.call(this.#ctx.connection, keys, [
       token,
       capacity,
@@ -249,7 +299,7 @@ export class FairLock implements LockHandle {
       this.#kind,
       this.#wakeups.prefix,
     ])
-    const grants = grantsOf(reply)
+    const grants = grantsOf(reply, sentAt)
     if (grants.length > 0) this.#wakeups.deliver(keys.channel, grants)
     return reply[0] === 1
   }
@@ -259,7 +309,12 @@ export class FairLock implements LockHandle {
     return this.#wakeups.prefix + randomUUID()
   }
 
-  #take(owner: string, fence: number, validForMs: number, grantedAfter: number): Hold {
+  /**
+   * The hold for a grant, or undefined when its local deadline has already passed (the grant's
+   * reply came late: the server may have given the lock to someone else meanwhile).
+   */
+  #grant(owner: string, fence: number, validForMs: number, grantedAfter: number): Hold | undefined {
+    if (grantedAfter + validForMs - marginMs(validForMs) <= Date.now()) return undefined
     const { keys } = this.#resource
     const hold = new Hold({
       name: this.#resource.describe,
@@ -271,6 +326,7 @@ export class FairLock implements LockHandle {
       grantedAfter,
       watchdog: this.#options.watchdog,
       extend: async (who, ms) => (await extendScript.call(this.#ctx.connection, keys, [who, ms])) === 1,
+      release: (who) => this.#leave(who),
       lost: (error) => {
         if (this.#hold !== hold) return
         for (const handler of this.#lostHandlers) {
@@ -285,27 +341,4 @@ export class FairLock implements LockHandle {
     this.#hold = hold
     return hold
   }
-}
-
-/** Resolves the promise's value, or 'timeout' at `until` (epoch ms), or 'aborted'. */
-function race<T>(promise: Promise<T>, until: number, signal: AbortSignal | undefined): Promise<T | 'timeout' | 'aborted'> {
-  if (signal?.aborted) {
-    promise.catch(() => {})
-    return Promise.resolve('aborted')
-  }
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish('timeout'), Math.max(0, until - Date.now()))
-    const onAbort = () => finish('aborted')
-    signal?.addEventListener('abort', onAbort, { once: true })
-    function finish(value: T | 'timeout' | 'aborted', error?: unknown) {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-      if (error !== undefined) reject(error)
-      else resolve(value)
-    }
-    promise.then(
-      (value) => finish(value),
-      (error: unknown) => finish(undefined as never, error ?? new Error('attempt failed')),
-    )
-  })
 }

@@ -1,3 +1,4 @@
+import { withTimeout } from '../core/async.js'
 import type { Clock, Timer } from '../core/clock.js'
 import { Component, type ComponentHost } from '../core/component.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
@@ -18,22 +19,33 @@ export interface HoldOptions {
   /** A time (local clock) no later than the moment the server granted the hold. */
   grantedAfter: number
   watchdog: boolean
+  /** Clock drift allowed for, as a fraction of the TTL (plus 2 ms). @defaultValue DEFAULTS.driftFactor */
+  driftFactor?: number
   /** One extension round trip: resolves true when the server still had the hold. */
   extend(owner: string, ttlMs: number): Promise<boolean>
+  /** Gives the hold back on the server when the redkit instance closes with it held. */
+  release?(owner: string): Promise<unknown>
   lost(error: RedkitError): void
 }
+
+/** How long rk.close() waits for the release of a hold it ends. */
+const CLOSE_RELEASE_MS = 1_000
 
 /**
  * One hold, from grant to release or loss: the lock's watchdog. The local deadline (the send time
  * of the last successful extension, or a time before the grant, plus the TTL, minus a drift
  * margin) ends the hold and aborts its signal whatever calls are pending, so a holder whose
- * renewals stall never believes it holds a lock the server may already have given away. Renewals
- * never overlap, and an explicit extend(ttlMs) sets the TTL later renewals use.
+ * renewals stall never believes it holds a lock the server may already have given away. The
+ * deadline is also checked whenever `active` or `signal.aborted` is read, because a blocked event
+ * loop runs no timer: the first look after it wakes already says "lost". Renewals never overlap,
+ * and an explicit extend(ttlMs) sets the TTL later renewals use. Every end (release, loss, rk.close)
+ * aborts the signal, so work still running under it learns that the lock is no longer held.
  */
 export class Hold extends Component {
   readonly owner: string
   readonly fence: number
   readonly #controller = new AbortController()
+  readonly #signal: AbortSignal
   readonly #options: HoldOptions
   #ttlMs: number
   #validFrom: number
@@ -52,20 +64,23 @@ export class Hold extends Component {
     this.#ttlMs = options.ttlMs
     this.#validFrom = options.grantedAfter
     this.#validForMs = options.validForMs
+    this.#signal = watchedSignal(this.#controller.signal, () => this.#check())
     this.#arm()
   }
 
   get signal(): AbortSignal {
-    return this.#controller.signal
+    return this.#signal
   }
 
+  /** Held as far as this process can know: not ended, and the local deadline not passed. */
   get active(): boolean {
+    this.#check()
     return !this.closed
   }
 
   /** When the hold ends locally unless extended (local clock). */
   get deadline(): number {
-    return this.#validFrom + this.#validForMs - marginMs(this.#validForMs)
+    return this.#validFrom + this.#validForMs - marginMs(this.#validForMs, this.#options.driftFactor)
   }
 
   /** Extends to ttlMs from now, after any renewal in flight. */
@@ -78,22 +93,44 @@ export class Hold extends Component {
   /** Ends the hold and reports it lost. */
   lose(message: string): void {
     if (this.closed) return
-    void this.close()
     const error = new RedkitError(ErrorCodes.E_LOCK_LOST, message, this.#lastError === undefined ? {} : { cause: this.#lastError })
     this.#controller.abort(error)
+    void this.close()
     this.#options.lost(error)
   }
 
-  protected override teardown(): void {
+  /** Ends the hold without reporting a loss (its owner released it): the signal aborts all the same. */
+  end(): void {
+    if (this.closed) return
+    this.#controller.abort(new RedkitError(ErrorCodes.E_LOCK_LOST, `${this.name} was released`))
+    void this.close()
+  }
+
+  protected override async teardown(): Promise<void> {
     this.clock.clearTimeout(this.#deadlineTimer)
     this.clock.clearTimeout(this.#renewTimer)
+    if (this.#controller.signal.aborted) return
+    // rk.close() with the hold still held: tell the work under it, and give the lock back so the
+    // waiters elsewhere do not wait out the TTL.
+    this.#controller.abort(new RedkitError(ErrorCodes.E_CLOSED, `${this.name}: redkit is closing, the hold is released`))
+    const release = this.#options.release
+    if (release)
+      await withTimeout(
+        () => release(this.owner),
+        CLOSE_RELEASE_MS,
+        () => undefined,
+      ).catch(() => {})
+  }
+
+  #check(): void {
+    if (!this.closed && this.clock.now() >= this.deadline) this.lose(`${this.name} expired before it could be extended`)
   }
 
   async #extendOnce(ttlMs: number): Promise<boolean> {
-    if (this.closed) return false
+    if (!this.active) return false
     const sentAt = this.clock.now()
     const ok = await this.#options.extend(this.owner, ttlMs)
-    if (this.closed) return false
+    if (!this.active) return false
     if (!ok) {
       this.lose(`${this.name} was lost (expired or taken by another holder)`)
       return false
@@ -125,12 +162,43 @@ export class Hold extends Component {
     this.#renewing = true
     this.extend()
       .catch((error: unknown) => {
-        // A connection blip: retry soon; the deadline timer ends the hold if no renewal lands in time.
+        // A connection blip: retry soon, a tenth of what the hold is known to last (a hold handed
+        // over for a place's life must get several retries in before its deadline, finding 24);
+        // the deadline timer ends the hold if no renewal lands in time.
         this.#lastError = this.report(error, `${this.name} renewal`)
-        if (!this.closed) this.#scheduleRenewal(this.clock.now() - this.#validFrom + Math.max(10, Math.floor(this.#ttlMs / 10)))
+        if (this.closed) return
+        const retryIn = Math.max(10, Math.floor(Math.min(this.#validForMs, this.#ttlMs) / 10))
+        this.#scheduleRenewal(this.clock.now() - this.#validFrom + retryIn)
       })
       .finally(() => {
         this.#renewing = false
       })
   }
+}
+
+/**
+ * The signal with its `aborted` and `throwIfAborted` checking the deadline first: native
+ * AbortSignals only change when a timer runs, and a holder's code that just woke from a blocked
+ * event loop reads them before any timer can.
+ */
+function watchedSignal(signal: AbortSignal, check: () => void): AbortSignal {
+  const proto = Object.getPrototypeOf(signal) as AbortSignal
+  const aborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')?.get
+  Object.defineProperties(signal, {
+    aborted: {
+      get() {
+        check()
+        return aborted ? aborted.call(signal) : false
+      },
+      configurable: true,
+    },
+    throwIfAborted: {
+      value() {
+        check()
+        proto.throwIfAborted.call(signal)
+      },
+      configurable: true,
+    },
+  })
+  return signal
 }

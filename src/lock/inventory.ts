@@ -2,16 +2,19 @@ import { randomUUID } from 'node:crypto'
 import { Component } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
 import { errors } from '../core/errors.js'
-import { escapeGlob, validateObjectName } from '../core/keys.js'
+import { escapeGlob } from '../core/keys.js'
 import { count, durationMs, optionsObject, wellFormedString } from '../core/validate.js'
 import type { Expirations, ExpiryEvent, Subscription } from '../events/index.js'
-import { lapseMarker, type ProductKeys, productKeys } from './keys.js'
+import { inventoryName, lapseMarker, type ProductKeys, productKeys } from './keys.js'
 import { reserveScript, settleScript } from './scripts.js'
 
 export interface InventoryOptions {
   /** How long a reservation holds its units before they return to stock. @defaultValue 1_800_000 (30 min) */
   lapseMs?: number
-  /** How long a settled reservation's record is kept (for confirm/cancel answers and audits). @defaultValue 86_400_000 */
+  /**
+   * How long a settled reservation's record is kept (for confirm/cancel answers and audits). A
+   * reservation not yet settled keeps its record however late its lapse is handled. @defaultValue 86_400_000
+   */
   keepMs?: number
   /** Consumer group of the lapse events: every process of one application shares it. @defaultValue 'inventory:<name>' */
   group?: string
@@ -50,7 +53,7 @@ export class Inventory extends Component {
   #subscription: Promise<Subscription> | undefined
 
   constructor(ctx: RedkitContext, name: string, input: InventoryOptions | undefined, expirations: () => Expirations) {
-    const inventory = validateObjectName(name, 'inventory name')
+    const inventory = inventoryName(name, 'inventory name')
     super({ name: `inventory ${inventory}`, host: ctx })
     const options = optionsObject(input, 'inventory options')
     this.#ctx = ctx
@@ -148,10 +151,10 @@ export class Inventory extends Component {
 
   async #settle(product: string, id: string, op: 'confirm' | 'cancel'): Promise<boolean> {
     this.assertOpen()
-    const [status, gen] = await settleScript.call(this.#ctx.connection, this.#keys(product, id), [op, ''])
+    const [status, gen] = await settleScript.call(this.#ctx.connection, this.#keys(product, id), [op, '', this.#keepMs])
     if (status === 1)
       await this.#expirations()
-        .delete(this.#marker(product, id, gen))
+        .delete(this.#marker(product, id, String(gen)))
         .catch(() => {})
     return status === 1
   }
@@ -159,7 +162,15 @@ export class Inventory extends Component {
   async #lapse(event: ExpiryEvent<Lapse>): Promise<void> {
     const lapse = event.value
     if (!lapse || typeof lapse.product !== 'string' || typeof lapse.id !== 'string' || typeof lapse.gen !== 'string') return
-    await settleScript.call(this.#ctx.connection, this.#keys(lapse.product, lapse.id), ['lapse', lapse.gen])
+    const [status, left] = await settleScript.call(this.#ctx.connection, this.#keys(lapse.product, lapse.id), [
+      'lapse',
+      lapse.gen,
+      this.#keepMs,
+    ])
+    // The marker lapsed before the reservation's own expiry (it is written first, a round trip or
+    // more earlier): arm it again for what is left, so the units return at `expiresAt`, not before.
+    if (status === 2)
+      await this.#expirations().set(this.#marker(lapse.product, lapse.id, lapse.gen), lapse, { ttlMs: Math.max(1, Number(left)) })
   }
 
   #keys(product: string, id: string): ProductKeys {

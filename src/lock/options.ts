@@ -15,6 +15,19 @@ export const DEFAULTS = {
   driftFactor: 0.01,
 } as const
 
+/**
+ * The shortest TTL accepted: below it the local deadline (TTL minus the drift margin) leaves no
+ * time at all, and a hold would be lost the moment it is granted (finding 5).
+ */
+export const MIN_TTL_MS = 10
+
+/** A hold TTL: at least MIN_TTL_MS, at most what a Node timer honours. */
+export function ttlOption(value: unknown, option = 'ttlMs'): number {
+  const ttl = timerMs(value, option)
+  if (ttl < MIN_TTL_MS) throw errors.invalidArgument(option, `at least ${MIN_TTL_MS} ms (the hold would lapse as it is granted)`, value)
+  return ttl
+}
+
 export interface ResolvedLockOptions {
   ttlMs: number
   watchdog: boolean
@@ -31,7 +44,7 @@ function flag(value: unknown, option: string, fallback: boolean): boolean {
 export function resolveLockOptions(input: LockOptions | undefined): ResolvedLockOptions {
   const options = optionsObject(input, 'lock options')
   return {
-    ttlMs: timerMs(options.ttlMs ?? DEFAULTS.ttlMs, 'ttlMs'),
+    ttlMs: ttlOption(options.ttlMs ?? DEFAULTS.ttlMs),
     watchdog: flag(options.watchdog, 'watchdog', DEFAULTS.watchdog),
     fair: flag(options.fair, 'fair', DEFAULTS.fair),
     pollMs: timerMs(options.pollMs ?? DEFAULTS.pollMs, 'pollMs'),
@@ -47,6 +60,6 @@ export function resolveAcquire(input: AcquireOptions | undefined): { timeoutMs: 
 }
 
 /** The margin the local deadline keeps before the server-side expiry. */
-export function marginMs(ttlMs: number): number {
-  return Math.floor(ttlMs * DEFAULTS.driftFactor) + 2
+export function marginMs(ttlMs: number, driftFactor: number = DEFAULTS.driftFactor): number {
+  return Math.floor(ttlMs * driftFactor) + 2
 }

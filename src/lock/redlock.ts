@@ -7,7 +7,7 @@ import type { ScriptConnection } from '../core/scripts.js'
 import { count, numberInRange, optionsObject, timerMs } from '../core/validate.js'
 import { Hold } from './hold.js'
 import type { LockKeys } from './keys.js'
-import { DEFAULTS, resolveAcquire } from './options.js'
+import { DEFAULTS, resolveAcquire, ttlOption } from './options.js'
 import { acquireScript, extendScript, releaseScript } from './scripts.js'
 import type { AcquireOptions, LockHandle } from './types.js'
 
@@ -73,7 +73,7 @@ export class Redlock {
     if (options.watchdog !== undefined && typeof options.watchdog !== 'boolean')
       throw errors.invalidArgument('watchdog', 'a boolean', options.watchdog)
     this.#options = {
-      ttlMs: timerMs(options.ttlMs ?? 10_000, 'ttlMs'),
+      ttlMs: ttlOption(options.ttlMs ?? 10_000),
       watchdog: options.watchdog ?? true,
       driftFactor: numberInRange(options.driftFactor ?? DEFAULTS.driftFactor, 'driftFactor', 0, 0.5),
       serverTimeoutMs: timerMs(options.serverTimeoutMs ?? 50, 'serverTimeoutMs'),
@@ -98,7 +98,7 @@ export class Redlock {
     return new RedlockLock(this, validateObjectName(name, 'lock name'))
   }
 
-  /** Ends the watchdogs of every hold still open (their servers' holds then lapse with their TTL). */
+  /** Ends every hold still open: its signal aborts with E_CLOSED and it is released on every server (at most 1 s). */
   async close(): Promise<void> {
     await Promise.all([...this.#closers].map((close) => close()))
   }
@@ -212,7 +212,7 @@ export class RedlockLock implements Pick<LockHandle, 'name' | 'token' | 'held' |
     this.#hold = undefined
     this.#untrack?.()
     const wasActive = hold.active
-    void hold.close()
+    hold.end()
     await this.#releaseEverywhere(hold.owner)
     return wasActive
   }
@@ -221,7 +221,7 @@ export class RedlockLock implements Pick<LockHandle, 'name' | 'token' | 'held' |
   async extend(ttlMs?: number): Promise<boolean> {
     const hold = this.#hold
     if (!hold?.active) return false
-    return hold.extend(ttlMs === undefined ? this.#redlock.options.ttlMs : timerMs(ttlMs, 'ttlMs'))
+    return hold.extend(ttlMs === undefined ? this.#redlock.options.ttlMs : ttlOption(ttlMs))
   }
 
   async using<T>(fn: (signal: AbortSignal) => Promise<T> | T, options?: AcquireOptions): Promise<T> {
@@ -264,12 +264,15 @@ export class RedlockLock implements Pick<LockHandle, 'name' | 'token' | 'held' |
       validForMs: ttlMs,
       grantedAfter: startedAt,
       watchdog: this.#redlock.options.watchdog,
+      // The configured drift, not the default: the local deadline is the validity the acquire checked (finding 10).
+      driftFactor: this.#redlock.options.driftFactor,
       extend: async (who, ms) => {
         const sentAt = Date.now()
         const done = await this.#redlock.onEvery((link) => extendScript.call(link, this.#keys, [who, ms]))
         const extended = done.filter((r) => r === 1).length
         return extended >= this.#redlock.quorum && Date.now() - sentAt < ms - drift
       },
+      release: (who) => this.#releaseEverywhere(who),
       lost: (error) => {
         if (this.#hold !== hold) return
         for (const handler of this.#lostHandlers) {

@@ -1,23 +1,33 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
-import type { FairLock } from './fair-lock.js'
 import { Lock } from './mutex.js'
 import type { AcquireOptions, LockOptions } from './types.js'
+
+/** One async context's hold: how many `using` calls of that context are still running under it. */
+interface Entry {
+  readonly lock: Lock
+  count: number
+  /** Released once its last `using` ended: work started inside it that runs later acquires anew. */
+  ended: boolean
+}
 
 /**
  * A mutex its owner may take again while holding it, with a hold count: the lock is released when
  * every acquire has been matched by a release. The owner is the handle for `acquire`/`release`,
  * and the async context for `using` — a nested `using` in the same call chain re-enters, while a
- * concurrent one from another chain waits its turn like any other holder.
+ * concurrent one from another chain waits its turn like any other holder. The last `using` of a
+ * context to end releases, so a nested one that outlives the outer keeps the lock until it ends;
+ * a `using` while the handle holds the lock through `acquire` re-enters that hold.
  */
 export class ReentrantLock {
   readonly name: string
   readonly #ctx: RedkitContext
   readonly #options: LockOptions
   readonly #inner: Lock
-  readonly #context = new AsyncLocalStorage<FairLock>()
+  readonly #context = new AsyncLocalStorage<Entry>()
   #count = 0
+  #acquiring: Promise<void> | undefined
 
   constructor(ctx: RedkitContext, name: string, options: LockOptions = {}) {
     this.#ctx = ctx
@@ -43,14 +53,31 @@ export class ReentrantLock {
     return this.#inner.onLost(handler)
   }
 
-  /** Takes the lock, or counts one more hold when the handle already has it (no round trip). */
+  /**
+   * Takes the lock, or counts one more hold when the handle already has it (no round trip). Two
+   * concurrent calls on the handle are the same owner: the second waits for the first and counts.
+   */
   async acquire(options?: AcquireOptions): Promise<void> {
     if (this.#inner.held) {
       this.#count++
       return
     }
-    await this.#inner.acquire(options)
-    this.#count = 1
+    if (this.#acquiring) {
+      const ok = await this.#acquiring.then(
+        () => true,
+        () => false,
+      )
+      return ok && this.#inner.held ? void this.#count++ : this.acquire(options)
+    }
+    const acquiring = this.#inner.acquire(options).then(() => {
+      this.#count = 1
+    })
+    this.#acquiring = acquiring
+    try {
+      await acquiring
+    } finally {
+      if (this.#acquiring === acquiring) this.#acquiring = undefined
+    }
   }
 
   async tryAcquire(): Promise<boolean> {
@@ -58,6 +85,7 @@ export class ReentrantLock {
       this.#count++
       return true
     }
+    if (this.#acquiring) return false
     const ok = await this.#inner.tryAcquire()
     if (ok) this.#count = 1
     return ok
@@ -78,12 +106,41 @@ export class ReentrantLock {
     return this.#inner.extend(ttlMs)
   }
 
-  /** Runs fn holding the lock; re-enters when the current async context already holds it. */
+  /** Runs fn holding the lock; re-enters when the current async context (or the handle) already holds it. */
   async using<T>(fn: (signal: AbortSignal) => Promise<T> | T, options?: AcquireOptions): Promise<T> {
     const current = this.#context.getStore()
-    if (current?.held) return fn(current.signal as AbortSignal)
-    if (current) throw new RedkitError(ErrorCodes.E_LOCK_LOST, `reentrant lock ${this.name} was lost by this async context`)
-    const hold = new Lock(this.#ctx, this.name, this.#options)
-    return hold.using((signal) => this.#context.run(hold, () => fn(signal)), options)
+    if (current && !current.ended) {
+      if (!current.lock.held) throw new RedkitError(ErrorCodes.E_LOCK_LOST, `reentrant lock ${this.name} was lost by this async context`)
+      return this.#run(current, fn)
+    }
+    if (this.#inner.held && this.#count > 0) {
+      this.#count++
+      try {
+        return await fn(this.#inner.signal as AbortSignal)
+      } finally {
+        await this.release().catch(() => {})
+      }
+    }
+    const lock = new Lock(this.#ctx, this.name, this.#options)
+    await lock.acquire(options)
+    const entry: Entry = { lock, count: 0, ended: false }
+    return this.#context.run(entry, () => this.#run(entry, fn))
   }
+
+  async #run<T>(entry: Entry, fn: (signal: AbortSignal) => Promise<T> | T): Promise<T> {
+    entry.count++
+    try {
+      return await fn(entry.lock.signal ?? AbortSignal.abort(lostError(this.name)))
+    } finally {
+      entry.count--
+      if (entry.count === 0) {
+        entry.ended = true
+        await entry.lock.release().catch(() => {})
+      }
+    }
+  }
+}
+
+function lostError(name: string): RedkitError {
+  return new RedkitError(ErrorCodes.E_LOCK_LOST, `reentrant lock ${name} was lost`)
 }

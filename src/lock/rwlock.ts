@@ -1,4 +1,5 @@
 import type { RedkitContext } from '../core/context.js'
+import { errors } from '../core/errors.js'
 import { FairLock } from './fair-lock.js'
 import { type LockKeys, lockKeys } from './keys.js'
 import { type ResolvedLockOptions, resolveLockOptions } from './options.js'
@@ -23,6 +24,10 @@ export class ReadWriteLock {
     this.name = name
     this.#keys = lockKeys(ctx, 'rw', name, 'read-write lock name')
     this.#options = resolveLockOptions(options)
+    // Unfair readers take a shared hold whenever no writer holds, so overlapping readers would
+    // keep a queued writer out for ever (finding 18): the writer preference needs the queue.
+    if (!this.#options.fair)
+      throw errors.invalidArgument('fair', 'true for a read-write lock (unfair readers would starve a waiting writer)', false)
   }
 
   /** A handle for one read hold. */

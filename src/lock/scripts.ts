@@ -33,6 +33,6 @@ export const reserveScript = defineKeyedScript<
 
 export const settleScript = defineKeyedScript<
   ProductKeys,
-  [op: 'confirm' | 'cancel' | 'lapse', gen: string],
-  [status: number, value: string]
+  [op: 'confirm' | 'cancel' | 'lapse', gen: string, keepMs: number],
+  [status: number, value: string | number]
 >('inventory-settle')

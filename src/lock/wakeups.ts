@@ -7,7 +7,7 @@ export type WakeHandler = (grant: Grant) => void
 
 interface ChannelState {
   readonly waiters: Map<string, WakeHandler>
-  /** Resolves once Redis confirmed the subscription. */
+  /** Settles once Redis confirmed (or refused) the subscription; never rejects. */
   ready: Promise<void>
   subscribed: boolean
   unsubscribe: (() => Promise<void>) | undefined
@@ -74,9 +74,11 @@ export class Wakeups {
           created.subscribed = true
           if (this.#channels.get(channel) !== created) void unsubscribe()
         })
-      created.ready.catch(() => {
-        if (this.#channels.get(channel) === created) this.#channels.delete(channel)
-      })
+        // A subscription refused (no channel permission) or cut short leaves the waiters polling:
+        // a lost wake-up only delays, and the wait must not fail with the subscription's error.
+        .catch(() => {
+          if (this.#channels.get(channel) === created) this.#channels.delete(channel)
+        })
       this.#channels.set(channel, created)
       state = created
     }

@@ -8,6 +8,11 @@ export interface Grant {
   token: string
   fence: number
   ttlMs: number
+  /**
+   * Set only for a grant read from a release reply (Redis said so): when that release was sent,
+   * a time before the grant. A message has none: it is a hint to ask again, never a grant.
+   */
+  after?: number
 }
 
 export function parseWake(message: string): Grant | undefined {
@@ -17,11 +22,11 @@ export function parseWake(message: string): Grant | undefined {
   return Number.isFinite(grant.fence) && Number.isFinite(grant.ttlMs) ? grant : undefined
 }
 
-/** The grants listed after the first element of a release reply. */
-export function grantsOf(reply: ReadonlyArray<number | string>): Grant[] {
+/** The grants listed after the first element of a release reply sent at `sentAt`. */
+export function grantsOf(reply: ReadonlyArray<number | string>, sentAt: number): Grant[] {
   const grants: Grant[] = []
   for (let i = 1; i + 2 < reply.length; i += 3) {
-    grants.push({ token: String(reply[i]), fence: Number(reply[i + 1]), ttlMs: Number(reply[i + 2]) })
+    grants.push({ token: String(reply[i]), fence: Number(reply[i + 1]), ttlMs: Number(reply[i + 2]), after: sentAt })
   }
   return grants
 }

@@ -8,7 +8,8 @@
   ARGV[2] user
   ARGV[3] generation (random, new for this reservation)
   ARGV[4] lapse, ms
-  ARGV[5] how long a settled record is kept, ms
+  ARGV[5] how long a settled record is kept, ms (a reserved one has no expiry: its lapse event,
+    however late, must find it to return the units)
   Reply: {1, expiry ms} reserved; {0, units available} not enough stock; {-1, expiry ms} the id holds a live reservation
 ]]
 --- @include "server-time"
@@ -21,11 +22,11 @@ if old[1] == 'reserved' then
   if expiry > now then return { -1, expiry } end
   redis.call('INCRBY', stock, tonumber(old[2]) or 0)
   redis.call('HSET', res, 'state', 'lapsed')
+  redis.call('PEXPIRE', res, keep)
 end
 local available = tonumber(redis.call('GET', stock) or '0') or 0
 if available < qty then return { 0, available } end
 redis.call('DECRBY', stock, qty)
 redis.call('DEL', res)
 redis.call('HSET', res, 'qty', qty, 'user', ARGV[2], 'state', 'reserved', 'gen', ARGV[3], 'expiry', now + lapse)
-redis.call('PEXPIRE', res, lapse + keep)
 return { 1, now + lapse }

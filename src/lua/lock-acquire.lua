@@ -21,6 +21,7 @@
 --- @include "lock-clock"
 --- @include "lock-holders"
 --- @include "lock-handoff"
+--- @include "lock-publish"
 local holders, queue, waiters = KEYS[1], KEYS[2], KEYS[3]
 local token, ttl, weight, capacity = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local placeMs, unfair, channel = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7]
@@ -43,7 +44,7 @@ if not unfair then
       if g[1] == token then
         fence = g[2]
       else
-        redis.call(publish, channel, table.concat(g, ':'))
+        lock_publish(publish, channel, table.concat(g, ':'))
       end
     end
     if fence then return { 1, tonumber(fence), ttl } end

@@ -16,6 +16,7 @@
 --- @include "lock-clock"
 --- @include "lock-holders"
 --- @include "lock-handoff"
+--- @include "lock-publish"
 local holders, queue, waiters = KEYS[1], KEYS[2], KEYS[3]
 local token, capacity, unfair, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1', ARGV[4]
 local publish = ARGV[5] == 'sharded' and 'SPUBLISH' or 'PUBLISH'
@@ -32,14 +33,26 @@ else
 end
 
 if unfair then
-  -- No handoff: the first waiter retries, and may lose to a newcomer.
-  local head = redis.call('ZRANGE', queue, 0, 0)[1]
-  if head and state.used < capacity then redis.call(publish, channel, head .. ':0:0') end
+  -- No handoff: the first live waiter retries, and may lose to a newcomer. Waiters whose place
+  -- lapsed are dropped on the way, so a dead head does not swallow every wake-up (finding 22).
+  if state.used < capacity then
+    for _ = 1, 100 do
+      local head = redis.call('ZRANGE', queue, 0, 0)[1]
+      if not head then break end
+      local expiry = tonumber(string.match(redis.call('HGET', waiters, head) or '', '^(%d+):'))
+      if expiry and expiry > now then
+        lock_publish(publish, channel, head .. ':0:0')
+        break
+      end
+      redis.call('ZREM', queue, head)
+      redis.call('HDEL', waiters, head)
+    end
+  end
   return reply
 end
 local grants = lock_handoff(holders, queue, waiters, state, capacity, now, nowUs)
 for _, g in ipairs(grants) do
-  if string.sub(g[1], 1, #here) ~= here then redis.call(publish, channel, table.concat(g, ':')) end
+  if string.sub(g[1], 1, #here) ~= here then lock_publish(publish, channel, table.concat(g, ':')) end
   reply[#reply + 1] = g[1]
   reply[#reply + 1] = tonumber(g[2])
   reply[#reply + 1] = g[3]

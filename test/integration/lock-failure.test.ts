@@ -110,8 +110,10 @@ describe('lock failure on a server of its own', () => {
     const start = await calls()
     await holder.release()
     await Promise.all(done)
-    // One release per holder, nothing else: a thundering herd would add an attempt per waiter per release.
-    expect((await calls()) - start).toBeLessThanOrEqual(11)
+    // One release per holder, plus the attempt that confirms the one handoff announced by a message
+    // (a message is a hint, never a grant) and one of slack: a thundering herd would add an
+    // attempt per waiter per release.
+    expect((await calls()) - start).toBeLessThanOrEqual(13)
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
   })
 
@@ -141,8 +143,10 @@ describe('lock failure on a server of its own', () => {
     expect(await lock.tryAcquire()).toBe(true)
     await lock.release()
     // A hold that never lapses, on a hash without a TTL: waiters poll at pollMs, not every ms.
+    // (A hold lapsing further out than any TTL redkit accepts is planted garbage and is dropped.)
+    const [seconds] = (await rk.connection.send(['TIME'])) as string[]
     await rk.connection.send(['DEL', holders])
-    await rk.connection.send(['HSET', holders, 'forever', '99999999999999:1:1'])
+    await rk.connection.send(['HSET', holders, 'forever', `${Number(seconds) * 1000 + 600_000}:1:1`])
     const start = await calls()
     await expect(other.lock('planted', { pollMs: 200 }).acquire({ timeoutMs: 1000 })).rejects.toMatchObject({ code: 'E_LOCK_TIMEOUT' })
     expect((await calls()) - start).toBeLessThanOrEqual(10)

@@ -99,8 +99,10 @@ describe.each(TOPOLOGIES)('semaphore, read-write and reentrant locks on %s', (_t
       })
     await Promise.all([read(), read(), read()])
     expect(most).toBe(3)
-    const signal = await rw.write((s) => s)
-    expect(signal.aborted).toBe(false)
+    const [signal, abortedInside] = await rw.write((s) => [s, s.aborted] as const)
+    expect(abortedInside).toBe(false)
+    // Once the hold ends, work still holding its signal learns that the lock is no longer held.
+    expect(signal.aborted).toBe(true)
   })
 
   it('reentrant lock: the handle re-takes it without a round trip, and the last release frees it', async () => {

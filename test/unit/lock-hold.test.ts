@@ -82,4 +82,54 @@ describe('lock hold (watchdog)', () => {
     expect(h.active).toBe(false)
     expect(lost).toHaveLength(1)
   })
+
+  // Finding 24: a failed renewal was retried ttlMs/10 later, after the deadline of a hold handed
+  // over for a place's life (3 s of a 30 s TTL): one blip lost the lock.
+  it('a failed first renewal of a short handoff is retried well before its deadline', async () => {
+    const clock = new TestClock()
+    const start = clock.now()
+    const { h, calls, lost } = hold(clock, {
+      ttlMs: 30_000,
+      validForMs: 3000,
+      extend: (_owner, ttlMs) =>
+        new Promise<boolean>((settle, reject) => {
+          calls.push({ ttlMs, at: clock.now(), settle })
+          if (calls.length === 1) reject(new Error('connection blip'))
+        }),
+    })
+    await clock.advance(1000)
+    expect(calls).toHaveLength(1)
+    await clock.advance(400)
+    expect(calls).toHaveLength(2)
+    expect(calls[1]?.at).toBeLessThan(start + 3000 - 32)
+    calls[1]?.settle(true)
+    await clock.advance(0)
+    expect(h.active).toBe(true)
+    expect(lost).toHaveLength(0)
+    void h.close()
+  })
+
+  // Finding 2: the deadline is checked when active or signal.aborted is read, not only by its timer.
+  it('reading signal.aborted or active past the deadline ends the hold before any timer runs', () => {
+    const timers = new TestClock()
+    let skew = 0
+    // Time moves without timers running: what a blocked event loop looks like from inside.
+    const clock = {
+      now: () => timers.now() + skew,
+      setTimeout: timers.setTimeout.bind(timers),
+      clearTimeout: timers.clearTimeout.bind(timers),
+      setInterval: timers.setInterval.bind(timers),
+      clearInterval: timers.clearInterval.bind(timers),
+    } as unknown as TestClock
+    const { h, lost } = hold(clock, { watchdog: false })
+    const signal = h.signal
+    skew = 2900
+    expect(signal.aborted).toBe(false)
+    expect(h.active).toBe(true)
+    skew = 3000
+    expect(signal.aborted).toBe(true)
+    expect(h.active).toBe(false)
+    expect(lost.map((e) => e.code)).toEqual(['E_LOCK_LOST'])
+    expect(() => signal.throwIfAborted()).toThrow()
+  })
 })

@@ -1,25 +1,38 @@
 -- Reads a lock's live holders (hash: token -> '<expiry ms>:<fencing token>:<weight>', '_f' the
 -- last fencing token), dropping lapsed or unreadable entries so planted data cannot wedge the
--- lock. Returns a table: used (the weight held, not counting `token`), earliest (ms until the
--- first of those lapses, -1: none), longest (ms until the last one lapses, 0: none), last (the
--- last fencing token), mine ({fencing token, ms left} when `token` is a live holder).
+-- lock. Every number is checked before it is used: Lua's tonumber accepts 'inf', 'nan' and 1e309,
+-- and a fencing token at or past 2^53 cannot grow as a double; such a '_f' counts as missing (the
+-- next token is then the server time in µs, still above every token a real grant wrote). Returns a
+-- table: used (the weight held, not counting `token`), earliest (ms until the first of those
+-- lapses, -1: none), longest (ms until the last one lapses, 0: none), last (the last fencing
+-- token), mine ({fencing token, ms left} when `token` is a live holder).
+local LOCK_MAX_FENCE = 9007199254740991
+local LOCK_MAX_TTL = 2147483647
+
+local function lock_fence(text)
+  if type(text) ~= 'string' or #text > 16 or not string.match(text, '^%d+$') then return nil end
+  local n = tonumber(text)
+  if n > LOCK_MAX_FENCE then return nil end
+  return n
+end
+
 local function lock_holders(holders, now, token)
   local state = { used = 0, earliest = -1, longest = 0, last = 0, mine = nil }
   local all = redis.call('HGETALL', holders)
   for i = 1, #all, 2 do
     local field = all[i]
     if field == '_f' then
-      state.last = tonumber(all[i + 1]) or 0
+      state.last = lock_fence(all[i + 1]) or 0
     else
       local expiry, fence, w = string.match(all[i + 1], '^(%d+):(%d+):(%d+)$')
-      expiry, w = tonumber(expiry), tonumber(w)
-      if not expiry or expiry <= now then
+      expiry, fence, w = tonumber(expiry), lock_fence(fence), tonumber(w)
+      if not expiry or not fence or not w or expiry <= now or expiry - now > LOCK_MAX_TTL or w > LOCK_MAX_TTL then
         redis.call('HDEL', holders, field)
       else
         local left = expiry - now
         if left > state.longest then state.longest = left end
         if field == token then
-          state.mine = { tonumber(fence), left }
+          state.mine = { fence, left }
         else
           state.used = state.used + w
           if state.earliest < 0 or left < state.earliest then state.earliest = left end

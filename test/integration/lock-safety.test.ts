@@ -1,0 +1,253 @@
+// Regression tests for the safety findings of docs/reviews/2026-12-01-lock.md: each failed before its fix.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
+import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
+import { startChaosProxy } from '../support/chaos-proxy.js'
+import { errorCode, TOPOLOGIES, thrownCode } from '../support/expect.js'
+import { closeAll, rawClient, rawCluster, standaloneUrl, testPrefix } from '../support/redis.js'
+import { eventually, sleep } from '../support/wait.js'
+
+type Send = (key: string, args: string[]) => Promise<unknown>
+
+describe.each(TOPOLOGIES)('lock safety on %s', (topology, options) => {
+  let rk: Redkit
+  let other: Redkit
+  let prefix: string
+  let send: Send
+  let closeRaw: () => Promise<void>
+
+  beforeAll(async () => {
+    prefix = testPrefix()
+    rk = await createRedkit({ ...options(), prefix })
+    other = await createRedkit({ ...options(), prefix })
+    if (topology === 'cluster') {
+      const cluster = await rawCluster()
+      send = (key, args) => cluster.sendCommand(key, false, args)
+      closeRaw = () => closeAll(cluster)
+    } else {
+      const client = await rawClient()
+      send = (_key, args) => client.sendCommand(args)
+      closeRaw = () => closeAll(client)
+    }
+  })
+  afterAll(async () => {
+    await rk?.close()
+    await other?.close()
+    await closeRaw?.()
+  })
+
+  // Finding 1 / issue 13 item 6: Lua's tonumber takes 'inf', 'nan' and 1e309; a grant wrote them
+  // into the holder entry, the next reader dropped that live holder as unreadable, and a second
+  // process got the lock; past 2^53 tokens stopped growing or went negative.
+  it.each(['inf', 'nan', '1e309', '-5', '1e20', '9007199254740993', 'garbage'])(
+    'a planted fence counter _f = %s keeps one holder and growing tokens',
+    async (planted) => {
+      const name = `planted-${planted}`
+      const holders = rk.keys.key(`lock:${name}`, 'holders')
+      await send(holders, ['HSET', holders, '_f', planted])
+      const a = rk.lock(name)
+      const b = other.lock(name)
+      expect(await a.tryAcquire()).toBe(true)
+      expect(await b.tryAcquire()).toBe(false)
+      const first = a.token as number
+      expect(Number.isSafeInteger(first) && first > 0).toBe(true)
+      expect(await a.release()).toBe(true)
+      expect(await b.tryAcquire()).toBe(true)
+      expect(b.token as number).toBeGreaterThan(first)
+      expect(await a.tryAcquire()).toBe(false)
+      await b.release()
+    },
+  )
+
+  // Finding 2: held/token/signal changed only when the deadline timer ran, so code right after a
+  // blocked event loop still read "held" although the server had let the hold lapse.
+  it('after a blocked event loop, held, token and signal say lost at the first look', async () => {
+    const lock = rk.lock('blocked', { ttlMs: 200 })
+    await lock.acquire()
+    const signal = lock.signal as AbortSignal
+    const until = Date.now() + 400
+    while (Date.now() < until) {
+      // synchronous work: no timer can run
+    }
+    expect(signal.aborted).toBe(true)
+    expect(lock.held).toBe(false)
+    expect(lock.token).toBeUndefined()
+    expect(isRedkitError(signal.reason, 'E_LOCK_LOST')).toBe(true)
+    await lock.release()
+  })
+
+  // Finding 17: a wake-up message naming a waiter was taken as a grant without asking Redis.
+  it('a forged wake-up message does not make a second holder', async () => {
+    const holder = rk.lock('forged')
+    await holder.acquire()
+    const waiter = other.lock('forged', { pollMs: 5000 })
+    let settled = false
+    const waiting = waiter.acquire({ timeoutMs: 8000 }).finally(() => {
+      settled = true
+    })
+    const queue = rk.keys.key('lock:forged', 'queue')
+    let token = ''
+    await eventually(async () => {
+      token = String(((await send(queue, ['ZRANGE', queue, '0', '0'])) as string[])[0] ?? '')
+      return token !== ''
+    })
+    // Past the waiter's subscription, so the message reaches it.
+    await sleep(300)
+    const channel = rk.keys.key('lock:forged', 'wake')
+    await send(channel, [topology === 'cluster' ? 'SPUBLISH' : 'PUBLISH', channel, `${token}:${(holder.token as number) - 1}:10000`])
+    await sleep(300)
+    expect(settled).toBe(false)
+    expect(waiter.held).toBe(false)
+    expect(holder.held).toBe(true)
+    await holder.release()
+    await waiting
+    expect(waiter.held).toBe(true)
+    expect(waiter.token as number).toBeGreaterThan(holder.token ?? 0)
+    await waiter.release()
+  })
+
+  // Finding 15: rk.close() cleared the watchdog but neither released the hold nor aborted its signal.
+  it('rk.close() aborts the signal of a held lock with E_CLOSED and releases it at once', async () => {
+    const closing = await createRedkit({ ...options(), prefix })
+    const lock = closing.lock('closing', { ttlMs: 20_000 })
+    await lock.acquire()
+    const signal = lock.signal as AbortSignal
+    await closing.close()
+    expect(signal.aborted).toBe(true)
+    expect(isRedkitError(signal.reason, 'E_CLOSED')).toBe(true)
+    expect(await other.lock('closing').tryAcquire()).toBe(true)
+  })
+
+  // Finding 12: a nested using() that outlived the outer ran with the lock released and a live signal.
+  it('reentrant: a nested using() that outlives the outer keeps the lock until it ends', async () => {
+    const rl = rk.reentrantLock('nested')
+    let inner: Promise<boolean> | undefined
+    await rl.using(async () => {
+      inner = rl.using(async (signal) => {
+        await sleep(400)
+        return signal.aborted
+      })
+    })
+    await sleep(100)
+    expect(await other.lock('nested').tryAcquire()).toBe(false)
+    expect(await inner).toBe(false)
+    const after = other.lock('nested')
+    await eventually(() => after.tryAcquire(), 2000, 'the lock free once the inner using() ended')
+    await after.release()
+  })
+
+  // Finding 13: work started inside using() that ran after it could never take the lock again.
+  it('reentrant: work started inside using() takes the lock afresh after it ended', async () => {
+    const rl = rk.reentrantLock('later')
+    let later: Promise<number | undefined> | undefined
+    await rl.using(async () => {
+      later = new Promise((resolve, reject) =>
+        setTimeout(() => rl.using(async () => rl.token ?? ((await other.lock('later').tryAcquire()) ? -1 : 1)).then(resolve, reject), 100),
+      )
+    })
+    expect(await later).toBeGreaterThan(0)
+  })
+
+  // Finding 14: using() while the handle held the lock through acquire() waited for itself.
+  it('reentrant: using() re-enters a hold the handle took with acquire(); concurrent acquire() counts', async () => {
+    const rl = rk.reentrantLock('mixed')
+    await rl.acquire()
+    expect(await rl.using(() => 'ran', { timeoutMs: 1000 })).toBe('ran')
+    expect(rl.holdCount).toBe(1)
+    await Promise.all([rl.acquire(), rl.acquire()])
+    expect(rl.holdCount).toBe(3)
+    for (let i = 0; i < 3; i++) await rl.release()
+    expect(rl.held).toBe(false)
+    expect(await other.lock('mixed').tryAcquire()).toBe(true)
+  })
+
+  // Finding 19: 'shop' + 'eu:sku1' and 'shop:eu' + 'sku1' wrote one stock key.
+  it("inventory: ':' in an inventory or product name is refused, so two inventories never share stock", async () => {
+    expect(thrownCode(() => rk.inventory('shop:eu'))).toBe('E_INVALID_KEY')
+    expect(await errorCode(rk.inventory('shop').setStock('eu:sku1', 5))).toBe('E_INVALID_KEY')
+    expect(await errorCode(rk.inventory('shop').reserve('eu:sku1', 1, 'u'))).toBe('E_INVALID_KEY')
+  })
+
+  // Finding 18: unfair readers starve a queued writer; the option is refused for read-write locks.
+  it('a read-write lock refuses fair: false', () => {
+    expect(thrownCode(() => rk.readWriteLock('rw', { fair: false }))).toBe('E_INVALID_ARGUMENT')
+  })
+
+  // Finding 5: ttlMs 1-3 gave a hold lost as it was granted.
+  it('refuses a TTL too short to hold anything', () => {
+    for (const ttlMs of [1, 3, 9]) expect(thrownCode(() => rk.lock('tiny', { ttlMs }))).toBe('E_INVALID_ARGUMENT')
+    expect(thrownCode(() => rk.lock('tiny', { ttlMs: 10 }))).toBeUndefined()
+  })
+
+  // Finding 4: a 1,020-character name was refused as "object name is 1025 characters".
+  it('a name too long names the caller’s name and the limit for its kind', () => {
+    let message = ''
+    try {
+      rk.lock('x'.repeat(1020))
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).toContain('lock name is 1020 characters long; the limit is 1019')
+  })
+})
+
+describe('lock safety, faults from outside (standalone)', () => {
+  let server: RedisProcess | undefined
+
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  // Finding 8: a grant whose reply came after the TTL resolved "held" while another process held.
+  it('a grant whose reply arrives after the local deadline is given back, not taken', async () => {
+    const url = new URL(standaloneUrl())
+    const proxy = await startChaosProxy({ host: url.hostname, port: Number(url.port) })
+    const prefix = testPrefix()
+    const slow = await createRedkit({ url: proxy.url, prefix })
+    const direct = await createRedkit({ url: standaloneUrl(), prefix })
+    try {
+      proxy.setLatency(150)
+      const lock = slow.lock('late', { ttlMs: 200, watchdog: false })
+      expect(await lock.tryAcquire()).toBe(false)
+      expect(lock.held).toBe(false)
+      await expect(lock.acquire({ timeoutMs: 1500 })).rejects.toSatisfy((e) => isRedkitError(e, 'E_LOCK_TIMEOUT'))
+      expect(lock.held).toBe(false)
+      proxy.setLatency(0)
+      const d = direct.lock('late')
+      await eventually(() => d.tryAcquire(), 2000, 'the late grant given back or lapsed')
+      await d.release()
+    } finally {
+      await slow.close()
+      await direct.close()
+      await proxy.close()
+    }
+  }, 20_000)
+
+  // Finding 23: without channel permissions a contended acquire failed with a raw SimpleError, and
+  // release() threw after it had released (the PUBLISH inside the script was refused).
+  it('without pub/sub channel permissions, waiters poll and release() reports the release', async () => {
+    server = await startRedisServer()
+    const admin = await rawClient(server.url)
+    await admin.sendCommand(['ACL', 'SETUSER', 'nochan', 'on', '>nochan-pass', '~*', 'resetchannels', '+@all'])
+    await admin.quit()
+    const url = `redis://nochan:nochan-pass@${server.host}:${server.port}`
+    const a = await createRedkit({ url })
+    const b = await createRedkit({ url })
+    a.on('error', () => {})
+    b.on('error', () => {})
+    try {
+      const holder = a.lock('acl')
+      await holder.acquire()
+      const waiter = b.lock('acl', { pollMs: 200 })
+      const waiting = waiter.acquire({ timeoutMs: 5000 })
+      await sleep(300)
+      expect(await holder.release()).toBe(true)
+      await waiting
+      expect(waiter.held).toBe(true)
+      expect(await waiter.release()).toBe(true)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  }, 30_000)
+})
