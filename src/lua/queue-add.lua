@@ -7,7 +7,8 @@
   KEYS[6] delayedPriorities: priorities of delayed jobs hash (id -> priority, only priorities > 0)
   KEYS[7] schedules: schedules hash (schedule id -> version)
   KEYS[8] scheduleNext: pending occurrence of each schedule hash (schedule id -> job id)
-  KEYS[9] jobPrefix: job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
+  KEYS[9] scheduleAdvance: zset of schedules whose next occurrence is to be added
+  KEYS[10] jobPrefix: job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
   ARGV[1] now, ms (client clock; creation time and base of delays)
   ARGV[2] number of jobs N; then 8 values per job:
   ARGV[3] id
@@ -17,12 +18,14 @@
   ARGV[7] due time in ms (0 = now)
   ARGV[8] check existence: 1 for caller-given ids (idempotent add), 0 for generated ones
   ARGV[9] schedule id ('' = not a schedule occurrence)
-  ARGV[10] schedule version: the occurrence is added only while the schedule still has it
-  Reply: array with, per job, 1 added, 0 a job with that id already exists, -1 the schedule was cancelled or replaced
+  ARGV[10] schedule version: the occurrence is added only while the schedule still has it and
+    awaits its next occurrence (so a schedule never gets two pending occurrences)
+  Reply: array with, per job, 1 added, 0 a job with that id already exists, -1 the schedule was
+    cancelled or replaced, or its next occurrence was added already
 ]]
 --- @include "priority-score"
-local ready, prio, delayed, wake, pseq, dprio, sched, schedNext, jobPrefix =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local ready, prio, delayed, wake, pseq, dprio, sched, schedNext, advance, jobPrefix =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
 local replies = {}
@@ -39,7 +42,7 @@ for i = 0, n - 1 do
   local unique, schedId, schedVersion = ARGV[base + 5], ARGV[base + 6], ARGV[base + 7]
   local key = jobPrefix .. id
   local reply = 1
-  if schedId ~= '' and redis.call('HGET', sched, schedId) ~= schedVersion then
+  if schedId ~= '' and (redis.call('HGET', sched, schedId) ~= schedVersion or not redis.call('ZSCORE', advance, schedId)) then
     reply = -1
   elseif unique == '1' and redis.call('EXISTS', key) == 1 then
     reply = 0
@@ -50,7 +53,10 @@ for i = 0, n - 1 do
     else
       redis.call('HSET', key, 'd', data, 'o', opts, 't', now)
     end
-    if schedId ~= '' then redis.call('HSET', schedNext, schedId, id) end
+    if schedId ~= '' then
+      redis.call('HSET', schedNext, schedId, id)
+      redis.call('ZREM', advance, schedId)
+    end
     if due > now then
       if not headChecked then
         headChecked = true

@@ -11,18 +11,24 @@
   KEYS[9] limiter: rate limiter counter
   KEYS[10] prioritySequence: priority sequence counter
   KEYS[11] delayedPriorities: priorities of delayed jobs hash
-  KEYS[12] jobPrefix: job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
+  KEYS[12] schedules: schedules hash (schedule id -> version)
+  KEYS[13] scheduleDefinitions: schedule definitions hash (schedule id -> definition JSON)
+  KEYS[14] scheduleNext: pending occurrence of each schedule hash (schedule id -> job id)
+  KEYS[15] scheduleAdvance: zset of schedules whose next occurrence is to be added (score: since when)
+  KEYS[16] callPrefix: prefix of each worker's call record: this prefix followed by the worker id
+  KEYS[17] jobPrefix: job key prefix: a job's hash is this prefix followed by its id (same hash tag, same slot)
   ARGV[1] lease length, ms
   ARGV[2] jobs wanted N (0 = settle only)
-  ARGV[3] token prefix: the i-th leased job gets token '<prefix><i>' (no ':')
+  ARGV[3] token prefix '<worker id>.<call seq>.': the i-th leased job gets token '<prefix><i>' (no ':');
+    a call sent again with the same prefix (its reply was lost) gets the first call's leases and statuses back
   ARGV[4] 1 = promote due delayed jobs now
-  ARGV[5] 1 = recover expired leases now
+  ARGV[5] 1 = recover expired leases (and stale schedule advances) now
   ARGV[6] 1 = this call follows a wake marker (pass the wake-up on while jobs remain)
   ARGV[7] rate limit: max jobs per window (0 = none)
   ARGV[8] rate limit window, ms
   ARGV[9] completed jobs kept: -1 all, 0 none (delete on completion), else the newest K
   ARGV[10] 1 = trim the completed set to K now
-  ARGV[11] default attempts (for jobs recovered from an expired lease)
+  ARGV[11] stalls allowed: a job whose lease expired more often than this is dead-lettered (E_JOB_LOST)
   ARGV[12] number of outcomes M; then 7 values per outcome:
   ARGV[13] active member ('<token>:<job id>')
   ARGV[14] kind: 'c' completed, 'r' retry, 'd' dead letter
@@ -33,20 +39,58 @@
   ARGV[19] retry delay ms (r), and the job's priority after a colon: '<delay>:<priority>'
   Reply: { server now ms, next delayed due ms (-1 none, -2 not checked), idle wake-up ms (-1 none, -2 not idle),
     leased jobs flat { member, id, data, options|false, attempts made|false, created|false, progress|false, priority|false } * k,
-    outcome statuses { 1 settled, 0 lease lost, 2 already settled by this token }, recovered count, dead-lettered ids of recovered jobs }
+    outcome statuses { 1 settled, 0 lease lost, 2 already settled by this token }, recovered count, dead-lettered ids of recovered jobs,
+    schedules to advance flat { schedule id, version, definition JSON, last occurrence id } * s,
+    ids whose hash was missing (dead-lettered with E_JOB_LOST) }
 ]]
 --- @include "server-time"
 --- @include "priority-score"
-local ready, prio, delayed, active, completed, dead, wake, meta, limiter, pseq, dprio, jobPrefix =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+--- @include "schedule-advance"
+local ready, prio, delayed, active, completed, dead, wake, meta, limiter, pseq, dprio =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local sched, defs, schedNext, advance, callPrefix, jobPrefix = KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16], KEYS[17]
 local leaseMs = tonumber(ARGV[1])
 local wanted = tonumber(ARGV[2])
 local tokenPrefix = ARGV[3]
 local keep = tonumber(ARGV[9])
 local now = server_time_ms()
+-- A stale advance (its worker died or failed to add) is taken over after this long.
+local ADVANCE_GRACE_MS = 2000
+
+-- 0. A call sent again after its reply was lost: the first run's leases are this worker's (same
+-- tokens, renewed now) and its outcomes are settled; answer as the first run did.
+local callKey = callPrefix .. string.sub(tokenPrefix, 1, (string.find(tokenPrefix, '.', 1, true) or 1) - 1)
+local logged = redis.call('GET', callKey)
+if logged then
+  local ok, log = pcall(cjson.decode, logged)
+  if ok and type(log) == 'table' and log.p == tokenPrefix then
+    local leased = {}
+    local deadline = now + leaseMs
+    for _, member in ipairs(log.l or {}) do
+      if redis.call('ZADD', active, 'XX', 'CH', deadline, member) == 1 or redis.call('ZSCORE', active, member) then
+        local id = string.sub(member, string.find(member, ':', 1, true) + 1)
+        local f = redis.call('HMGET', jobPrefix .. id, 'd', 'o', 'a', 't', 'g', 'p')
+        if f[1] then
+          leased[#leased + 1] = member
+          leased[#leased + 1] = id
+          for j = 1, 6 do leased[#leased + 1] = f[j] end
+        end
+      end
+    end
+    return { now, -2, -2, leased, log.s or {}, 0, {}, {}, {} }
+  end
+end
 
 local function pushReady(ids, front)
-  if #ids > 0 then redis.call(front and 'LPUSH' or 'RPUSH', ready, unpack(ids)) end
+  if #ids == 0 then return end
+  if front then
+    -- LPUSH reverses its arguments: push the last first so the list keeps their order.
+    local reversed = {}
+    for i = #ids, 1, -1 do reversed[#reversed + 1] = ids[i] end
+    redis.call('LPUSH', ready, unpack(reversed))
+  else
+    redis.call('RPUSH', ready, unpack(ids))
+  end
 end
 
 local function prioritize(id, priority)
@@ -57,7 +101,6 @@ end
 -- another delivery owns the job now: this late result is rejected and nothing is written.
 local m = tonumber(ARGV[12])
 local statuses = {}
-local removed = {}
 local doneIds, doneArgs, deadArgs, retryLater = {}, {}, {}, {}
 for i = 0, m - 1 do
   local b = 13 + i * 7
@@ -127,43 +170,52 @@ if ARGV[4] == '1' then
   nextDelayed = head[2] and tonumber(head[2]) or -1
 end
 
--- 3. Jobs whose lease expired: back to the front of the queue, or to the dead letters once their
--- attempts are used up (a job that kills its worker every time must not cycle forever).
+-- 3. Jobs whose lease expired go back to the front of the queue. A stall is not a failed attempt
+-- (the handler may never have run, e.g. a lost reply): it is counted apart, in field 'l', and a job
+-- that stalls more often than allowed (one that kills its worker every time) is dead-lettered.
 local recovered = 0
 local recoveredDead = {}
+local advances = {}
 if ARGV[5] == '1' then
   local expired = redis.call('ZRANGEBYSCORE', active, '-inf', now, 'LIMIT', 0, 1000)
   if #expired > 0 then
     redis.call('ZREMRANGEBYRANK', active, 0, #expired - 1)
     local front = {}
+    local maxStalls = tonumber(ARGV[11])
     for _, member in ipairs(expired) do
       local id = string.sub(member, string.find(member, ':', 1, true) + 1)
       local key = jobPrefix .. id
-      local fields = redis.call('HMGET', key, 'o', 'a', 'p')
-      if fields[1] then
+      if redis.call('EXISTS', key) == 1 then
         recovered = recovered + 1
-        local made = (tonumber(fields[2]) or 0) + 1
-        local ok, opts = pcall(cjson.decode, fields[1])
-        local attempts = (ok and type(opts) == 'table' and tonumber(opts.at)) or tonumber(ARGV[11])
-        if made >= attempts then
-          redis.call('HSET', key, 'a', made, 'f', now, 'e', 'E_JOB_LOST the lease expired on the last attempt (the worker died, stalled or lost its connection)', 'x', '{"code":"E_JOB_LOST"}')
+        local stalls = redis.call('HINCRBY', key, 'l', 1)
+        if stalls > maxStalls then
+          redis.call('HSET', key, 'f', now, 'e', 'E_JOB_LOST the lease expired ' .. stalls .. ' times (the worker died, stalled or lost its connection)', 'x', '{"code":"E_JOB_LOST"}')
           redis.call('ZADD', dead, now, id)
           recoveredDead[#recoveredDead + 1] = id
         else
-          redis.call('HSET', key, 'a', made, 'e', 'E_JOB_LOST the lease expired (the worker died, stalled or lost its connection)', 'x', '{"code":"E_JOB_LOST"}')
-          local priority = tonumber(fields[3]) or 0
+          redis.call('HSET', key, 'e', 'E_JOB_LOST the lease expired (the worker died, stalled or lost its connection)', 'x', '{"code":"E_JOB_LOST"}')
+          local priority = tonumber(redis.call('HGET', key, 'p') or '0') or 0
           if priority > 0 then prioritize(id, priority) else front[#front + 1] = id end
         end
       end
     end
     pushReady(front, true)
   end
+  -- Schedules whose advance nobody completed (the worker died, or its add failed): take them over.
+  local stale = redis.call('ZRANGEBYSCORE', advance, '-inf', now - ADVANCE_GRACE_MS, 'LIMIT', 0, 20)
+  for _, sid in ipairs(stale) do
+    redis.call('ZADD', advance, now, sid)
+    push_advance(advances, sched, defs, schedNext, sid)
+  end
 end
 
 -- 4. Lease up to N jobs: plain jobs first (FIFO), then prioritized ones (lowest score first).
 local leased = {}
+local leasedMembers = {}
+local missing = {}
 local idle = -2
 local limited = false
+local trimmedBy = -1
 if wanted > 0 then
   if redis.call('HGET', meta, 'paused') == '1' then
     wanted = 0
@@ -184,7 +236,10 @@ if wanted > 0 then
         idle = now + ttl
       end
     end
-    if wanted > limitMax - used then wanted = limitMax - used end
+    if wanted > limitMax - used then
+      wanted = limitMax - used
+      trimmedBy = limitMax
+    end
   end
   local ids = {}
   if wanted > 0 then
@@ -196,22 +251,34 @@ if wanted > 0 then
     end
   end
   if #ids > 0 then
-    if limitMax > 0 then
-      if redis.call('INCRBY', limiter, #ids) == #ids then redis.call('PEXPIRE', limiter, tonumber(ARGV[8])) end
-    end
     local deadline = now + leaseMs
     local zargs = {}
+    local taken = 0
     for i, id in ipairs(ids) do
-      local member = tokenPrefix .. i .. ':' .. id
-      local f = redis.call('HMGET', jobPrefix .. id, 'd', 'o', 'a', 't', 'g', 'p')
-      -- An id whose record was deleted behind redkit's back has nothing left to run: it is dropped.
+      local key = jobPrefix .. id
+      local f = redis.call('HMGET', key, 'd', 'o', 'a', 't', 'g', 'p')
       if f[1] then
+        taken = taken + 1
+        local member = tokenPrefix .. i .. ':' .. id
         zargs[#zargs + 1] = deadline
         zargs[#zargs + 1] = member
+        leasedMembers[#leasedMembers + 1] = member
         leased[#leased + 1] = member
         leased[#leased + 1] = id
         for j = 1, 6 do leased[#leased + 1] = f[j] end
+        local sid = mark_advance(schedNext, advance, id, now)
+        if sid then push_advance(advances, sched, defs, schedNext, sid) end
+      else
+        -- Its record was deleted behind redkit's back (eviction, a stray DEL): nothing is left to
+        -- run, but the loss is recorded where dead letters are looked for, never dropped silently.
+        redis.call('HSET', key, 'f', now, 'e', 'E_JOB_LOST the job record was missing when it was leased (evicted or deleted)', 'x', '{"code":"E_JOB_LOST"}')
+        redis.call('ZADD', dead, now, id)
+        missing[#missing + 1] = id
+        mark_advance(schedNext, advance, id, 0)
       end
+    end
+    if taken > 0 and limitMax > 0 then
+      if redis.call('INCRBY', limiter, taken) == taken then redis.call('PEXPIRE', limiter, tonumber(ARGV[8])) end
     end
     if #zargs > 0 then redis.call('ZADD', active, unpack(zargs)) end
   end
@@ -228,6 +295,11 @@ if wanted > 0 then
     if lease[2] and (soonest < 0 or tonumber(lease[2]) < soonest) then soonest = tonumber(lease[2]) end
     if idle == -1 then soonest = -1 end
     idle = soonest
+  elseif trimmedBy > 0 then
+    -- The rate limit cut this batch short: the worker has free slots and must look again when the
+    -- window opens (no marker will tell it).
+    local ttl = redis.call('PTTL', limiter)
+    idle = ttl > 0 and (now + ttl) or now
   elseif (ARGV[6] == '1' or promoted > 0 or recovered > 0) and not limited then
     -- Jobs remain and other workers may be idle: pass the wake-up on.
     if redis.call('LLEN', ready) > 0 or redis.call('ZCARD', prio) > 0 then redis.call('RPUSH', wake, '1') end
@@ -247,4 +319,9 @@ if keep > 0 and ARGV[10] == '1' then
   end
 end
 
-return { now, nextDelayed, idle, leased, statuses, recovered, recoveredDead }
+-- 6. What this call did, for a resend of it (same token prefix) whose first reply was lost.
+if m > 0 or #leasedMembers > 0 then
+  redis.call('SET', callKey, cjson.encode({ p = tokenPrefix, s = statuses, l = leasedMembers }), 'PX', leaseMs * 2)
+end
+
+return { now, nextDelayed, idle, leased, statuses, recovered, recoveredDead, advances, missing }

@@ -2,7 +2,8 @@
   KEYS[1] meta: meta hash
   KEYS[2] ready: ready list
   KEYS[3] prioritized: prioritized zset
-  KEYS[4] wake: wake list
+  KEYS[4] delayed: delayed zset
+  KEYS[5] wake: wake list
   ARGV[1] 1 pause, 0 resume
   Reply: 1 when the state changed, 0 when it already was so
 ]]
@@ -10,7 +11,9 @@ if ARGV[1] == '1' then
   return redis.call('HSET', KEYS[1], 'paused', '1') == 1 and 1 or 0
 end
 local changed = redis.call('HDEL', KEYS[1], 'paused')
-if changed == 1 and (redis.call('LLEN', KEYS[2]) > 0 or redis.call('ZCARD', KEYS[3]) > 0) then
-  redis.call('RPUSH', KEYS[4], '1')
+-- Idle workers were told "paused, nothing due": wake them for ready jobs and for delayed ones
+-- (which may have fallen due during the pause, or need a timer armed).
+if changed == 1 and (redis.call('LLEN', KEYS[2]) > 0 or redis.call('ZCARD', KEYS[3]) > 0 or redis.call('ZCARD', KEYS[4]) > 0) then
+  redis.call('RPUSH', KEYS[5], '1')
 end
 return changed

@@ -18,8 +18,10 @@ export interface JobInfo<T = unknown, R = unknown> {
   id: string
   state: JobState
   data: T
-  /** Failed or lost deliveries so far. */
+  /** Failed deliveries so far (stalls are counted apart, in `stalledCount`). */
   attemptsMade: number
+  /** Times its lease expired (worker died, stalled or lost its connection); see the worker's `maxStalledCount`. */
+  stalledCount: number
   /** The job's own attempts option, when it was set at add time. */
   attempts: number | undefined
   priority: number
@@ -44,7 +46,7 @@ export interface Job<T = unknown> {
   readonly id: string
   readonly queue: string
   readonly data: T
-  /** Deliveries of this job that failed or were lost before this one. */
+  /** Deliveries of this job that failed before this one (a lost lease is a stall, not an attempt). */
   readonly attemptsMade: number
   /** Deliveries allowed in all. */
   readonly attempts: number
@@ -110,7 +112,8 @@ export function parseJobInfo<T, R>(codec: Codec, id: string, state: string, flat
   const options = parseStoredOptions(f.o, id)
   let data: T
   try {
-    data = codec.decode(f.d ?? '') as T
+    // A dead letter for a record that vanished (evicted, deleted) has no data left.
+    data = (f.d === undefined ? undefined : codec.decode(f.d)) as T
   } catch (error) {
     throw new RedkitError(ErrorCodes.E_DECODE, `job ${id}: stored data cannot be decoded`, { cause: error, details: { id } })
   }
@@ -119,6 +122,7 @@ export function parseJobInfo<T, R>(codec: Codec, id: string, state: string, flat
     state: state as JobState,
     data,
     attemptsMade: toNumber(f.a) ?? 0,
+    stalledCount: toNumber(f.l) ?? 0,
     attempts: options.at,
     priority: toNumber(f.p) ?? 0,
     createdAt: toNumber(f.t) ?? 0,

@@ -34,6 +34,10 @@ export interface QueueKeys {
   readonly scheduleDefinitions: string
   /** hash: schedule id -> id of its pending occurrence */
   readonly scheduleNext: string
+  /** zset: schedules whose next occurrence is to be added (score: since when, server ms) */
+  readonly scheduleAdvance: string
+  /** a worker's record of its last call (for a resend after a lost reply) is this prefix followed by its id */
+  readonly callPrefix: string
   /** a job's hash is this prefix followed by its id */
   readonly jobPrefix: string
   job(id: string): string
@@ -58,6 +62,8 @@ export function queueKeys(keys: KeySpace, name: string): QueueKeys {
     schedules: k('q', 'sched'),
     scheduleDefinitions: k('q', 'schedDefs'),
     scheduleNext: k('q', 'schedNext'),
+    scheduleAdvance: k('q', 'schedAdv'),
+    callPrefix: `${k('q', 'call')}:`,
     jobPrefix,
     job: (id: string) => jobPrefix + id,
   }

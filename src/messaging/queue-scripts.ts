@@ -28,7 +28,7 @@ type NextArgs = [
   limitMs: number,
   keepCompleted: number,
   trim: 0 | 1,
-  defaultAttempts: number,
+  maxStalls: number,
   outcomeCount: number,
   ...outcomes: ScriptArg[],
 ]
@@ -40,6 +40,8 @@ export type NextReply = [
   statuses: number[],
   recovered: number,
   recoveredDead: string[],
+  advances: string[],
+  missing: string[],
 ]
 export const nextScript = defineKeyedScript<QueueKeys, NextArgs, NextReply>('queue-next')
 
@@ -72,4 +74,5 @@ type ScheduleArgs = [
   dueAt: number,
   now: number,
 ]
-export const scheduleScript = defineKeyedScript<QueueKeys, ScheduleArgs, 0 | 1 | 2>('queue-schedule')
+/** change: 0 unchanged, 1 created or replaced, 2 repaired; firstExists: 1 when the first occurrence already existed. */
+export const scheduleScript = defineKeyedScript<QueueKeys, ScheduleArgs, [change: 0 | 1 | 2, firstExists: 0 | 1]>('queue-schedule')

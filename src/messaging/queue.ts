@@ -125,23 +125,35 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
     return encoded
   }
 
-  async #addPrepared(jobs: PreparedJob[], schedule?: { id: string; version: string }): Promise<AddedJob[]> {
+  async #addPrepared(jobs: PreparedJob[]): Promise<AddedJob[]> {
     if (jobs.length === 0) return []
-    const args: Array<string | number> = []
-    for (const job of jobs) {
-      args.push(job.id, job.data, job.options, job.priority, job.dueAt, job.unique ? 1 : 0, schedule?.id ?? '', schedule?.version ?? '')
-    }
-    const k = this.keys
-    const replies = await addScript.call(this.#ctx.connection, k, [Date.now(), jobs.length, ...args])
+    const replies = await this.#addScript(jobs)
     const added = jobs.map((job, i) => ({ id: job.id, created: replies[i] === 1 }))
     if (this.listenerCount('added') > 0) this.emit('added', added)
     return added
   }
 
-  /** Adds the next occurrence of a repeating schedule, only while the schedule still has that version (internal). */
-  async addOccurrence(job: PreparedJob, schedule: { id: string; version: string }): Promise<boolean> {
-    const [added] = await this.#addPrepared([job], schedule)
-    return added?.created ?? false
+  #addScript(jobs: PreparedJob[], schedule?: { id: string; version: string }): Promise<number[]> {
+    const args: Array<string | number> = []
+    for (const job of jobs) {
+      args.push(job.id, job.data, job.options, job.priority, job.dueAt, job.unique ? 1 : 0, schedule?.id ?? '', schedule?.version ?? '')
+    }
+    return addScript.call(this.#ctx.connection, this.keys, [Date.now(), jobs.length, ...args])
+  }
+
+  /**
+   * Adds the next occurrence of a repeating schedule (internal), only while the schedule still has
+   * that version and awaits its next occurrence. Resolves 1 added, 0 that occurrence exists
+   * already (it ran), -1 cancelled, replaced or advanced by someone else.
+   */
+  async addOccurrence(job: PreparedJob, schedule: { id: string; version: string }): Promise<number> {
+    const [reply] = await this.#addScript([job], schedule)
+    return reply ?? -1
+  }
+
+  /** A schedule that has ended awaits no next occurrence (internal). */
+  async endAdvance(scheduleId: string): Promise<void> {
+    await this.#ctx.connection.send(['ZREM', this.keys.scheduleAdvance, scheduleId], { key: this.keys.scheduleAdvance })
   }
 
   /** The job and its state, or null when there is no such job (never added, removed, or trimmed by retention). */

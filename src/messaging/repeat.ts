@@ -26,7 +26,8 @@ export function nextOccurrence(repeat: StoredRepeat, after: number): number | un
     const start = repeat.sa ?? 0
     next = after < start ? start : start + (Math.floor((after - start) / repeat.e) + 1) * repeat.e
   } else if (repeat.c !== undefined) {
-    next = cronOf(repeat.c, repeat.z).next(after)
+    // startAt bounds a cron schedule too: its first run is the first match at or after it.
+    next = cronOf(repeat.c, repeat.z).next(repeat.sa !== undefined && repeat.sa > after ? repeat.sa - 1 : after)
   }
   if (next === undefined || (repeat.ea !== undefined && next > repeat.ea)) return undefined
   return next

@@ -33,11 +33,20 @@ export interface RepeatingTask<T> {
   timeZone?: string
   /** Interval in ms; occurrences fall on `startAt + k * everyMs`. */
   everyMs?: number
-  /** Phase of `everyMs` and first possible run. @defaultValue 0 (the epoch: every minute means on the minute) */
+  /** First possible run (cron and everyMs), and the phase of `everyMs`. @defaultValue 0 (the epoch: every minute means on the minute) */
   startAt?: number | Date
   /** No occurrence after this time. */
   endAt?: number | Date
   job?: TaskJobOptions
+}
+
+export interface RepeatResult {
+  /** The definition was created or replaced (false: the same definition was registered already). */
+  changed: boolean
+  /** The definition was unchanged but its pending occurrence was missing (drained, removed, lost): it was added again. */
+  repaired: boolean
+  /** Due time of the pending occurrence this call added, or of the first one when nothing changed. */
+  nextRunAt: number | undefined
 }
 
 export interface ScheduleInfo {
@@ -62,8 +71,9 @@ function toMs(value: number | Date | undefined, what: string): number | undefine
 /**
  * Delayed tasks by id (with cancel) and repeating tasks (interval or cron) on top of queues. Each
  * occurrence of a repeating task is a job with the id `<schedule id>@<due time>`: whichever process
- * adds it, it is added once, so each due time runs once across any number of processes. The worker
- * that starts an occurrence adds the next one first.
+ * adds it, it is added once, so each due time runs once across any number of processes. The script
+ * that leases an occurrence records that its schedule needs the next one; the worker that got it adds
+ * it, and if that worker fails or dies any worker's recovery pass does.
  */
 export class Scheduler {
   readonly #ctx: MessagingContext
@@ -85,7 +95,7 @@ export class Scheduler {
    * Creates (or replaces) a repeating task and adds its first occurrence. Resolves the schedule's
    * first pending run and whether anything changed.
    */
-  async repeat<T>(task: RepeatingTask<T>): Promise<{ changed: boolean; nextRunAt: number | undefined }> {
+  async repeat<T>(task: RepeatingTask<T>): Promise<RepeatResult> {
     const queue = new Queue<T>(this.#ctx, task.queue)
     if ((task.cron === undefined) === (task.everyMs === undefined)) {
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'repeat needs exactly one of cron or everyMs')
@@ -97,9 +107,9 @@ export class Scheduler {
       if (task.timeZone !== undefined) repeat.z = task.timeZone
     } else {
       repeat.e = validateMs(task.everyMs, 'everyMs')
-      const startAt = toMs(task.startAt, 'startAt')
-      if (startAt !== undefined) repeat.sa = startAt
     }
+    const startAt = toMs(task.startAt, 'startAt')
+    if (startAt !== undefined) repeat.sa = startAt
     const endAt = toMs(task.endAt, 'endAt')
     if (endAt !== undefined) repeat.ea = endAt
     const data = queue.encodePayload(task.data, 'task data')
@@ -108,6 +118,8 @@ export class Scheduler {
     let due = nextOccurrence(repeat, now)
     if (due === undefined) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `schedule ${task.id} has no occurrence after now`)
     const job = queue.prepare(task.data, { ...task.job, jobId: occurrenceId(task.id, due), runAt: due }, { rp: repeat })
+    // The job template travels with the definition: any worker can add the next occurrence from
+    // it, even when the last occurrence's own record is gone (deleted on completion, drained).
     const definition = JSON.stringify({
       queue: queue.name,
       cron: repeat.c,
@@ -115,9 +127,10 @@ export class Scheduler {
       everyMs: repeat.e,
       startAt: repeat.sa,
       endAt: repeat.ea,
+      job: { d: job.data, o: job.options, p: job.priority },
     })
     const k = queue.keys
-    const reply = await scheduleScript.call(this.#ctx.connection, k, [
+    const [change, firstExists] = await scheduleScript.call(this.#ctx.connection, k, [
       repeat.s,
       repeat.v,
       definition,
@@ -128,21 +141,22 @@ export class Scheduler {
       due,
       now,
     ])
-    if (reply === 2) {
+    if (firstExists === 1) {
       // The first due time already ran (or runs now): chain from the following one.
       for (let tries = 0; tries < 3 && due !== undefined; tries++) {
         due = nextOccurrence(repeat, due)
-        if (due === undefined) break
-        if (
-          await queue.addOccurrence(
-            { ...job, id: occurrenceId(task.id, due), dueAt: due, unique: true },
-            { id: repeat.s, version: repeat.v },
-          )
-        )
+        if (due === undefined) {
+          await queue.endAdvance(repeat.s)
           break
+        }
+        const added = await queue.addOccurrence(
+          { ...job, id: occurrenceId(task.id, due), dueAt: due, unique: true },
+          { id: repeat.s, version: repeat.v },
+        )
+        if (added !== 0) break
       }
     }
-    return { changed: reply !== 0, nextRunAt: due }
+    return { changed: change === 1, repaired: change === 2, nextRunAt: due }
   }
 
   /** Cancels a delayed task or a repeating schedule (with its pending occurrence). Resolves false if there was nothing to cancel. */
@@ -162,7 +176,7 @@ export class Scheduler {
     ])
     const nextOf = toRecord(next)
     return Object.entries(toRecord(defs)).map(([id, json]) => {
-      const def = JSON.parse(json) as Omit<ScheduleInfo, 'id' | 'nextJobId' | 'nextRunAt'>
+      const { job: _template, ...def } = JSON.parse(json) as Omit<ScheduleInfo, 'id' | 'nextJobId' | 'nextRunAt'> & { job?: unknown }
       const nextJobId = nextOf[id]
       const at = nextJobId ? Number(nextJobId.slice(nextJobId.lastIndexOf('@') + 1)) : Number.NaN
       return { id, ...def, nextJobId, nextRunAt: Number.isFinite(at) ? at : undefined }

@@ -26,6 +26,18 @@ export interface WorkerOptions extends QueueOptions {
   attempts?: number
   /** Delay before a retry, for jobs added without `backoff`. @defaultValue exponential from 1000 ms, jitter 0.2 */
   backoff?: BackoffPolicy | number
+  /**
+   * Times a job's lease may expire (its worker died, stalled or lost its connection) before it is
+   * dead-lettered with E_JOB_LOST. Stalls are counted apart from attempts: a handler that never
+   * ran (a lost reply) costs no attempt. As BullMQ's `maxStalledCount`. @defaultValue 1
+   */
+  maxStalledCount?: number
+  /**
+   * Longest a handler may run: past it the job's signal is aborted and the delivery fails with
+   * E_TIMEOUT (retried like any failure). Without it a handler that never settles keeps its lease
+   * renewed, and its slot taken, for ever. @defaultValue none
+   */
+  jobTimeoutMs?: number
   /** Rate limit for the whole queue (all workers): at most `max` jobs started per `durationMs`. */
   limiter?: { max: number; durationMs: number }
   /** Completed jobs kept (with their result) for `getJob`: 0 deletes them at once, Infinity keeps all. @defaultValue 1000 */
@@ -69,6 +81,8 @@ export interface ResolvedWorkerOptions {
   keep: number
   closeTimeoutMs: number
   idleBlockMs: number
+  maxStalledCount: number
+  jobTimeoutMs: number | undefined
 }
 
 /** Applies defaults and validates. @throws RedkitError E_INVALID_ARGUMENT */
@@ -94,5 +108,7 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     keep: keep === Number.POSITIVE_INFINITY ? -1 : validateCount(keep, 'keepCompleted', { allowZero: true }),
     closeTimeoutMs: timerMs(options.closeTimeoutMs ?? 10_000, 'closeTimeoutMs', { allowZero: true }),
     idleBlockMs: timerMs(options.idleBlockMs ?? 5000, 'idleBlockMs'),
+    maxStalledCount: validateCount(options.maxStalledCount ?? 1, 'maxStalledCount', { allowZero: true }),
+    jobTimeoutMs: options.jobTimeoutMs === undefined ? undefined : timerMs(options.jobTimeoutMs, 'jobTimeoutMs'),
   }
 }

@@ -1,18 +1,16 @@
 import diagnostics from 'node:diagnostics_channel'
-import { EventEmitter } from 'node:events'
 import { backoffDelay } from '../core/backoff.js'
-import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
+import { EmitterComponent } from '../core/component.js'
+import { ErrorCodes, RedkitError } from '../core/errors.js'
 import type { MessagingContext } from './context.js'
 import { UnrecoverableError } from './errors.js'
 import { IdleWaiter } from './idle-waiter.js'
 import { newWorkerId } from './ids.js'
-import { describeError, parseStoredOptions } from './job.js'
-import { type BackoffPolicy, loadBackoff, retryDelay, type StoredJobOptions } from './options.js'
+import { describeError } from './job.js'
+import { retryDelay } from './options.js'
 import { Queue } from './queue.js'
-import { extendScript, type NextReply, nextScript, progressScript, releaseScript, withJob } from './queue-scripts.js'
-import { nextOccurrence, occurrenceDue, occurrenceId } from './repeat.js'
+import { type NextReply, nextScript, progressScript, withJob } from './queue-scripts.js'
 import { checkEviction } from './server-check.js'
-import { ActiveJob } from './worker-job.js'
 import {
   type JobHandler,
   type ResolvedWorkerOptions,
@@ -21,20 +19,12 @@ import {
   type WorkerOptions,
 } from './worker-options.js'
 import { type FinishedDelivery, type Outcome, outcomeArgs, toOutcome } from './worker-outcome.js'
+import { LeaseRenewal } from './worker-renewal.js'
+import { advanceSchedules } from './worker-schedules.js'
+import { releaseLeases, waitForHandlers } from './worker-shutdown.js'
+import { decodeLeased, type LeasedFields, type Running } from './worker-start.js'
 
 export type { JobHandler, WorkerEvents, WorkerOptions } from './worker-options.js'
-
-interface Running<T> {
-  member: string
-  job: ActiveJob<T>
-  priority: number
-  attempts: number
-  backoff: Required<BackoffPolicy>
-  /** The lease is gone: the outcome is dropped. */
-  lost: boolean
-  /** Given back on close: the outcome is dropped. */
-  released: boolean
-}
 
 /** What `redkit:messaging:job` tracing events carry (node:diagnostics_channel `tracingChannel`). */
 export interface JobTraceContext {
@@ -63,29 +53,41 @@ const MAX_BATCH = 500
 const PROMOTE_EVERY_MS = 5
 const ERROR_BACKOFF = { delayMs: 50, maxDelayMs: 2000, jitter: 0.3 }
 
+/** One `queue-next` call: kept whole after a failure, and sent again as is (same token prefix). */
+interface Call<T, R> {
+  args: Parameters<typeof nextScript.call>[2]
+  wanted: number
+  outcomes: Array<Outcome<T, R>>
+  promote: boolean
+  recover: boolean
+  trim: boolean
+  at: number
+}
+
 /**
  * Consumes a queue: leases jobs (at most `concurrency` at a time), renews the leases while handlers
  * run, stores results, retries failures with backoff and dead-letters the last failure. One script
  * call settles every finished job and leases the next ones; an idle worker blocks on a wake-up list
  * (one command per `idleBlockMs`) and arms a timer for the next delayed job or lease expiry.
  */
-export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<T, R>> {
-  readonly name: string
+export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEvents<T, R>> {
   readonly id = newWorkerId()
   readonly #ctx: MessagingContext
   readonly #queue: Queue<T>
   readonly #handler: JobHandler<T, R>
   readonly #o: ResolvedWorkerOptions
   readonly #idle: IdleWaiter
+  readonly #renewal: LeaseRenewal
   readonly #running = new Map<string, Running<T>>()
   #outcomes: Array<Outcome<T, R>> = []
-  #state: 'new' | 'running' | 'closing' | 'closed' = 'new'
+  #started = false
   #inflight = false
   #again = false
   #woke = false
   #force = false
+  /** A call whose reply was lost: sent again before anything new. */
+  #resend: Call<T, R> | undefined
   #retryTimer: NodeJS.Timeout | undefined
-  #renewTimer: NodeJS.Timeout | undefined
   #errors = 0
   #callSeq = 0
   #clockOffset = 0
@@ -94,28 +96,37 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   #lastTrim = 0
   #completedSinceTrim = 0
   #nextDelayedAt = -2
-  #closing: Promise<void> | undefined
+  #closeTimeoutMs: number
   #flushed: Array<() => void> = []
-  readonly #unregister: () => void
+  #handlersDone: Array<() => void> = []
+  readonly #releasing = new Set<Promise<unknown>>()
 
   constructor(ctx: MessagingContext, name: string, handler: JobHandler<T, R>, options: WorkerOptions = {}) {
-    super()
     if (typeof handler !== 'function') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'worker needs a handler function')
+    const queue = new Queue<T>(ctx, name, options)
+    const resolved = resolveWorkerOptions(options)
+    super({ name: queue.name, kind: 'worker', host: ctx })
     this.#ctx = ctx
-    this.#queue = new Queue<T>(ctx, name, options)
-    this.name = this.#queue.name
+    this.#queue = queue
     this.#handler = handler
-    this.#o = resolveWorkerOptions(options)
-    this.#idle = new IdleWaiter(ctx, this.#queue.keys.wake, this.#o.idleBlockMs, {
+    this.#o = resolved
+    this.#closeTimeoutMs = resolved.closeTimeoutMs
+    this.#idle = new IdleWaiter(ctx, queue.keys.wake, resolved.idleBlockMs, {
       free: () => this.#free(),
       wake: (reason) => {
         if (reason === 'marker') this.#woke = true
         else this.#force = true
         this.#pump()
       },
-      reportError: (error) => this.#reportError(error),
+      reportError: (error) => this.report(error),
     })
-    this.#unregister = ctx.onClose(() => this.close())
+    this.#renewal = new LeaseRenewal(
+      ctx,
+      queue.keys,
+      resolved.leaseMs,
+      () => this.#running.values(),
+      (error) => this.report(error),
+    )
     if (options.autostart ?? true) queueMicrotask(() => this.run())
   }
 
@@ -128,28 +139,27 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     return this.#running.size
   }
 
-  get closed(): boolean {
-    return this.#state === 'closed' || this.#state === 'closing'
+  override get closed(): boolean {
+    return this.state !== 'open'
   }
 
   /** Starts consuming (done by the constructor unless `autostart: false`). */
   run(): void {
-    if (this.#state !== 'new') return
-    this.#state = 'running'
-    this.#renewTimer = setInterval(() => this.#renew(), Math.max(50, Math.floor(this.#o.leaseMs / 3)))
-    this.#renewTimer.unref()
+    if (this.#started || this.closed) return
+    this.#started = true
+    this.#renewal.start()
     this.#pump()
     void checkEviction(this.#ctx).then((problem) => {
-      if (!problem || this.#state !== 'running') return
+      if (!problem || this.closed) return
       warnOnce(problem)
-      this.#reportError(problem)
+      this.report(problem)
     })
   }
 
   // ---- the loop: one script call at a time, carrying everything that is ready ----------------
 
   #free(): number {
-    return this.#state === 'running' ? Math.max(0, this.#o.concurrency - this.#running.size) : 0
+    return this.#started && !this.closed ? Math.max(0, this.#o.concurrency - this.#running.size) : 0
   }
 
   #serverNow(): number {
@@ -157,11 +167,50 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   }
 
   #pump(): void {
-    if (this.#state === 'closed' || this.#state === 'new') return
+    if (!this.#started || this.state === 'closed') return
     if (this.#inflight) {
       this.#again = true
       return
     }
+    const call = this.#resend ?? this.#nextCall()
+    if (!call) {
+      this.#notifyFlushed()
+      return
+    }
+    this.#resend = undefined
+    this.#inflight = true
+    this.#again = false
+    nextScript
+      .call(this.#ctx.connection, this.#queue.keys, call.args)
+      .then(
+        (reply) => {
+          this.#errors = 0
+          if (call.promote) this.#lastPromote = call.at
+          if (call.recover) this.#lastRecover = call.at
+          if (call.trim) {
+            this.#lastTrim = call.at
+            this.#completedSinceTrim = 0
+          }
+          this.#handleReply(reply, call.wanted, call.outcomes)
+        },
+        (error: unknown) => {
+          // The script may have run and only its reply been lost: send the very same call again
+          // (same token prefix). The script recognises it and answers with the first run's leases
+          // and statuses, so nothing leased is orphaned and nothing settled is reported lost.
+          this.#resend = call
+          this.report(error)
+          this.#retryLater()
+        },
+      )
+      .finally(() => {
+        this.#inflight = false
+        if (this.#resend) return
+        if (this.#again || this.#outcomes.length > 0) this.#pump()
+        else this.#notifyFlushed()
+      })
+  }
+
+  #nextCall(): Call<T, R> | undefined {
     const o = this.#o
     const wanted = this.#free()
     const now = performance.now()
@@ -169,65 +218,34 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
       wanted > 0 &&
       (this.#force || now - this.#lastPromote >= PROMOTE_EVERY_MS || (this.#nextDelayedAt >= 0 && this.#serverNow() >= this.#nextDelayedAt))
     const recover = this.#force || now - this.#lastRecover >= Math.min(1000, o.leaseMs / 2)
+    if (this.#outcomes.length === 0 && wanted === 0 && !recover) return undefined
     const outcomes = this.#outcomes.splice(0, MAX_BATCH)
-    if (outcomes.length === 0 && wanted === 0 && !recover) {
-      this.#notifyFlushed()
-      return
-    }
     const trim =
       o.keep > 0 && (this.#completedSinceTrim >= Math.max(10, o.keep / 10) || (this.#completedSinceTrim > 0 && now - this.#lastTrim > 5000))
     const woke = this.#woke
     this.#force = false
     this.#woke = false
-    this.#inflight = true
-    this.#again = false
-    const k = this.#queue.keys
     const tokenPrefix = `${this.id}.${(this.#callSeq++).toString(36)}.`
-    nextScript
-      .call(this.#ctx.connection, k, [
-        o.leaseMs,
-        wanted,
-        tokenPrefix,
-        promote ? 1 : 0,
-        recover ? 1 : 0,
-        woke ? 1 : 0,
-        o.limiter?.max ?? 0,
-        o.limiter?.durationMs ?? 0,
-        o.keep,
-        trim ? 1 : 0,
-        o.attempts,
-        outcomes.length,
-        ...outcomeArgs(outcomes),
-      ])
-      .then(
-        (reply) => {
-          this.#errors = 0
-          if (promote) this.#lastPromote = now
-          if (recover) this.#lastRecover = now
-          if (trim) {
-            this.#lastTrim = now
-            this.#completedSinceTrim = 0
-          }
-          this.#handleReply(reply, wanted, outcomes)
-        },
-        (error: unknown) => {
-          // Nothing is known to be settled: keep the outcomes (one that was settled after all is
-          // recognised by its token on the next try) and try again with backoff.
-          this.#outcomes = [...outcomes, ...this.#outcomes]
-          if (woke) this.#woke = true
-          this.#reportError(error)
-          this.#retryLater()
-        },
-      )
-      .finally(() => {
-        this.#inflight = false
-        if (this.#again || this.#outcomes.length > 0) this.#pump()
-        else this.#notifyFlushed()
-      })
+    const args: Call<T, R>['args'] = [
+      o.leaseMs,
+      wanted,
+      tokenPrefix,
+      promote ? 1 : 0,
+      recover ? 1 : 0,
+      woke ? 1 : 0,
+      o.limiter?.max ?? 0,
+      o.limiter?.durationMs ?? 0,
+      o.keep,
+      trim ? 1 : 0,
+      o.maxStalledCount,
+      outcomes.length,
+      ...outcomeArgs(outcomes),
+    ]
+    return { args, wanted, outcomes, promote, recover, trim, at: now }
   }
 
   #retryLater(): void {
-    if (this.#retryTimer || this.#state === 'closed') return
+    if (this.#retryTimer || this.state === 'closed') return
     this.#retryTimer = setTimeout(
       () => {
         this.#retryTimer = undefined
@@ -240,21 +258,36 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   }
 
   #handleReply(reply: NextReply, wanted: number, outcomes: Array<Outcome<T, R>>): void {
-    const [serverNow, nextDelayed, idleWake, leased, statuses, recovered, recoveredDead] = reply
+    const [serverNow, nextDelayed, idleWake, leased, statuses, recovered, recoveredDead, advances = [], missing = []] = reply
     this.#clockOffset = serverNow - Date.now()
     if (nextDelayed !== -2) this.#nextDelayedAt = nextDelayed
     for (const [i, outcome] of outcomes.entries()) this.#settled(outcome, statuses[i] ?? 0)
     if (recovered > 0) this.emit('recovered', recovered)
     for (const id of recoveredDead) {
-      this.emit('dead', id, new RedkitError(ErrorCodes.E_JOB_LOST, `job ${id}: the lease expired on its last attempt`), undefined)
+      this.emit(
+        'dead',
+        id,
+        new RedkitError(ErrorCodes.E_JOB_LOST, `job ${id}: its lease expired more often than maxStalledCount`),
+        undefined,
+      )
     }
-    let fetched = 0
-    for (let i = 0; i + 7 < leased.length; i += 8) {
-      fetched++
-      this.#start(serverNow, leased.slice(i, i + 8))
+    for (const id of missing) {
+      this.emit('dead', id, new RedkitError(ErrorCodes.E_JOB_LOST, `job ${id}: its record was missing (evicted or deleted)`), undefined)
     }
-    const idle = wanted > 0 && fetched < wanted
-    if (this.#state === 'running' && this.#idle.set(idle, idle ? idleWake : -1, serverNow)) this.emit('drained')
+    if (advances.length > 0) {
+      advanceSchedules(this.#queue as Queue<unknown>, advances, serverNow).catch((error: unknown) => this.report(error))
+    }
+    const batch: LeasedFields[] = []
+    for (let i = 0; i + 7 < leased.length; i += 8) batch.push(leased.slice(i, i + 8) as LeasedFields)
+    if (this.closed) {
+      // Leased by a call sent before close(): give them back now rather than run them with no one
+      // to store their results or renew their leases. No attempt is counted.
+      if (batch.length > 0) this.#release(batch.map((fields) => fields[0]))
+      return
+    }
+    for (const fields of batch) this.#start(serverNow, fields)
+    const idle = wanted > 0 && batch.length < wanted
+    if (this.#idle.set(idle, idle ? idleWake : -1, serverNow)) this.emit('drained')
   }
 
   #settled(outcome: Outcome<T, R>, status: number): void {
@@ -272,68 +305,51 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     }
   }
 
-  // ---- running jobs ---------------------------------------------------------------------------
-
-  #start(serverNow: number, fields: Array<string | null>): void {
-    const [member, id, data, optionsText, made, created, progress, priorityText] = fields as [
-      string,
-      string,
-      string,
-      string | null,
-      string | null,
-      string | null,
-      string | null,
-      string | null,
-    ]
-    const attemptsMade = Number(made ?? 0) || 0
-    let options: StoredJobOptions
-    let decoded: T
-    let storedProgress: unknown
-    try {
-      options = parseStoredOptions(optionsText, id)
-      decoded = this.#ctx.codec.decode(data) as T
-      storedProgress = progress ? this.#ctx.codec.decode(progress) : undefined
-    } catch (error) {
-      // Malformed in Redis: no retry can fix it. Dead-letter it with the reason; the worker goes on.
-      const reason = isRedkitError(error)
-        ? error
-        : new RedkitError(ErrorCodes.E_DECODE, `job ${id}: ${(error as Error).message}`, { cause: error })
-      this.#finish({ member, id, job: undefined, kind: 'd', error: reason, startedAt: serverNow, attemptsMade: attemptsMade + 1, spec: '' })
-      return
-    }
-    const fields_ = {
-      id,
-      queue: this.name,
-      data: decoded,
-      attemptsMade,
-      createdAt: Number(created ?? 0) || 0,
-      startedAt: serverNow,
-      progress: storedProgress,
-    }
-    const attempts = options.at ?? this.#o.attempts
-    const job = new ActiveJob<T>({ ...fields_, attempts }, (value) => this.#storeProgress(member, id, value))
-    const entry: Running<T> = {
-      member,
-      job,
-      priority: Number(priorityText ?? 0) || 0,
-      attempts,
-      backoff: loadBackoff(options.bo) ?? this.#o.backoff,
-      lost: false,
-      released: false,
-    }
-    this.#running.set(member, entry)
-    this.emit('active', job)
-    void this.#execute(entry, options, data, optionsText ?? '{}')
+  #release(members: string[]): void {
+    const done = releaseLeases(this.#ctx, this.#queue.keys, members).catch((error: unknown) => this.report(error))
+    this.#releasing.add(done)
+    void done.finally(() => this.#releasing.delete(done))
   }
 
-  async #execute(entry: Running<T>, options: StoredJobOptions, rawData: string, rawOptions: string): Promise<void> {
+  // ---- running jobs ---------------------------------------------------------------------------
+
+  #start(serverNow: number, fields: LeasedFields): void {
+    const decoded = decodeLeased<T>(fields, serverNow, {
+      queue: this.name,
+      codec: this.#ctx.codec,
+      defaultAttempts: this.#o.attempts,
+      defaultBackoff: this.#o.backoff,
+      store: (member, id, value) => this.#storeProgress(member, id, value),
+    })
+    if ('failure' in decoded) {
+      // Malformed in Redis: no retry can fix it. Dead-letter it with the reason; the worker goes on.
+      const { member, id, attemptsMade, failure } = decoded
+      this.#finish({
+        member,
+        id,
+        job: undefined,
+        kind: 'd',
+        error: failure,
+        startedAt: serverNow,
+        attemptsMade: attemptsMade + 1,
+        spec: '',
+      })
+      return
+    }
+    const { entry } = decoded
+    this.#running.set(entry.member, entry)
+    this.emit('active', entry.job)
+    void this.#execute(entry)
+  }
+
+  async #execute(entry: Running<T>): Promise<void> {
     const { job } = entry
     let result: R
     try {
-      if (options.rp) await this.#addNextOccurrence(job.id, options.rp, rawData, rawOptions, entry.priority)
-      result = jobTracing.hasSubscribers
-        ? await jobTracing.tracePromise(async () => this.#handler(job), { queue: this.name, id: job.id, attemptsMade: job.attemptsMade })
-        : await this.#handler(job)
+      const run = jobTracing.hasSubscribers
+        ? jobTracing.tracePromise(async () => this.#handler(job), { queue: this.name, id: job.id, attemptsMade: job.attemptsMade })
+        : Promise.resolve().then(() => this.#handler(job))
+      result = await this.#withJobTimeout(entry, run)
     } catch (error) {
       this.#failed(entry, error)
       return
@@ -349,21 +365,27 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     this.#done(entry, { kind: 'c', payload, result })
   }
 
-  /** A repeating schedule's occurrence adds the next one before it runs (idempotent by id). */
-  async #addNextOccurrence(
-    id: string,
-    repeat: NonNullable<StoredJobOptions['rp']>,
-    data: string,
-    options: string,
-    priority: number,
-  ): Promise<void> {
-    const due = occurrenceDue(id) ?? this.#serverNow()
-    const next = nextOccurrence(repeat, Math.max(due, this.#serverNow()))
-    if (next === undefined) return
-    await this.#queue.addOccurrence(
-      { id: occurrenceId(repeat.s, next), unique: true, data, options, priority, dueAt: next },
-      { id: repeat.s, version: repeat.v },
-    )
+  /** A handler that never settles must not hold its lease (and its slot) forever. */
+  #withJobTimeout(entry: Running<T>, run: Promise<R>): Promise<R> {
+    const ms = this.#o.jobTimeoutMs
+    if (ms === undefined) return run
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const error = new RedkitError(ErrorCodes.E_TIMEOUT, `job ${entry.job.id}: the handler ran longer than jobTimeoutMs (${ms} ms)`)
+        entry.job.abort(error)
+        reject(error)
+      }, ms)
+      run.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (error: unknown) => {
+          clearTimeout(timer)
+          reject(error)
+        },
+      )
+    })
   }
 
   #failed(entry: Running<T>, thrown: unknown): void {
@@ -377,7 +399,10 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
   }
 
   #done(entry: Running<T>, result: { kind: 'c' | 'r' | 'd'; payload?: string; result?: R; error?: Error; retryInMs?: number }): void {
+    // A handler that settles after a timeout or after its lease was given back changes nothing.
+    if (this.#running.get(entry.member) !== entry) return
     this.#running.delete(entry.member)
+    if (this.#running.size === 0) for (const resolve of this.#handlersDone.splice(0)) resolve()
     if (entry.lost) {
       this.emit('lost', entry.job)
       this.#pump()
@@ -411,38 +436,13 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
     return stored === 1
   }
 
-  /** Renews every lease held; a lease found gone aborts its job's signal. */
-  #renew(): void {
-    const entries = [...this.#running.values()].filter((e) => !e.lost && !e.released)
-    if (entries.length === 0) return
-    extendScript.call(this.#ctx.connection, this.#queue.keys, [this.#o.leaseMs, ...entries.map((e) => e.member)]).then(
-      (replies) => {
-        for (const [i, entry] of entries.entries()) {
-          if (replies[i] !== 0) continue
-          entry.lost = true
-          entry.job.abort(new RedkitError(ErrorCodes.E_JOB_LOST, `job ${entry.job.id}: the lease expired and the job was delivered again`))
-        }
-      },
-      (error: unknown) => this.#reportError(error),
-    )
-  }
-
-  #reportError(error: unknown): void {
-    if (this.#state === 'closed' || this.listenerCount('error') === 0) return
-    const message = error instanceof Error ? error.message : String(error)
-    this.emit(
-      'error',
-      isRedkitError(error) ? error : new RedkitError(ErrorCodes.E_REDIS, `worker ${this.name}: ${message}`, { cause: error }),
-    )
-  }
-
   #notifyFlushed(): void {
-    if (this.#outcomes.length > 0 || this.#inflight) return
+    if (this.#outcomes.length > 0 || this.#inflight || this.#resend) return
     for (const resolve of this.#flushed.splice(0)) resolve()
   }
 
   #whenFlushed(timeoutMs: number): Promise<void> {
-    if (this.#outcomes.length === 0 && !this.#inflight) return Promise.resolve()
+    if (this.#outcomes.length === 0 && !this.#inflight && !this.#resend) return Promise.resolve()
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs)
       timer.unref()
@@ -461,41 +461,31 @@ export class Worker<T = unknown, R = unknown> extends EventEmitter<WorkerEvents<
    * back the jobs still running after that (no attempt is counted; their late results are rejected).
    * Idempotent; `rk.close()` calls it.
    */
-  close({ timeoutMs = this.#o.closeTimeoutMs }: { timeoutMs?: number } = {}): Promise<void> {
-    this.#closing ??= this.#close(timeoutMs)
-    return this.#closing
+  override close({ timeoutMs }: { timeoutMs?: number } = {}): Promise<void> {
+    if (timeoutMs !== undefined && this.state === 'open') this.#closeTimeoutMs = timeoutMs
+    return super.close()
   }
 
-  async #close(timeoutMs: number): Promise<void> {
-    const wasNew = this.#state === 'new'
-    this.#state = 'closing'
-    this.#unregister()
+  protected override async teardown(): Promise<void> {
     this.#idle.close()
-    if (!wasNew) {
-      const deadline = Date.now() + timeoutMs
-      while (this.#running.size > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, Math.min(20, Math.max(1, deadline - Date.now()))))
-      }
+    if (this.#started) {
+      const deadline = Date.now() + this.#closeTimeoutMs
+      await waitForHandlers(
+        () => this.#running.size,
+        (resolve) => this.#handlersDone.push(resolve),
+        deadline,
+      )
       const left = [...this.#running.values()].filter((e) => !e.lost)
-      if (left.length > 0) {
-        for (const entry of left) {
-          entry.released = true
-          entry.job.abort(new RedkitError(ErrorCodes.E_CLOSED, `worker closed before job ${entry.job.id} finished; the job was given back`))
-        }
-        const k = this.#queue.keys
-        await releaseScript
-          .call(
-            this.#ctx.connection,
-            k,
-            left.map((e) => e.member),
-          )
-          .catch((error: unknown) => this.#reportError(error))
+      for (const entry of left) {
+        entry.released = true
+        entry.job.abort(new RedkitError(ErrorCodes.E_CLOSED, `worker closed before job ${entry.job.id} finished; the job was given back`))
       }
+      if (left.length > 0) this.#release(left.map((e) => e.member))
       await this.#whenFlushed(Math.max(1000, deadline - Date.now()))
+      await Promise.all([...this.#releasing])
     }
-    clearInterval(this.#renewTimer)
+    this.#renewal.stop()
     clearTimeout(this.#retryTimer)
-    this.#state = 'closed'
     this.emit('closed')
   }
 }

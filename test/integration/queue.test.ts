@@ -223,7 +223,8 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
       expect(completions).toEqual(['slow:from B'])
       expect(readFileSync(ledger, 'utf8')).not.toContain('ack slow')
       const job = await queue.getJob('slow')
-      expect(job).toMatchObject({ state: 'completed', result: 'from B', attemptsMade: 1, error: { code: 'E_JOB_LOST' } })
+      // The stall is counted apart from attempts (issue 11): it cost no attempt.
+      expect(job).toMatchObject({ state: 'completed', result: 'from B', attemptsMade: 0, stalledCount: 1, error: { code: 'E_JOB_LOST' } })
       await b.close()
     } finally {
       await stopChild(child)
@@ -269,7 +270,7 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
     await worker2.close()
   })
 
-  it('recovers the jobs of a worker that stopped renewing (crash) and dead-letters on the last attempt', async () => {
+  it('recovers the jobs of a worker that stopped renewing (crash) and dead-letters a job that stalls more than maxStalledCount', async () => {
     const name = queueName('recover')
     const queue = rk.queue<number>(name)
     // A lease taken by a "worker" that died: written directly, as a crashed process leaves it.
@@ -278,6 +279,8 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
     const k = queue.keys
     const send = (args: string[]) => rk.connection.send(args, { key: k.ready })
     await send(['LPOP', k.ready, '2'])
+    // 'doomed' stalled once before: this second stall is one more than maxStalledCount (1) allows.
+    await send(['HSET', k.job('doomed'), 'l', '1'])
     const past = Date.now() - 1000
     await send(['ZADD', k.active, String(past), 'dead.0.1:orphan', String(past), 'dead.0.2:doomed'])
     const recovered: number[] = []
@@ -288,8 +291,8 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
     await waitFor(async () => (await queue.getJob('orphan'))?.state === 'completed')
     expect(recovered.reduce((a, b) => a + b, 0)).toBe(2)
     expect(dead).toEqual(['doomed:E_JOB_LOST'])
-    expect(await queue.getJob('doomed')).toMatchObject({ state: 'dead', attemptsMade: 1, error: { code: 'E_JOB_LOST' } })
-    expect(await queue.getJob('orphan')).toMatchObject({ attemptsMade: 1 })
+    expect(await queue.getJob('doomed')).toMatchObject({ state: 'dead', attemptsMade: 0, stalledCount: 2, error: { code: 'E_JOB_LOST' } })
+    expect(await queue.getJob('orphan')).toMatchObject({ attemptsMade: 0, stalledCount: 1 })
     await worker.close()
   })
 
@@ -316,22 +319,24 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
       { attempts: 5 },
     )
     worker.on('dead', (id, error) => dead.push([id, (error as { code?: string }).code]))
-    await waitFor(() => dead.length === 3)
+    await waitFor(() => dead.length === 4)
     expect(done).toEqual([4])
     expect(dead).toEqual(
       expect.arrayContaining([
         ['bad-data', 'E_DECODE'],
         ['bad-options', 'E_DECODE'],
         ['good', 'E_ENCODE'],
+        // A job whose record vanished is dead-lettered with the reason, never dropped (issue 11).
+        ['vanished', 'E_JOB_LOST'],
       ]),
     )
     // The undecodable dead letters are skipped by the listing instead of failing it as a whole.
-    expect((await queue.jobs('dead')).map((job) => job.id)).toEqual(['good'])
+    expect((await queue.jobs('dead')).map((job) => job.id).sort()).toEqual(['good', 'vanished'])
     expect(await queue.jobIds('dead')).toEqual(expect.arrayContaining(['bad-data', 'bad-options', 'good']))
     expect(await errorCode(queue.getJob('bad-data'))).toBe('E_DECODE')
     const good = await queue.getJob('good')
     expect(good?.error?.code).toBe('E_ENCODE')
-    expect(await queue.getJob('vanished')).toBeNull()
+    expect(await queue.getJob('vanished')).toMatchObject({ state: 'dead', data: undefined, error: { code: 'E_JOB_LOST' } })
     expect((await queue.counts()).active).toBe(0)
     await worker.close()
   })

@@ -106,6 +106,7 @@ const EXPECTED: Record<string, string[]> = {
     'Queue',
     'QueueEvents',
     'QueueOptions',
+    'RepeatResult',
     'RepeatingTask',
     'ScheduleInfo',
     'Scheduler',

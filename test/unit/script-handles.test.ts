@@ -46,7 +46,7 @@ describe('queue script handles', () => {
     }
   })
 
-  it('queue-next takes its 12 keys in header order', () => {
+  it('queue-next takes its 17 keys in header order', () => {
     expect(queueScripts.nextScript.keys(k)).toEqual([
       k.ready,
       k.prioritized,
@@ -59,6 +59,11 @@ describe('queue script handles', () => {
       k.limiter,
       k.prioritySequence,
       k.delayedPriorities,
+      k.schedules,
+      k.scheduleDefinitions,
+      k.scheduleNext,
+      k.scheduleAdvance,
+      k.callPrefix,
       k.jobPrefix,
     ])
   })

@@ -9,3 +9,10 @@ local function remove_waiting(ready, prioritized, delayed, delayed_priorities, i
   if redis.call('ZREM', prioritized, id) == 1 then return 1 end
   return redis.call('LREM', ready, 1, id)
 end
+
+-- Whether a job waits (delayed, prioritized or ready). LPOS scans the ready list: for rare calls
+-- (registering a schedule), never per job.
+local function is_waiting(ready, prioritized, delayed, id)
+  if redis.call('ZSCORE', delayed, id) or redis.call('ZSCORE', prioritized, id) then return true end
+  return redis.call('LPOS', ready, id) ~= false
+end
