@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, type Redkit } from '../../src/index.js'
 import { rateLimitExpress, rateLimitFastify } from '../../src/stats/index.js'
 import { startChaosProxy } from '../support/chaos-proxy.js'
+import { thrownCode } from '../support/expect.js'
 import { standaloneUrl, testPrefix } from '../support/redis.js'
 import { eventually } from '../support/wait.js'
 
@@ -156,5 +157,66 @@ describe.each([
       await cut.close()
       await proxy.close()
     }
+  })
+
+  it.each([
+    [true, 200],
+    [false, 503],
+  ] as const)(
+    'Redis stalled (proxy paused): failOpen %s answers %i within timeoutMs, and a throwing onError changes nothing',
+    async (failOpen, status) => {
+      const target = new URL(standaloneUrl())
+      const proxy = await startChaosProxy({ host: target.hostname, port: Number(target.port) })
+      const stalled = await createRedkit({ url: proxy.url, prefix: testPrefix() })
+      const limiter = stalled.rateLimiter(`mwstall-${_framework}-${failOpen}`, { limit: 5, windowMs: 60_000 })
+      const errors: string[] = []
+      const onError = (error: { code: string }) => {
+        errors.push(error.code)
+        throw new Error('logger failed')
+      }
+      const server = await serve(stalled, (app) => app.use({ limiter, failOpen, timeoutMs: 300, onError }))
+      try {
+        expect((await fetch(`${server.url}/x`)).status).toBe(200)
+        proxy.pause()
+        const started = performance.now()
+        const responses = await Promise.all([fetch(`${server.url}/x`), fetch(`${server.url}/y`)])
+        const took = performance.now() - started
+        expect(responses.map((r) => r.status)).toEqual([status, status])
+        expect(took).toBeGreaterThanOrEqual(250)
+        expect(took).toBeLessThan(2500)
+        expect(errors).toContain('E_TIMEOUT')
+      } finally {
+        proxy.resume()
+        await server.close()
+        await stalled.close()
+        await proxy.close()
+      }
+    },
+  )
+
+  it('bad option types are refused when the middleware is built', async () => {
+    const limiter = rk.rateLimiter(`mwopts-${_framework}`, { limit: 5, windowMs: 60_000 })
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    const build = (options: never) => (_framework === 'express' ? rateLimitExpress(options) : rateLimitFastify(options))
+    for (const bad of [
+      { cost: 'abc' },
+      { cost: 0 },
+      { cost: Number.NaN },
+      { skip: 5 },
+      { keyGenerator: 'ip' },
+      { failOpen: 'no' },
+      { onError: 5 },
+      { message: 5 },
+      { message: circular },
+      { policyName: 5 },
+      { timeoutMs: 0 },
+      { timeoutMs: Number.POSITIVE_INFINITY },
+    ])
+      expect(
+        thrownCode(() => build({ limiter, ...bad } as never)),
+        JSON.stringify(Object.keys(bad)),
+      ).toBe('E_INVALID_ARGUMENT')
+    expect(thrownCode(() => build({ limiter, cost: 2, failOpen: true, timeoutMs: 100, message: 'slow down' } as never))).toBeUndefined()
   })
 })

@@ -1,3 +1,4 @@
+import { withTimeout } from '../../core/async.js'
 import { type ErrorCode, ErrorCodes, isRedkitError, RedkitError } from '../../core/errors.js'
 import type { RateLimitResult } from '../types.js'
 import { defaultPolicyName, type RateLimitHeaderDraft, rateLimitHeaders } from './headers.js'
@@ -27,8 +28,15 @@ export interface RateLimitMiddlewareOptions<Req> {
   statusCode?: number
   /** Body of a denied request (JSON-encoded when not a string). @defaultValue { error: 'Too Many Requests', retryAfterMs } */
   message?: string | Record<string, unknown>
-  /** Hears every error Redis gave (also those failed open). */
+  /** Hears every error Redis gave (also those failed open); a throw here is ignored, never a 500. */
   onError?: (error: RedkitError, request: Req) => void
+  /**
+   * Longest wait for Redis's decision, in ms; past it the request is decided as when Redis is down
+   * (E_TIMEOUT, then `failOpen`). A stalled server or half-open socket would otherwise hold every
+   * request until the connection's health check replaces it (seconds). The decision still lands
+   * in Redis if it arrives later. @defaultValue 500
+   */
+  timeoutMs?: number
 }
 
 export type Decision =
@@ -48,6 +56,34 @@ const UNAVAILABLE: readonly ErrorCode[] = [
   ErrorCodes.E_AUTH,
 ]
 
+const DEFAULT_TIMEOUT_MS = 500
+
+function invalid(message: string): never {
+  throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `rate limit middleware: ${message}`)
+}
+
+/** Every option's type, checked when the middleware is built rather than failing on each request. */
+function checkOptions<Req>(o: RateLimitMiddlewareOptions<Req>): void {
+  for (const name of ['keyGenerator', 'skip', 'onError'] as const)
+    if (o[name] !== undefined && typeof o[name] !== 'function') invalid(`${name} must be a function`)
+  if (o.cost !== undefined && typeof o.cost !== 'function' && !(Number.isSafeInteger(o.cost) && o.cost >= 1))
+    invalid('cost must be a positive integer or a function')
+  if (o.failOpen !== undefined && typeof o.failOpen !== 'boolean') invalid('failOpen must be a boolean')
+  if (o.policyName !== undefined && (typeof o.policyName !== 'string' || !/^[\x20-\x7e]{1,100}$/.test(o.policyName)))
+    invalid('policyName must be 1 to 100 printable ASCII characters')
+  if (o.timeoutMs !== undefined && !(Number.isInteger(o.timeoutMs) && o.timeoutMs >= 1 && o.timeoutMs <= 60_000))
+    invalid('timeoutMs must be an integer from 1 to 60000')
+  const message = o.message
+  if (message !== undefined && typeof message !== 'string') {
+    if (message === null || typeof message !== 'object' || Array.isArray(message)) invalid('message must be a string or an object')
+    try {
+      JSON.stringify(message)
+    } catch {
+      invalid('message must be JSON-serializable')
+    }
+  }
+}
+
 const JSON_TYPE: [string, string] = ['Content-Type', 'application/json; charset=utf-8']
 const TEXT_TYPE: [string, string] = ['Content-Type', 'text/plain; charset=utf-8']
 
@@ -63,6 +99,8 @@ export function decider<Req extends { ip?: string | undefined }>(
   const status = options.statusCode ?? 429
   if (!Number.isInteger(status) || status < 400 || status > 599)
     throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'statusCode must be an HTTP error status (400-599)')
+  checkOptions(options)
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const keyOf = options.keyGenerator ?? ((request: Req) => request.ip ?? 'unknown')
   const pick = typeof options.limiter === 'function' ? options.limiter : () => options.limiter as RateLimiter
   const costOf = typeof options.cost === 'function' ? options.cost : () => (options.cost as number | undefined) ?? 1
@@ -83,12 +121,20 @@ export function decider<Req extends { ip?: string | undefined }>(
       const limiter = pick(request)
       if (limiter === undefined) return { kind: 'pass', headers: [] }
       let result: RateLimitResult
+      const consumed = limiter.consume(await keyOf(request), costOf(request))
       try {
-        result = await limiter.consume(await keyOf(request), costOf(request))
+        result = await withTimeout(consumed, timeoutMs, () => {
+          consumed.catch(() => {})
+          throw new RedkitError(ErrorCodes.E_TIMEOUT, `rate limiter ${limiter.name}: no decision from Redis within ${timeoutMs} ms`)
+        })
       } catch (error) {
         if (!isRedkitError(error) || !UNAVAILABLE.includes(error.code)) throw error
-        options.onError?.(error, request)
-        if (options.failOpen) return { kind: 'pass', headers: [] }
+        try {
+          options.onError?.(error, request)
+        } catch {
+          // A failing logger must not turn fail-open into a 500: the decision below stands.
+        }
+        if (options.failOpen === true) return { kind: 'pass', headers: [] }
         return {
           kind: 'deny',
           status: 503,
