@@ -1,4 +1,5 @@
 import { withTimeout } from '../core/async.js'
+import { Component } from '../core/component.js'
 import type { NodeHandle } from '../core/connection.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError, toRedkitError } from '../core/errors.js'
@@ -51,7 +52,7 @@ export interface NearHooks {
  * A read that went to Redis stores its result only if no invalidation of that key arrived while
  * the read was in flight (`epoch`), so a late reply never resurrects a value overwritten meanwhile.
  */
-export class NearCache {
+export class NearCache extends Component {
   readonly #lru: Lru<unknown>
   readonly #ttlMs: number
   readonly #tracking: boolean
@@ -64,12 +65,13 @@ export class NearCache {
   #floor = 0
   #hubHealthy = false
   #trusted = false
-  #closed = false
   readonly #healthCheckMs: number
   #timer: NodeJS.Timeout | undefined
   #maintaining = false
 
   constructor(rk: RedkitContext, keys: CacheKeys, options: NearOptions, hooks: NearHooks) {
+    // Closed by its cache, not registered with rk.close() itself.
+    super({ name: keys.name, kind: 'near cache', scrubber: rk.connection.scrubber, errors: (error) => hooks.error(error) })
     const maxEntries = options.maxEntries ?? 10_000
     const ttlMs = options.ttlMs ?? 60_000
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1)
@@ -167,13 +169,13 @@ export class NearCache {
    * connection never errors: both are found here, on a timer.
    */
   async #maintain(): Promise<void> {
-    if (this.#maintaining || this.#closed) return
+    if (this.#maintaining || this.closed) return
     this.#maintaining = true
     try {
       await this.syncMasters()
       await Promise.all([...this.#trackers.values()].map((tracker) => this.#ping(tracker)))
     } catch (error) {
-      this.#hooks.error(toRedkitError(error, this.#rk.connection.scrubber, 'client tracking'))
+      this.report(error, 'client tracking')
     } finally {
       this.#maintaining = false
     }
@@ -190,7 +192,7 @@ export class NearCache {
       this.#healthCheckMs,
       () => false,
     )
-    if (answered || this.#closed || this.#trackers.get(tracker.address) !== tracker) return
+    if (answered || this.closed || this.#trackers.get(tracker.address) !== tracker) return
     // Invalidations may be lost on it: stop serving, and replace it (the next round tracks the master again).
     tracker.ready = false
     this.#trackers.delete(tracker.address)
@@ -204,7 +206,7 @@ export class NearCache {
 
   /** Opens tracking on masters not tracked yet and drops masters that are gone (Cluster topology changes). */
   async syncMasters(): Promise<void> {
-    if (!this.#tracking || this.#closed) return
+    if (!this.#tracking || this.closed) return
     const masters = this.#rk.connection.masters()
     const seen = new Set(masters.map((m) => m.address))
     for (const [address, tracker] of this.#trackers) {
@@ -221,7 +223,7 @@ export class NearCache {
     this.#trackers.set(node.address, tracker)
     try {
       const client = await node.duplicate({ trackingInvalidations: true })
-      if (this.#closed || this.#trackers.get(node.address) !== tracker) {
+      if (this.closed || this.#trackers.get(node.address) !== tracker) {
         await Promise.resolve(client.close()).catch(() => {})
         return
       }
@@ -236,11 +238,9 @@ export class NearCache {
       events.on('error', lost)
       events.on('reconnecting', lost)
       events.on('ready', () => {
-        if (tracker.ready || this.#closed) return
+        if (tracker.ready || this.closed) return
         // node-redis re-ran its handshake with a default-mode CLIENT TRACKING ON: switch back to BCAST.
-        this.#enable(tracker).catch((error: unknown) =>
-          this.#hooks.error(toRedkitError(error, this.#rk.connection.scrubber, 'client tracking')),
-        )
+        this.#enable(tracker).catch((error: unknown) => this.report(error, 'client tracking'))
       })
       await this.#enable(tracker)
     } catch (error) {
@@ -269,7 +269,7 @@ export class NearCache {
 
   #recompute(reason: NearFlushReason): void {
     let trusted: boolean
-    if (this.#closed) trusted = false
+    if (this.closed) trusted = false
     else if (this.#tracking) {
       // Every master of the current topology must be tracked: a key on an untracked one would go unheard.
       const masters = this.#rk.connection.masters()
@@ -281,8 +281,7 @@ export class NearCache {
     }
   }
 
-  async close(): Promise<void> {
-    this.#closed = true
+  protected override async teardown(): Promise<void> {
     clearInterval(this.#timer)
     this.#recompute('local')
     const trackers = [...this.#trackers.values()]

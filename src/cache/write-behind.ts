@@ -3,8 +3,9 @@ import { withTimeout } from '../core/async.js'
 import { backoffDelay, sleep, validateMs } from '../core/backoff.js'
 import { BlockingConnection } from '../core/blocking.js'
 import type { Codec } from '../core/codec.js'
+import { Component } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
-import { ErrorCodes, RedkitError, toRedkitError } from '../core/errors.js'
+import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
 import { count, timerMs } from '../core/validate.js'
 import type { CacheKeys } from './cache-keys.js'
@@ -48,7 +49,7 @@ interface PendingWrite {
  * At-least-once: a writer may see a write twice (make it idempotent). Per key, a write superseded by
  * a newer queued one is skipped (the newest id of each key is recorded by the same script).
  */
-export class WriteBehind<T> {
+export class WriteBehind<T> extends Component {
   readonly #rk: RedkitContext
   readonly #keys: CacheKeys
   readonly #codec: Codec
@@ -67,7 +68,6 @@ export class WriteBehind<T> {
   /** The last write being applied per key: a key's writes run in stream order, one at a time. */
   readonly #keyTails = new Map<string, Promise<void>>()
   #applying = 0
-  #stopping = false
   #reclaiming = false
   #group: Promise<void> | undefined
 
@@ -79,6 +79,8 @@ export class WriteBehind<T> {
     options: WriteBehindOptions,
     hooks: WriteBehindHooks,
   ) {
+    // Closed by its cache (close() drains), not registered with rk.close() itself.
+    super({ name: keys.name, kind: 'write-behind', scrubber: rk.connection.scrubber, errors: (error) => hooks.error(error) })
     this.#rk = rk
     this.#keys = keys
     this.#codec = codec
@@ -133,7 +135,7 @@ export class WriteBehind<T> {
 
   /** Starts draining in this process. */
   start(): void {
-    if (this.#loop || this.#stopping) return
+    if (this.#loop || this.closed) return
     checkWriteBehindServer(this.#rk.connection, this.#keys.name)
       .then((problems) => {
         for (const problem of problems) this.#hooks.error(problem)
@@ -161,7 +163,7 @@ export class WriteBehind<T> {
 
   async #run(): Promise<void> {
     let failures = 0
-    while (!this.#stopping) {
+    while (!this.closed) {
       try {
         await this.#ensureGroup()
         const reply = await this.#blockingRead()
@@ -169,7 +171,7 @@ export class WriteBehind<T> {
         const writes = parseEntries(reply)
         if (writes.length > 0) await this.#track(this.#process(writes, false))
       } catch (error) {
-        if (this.#stopping) break
+        if (this.closed) break
         failures++
         this.#report(error, 'write-behind read')
         await sleep(backoffDelay(failures, { delayMs: 100, maxDelayMs: 2000 })).catch(() => {})
@@ -206,7 +208,7 @@ export class WriteBehind<T> {
 
   /** Takes over writes held too long by consumers that stopped (crashed processes). */
   async #reclaim(): Promise<void> {
-    if (this.#stopping || this.#reclaiming) return
+    if (this.closed || this.#reclaiming) return
     this.#reclaiming = true
     try {
       await this.#reclaimAll()
@@ -226,7 +228,7 @@ export class WriteBehind<T> {
       cursor = String(reply[0])
       const writes = parseEntries([[this.#keys.stream, reply[1]]])
       if (writes.length > 0) await this.#process(writes)
-    } while (cursor !== '0-0' && !this.#stopping)
+    } while (cursor !== '0-0' && !this.closed)
   }
 
   /**
@@ -256,7 +258,7 @@ export class WriteBehind<T> {
     }
     this.#track(applied.then(() => undefined))
     // Bounded: the loop reads on only while few writes are still being applied.
-    while (this.#applying >= this.#batch * 2 && !this.#stopping) await Promise.race([...this.#keyTails.values()])
+    while (this.#applying >= this.#batch * 2 && !this.closed) await Promise.race([...this.#keyTails.values()])
   }
 
   #inOrder(write: PendingWrite): Promise<void> {
@@ -302,7 +304,7 @@ export class WriteBehind<T> {
         if (error instanceof RedkitError && error.code === ErrorCodes.E_DECODE) break
         if (attempt === this.#attempts) break
         await sleep(backoffDelay(attempt, this.#backoff)).catch(() => {})
-        if (this.#stopping) return false // left pending: another consumer (or the next start) takes it over
+        if (this.closed) return false // left pending: another consumer (or the next start) takes it over
         if (await this.#superseded(write).catch(() => false)) return true
         // Still ours: reset the idle time so no other consumer takes it over meanwhile.
         await this.#rk.connection
@@ -338,14 +340,11 @@ export class WriteBehind<T> {
    * Stops reading and drains what is left: this consumer's unacknowledged writes, then new ones,
    * until the stream is empty or `flushTimeoutMs` passed. Writes left over stay in the stream.
    */
-  async close({ flush = true }: { flush?: boolean } = {}): Promise<void> {
-    if (this.#stopping) return
-    this.#stopping = true
+  protected override async teardown(): Promise<void> {
     clearInterval(this.#claimTimer)
     this.#blocking?.close()
     await this.#loop
     await Promise.allSettled([...this.#inFlight])
-    if (!flush) return
     try {
       // Writes not flushed in time stay in the stream for the next instance.
       await withTimeout(this.#flush(), this.#flushTimeoutMs, () => undefined)
@@ -370,8 +369,8 @@ export class WriteBehind<T> {
   }
 
   #report(error: unknown, context: string): void {
-    if (this.#stopping && error instanceof RedkitError && error.code === ErrorCodes.E_CLOSED) return
-    this.#hooks.error(toRedkitError(error, this.#rk.connection.scrubber, context))
+    // Work cut short by close() (E_CLOSED) is dropped by report().
+    this.report(error, context)
   }
 }
 
