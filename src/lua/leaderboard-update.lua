@@ -12,7 +12,7 @@
   ARGV[4] order: desc | asc
   ARGV[5] maxSize (0 = unlimited): the worst members beyond it are dropped
   ARGV[6] expire at, epoch ms (0 = never)
-  Reply: {score, rank (1-based; 0 when the member did not make it into maxSize)}
+  Reply: {score as a string (node-redis parses integer replies near 2^53 inexactly), rank (1-based; 0 when the member did not make it into maxSize)}
 ]]
 local board, index, seq = KEYS[1], KEYS[2], KEYS[3]
 local member, value, mode, order = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
@@ -39,6 +39,10 @@ if stored then
     stored = nil
   end
 end
+local kind = redis.call('TYPE', board)['ok']
+if kind ~= 'zset' and kind ~= 'none' then return corrupt('the board (a ' .. kind .. ')') end
+kind = redis.call('TYPE', index)['ok']
+if kind ~= 'hash' and kind ~= 'none' then return corrupt('the index (a ' .. kind .. ')') end
 local n = redis.call('GET', seq)
 if n and not string.match(n, '^%d+$') then return corrupt('the tie-break sequence') end
 if n and tonumber(n) >= 999999999999998 then return corrupt('the tie-break sequence') end
@@ -49,13 +53,17 @@ if new < 0 or new > MAX then
   return redis.error_reply('E_INVALID_ARGUMENT the score of ' .. member .. ' would be ' .. string.format('%.0f', new) .. ', outside 0..2^53-1')
 end
 
-local tick = redis.call('INCR', seq)
-local tie = tick
-if order == 'desc' then tie = 999999999999999 - tick end
-local entry = string.format('%015.0f', tie) .. member
-if stored then redis.call('ZREM', board, stored) end
-redis.call('ZADD', board, new, entry)
-redis.call('HSET', index, member, entry)
+local entry = stored
+-- An unchanged score keeps its tie-break: the member reached it when it first did.
+if not stored or new ~= old then
+  local tick = redis.call('INCR', seq)
+  local tie = tick
+  if order == 'desc' then tie = 999999999999999 - tick end
+  entry = string.format('%015.0f', tie) .. member
+  if stored then redis.call('ZREM', board, stored) end
+  redis.call('ZADD', board, new, entry)
+  redis.call('HSET', index, member, entry)
+end
 
 if maxSize > 0 then
   local excess = redis.call('ZCARD', board) - maxSize
@@ -78,5 +86,6 @@ end
 
 local rank
 if order == 'desc' then rank = redis.call('ZREVRANK', board, entry) else rank = redis.call('ZRANK', board, entry) end
-if not rank then return {new, 0} end
-return {new, rank + 1}
+local score = string.format('%.0f', new)
+if not rank then return {score, 0} end
+return {score, rank + 1}

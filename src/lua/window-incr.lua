@@ -7,7 +7,7 @@
   ARGV[1] n to add (0 = only count)
   ARGV[2] precision: bucket size in ms
   ARGV[3] buckets in the window
-  Reply: the count in the window, after adding n
+  Reply: the count in the window after adding n, as a string (node-redis parses integer replies near 2^53 inexactly)
 ]]
 --- @include "server-time"
 local key = KEYS[1]
@@ -44,4 +44,4 @@ if n > 0 then
   redis.call('PEXPIRE', key, precision * (buckets + 1))
   sum = sum + n
 end
-return sum
+return string.format('%.0f', sum)

@@ -101,7 +101,7 @@ export class Leaderboard {
     const { keys, expireAt } = this.#period(at)
     const { order, maxSize } = this.#options
     const [score, rank] = await scripts.leaderboardUpdate.call(this.#rk.connection, keys, [m, value, mode, order, maxSize ?? 0, expireAt])
-    return { score, rank }
+    return { score: Number(score), rank }
   }
 
   async #range(first: number, last: number, options: LeaderboardReadOptions | undefined): Promise<LeaderboardEntry[]> {

@@ -14,18 +14,18 @@ export const scripts = {
   leaderboardUpdate: defineKeyedScript<
     LeaderboardKeys,
     [member: string, value: number, mode: 'set' | 'incr', order: string, maxSize: number, expireAt: number],
-    [score: number, rank: number]
+    [score: string, rank: number]
   >('leaderboard-update'),
   leaderboardRead: defineKeyedScript<
     Pick<LeaderboardKeys, 'board' | 'index'>,
     [mode: 'range' | 'rank' | 'around', order: string, a: string | number, b: number],
     Array<string | number>
   >('leaderboard-read'),
-  timeseriesIncr: defineKeyedScript<TimeseriesKeys, [n: number, minute: number, hour: number, day: number, month: number], number[]>(
+  timeseriesIncr: defineKeyedScript<TimeseriesKeys, [n: number, minute: number, hour: number, day: number, month: number], string[]>(
     'timeseries-incr',
   ),
   uniqueAdd: defineKeyedScript<{ hll: string }, [expireAt: number, ...members: string[]], number>('unique-add'),
-  windowIncr: defineKeyedScript<{ window: string }, [n: number, precisionMs: number, buckets: number], number>('window-incr'),
+  windowIncr: defineKeyedScript<{ window: string }, [n: number, precisionMs: number, buckets: number], string>('window-incr'),
   bloomInit: defineKeyedScript<Pick<BloomKeys, 'params'>, [bits: number, hashes: number, maxBits: number], [number, number]>('bloom-init'),
   bloomAdd: defineKeyedScript<Pick<BloomKeys, 'bits' | 'params'>, number[], number[]>('bloom-add'),
   bloomCheck: defineKeyedScript<Pick<BloomKeys, 'bits' | 'params'>, number[], number[]>('bloom-check'),

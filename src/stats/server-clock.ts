@@ -5,40 +5,44 @@ import { ErrorCodes, RedkitError } from '../core/errors.js'
 const RESYNC_MS = 60_000
 
 /**
- * This process's estimate of the Redis server's clock: local time plus an offset measured with
- * TIME (midpoint of the round trip). Decisions that must agree across processes (rate limits,
- * sliding windows) read TIME inside their scripts; this clock only picks which bucket or period
- * key a write goes to, where an error of a round trip is harmless.
+ * This process's estimate of the Redis server's clock: the server's TIME (midpoint of the round
+ * trip) carried forward on the monotonic clock (`performance.now()`), never on `Date.now()`, so a
+ * step of this process's wall clock (NTP, a VM restored from a snapshot, a manual fix) changes
+ * nothing: neither "now" nor when the estimate is measured again. Decisions that must agree across
+ * processes (rate limits, sliding windows) read TIME inside their scripts; this clock only picks
+ * which bucket or period key a write goes to, where an error of a round trip is harmless.
  */
 export class ServerClock {
   readonly #connection: Connection
+  readonly #monotonic: () => number
+  /** Server epoch ms minus monotonic ms at the last sync. */
   #offset = 0
   #syncedAt = Number.NEGATIVE_INFINITY
   #syncing: Promise<void> | undefined
 
-  constructor(connection: Connection) {
+  constructor(connection: Connection, monotonic: () => number = () => performance.now()) {
     this.#connection = connection
+    this.#monotonic = monotonic
   }
 
   /** Server time in epoch ms; measures the offset first when it is unknown or stale. */
   async now(): Promise<number> {
-    const local = Date.now()
-    if (local - this.#syncedAt > RESYNC_MS) {
+    if (this.#monotonic() - this.#syncedAt > RESYNC_MS) {
       const sync = this.#sync()
       // Once an offset is known, a stale one is still good enough while the new one is measured.
       if (this.#syncedAt === Number.NEGATIVE_INFINITY) await sync
       else sync.catch(() => {})
     }
-    return Date.now() + this.#offset
+    return Math.floor(this.#monotonic() + this.#offset)
   }
 
   #sync(): Promise<void> {
     this.#syncing ??= (async () => {
       try {
-        const sent = Date.now()
+        const sent = this.#monotonic()
         const [seconds, micros] = await this.#connection.send<[string, string]>(['TIME'])
-        const received = Date.now()
-        this.#offset = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000) - (sent + received) / 2
+        const received = this.#monotonic()
+        this.#offset = Number(seconds) * 1000 + Number(micros) / 1000 - (sent + received) / 2
         this.#syncedAt = received
       } finally {
         this.#syncing = undefined

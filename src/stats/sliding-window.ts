@@ -45,7 +45,7 @@ export class SlidingWindowCounter {
     await this.#rk.connection.send(['DEL', this.#key], { key: this.#key })
   }
 
-  #run(n: number): Promise<number> {
-    return scripts.windowIncr.call(this.#rk.connection, { window: this.#key }, [n, this.precisionMs, this.#buckets])
+  async #run(n: number): Promise<number> {
+    return Number(await scripts.windowIncr.call(this.#rk.connection, { window: this.#key }, [n, this.precisionMs, this.#buckets]))
   }
 }

@@ -53,7 +53,7 @@ export class Timeseries {
     const slot = this.#slotOf(when)
     const reply = await scripts.timeseriesIncr.call(this.#rk.connection, slot.keys, [n, ...slot.expireAt])
     const out: Partial<Record<Granularity, number>> = {}
-    for (const g of this.granularities) out[g] = reply[GRANULARITIES.indexOf(g)] as number
+    for (const g of this.granularities) out[g] = Number(reply[GRANULARITIES.indexOf(g)])
     return out
   }
 
@@ -79,7 +79,8 @@ export class Timeseries {
       }),
     )
     return replies.flat().map((value, i) => {
-      const count = value === null ? 0 : Number(value)
+      // The same rule as the incr script: digits only (no '0x10', '1e5', ' 7').
+      const count = value === null ? 0 : /^\d+$/.test(value) ? Number(value) : Number.NaN
       if (!Number.isSafeInteger(count) || count < 0)
         throw new RedkitError(ErrorCodes.E_DECODE, `timeseries ${this.name}: bucket ${keys[i]} holds a value redkit did not write`)
       return { start: starts[i] as number, value: count }

@@ -110,3 +110,52 @@ describe.each(TOPOLOGIES)('rate limiter review regressions on %s', (_name, optio
     expect(await errorCode(strict.reset(`u-${algorithm}`))).toBeUndefined()
   })
 })
+
+describe.each(TOPOLOGIES)('leaderboard, timeseries and clock review regressions on %s', (_name, options) => {
+  let rk: Redkit
+  beforeAll(async () => {
+    rk = await createRedkit({ ...options(), prefix: testPrefix() })
+  })
+  afterAll(async () => {
+    await rk?.close()
+  })
+
+  it('scores and counts near 2^53 come back exact (strings from Lua, not inexact integer replies)', async () => {
+    const lb = rk.leaderboard('big')
+    expect(await lb.add('m', 2 ** 53 - 1)).toMatchObject({ score: 2 ** 53 - 1, rank: 1 })
+    expect(await lb.add('n', 2 ** 53 - 3)).toMatchObject({ score: 2 ** 53 - 3, rank: 2 })
+    const ts = rk.timeseries('big', { granularities: ['minute'] })
+    expect((await ts.incr(2 ** 53 - 1)).minute).toBe(2 ** 53 - 1)
+    const sw = rk.slidingWindow('big', { windowMs: 60_000 })
+    expect(await sw.incr(2 ** 53 - 1)).toBe(2 ** 53 - 1)
+    expect(await sw.count()).toBe(2 ** 53 - 1)
+  })
+
+  it.each(['desc', 'asc'] as const)('%s: re-setting the same score or incr by 0 keeps the tie-break', async (order) => {
+    const lb = rk.leaderboard(`ties-${order}`, { order })
+    for (const m of ['alice', 'bob', 'carol']) await lb.add(m, 10)
+    await lb.add('alice', 10)
+    await lb.incr('bob', 0)
+    expect((await lb.top(3)).map((e) => e.member)).toEqual(['alice', 'bob', 'carol'])
+  })
+
+  it('an incr at a time older than a retention reports 0 for the buckets it could not keep', async () => {
+    const ts = rk.timeseries('past', { retention: { minute: 60_000, hour: 3_600_000 } })
+    const reply = await ts.incr(5, Date.now() - 3 * 86_400_000)
+    expect(reply).toMatchObject({ minute: 0, hour: 0, day: 5, month: 5 })
+  })
+
+  it('a step back of this process’s wall clock does not move writes to another day', async () => {
+    const ts = rk.timeseries('clock-step', { granularities: ['day'] })
+    await ts.incr(1)
+    const realNow = Date.now
+    Date.now = () => realNow() - 2 * 86_400_000
+    try {
+      await ts.incr(1)
+    } finally {
+      Date.now = realNow
+    }
+    const today = await ts.range({ from: Date.now(), to: Date.now(), granularity: 'day' })
+    expect(today[0]?.value).toBe(2)
+  })
+})
