@@ -1,6 +1,6 @@
 import type { KeySpace } from '../core/keys.js'
 import { hashSlot } from '../core/keys.js'
-import { tagForSlot } from './slot-tags.js'
+import { tagForSlot } from '../core/slot-map.js'
 
 /** The index keys that hold one key's deadline: in the key's own slot on Cluster. */
 export interface SlotKeys {

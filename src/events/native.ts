@@ -4,7 +4,7 @@ import { sleep } from '../core/clock.js'
 import type { Connection, NodeHandle } from '../core/connection.js'
 import { ErrorCodes, isRedkitError, RedkitError, toRedkitError } from '../core/errors.js'
 import { ensureExpiredEvents } from '../core/server-config.js'
-import { tagForSlot } from './slot-tags.js'
+import { diffMasters, parseClusterSlots, sameSet, tagForSlot } from '../core/slot-map.js'
 import type { ExpiryEvent, ExpiryHandler, Subscription } from './types.js'
 
 /**
@@ -23,6 +23,11 @@ import type { ExpiryEvent, ExpiryHandler, Subscription } from './types.js'
  * configuration is checked again then (a restarted server forgets a CONFIG SET); on Cluster the
  * masters are compared with the slot map every `topologyCheckMs` and the subscriptions follow them.
  */
+
+export { diffMasters, parseClusterSlots, type SlotRange } from '../core/slot-map.js'
+
+/** Probe keys (see #probe) are redkit's own: no handler, here or in another process, ever hears one. */
+const PROBE_PREFIX = '__redkit:probe:'
 
 export interface NativeOptions {
   /** Handler failures, lost subscriber connections, failed topology checks. Never throws into Redis callbacks. */
@@ -294,12 +299,12 @@ export class NativeExpirySubscriber {
 
   async #probeKey(node: NodeHandle): Promise<string> {
     const id = randomBytes(6).toString('hex')
-    if (this.#connection.topology !== 'cluster') return `__redkit:probe:${id}`
+    if (this.#connection.topology !== 'cluster') return `${PROBE_PREFIX}${id}`
     // The key must live in a slot this master owns.
     const [myId, slots] = await Promise.all([node.send<string>(['CLUSTER', 'MYID']), node.send<unknown>(['CLUSTER', 'SLOTS'])])
     const slot = parseClusterSlots(slots).find((range) => range.masterId === String(myId))?.from
     if (slot === undefined) throw new RedkitError(ErrorCodes.E_REDIS, `${node.address} owns no slot`)
-    return `__redkit:probe:{${tagForSlot(slot)}}:${id}`
+    return `${PROBE_PREFIX}{${tagForSlot(slot)}}:${id}`
   }
 
   #dispatch(key: string, sub: NodeSubscriber): void {
@@ -310,7 +315,7 @@ export class NativeExpirySubscriber {
         return
       }
     }
-    if (!sub.active) return
+    if (!sub.active || key.startsWith(PROBE_PREFIX)) return
     const firedAt = Date.now()
     for (const listener of this.#listeners) {
       if (!listener.pattern.test(key)) continue
@@ -407,43 +412,6 @@ export class NativeExpirySubscriber {
       // An error handler that throws must not take the subscriber down.
     }
   }
-}
-
-export interface SlotRange {
-  from: number
-  to: number
-  /** host:port of the master, as node-redis names it. */
-  master: string
-  masterId: string
-}
-
-/** Parses a raw CLUSTER SLOTS reply (RESP2 arrays). */
-export function parseClusterSlots(reply: unknown): SlotRange[] {
-  if (!Array.isArray(reply)) return []
-  const out: SlotRange[] = []
-  for (const entry of reply) {
-    if (!Array.isArray(entry) || entry.length < 3) continue
-    const [from, to, master] = entry as [unknown, unknown, unknown]
-    if (!Array.isArray(master) || master.length < 2) continue
-    out.push({ from: Number(from), to: Number(to), master: `${String(master[0])}:${String(master[1])}`, masterId: String(master[2] ?? '') })
-  }
-  return out
-}
-
-/** What to subscribe and what to drop so that the subscribed masters become `current`. */
-export function diffMasters(subscribed: Iterable<string>, current: Iterable<string>): { added: string[]; removed: string[] } {
-  const before = new Set(subscribed)
-  const after = new Set(current)
-  return {
-    added: [...after].filter((address) => !before.has(address)),
-    removed: [...before].filter((address) => !after.has(address)),
-  }
-}
-
-function sameSet(a: Set<string>, b: Set<string>): boolean {
-  if (a.size !== b.size) return false
-  for (const item of a) if (!b.has(item)) return false
-  return true
 }
 
 function channelFor(db: number): string {

@@ -291,6 +291,24 @@ describe('native expirations: server configuration', () => {
     await sub.close()
     await rk.close()
   })
+
+  it("never hands another process's probe key to a '*' handler (issue 10, item 12)", async () => {
+    const server = await startRedisServer({ args: ['--rename-command', 'CONFIG', '', '--notify-keyspace-events', 'Ex'] })
+    servers.push(server)
+    const listening = await createRedkit({ url: server.url })
+    const c = collector()
+    const sub = await listening.expirations.on('*', c.handler, { mode: 'native' })
+    // A second process subscribes: it probes, and its probe key expires on the same server.
+    const other = await createRedkit({ url: server.url })
+    await (await other.expirations.on('nothing:*', () => {}, { mode: 'native' })).close()
+    const raw = await rawClient(server.url)
+    clients.push(raw)
+    await raw.sendCommand(['SET', 'managed:2', 'v', 'PX', '50'])
+    await c.waitForKey('managed:2')
+    expect(c.keys()).toEqual(['managed:2'])
+    await sub.close()
+    await Promise.all([listening.close(), other.close()])
+  })
 })
 
 describe('native expirations: reconnects', () => {
