@@ -30,7 +30,7 @@ import {
   Worker,
   type WorkerOptions,
 } from './messaging/index.js'
-import { SessionManager, type SessionOptions } from './session/index.js'
+import { SessionManager, type SessionOptions, SingleSignOn, type SsoOptions } from './session/index.js'
 import {
   BloomFilter,
   type BloomOptions,
@@ -199,6 +199,15 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
    */
   sessions<D = unknown>(options?: SessionOptions): SessionManager<D> {
     return new SessionManager<D>(this, optionsObject(options), () => this.expirations)
+  }
+
+  /**
+   * Single sign-on (`redkit/session`): a global login shared by the applications of a realm, a
+   * session per application joined to it (`login`, `join`, `get`), `logout` across apps,
+   * `logoutEverywhere`, a combined `view`; idle and absolute timeouts at both levels.
+   */
+  sso<D = unknown>(options: SsoOptions): SingleSignOn<D> {
+    return new SingleSignOn<D>(this, optionsObject(options ?? null, 'sso options') as SsoOptions, () => this.expirations)
   }
 
   /** A Bloom filter in a Redis bitmap (`redkit/stats`): `add`, `mightContain` and bulk variants, one round trip each. */

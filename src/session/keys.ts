@@ -4,10 +4,8 @@ import { escapeGlob, validateName, validateObjectName } from '../core/keys.js'
 
 /** The keys of one session id, in the id's own hash tag (sessions spread over a Cluster). */
 export interface SessionKeys {
-  /** The session: a hash (manager) or a string (framework store). */
+  /** The session: a hash (manager), or a string (framework store; a small hash is its tombstone). */
   readonly session: string
-  /** Present while a framework session's id is destroyed: a save in flight is refused. */
-  readonly tombstone: string
   /** A framework session's absolute deadline (with `absoluteTimeoutMs`). */
   readonly deadline: string
 }
@@ -57,7 +55,7 @@ export class SessionKeySpace {
   }
 
   of(id: string): SessionKeys {
-    return { session: `${this.#head}${id}}:s`, tombstone: `${this.#head}${id}}:t`, deadline: `${this.#head}${id}}:x` }
+    return { session: `${this.#head}${id}}:s`, deadline: `${this.#head}${id}}:x` }
   }
 
   user(userId: string): UserKeys {

@@ -245,11 +245,14 @@ export class SessionRecords {
   }
 
   /** Each batch of session ids of this name (SCAN with about `count` keys a call), over every master. */
-  async *scanPages(count = 1000): AsyncGenerator<string[]> {
+  async *scanPages(count = 1000, type?: 'string'): AsyncGenerator<string[]> {
     for (const node of this.#rk.connection.masters()) {
       let cursor = '0'
       do {
-        const [next, keys] = await node.send<[string, string[]]>(['SCAN', cursor, 'MATCH', this.pattern, 'COUNT', String(count)])
+        const command = ['SCAN', cursor, 'MATCH', this.pattern, 'COUNT', String(count)]
+        // A framework store's tombstones are hashes in its sessions' place: they are no sessions.
+        if (type !== undefined) command.push('TYPE', type)
+        const [next, keys] = await node.send<[string, string[]]>(command)
         cursor = String(next)
         const ids = keys.map((key) => this.idOf(key)).filter((id): id is string => id !== undefined)
         if (ids.length > 0) yield ids

@@ -23,7 +23,7 @@ export const updateScript = defineKeyedScript<SessionKeys, [data: string, finger
 
 export const storeSetScript = defineKeyedScript<
   SessionKeys,
-  [text: string, ttlMs: number, previous: '0' | '1', absoluteMs: number, graceMs: number],
+  [text: string, ttlMs: number, absoluteMs: number, graceMs: number],
   number | string | null
 >('session-store-set')
 export const storeEndScript = defineKeyedScript<SessionKeys, [leastMs: number, persistentMs: number], [string | null, number]>(

@@ -55,7 +55,7 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     // script call each. With userIdOf, the owner is read from the data itself.
     this.#records = new SessionRecords(this.#rk, resolved.name, {
       ownerOf: async ({ session }) => {
-        const text = await connection.send<string | null>(['GET', session], { key: session })
+        const text = await this.#read(session)
         return text === null ? null : this.#o.userIdOf ? this.#ownerIn(text) : ''
       },
       remove: (keys) => this.#end(keys),
@@ -139,7 +139,7 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
   /** The session ids a page at a time (SCAN with `count`, every master): a million sessions are never held at once. */
   async *idPages(options: { count?: number } = {}): AsyncGenerator<string[]> {
     const count = options.count ?? this.#o.scanCount
-    for await (const ids of this.#records.scanPages(count)) yield ids
+    for await (const ids of this.#records.scanPages(count, 'string')) yield ids
   }
 
   /** The sessions a page at a time, each with its `id` (see `idPages`). */
@@ -236,13 +236,7 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
 
   async #get(sid: string): Promise<StoredSessionData | null> {
     if (!this.#isId(sid)) return null
-    const key = this.#records.key(sid)
-    let text: string | null
-    try {
-      text = await this.#rk.connection.sendUnmapped<string | null>(['GET', key], key)
-    } catch (error) {
-      throw this.#rk.connection.mapError(error, 'GET')
-    }
+    const text = await this.#read(this.#records.key(sid))
     if (text === null) return null
     try {
       return this.#o.serializer.parse(text)
@@ -250,6 +244,37 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
       // A session that cannot be read is no session: the user signs in again, the store stays up.
       this.report(new RedkitError(ErrorCodes.E_DECODE, `stored session ${idHash(sid)} cannot be parsed`, { cause: error }))
       return null
+    }
+  }
+
+  /** One GET; null for a session that is missing or destroyed (its tombstone is a hash). */
+  async #read(key: string): Promise<string | null> {
+    try {
+      return await this.#rk.connection.sendUnmapped<string | null>(['GET', key], key)
+    } catch (error) {
+      if (isWrongType(error)) return null
+      throw this.#rk.connection.mapError(error, 'GET')
+    }
+  }
+
+  /**
+   * Writes a session, replying with the text it replaced: a plain `SET ... GET` (one command, as
+   * connect-redis's `SET`), which a tombstone (a hash) refuses as the wrong type, writing nothing.
+   * With an absolute timeout, a script caps the TTL. @returns 'destroyed' when refused
+   */
+  async #write(keys: SessionKeys, text: string, ttl: number): Promise<string | null | 'destroyed'> {
+    const connection = this.#rk.connection
+    const absolute = this.#o.absoluteTimeoutMs
+    if (absolute > 0) {
+      const reply = await storeSetScript.call(connection, keys, [text, ttl, absolute, TOMBSTONE_LEAST_MS])
+      return typeof reply === 'number' ? 'destroyed' : reply
+    }
+    const command = ttl > 0 ? ['SET', keys.session, text, 'PX', String(ttl), 'GET'] : ['SET', keys.session, text, 'GET']
+    try {
+      return await connection.sendUnmapped<string | null>(command, keys.session)
+    } catch (error) {
+      if (isWrongType(error)) return 'destroyed'
+      throw connection.mapError(error, 'SET')
     }
   }
 
@@ -262,18 +287,16 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     }
     const text = this.#serialize(sid, session)
     const keys = this.#records.keys.of(sid)
-    const connection = this.#rk.connection
-    const absolute = this.#o.absoluteTimeoutMs
     if (!this.#o.userIdOf) {
-      await storeSetScript.call(connection, keys, [text, ttl, '0', absolute, TOMBSTONE_LEAST_MS])
+      await this.#write(keys, text, ttl)
       return
     }
     // The index entry goes first: a session is never live without it, so revoke-all finds it.
     const user = this.#ownerOf(session as StoredSessionData)
     const deadline = this.#indexDeadline(ttl)
     const epoch = user === '' ? 0 : await this.#records.indexAdd(user, sid, deadline, false)
-    const old = await storeSetScript.call(connection, keys, [text, ttl, '1', absolute, TOMBSTONE_LEAST_MS])
-    if (typeof old === 'number') {
+    const old = await this.#write(keys, text, ttl)
+    if (old === 'destroyed') {
       // Destroyed (a save in flight after a logout or revoke-all) or past its absolute deadline.
       if (user !== '') await this.#records.indexRemove(user, [sid])
       return
@@ -389,4 +412,11 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
         'session id must be 1 to 256 characters of [A-Za-z0-9_-] (what uid-safe and crypto ids produce)',
       )
   }
+}
+
+/** A command that met a tombstone (a hash where a session string was): the session is destroyed. */
+function isWrongType(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++)
+    if (/WRONGTYPE/.test(e.message)) return true
+  return false
 }
