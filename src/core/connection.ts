@@ -294,20 +294,28 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * once the main connection was ready, so a dead node would otherwise hang the caller.
    */
   async #connectNodeDuplicate(client: AnyClient, address: string): Promise<AnyClient> {
+    return this.#connectBounded(client, `to ${address}`)
+  }
+
+  /**
+   * Connects a duplicate within connectTimeoutMs, closing it on failure, and tracks it for close().
+   * `what` names it in errors ("to host:port", "a dedicated connection").
+   */
+  async #connectBounded<C extends NodeRedisClient>(client: C, what: string): Promise<C> {
     if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
     client.on('error', () => {})
     try {
       await withTimeout(
-        client.connect(),
+        client.connect() as Promise<unknown>,
         this.#connectTimeoutMs,
         () => {
-          throw new RedkitError(ErrorCodes.E_CONNECTION, `cannot connect to ${address} within ${this.#connectTimeoutMs} ms`)
+          throw new RedkitError(ErrorCodes.E_CONNECTION, `cannot connect ${what} within ${this.#connectTimeoutMs} ms`)
         },
         { unref: false },
       )
     } catch (error) {
       await closeClient(client, 0)
-      throw toRedkitError(error, this.scrubber, `cannot open a connection to ${address}`)
+      throw toRedkitError(error, this.scrubber, `cannot open a connection ${what}`)
     }
     if (this.#closed) {
       await closeClient(client, 0)
@@ -352,30 +360,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   async dedicated(): Promise<NodeRedisClient> {
     if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
     const overrides = this.topology === 'cluster' ? this.#factory.clusterDuplicate() : dedicatedOverrides()
-    const duplicate = (this.#main as AnyClient).duplicate(overrides) as NodeRedisClient
-    duplicate.on('error', () => {
-      // Reconnects are reported by the main connection; a dedicated one retries on its own.
-    })
     // Bounded: once the main connection was ready the reconnect policy retries for ever, and a
     // dedicated connection to a node that is gone would otherwise hang its owner (a stream reader).
-    try {
-      await withTimeout(
-        duplicate.connect() as Promise<unknown>,
-        this.#connectTimeoutMs,
-        () => {
-          throw new RedkitError(ErrorCodes.E_CONNECTION, `cannot open a dedicated connection within ${this.#connectTimeoutMs} ms`)
-        },
-        { unref: false },
-      )
-    } catch (error) {
-      await closeClient(duplicate, 0)
-      throw toRedkitError(error, this.scrubber, 'cannot open a dedicated connection')
-    }
-    if (this.#closed) {
-      await closeClient(duplicate, 0)
-      throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
-    }
-    return this.#track(duplicate)
+    // Reconnects are reported by the main connection; a dedicated one retries on its own.
+    return this.#connectBounded((this.#main as AnyClient).duplicate(overrides) as NodeRedisClient, 'for a dedicated connection')
   }
 
   #track<C extends { close(): Promise<unknown> | unknown; destroy?(): unknown; isOpen?: boolean }>(client: C): C {

@@ -1,26 +1,10 @@
-import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { hashSlot } from '../../src/core/keys.js'
 import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
-import { clusterArgs, formCluster } from '../support/cluster.js'
+import { clusterArgs, formCluster, runRedisCli as redisCli } from '../support/cluster.js'
 import { rawClient } from '../support/redis.js'
 import { eventually, sleep } from '../support/wait.js'
-
-function redisCli(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.REDKIT_REDIS_CLI ?? 'redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-    })
-    child.stderr.on('data', (chunk: Buffer) => {
-      output += chunk.toString()
-    })
-    child.once('error', reject)
-    child.once('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`redis-cli ${args.join(' ')}: ${output.slice(-1000)}`))))
-  })
-}
 
 async function nodeId(node: RedisProcess): Promise<string> {
   return (await redisCli(['-h', node.host, '-p', String(node.port), 'CLUSTER', 'MYID'])).trim()

@@ -38,14 +38,14 @@ export async function formCluster(
 }
 
 function createCluster(redisCli: string, nodes: RedisProcess[], replicas: number): Promise<void> {
-  const args = [
-    '--cluster',
-    'create',
-    ...nodes.map((node) => `${node.host}:${node.port}`),
-    '--cluster-replicas',
-    String(replicas),
-    '--cluster-yes',
-  ]
+  const addresses = nodes.map((node) => `${node.host}:${node.port}`)
+  return runRedisCli(['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], redisCli).then(
+    () => {},
+  )
+}
+
+/** Runs redis-cli with `args`; resolves with its output, rejects with the tail of it on a non-zero exit. */
+export function runRedisCli(args: string[], redisCli = process.env.REDKIT_REDIS_CLI ?? 'redis-cli'): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(redisCli, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
@@ -59,7 +59,7 @@ function createCluster(redisCli: string, nodes: RedisProcess[], replicas: number
       reject(new Error(error.code === 'ENOENT' ? `redis-cli not found. ${INSTALL_HINT}` : `cannot run redis-cli: ${error.message}`)),
     )
     child.once('close', (code) => {
-      if (code === 0) resolve()
+      if (code === 0) resolve(output)
       else reject(new Error(`redis-cli ${args.join(' ')} exited with code ${code}:\n${output.slice(-2000)}`))
     })
   })
