@@ -162,17 +162,26 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
 
   /** A user's live sessions, most recently used first (for a "your devices" page). */
   async listForUser(userId: string): Promise<SessionInfo[]> {
+    return (await this.sessionsOf(userId, false)).map(({ info }) => info)
+  }
+
+  /**
+   * @internal A user's live sessions, most recently used first, each listed (`info`) and in full
+   * (`session`, with its data when `decode`): single sign-on reads which login each one belongs to.
+   */
+  async sessionsOf(userId: string, decode = true): Promise<Array<{ info: SessionInfo; session: Session<D> }>> {
     const user = validateUserId(userId)
     const sessions = await this.#records.list(user, async (id) => {
       const stored = await this.#records.read(id, '*', false)
       return stored !== undefined && stored !== 'mismatch' && stored.userId === user ? stored : undefined
     })
     return sessions
-      .map(({ id, session }) => {
-        const { id: _id, data: _data, token: _token, csrfToken: _csrf, ...info } = this.#session(id, session, false)
-        return { handle: sessionHandle(id), ...info }
+      .map(({ id, session: stored }) => {
+        const session = this.#session(id, stored, decode)
+        const { id: _id, data: _data, token: _token, csrfToken: _csrf, ...info } = session
+        return { info: { handle: sessionHandle(id), ...info }, session }
       })
-      .sort((a, b) => b.lastAccessAt - a.lastAccessAt)
+      .sort((a, b) => b.info.lastAccessAt - a.info.lastAccessAt)
   }
 
   /** The handle `listForUser` shows for the session behind a token (to mark "this device"); undefined for a token that cannot be one. */

@@ -3,6 +3,7 @@ import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
 import type { Expirations } from '../events/index.js'
 import { SessionManager } from './manager.js'
+import { validateUserId } from './records.js'
 import type { ClientContext } from './security.js'
 import type { Session, SessionInfo } from './types.js'
 
@@ -15,9 +16,9 @@ export interface SsoTimeouts {
 }
 
 export interface SsoOptions {
-  /** This application's name (its own sessions). No '{', '}' or ':'. */
+  /** This application's name (its own sessions). No '{', '}', ':' or '.'. */
   app: string
-  /** The single sign-on realm: applications of one realm share one login. @defaultValue 'sso' */
+  /** The single sign-on realm: applications of one realm share one login. No '{', '}', ':' or '.'. @defaultValue 'sso' */
   realm?: string
   /** Signs both levels' tokens (see SessionOptions.secret). Every application of a realm uses the same. */
   secret?: string | readonly string[]
@@ -35,7 +36,7 @@ export interface SsoSession<D> {
   global: Omit<Session<null>, 'token' | 'csrfToken'> & { token?: string | undefined }
 }
 
-/** What each application's session records: its global login, and the application's own data. */
+/** What each application's session records: its global login's token, and the application's own data. */
 interface AppData<D> {
   g: string
   d: D
@@ -43,7 +44,9 @@ interface AppData<D> {
 
 /** A user's sessions at both levels. */
 export interface SsoView {
+  /** The user's live global logins (one per browser). */
   global: SessionInfo[]
+  /** Each application's live sessions, only those whose global login is live too. */
   apps: Record<string, SessionInfo[]>
 }
 
@@ -53,6 +56,9 @@ export interface SsoView {
  * when the global login has ended (logout anywhere, logout everywhere, its idle or absolute
  * timeout), the application's session ends too. Idle and absolute timeouts apply at both levels;
  * reading an application's session keeps the global login alive.
+ *
+ * Keys: the global logins are the sessions named `<realm>.global`, an application's are named
+ * `<realm>.app.<app>`; neither realm nor app may hold '.', so no two realms or apps share a name.
  */
 export class SingleSignOn<D = unknown> {
   readonly app: string
@@ -62,6 +68,8 @@ export class SingleSignOn<D = unknown> {
   readonly #local: SessionManager<AppData<D>>
   readonly #options: SsoOptions
   readonly #expirations: (() => Expirations) | undefined
+  /** The other applications' managers (for logout, logout everywhere and the combined view). */
+  readonly #managers = new Map<string, SessionManager<AppData<unknown>>>()
   #registered = false
 
   constructor(rk: RedkitContext, options: SsoOptions, expirations?: () => Expirations) {
@@ -77,88 +85,126 @@ export class SingleSignOn<D = unknown> {
     this.#rk = rk
     this.#options = options
     this.#expirations = expirations
-    this.#global = new SessionManager<null>(rk, { name: `${this.realm}-global`, secret: options.secret, ...options.global }, expirations)
+    this.#global = new SessionManager<null>(rk, { ...options.global, name: `${this.realm}.global`, secret: options.secret }, expirations)
     this.#local = this.#manager(this.app) as SessionManager<AppData<D>>
   }
 
   #manager(app: string): SessionManager<AppData<unknown>> {
-    return new SessionManager(
-      this.#rk,
-      { name: `${this.realm}-app-${app}`, secret: this.#options.secret, ...this.#options.local },
-      this.#expirations,
-    )
+    let manager = this.#managers.get(app)
+    if (manager === undefined) {
+      manager = new SessionManager(
+        this.#rk,
+        { ...this.#options.local, name: `${this.realm}.app.${app}`, secret: this.#options.secret },
+        this.#expirations,
+      )
+      this.#managers.set(app, manager)
+    }
+    return manager
   }
 
-  /** Logs a user in: a new global login (its token for the shared cookie) and this application's session. */
+  /**
+   * Logs a user in: a new global login (its token for the shared cookie) and this application's session.
+   * @throws RedkitError E_INVALID_ARGUMENT / E_INVALID_KEY for a user id that is not a valid name
+   */
   async login(userId: string, data: D, context: ClientContext = {}): Promise<SsoSession<D>> {
+    const user = validateUserId(userId)
     await this.#register()
-    const global = await this.#global.create(userId, null, context)
-    const app = await this.#local.create(userId, { g: global.token, d: data }, context)
+    const global = await this.#global.create(user, null, context)
+    const app = await this.#local.create(user, { g: global.token, d: data }, context)
     return { app: this.#unwrap(app), global }
   }
 
   /**
    * Joins this application to a global login (a user arriving with the shared cookie): a new
-   * session of this application, for the same user. @returns undefined when the global login has ended
+   * session of this application, for the same user. A logout (here or anywhere) that ends the
+   * global login while the join runs ends the new session too.
+   * @returns undefined when the global login has ended
    */
   async join(globalToken: string, data: D, context: ClientContext = {}): Promise<SsoSession<D> | undefined> {
     const global = await this.#global.get(globalToken, context)
-    if (!global) return undefined
+    if (global?.userId === undefined) return undefined
     await this.#register()
     const app = await this.#local.create(global.userId, { g: globalToken, d: data }, context)
-    // A logout between the read and the join: do not keep a session for an ended login.
+    // A logout between the read and the join: do not keep a session for an ended login. (A logout
+    // after this check finds the new session in the user's index, and reads check the login anyway.)
     if (!(await this.#global.get(globalToken, { ...context, touch: false }))) {
       await this.#local.destroy(app.token)
       return undefined
     }
-    const { token: _t, csrfToken: _c, ...rest } = global
-    return { app: this.#unwrap(app), global: rest }
+    return { app: this.#unwrap(app), global: this.#public(global) }
   }
 
   /** This application's session and its global login; undefined (and this session ended) when either has ended. */
   async get(appToken: string, context: ClientContext = {}): Promise<SsoSession<D> | undefined> {
     const app = await this.#local.get(appToken, context)
     if (!app) return undefined
-    const global = await this.#global.get(app.data.g, context)
-    if (!global || global.userId !== app.userId) {
-      await this.#local.destroy(appToken)
-      return undefined
-    }
-    const { token: _t, csrfToken: _c, ...rest } = global
-    return { app: this.#unwrap(app), global: rest }
+    const global = await this.#liveGlobal(app, context)
+    if (!global) return undefined
+    return { app: this.#unwrap(app), global: this.#public(global) }
   }
 
-  /** Replaces this application's data. @returns false when the session has ended */
+  /** The handle `view` shows for this application's session behind a token (to mark "this device"). */
+  handleOf(appToken: string): string | undefined {
+    return this.#local.handleOf(appToken)
+  }
+
+  /** Replaces this application's data. @returns false when the session (or its global login) has ended */
   async update(appToken: string, data: D, context: ClientContext = {}): Promise<boolean> {
     const app = await this.#local.get(appToken, { ...context, touch: false })
-    return app !== undefined && this.#local.update(appToken, { g: app.data.g, d: data }, context)
+    if (!app || !(await this.#liveGlobal(app, { ...context, touch: false }))) return false
+    return this.#local.update(appToken, { g: app.data.g, d: data }, context)
   }
 
   /**
-   * Logs out of this login in every application: the global login ends, this application's
-   * session with it, and every other application's session of it at its next read.
+   * Logs out of this login in every application: the global login ends, then each application's
+   * sessions joined to it (an application session joined at the same moment ends at its next read).
+   * @returns false when the session had already ended
    */
   async logout(appToken: string): Promise<boolean> {
     const app = await this.#local.get(appToken, { touch: false })
     if (!app) return false
     await this.#global.destroy(app.data.g)
     await this.#local.destroy(appToken)
+    const login = this.#global.handleOf(app.data.g)
+    for (const name of await this.#apps()) {
+      const manager = this.#manager(name)
+      for (const { session } of await manager.sessionsOf(app.userId as string))
+        if (this.#global.handleOf(session.data.g) === login) await manager.destroy(session.token)
+    }
     return true
   }
 
   /** Logs a user out everywhere: every global login and every application session of the realm. @returns how many sessions ended */
   async logoutEverywhere(userId: string): Promise<number> {
+    const user = validateUserId(userId)
     // The global logins first: an application session whose login has ended cannot be read.
-    let ended = await this.#global.destroyAllForUser(userId)
-    for (const app of await this.#apps()) ended += await this.#manager(app).destroyAllForUser(userId)
+    let ended = await this.#global.destroyAllForUser(user)
+    for (const app of await this.#apps()) ended += await this.#manager(app).destroyAllForUser(user)
     return ended
   }
 
-  /** A user's sessions at both levels, for a "your devices" page: the global logins, and each application's sessions. */
+  /**
+   * A user's sessions at both levels, for a "your devices" page: the live global logins, and each
+   * application's sessions whose global login is live.
+   */
   async view(userId: string): Promise<SsoView> {
-    const view: SsoView = { global: await this.#global.listForUser(userId), apps: {} }
-    for (const app of await this.#apps()) view.apps[app] = await this.#manager(app).listForUser(userId)
+    const user = validateUserId(userId)
+    const global = await this.#global.listForUser(user)
+    const live = new Set(global.map((login) => login.handle))
+    const view: SsoView = { global, apps: {} }
+    for (const app of await this.#apps())
+      view.apps[app] = (await this.#manager(app).sessionsOf(user))
+        .filter(({ session }) => live.has(this.#global.handleOf(session.data.g) ?? ''))
+        .map(({ info }) => info)
     return view
+  }
+
+  /** The global login of an application session; undefined (and the application session ended) when it has ended. */
+  async #liveGlobal(app: Session<AppData<D>>, context: ClientContext & { touch?: boolean }): Promise<Session<null> | undefined> {
+    const global = await this.#global.get(app.data.g, context)
+    if (global && global.userId === app.userId) return global
+    await this.#local.destroy(app.token)
+    return undefined
   }
 
   /** Records this application in the realm's registry (logout everywhere and the combined view visit each). */
@@ -177,6 +223,11 @@ export class SingleSignOn<D = unknown> {
 
   #appsKey(): string {
     return this.#rk.keys.key(`sso:${this.realm}`, 'apps')
+  }
+
+  #public(global: Session<null>): SsoSession<D>['global'] {
+    const { token: _t, csrfToken: _c, ...rest } = global
+    return rest
   }
 
   #unwrap(app: Session<AppData<D>>): Session<D> {

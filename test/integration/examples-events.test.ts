@@ -62,4 +62,24 @@ describe('events examples', () => {
     expect(stdout).toMatch(/log out everywhere: 1 session\(s\) ended/)
     expect(stdout).toMatch(/done: 1 expiry reported, laptop session valid: false/)
   })
+
+  it('sso-two-apps: two Express apps on different ports share one login, and a logout in one ends it in both', async () => {
+    const { code, stdout, stderr } = await runExample('sso-two-apps.ts')
+    expect(code, stderr).toBe(0)
+    const [, mailPort, docsPort] = /mail on http:\/\/127\.0\.0\.1:(\d+), docs on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout) ?? []
+    expect(mailPort).toBeDefined()
+    expect(mailPort).not.toBe(docsPort)
+    expect(stdout).toMatch(/docs before signing in: 401/)
+    expect(stdout).toMatch(/mail login: 200 mail: signed in as ada/)
+    // docs lets the user in from the shared cookie, once; then from its own session.
+    expect(stdout).toMatch(
+      /docs: 200 docs: hello ada \(joined the login, no password asked\), visit 1\n.*docs: 200 docs: hello ada, visit 2/,
+    )
+    expect(stdout).toMatch(/devices: 200 docs: 1 login\(s\); sessions per app: docs 1, mail 1/)
+    expect(stdout).toMatch(/devices with a phone too: 200 mail: 2 login\(s\); sessions per app: docs 2, mail 1/)
+    expect(stdout).toMatch(/docs logout: 200 docs: signed out of every app/)
+    expect(stdout).toMatch(/mail after logout in docs: 401 mail: please sign in/)
+    expect(stdout).toMatch(/phone still signed in: 200 mail: hello ada \(joined the login/)
+    expect(stdout).toMatch(/done: "log out everywhere" ended the 3 session\(s\) left/)
+  })
 })
