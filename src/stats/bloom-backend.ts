@@ -1,9 +1,12 @@
 import type { Connection } from '../core/connection.js'
+import { ErrorCodes, isRedkitError } from '../core/errors.js'
 
 /**
  * Whether the server has the Bloom filter commands (RedisBloom, Redis 8, valkey-bloom): read from
  * COMMAND INFO, never from a version string, once per connection. On Cluster the answer of one
- * node stands for all (modules are loaded cluster-wide).
+ * node stands for all (modules are loaded cluster-wide). A user whose ACL refuses COMMAND INFO
+ * (a least-privilege user) is answered "no": it gets the Lua backend instead of E_PERMISSION on
+ * every call.
  */
 const detected = new WeakMap<Connection, Promise<boolean>>()
 
@@ -13,6 +16,7 @@ export function hasServerBloom(connection: Connection): Promise<boolean> {
     answer = connection.send<unknown[]>(['COMMAND', 'INFO', 'BF.ADD']).then(
       (reply) => serverBloomIn(reply),
       (error: unknown) => {
+        if (isRedkitError(error, ErrorCodes.E_PERMISSION)) return false
         detected.delete(connection)
         throw error
       },

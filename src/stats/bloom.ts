@@ -1,8 +1,9 @@
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
+import { isWellFormed } from '../core/validate.js'
 import { hasServerBloom } from './bloom-backend.js'
-import { bloomPositions, bloomSize, falsePositiveRateOf, MAX_BITS } from './bloom-math.js'
+import { BLOOM_SCHEME, type BloomLayout, bloomPositions, bloomSize, falsePositiveRateOf, MAX_BITS } from './bloom-math.js'
 import { member } from './checks.js'
 import { type BloomKeys, bloomKeys } from './keys.js'
 import { scripts } from './scripts.js'
@@ -12,16 +13,20 @@ import type { BloomOptions, BloomSize } from './types.js'
 const CHUNK = 1000
 /** Default largest recorded size adopted: 2^27 bits (16 MiB), or what these options ask for when larger. */
 const DEFAULT_MAX_BITS = 2 ** 27
+/** Longest item, in UTF-16 code units (ids, keys, e-mail addresses; not documents). */
+export const MAX_BLOOM_ITEM_LENGTH = 65_536
 
 type Backend = 'server' | 'lua'
 
 /**
  * A Bloom filter: "surely not added" or "maybe added", in constant memory, sized from
  * `expectedItems` and `falsePositiveRate`. With the server's BF.* commands (detected with COMMAND
- * INFO) it is a server-side filter; otherwise a bitmap whose positions are computed here
- * (MurmurHash3, double hashing) and set or tested by one script call, so `add` and `mightContain`
- * are one round trip each and the bulk variants one per 1,000 items. The Lua filter's size is
- * fixed by its first user and adopted by every later one, within `maxBits`.
+ * INFO; a user not allowed COMMAND INFO gets the Lua backend) it is a server-side filter, created
+ * by the first add (BF.INSERT with the capacity and rate); otherwise a bitmap whose positions are
+ * computed here (MurmurHash3, enhanced double hashing, k distinct bits per item) and set or tested
+ * by one script call. Either way `add` and `mightContain` are one round trip each and the bulk
+ * variants one per 1,000 items. The Lua filter's layout is fixed by its first user and adopted by
+ * every later one, within `maxBits`.
  */
 export class BloomFilter {
   readonly name: string
@@ -33,7 +38,7 @@ export class BloomFilter {
   readonly #keys: BloomKeys
   readonly #wanted: 'auto' | Backend
   readonly #maxBits: number
-  #size: Promise<BloomSize> | undefined
+  #size: Promise<BloomLayout> | undefined
   #backend: Promise<Backend> | undefined
 
   constructor(rk: RedkitContext, name: string, options: BloomOptions) {
@@ -68,11 +73,16 @@ export class BloomFilter {
   }
 
   /** The size in force (the first user's) of the Lua filter. @throws RedkitError E_DECODE when the recorded size is not one redkit wrote or exceeds maxBits */
-  size(): Promise<BloomSize> {
+  async size(): Promise<BloomSize> {
+    const { bits, hashes } = await this.#layout()
+    return { bits, hashes }
+  }
+
+  #layout(): Promise<BloomLayout> {
     this.#size ??= scripts.bloomInit
-      .call(this.#rk.connection, this.#keys, [this.requested.bits, this.requested.hashes, this.#maxBits])
+      .call(this.#rk.connection, this.#keys, [this.requested.bits, this.requested.hashes, this.#maxBits, BLOOM_SCHEME])
       .then(
-        ([bits, hashes]) => ({ bits, hashes }),
+        ([bits, hashes, scheme]) => ({ bits, hashes, scheme: scheme === 1 ? 1 : 2 }),
         (error: unknown) => {
           this.#size = undefined
           throw error
@@ -104,7 +114,7 @@ export class BloomFilter {
 
   /** The expected false-positive rate of the Lua filter once `items` have been added. */
   async expectedFalsePositiveRate(items: number): Promise<number> {
-    return falsePositiveRateOf(await this.size(), items)
+    return falsePositiveRateOf(await this.#layout(), items)
   }
 
   /**
@@ -142,9 +152,7 @@ export class BloomFilter {
 
   async #run(op: 'add' | 'check', items: readonly string[]): Promise<boolean[]> {
     if (!Array.isArray(items)) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'items must be an array of strings')
-    for (const item of items) {
-      if (typeof item !== 'string') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `bloom items must be strings, got ${typeof item}`)
-    }
+    for (const item of items) checkItem(item)
     if (items.length === 0) return []
     if ((await this.backend()) === 'server') return this.#runServer(op, items)
     try {
@@ -158,12 +166,12 @@ export class BloomFilter {
   }
 
   async #runLua(op: 'add' | 'check', items: readonly string[]): Promise<boolean[]> {
-    const size = await this.size()
+    const layout = await this.#layout()
     const script = op === 'add' ? scripts.bloomAdd : scripts.bloomCheck
     const calls: Array<Promise<number[]>> = []
     for (let start = 0; start < items.length; start += CHUNK) {
-      const args: number[] = [size.bits, size.hashes]
-      for (const item of items.slice(start, start + CHUNK)) bloomPositions(item, size, args)
+      const args: number[] = [layout.bits, layout.hashes, layout.scheme]
+      for (const item of items.slice(start, start + CHUNK)) bloomPositions(item, layout, args)
       calls.push(script.call(this.#rk.connection, this.#keys, args))
     }
     return (await Promise.all(calls)).flat().map((flag) => flag === 1)
@@ -172,16 +180,29 @@ export class BloomFilter {
   async #runServer(op: 'add' | 'check', items: readonly string[]): Promise<boolean[]> {
     const key = this.#keys.server
     const { connection } = this.#rk
-    if (op === 'add') {
-      await connection
-        .send(['BF.RESERVE', key, String(this.falsePositiveRate), String(this.expectedItems)], { key })
-        .catch((error: unknown) => {
-          if (!(error instanceof Error && /exists/i.test(error.message))) throw error
-        })
-    }
+    // BF.INSERT creates the filter with this capacity and rate when it is missing (and ignores
+    // them when it exists): one round trip, no separate BF.RESERVE per add.
+    const head =
+      op === 'add'
+        ? ['BF.INSERT', key, 'CAPACITY', String(this.expectedItems), 'ERROR', String(this.falsePositiveRate), 'ITEMS']
+        : ['BF.MEXISTS', key]
     const calls: Array<Promise<number[]>> = []
     for (let start = 0; start < items.length; start += CHUNK)
-      calls.push(connection.send<number[]>([op === 'add' ? 'BF.MADD' : 'BF.MEXISTS', key, ...items.slice(start, start + CHUNK)], { key }))
+      calls.push(connection.send<number[]>([...head, ...items.slice(start, start + CHUNK)], { key }))
     return (await Promise.all(calls)).flat().map((flag) => Number(flag) === 1)
   }
+}
+
+/**
+ * A Bloom item: a non-empty, well-formed string of at most 65,536 code units. Lone surrogates are
+ * refused because UTF-8 encodes every one of them as U+FFFD, so '\uD800' and '\uDBFF' would be
+ * one item (a certain false positive, whatever the rate).
+ */
+function checkItem(item: unknown): void {
+  if (typeof item !== 'string') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `bloom items must be strings, got ${typeof item}`)
+  if (item.length === 0) throw new RedkitError(ErrorCodes.E_INVALID_KEY, 'bloom items must not be empty')
+  if (item.length > MAX_BLOOM_ITEM_LENGTH)
+    throw new RedkitError(ErrorCodes.E_INVALID_KEY, `a bloom item is ${item.length} characters long; the limit is ${MAX_BLOOM_ITEM_LENGTH}`)
+  if (!isWellFormed(item))
+    throw new RedkitError(ErrorCodes.E_INVALID_KEY, 'bloom items must be well-formed Unicode (a lone surrogate would collide with others)')
 }

@@ -26,7 +26,11 @@ export const scripts = {
   ),
   uniqueAdd: defineKeyedScript<{ hll: string }, [expireAt: number, ...members: string[]], number>('unique-add'),
   windowIncr: defineKeyedScript<{ window: string }, [n: number, precisionMs: number, buckets: number], string>('window-incr'),
-  bloomInit: defineKeyedScript<Pick<BloomKeys, 'params'>, [bits: number, hashes: number, maxBits: number], [number, number]>('bloom-init'),
+  bloomInit: defineKeyedScript<
+    Pick<BloomKeys, 'params'>,
+    [bits: number, hashes: number, maxBits: number, scheme: number],
+    [bits: number, hashes: number, scheme: number]
+  >('bloom-init'),
   bloomAdd: defineKeyedScript<Pick<BloomKeys, 'bits' | 'params'>, number[], number[]>('bloom-add'),
   bloomCheck: defineKeyedScript<Pick<BloomKeys, 'bits' | 'params'>, number[], number[]>('bloom-check'),
   leaderboardRemove: defineKeyedScript<Pick<LeaderboardKeys, 'board' | 'index'>, [member: string], number>('leaderboard-remove'),

@@ -1,14 +1,56 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedisServer } from '../../packages/server/src/redis-process.js'
 import { createRedkit, type Redkit } from '../../src/index.js'
 import { serverBloomIn } from '../../src/stats/bloom-backend.js'
+import { bloomPositions } from '../../src/stats/bloom-math.js'
 import { errorCode, TOPOLOGIES } from '../support/expect.js'
-import { testPrefix } from '../support/redis.js'
+import { rawClient, testPrefix } from '../support/redis.js'
 
 describe('bloom backend detection', () => {
   it('reads COMMAND INFO: an unknown command is a null entry', () => {
     expect(serverBloomIn([null])).toBe(false)
     expect(serverBloomIn([])).toBe(false)
     expect(serverBloomIn([['bf.add', -3, ['write'], 1, 1, 1]])).toBe(true)
+  })
+
+  // Review finding 15: a least-privilege user (no COMMAND INFO) got E_PERMISSION on every call of the default backend.
+  it('a user whose ACL refuses COMMAND INFO gets the Lua backend, not E_PERMISSION', { timeout: 40_000 }, async () => {
+    const server = await startRedisServer()
+    let rk: Redkit | undefined
+    try {
+      const admin = await rawClient(server.url)
+      await admin.sendCommand([
+        'ACL',
+        'SETUSER',
+        'rkuser',
+        'on',
+        '>pw',
+        '~*',
+        '&*',
+        '-@all',
+        '+@read',
+        '+@write',
+        '+@scripting',
+        '+ping',
+        '+time',
+        '+hello',
+        '+client',
+        '+info',
+        '+select',
+        '+auth',
+      ])
+      await admin.quit()
+      rk = await createRedkit({ url: `redis://rkuser:pw@${server.host}:${server.port}`, prefix: testPrefix() })
+      expect(await errorCode(rk.connection.send(['COMMAND', 'INFO', 'BF.ADD']))).toBe('E_PERMISSION')
+      const bloom = rk.bloom('acl', { expectedItems: 100, falsePositiveRate: 0.01 })
+      expect(await bloom.add('a')).toBe(true)
+      expect(await bloom.mightContain('a')).toBe(true)
+      expect(await bloom.mightContain('b')).toBe(false)
+      expect(await bloom.backend()).toBe('lua')
+    } finally {
+      await rk?.close()
+      await server.stop()
+    }
   })
 })
 
@@ -38,6 +80,59 @@ describe.each(TOPOLOGIES)('bloom filter on %s', (_name, options) => {
     }
   })
 
+  // Review finding 10: small and low-rate filters measured up to 3.7x their rate (plain double hashing degenerates).
+  it('small filters measure within 1.5x of their rate through Redis too', { timeout: 60_000 }, async () => {
+    let hits = 0
+    let probes = 0
+    for (let f = 0; f < 5; f++) {
+      const bloom = rk.bloom(`small-${f}`, { expectedItems: 100, falsePositiveRate: 0.01 })
+      const items = Array.from({ length: 100 }, (_, i) => `small:${f}:${i}`)
+      await bloom.addMany(items)
+      expect((await bloom.mightContainMany(items)).every(Boolean)).toBe(true)
+      const found = await bloom.mightContainMany(Array.from({ length: 20_000 }, (_, i) => `small-out:${f}:${i}`))
+      hits += found.filter(Boolean).length
+      probes += found.length
+    }
+    expect(hits / probes).toBeLessThanOrEqual(0.015)
+    expect(hits / probes).toBeGreaterThan(0.0025)
+  })
+
+  it('a filter recorded before position scheme 2 keeps its positions (scheme 1), so nothing added is lost', async () => {
+    const name = 'scheme-one'
+    const params = `${prefix}:{${name}}:bloom-params`
+    const bitmap = `${prefix}:{${name}}:bloom`
+    await rk.connection.send(['HSET', params, 'bits', '1000', 'hashes', '7'], { key: params })
+    const bloom = rk.bloom(name, { expectedItems: 100, falsePositiveRate: 0.01 })
+    await bloom.add('old-item')
+    const positions: number[] = []
+    bloomPositions('old-item', { bits: 1000, hashes: 7, scheme: 1 }, positions)
+    for (const p of positions) expect(await rk.connection.send(['GETBIT', bitmap, String(p)], { key: bitmap })).toBe(1)
+    expect(await rk.connection.send(['BITCOUNT', bitmap], { key: bitmap })).toBe(new Set(positions).size)
+    expect(await rk.connection.send(['HGET', params, 'scheme'], { key: params })).toBe(null)
+    // A new filter records scheme 2; a planted unknown scheme is refused.
+    const fresh = rk.bloom('scheme-two', { expectedItems: 100, falsePositiveRate: 0.01 })
+    await fresh.add('x')
+    const freshParams = `${prefix}:{scheme-two}:bloom-params`
+    expect(await rk.connection.send(['HGET', freshParams, 'scheme'], { key: freshParams })).toBe('2')
+    const planted = `${prefix}:{scheme-bad}:bloom-params`
+    await rk.connection.send(['HSET', planted, 'bits', '1000', 'hashes', '7', 'scheme', '9'], { key: planted })
+    expect(await errorCode(rk.bloom('scheme-bad', { expectedItems: 100, falsePositiveRate: 0.01 }).add('x'))).toBe('E_DECODE')
+  })
+
+  // Review finding 11: lone surrogates all encode to U+FFFD, so they were one item; '' was accepted.
+  it('empty, oversized and ill-formed items are refused and nothing is written', async () => {
+    const bloom = rk.bloom('hostile-items', { expectedItems: 1000, falsePositiveRate: 1e-6 })
+    for (const bad of ['', '\uD800', 'a\uDC00', '\uDBFFx', 'x'.repeat(65_537)]) {
+      expect(await errorCode(bloom.add(bad)), JSON.stringify(bad.slice(0, 10))).toBe('E_INVALID_KEY')
+      expect(await errorCode(bloom.addMany(['fine', bad]))).toBe('E_INVALID_KEY')
+      expect(await errorCode(bloom.mightContain(bad))).toBe('E_INVALID_KEY')
+    }
+    expect(await bloom.exists()).toBe(false)
+    await bloom.add('\uD83D\uDE00') // a surrogate pair is fine
+    expect(await bloom.mightContain('\uD83D\uDE00')).toBe(true)
+    expect(await bloom.mightContain('\uFFFD')).toBe(false)
+  })
+
   it('a planted size never hangs or bloats the server: hashes=0, bits=2^32, garbage are E_DECODE', async () => {
     for (const [bits, hashes] of [
       ['1000', '0'],
@@ -46,6 +141,7 @@ describe.each(TOPOLOGIES)('bloom filter on %s', (_name, options) => {
       ['-5', '3'],
       ['abc', '3'],
       ['1000', '1.5'],
+      ['5', '7'],
     ]) {
       const name = `planted-${bits}-${hashes}`.replace(/[^a-z0-9-]/gi, '_')
       const params = `${prefix}:{${name}}:bloom-params`
