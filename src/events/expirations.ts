@@ -56,8 +56,11 @@ export class Expirations extends Component {
   #native: NativeExpirySubscriber | undefined
 
   constructor(rk: RedkitContext, options: ExpirationsOptions = {}) {
+    const retentionMs = durationMs(options.retentionMs ?? 86_400_000, 'retentionMs')
     const resolved = {
-      retentionMs: options.retentionMs === undefined ? 86_400_000 : durationMs(options.retentionMs, 'retentionMs', { allowZero: true }),
+      retentionMs,
+      // At most the retention: an event kept for replay is kept no longer than one nobody acknowledged.
+      replayMs: durationMs(options.replayMs ?? Math.min(600_000, retentionMs), 'replayMs', { allowZero: true, max: retentionMs }),
       sweep: options.sweep ?? true,
       maxSweepIntervalMs: timerMs(options.maxSweepIntervalMs ?? 1000, 'maxSweepIntervalMs'),
       sweepBatch: validateSweepBatch(options.sweepBatch ?? 1000),
@@ -184,7 +187,9 @@ export class Expirations extends Component {
         concurrency: given.concurrency ?? 64,
         from: given.from ?? 'new',
         reclaimIdleMs: this.#options.reclaimIdleMs,
-        youngStateMs: this.#options.retentionMs || 86_400_000,
+        // After Redis lost its data, a group seen for the first time starts at the stream's beginning
+        // for as long as events every group acknowledged are kept for replay.
+        youngStateMs: this.#options.replayMs,
         maxDeadLetters: 100_000,
         offsetMs: () => this.#sweeper?.offsetMs ?? this.#offsetMs,
         onError: (error) => this.report(error),
@@ -262,6 +267,7 @@ export class Expirations extends Component {
       maxIntervalMs: this.#options.maxSweepIntervalMs,
       leaseMs: this.#options.claimLeaseMs,
       retentionMs: this.#options.retentionMs,
+      replayMs: this.#options.replayMs,
       reconcileIntervalMs: 60_000,
       onError: (error) => this.report(error),
     })

@@ -17,6 +17,8 @@ export interface SlotKeys {
 /** Every key of the reliable expiry machinery. */
 export class ExpiryKeys {
   readonly stream: string
+  /** stream: the kept values of events in `stream`, under the same ids, until every group acknowledged them. */
+  readonly eventValues: string
   readonly dead: string
   readonly directory: string
   readonly versions: string
@@ -34,6 +36,7 @@ export class ExpiryKeys {
     this.#cluster = cluster
     const exp = keys.object('exp')
     this.stream = exp('events')
+    this.eventValues = exp('evals')
     this.dead = exp('dead')
     this.directory = exp('dir')
     this.versions = exp('dirver')

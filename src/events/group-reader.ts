@@ -3,7 +3,7 @@ import type { Codec } from '../core/codec.js'
 import type { Connection } from '../core/connection.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { type ReaderEntry, StreamGroupReader } from '../core/stream-group-reader.js'
-import { fieldsToRecord } from '../core/stream-reply.js'
+import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
 import type { ExpiryKeys } from './expiry-keys.js'
 import type { DeadLetter, ExpiryEvent, ExpiryHandler } from './types.js'
 import { DEAD_FIELD, EVENT_FIELD, VALUE_RAW } from './wire.js'
@@ -36,8 +36,10 @@ export interface GroupReaderOptions extends GroupSettings {
 
 /** One event as stored: key, deadline, kept value. */
 interface Stored {
+  streamId: string
   key: string
   deadline: number
+  /** The kept value; '' when it is kept aside in the values stream under `streamId`. */
   kept: string | undefined
 }
 
@@ -54,11 +56,13 @@ export class GroupReader {
   readonly #codec: Codec
   readonly #options: GroupReaderOptions
   readonly #reader: StreamGroupReader
+  readonly #connection: Connection
   #lane = 0
 
   constructor(connection: Connection, keys: ExpiryKeys, codec: Codec, group: string, options: GroupReaderOptions) {
     this.#keys = keys
     this.#codec = codec
+    this.#connection = connection
     this.group = group
     this.#options = options
     this.settings = { attempts: options.attempts, backoff: options.backoff, concurrency: options.concurrency, from: options.from }
@@ -100,7 +104,7 @@ export class GroupReader {
       const f = fieldsToRecord(fields)
       const key = f[EVENT_FIELD.key]
       const deadline = Number(f[EVENT_FIELD.deadline])
-      if (key !== undefined && Number.isFinite(deadline)) return [{ key, deadline, kept: f[EVENT_FIELD.value] }]
+      if (key !== undefined && Number.isFinite(deadline)) return [{ streamId: entry.streamId, key, deadline, kept: f[EVENT_FIELD.value] }]
     } else {
       // Written by an earlier version: one entry per sweep (field = key, value = deadline or deadline|kept).
       const out: Stored[] = []
@@ -108,7 +112,8 @@ export class GroupReader {
         const value = fields[i + 1] as string
         const bar = value.indexOf('|')
         const deadline = Number(bar === -1 ? value : value.slice(0, bar))
-        if (Number.isFinite(deadline)) out.push({ key: fields[i] as string, deadline, kept: bar === -1 ? undefined : value.slice(bar + 1) })
+        if (Number.isFinite(deadline))
+          out.push({ streamId: entry.streamId, key: fields[i] as string, deadline, kept: bar === -1 ? undefined : value.slice(bar + 1) })
       }
       if (out.length > 0) return out
     }
@@ -120,13 +125,23 @@ export class GroupReader {
     for (const stored of this.#stored(entry)) await this.#handleEvent(stored, entry.attempt)
   }
 
-  async #handleEvent({ key, deadline, kept }: Stored, attempt: number): Promise<void> {
+  /** A value kept aside (v = ''): read from the values stream; gone once every group acknowledged the event or it left the retention. */
+  async #keptValue(streamId: string): Promise<string | undefined> {
+    const stream = this.#keys.eventValues
+    const reply = await this.#connection.send(['XRANGE', stream, streamId, streamId], { key: stream })
+    const found = entriesOf([[stream, reply]])[0]
+    return found ? fieldsToRecord(found[1])[EVENT_FIELD.value] : undefined
+  }
+
+  async #handleEvent({ streamId, key, deadline, kept: stored }: Stored, attempt: number): Promise<void> {
     const matching: GroupHandler[] = []
     for (const h of this.handlers) if (h.pattern.test(key)) matching.push(h)
     if (matching.length === 0) return
     let value: unknown
     let valueError: RedkitError | undefined
-    if (kept !== undefined && matching.some((h) => h.withValue)) {
+    const wanted = matching.some((h) => h.withValue)
+    const kept = wanted && stored === '' ? await this.#keptValue(streamId) : stored
+    if (kept !== undefined && kept !== '' && wanted) {
       if (kept.startsWith(VALUE_RAW)) value = kept.slice(1)
       else {
         try {

@@ -13,14 +13,17 @@ export const scripts = {
     number
   >('events-expire'),
   cancel: defineScript<[key: string, index: string, values: string, claimed: string], [deleteKey: '0' | '1'], number>('events-cancel'),
-  sweep: defineScript<[index: string, values: string, stream: string], [limit: number, minId: string], [number, number, number, number]>(
-    'events-sweep',
-  ),
+  sweep: defineScript<
+    [index: string, values: string, stream: string, eventValues: string],
+    [limit: number, minId: string],
+    [number, number, number, number]
+  >('events-sweep'),
   claim: defineScript<[index: string, values: string, claimed: string], [limit: number, leaseMs: number], Array<string | number | null>>(
     'events-claim',
   ),
   /** ARGV: MINID, then triples key, deadline, kept value or ''. */
-  append: defineScript<[stream: string], string[], number>('events-append'),
+  append: defineScript<[stream: string, eventValues: string], string[], number>('events-append'),
+  trim: defineScript<[stream: string, eventValues: string], [replayMs: number, retentionMs: number], [number, number]>('events-trim'),
   /** ARGV: lease end, then pairs member, deadline. */
   release: defineScript<[index: string, values: string, claimed: string], string[], number>('events-release'),
   dirTouch: defineScript<[directory: string, versions: string], string[], number>('events-dir-touch'),

@@ -9,12 +9,16 @@ export interface SweeperOptions {
   maxIntervalMs: number
   leaseMs: number
   retentionMs: number
+  /** How long events every group acknowledged stay in the stream. */
+  replayMs: number
   /** Cluster: how often one sweeper re-reads every slot's index to repair the directory. */
   reconcileIntervalMs: number
   onError(error: unknown): void
 }
 
 const STOP_BOUND_MS = 2000
+/** How often one sweeper trims what every group acknowledged. */
+const TRIM_INTERVAL_MS = 1000
 
 /**
  * Moves due deadlines into the event stream. Sleeps until the earliest deadline, woken early by a
@@ -34,6 +38,7 @@ export class Sweeper {
   #offsetMs = 0
   #offsetKnown = false
   #lastReconcile = 0
+  #lastTrim = 0
   #resolveStopped!: () => void
   /** Resolves once stop() has finished. */
   readonly stopped = new Promise<void>((resolve) => {
@@ -85,6 +90,10 @@ export class Sweeper {
         this.#lastReconcile = Date.now()
         await this.#reconcile()
       }
+      if (Date.now() - this.#lastTrim >= TRIM_INTERVAL_MS) {
+        this.#lastTrim = Date.now()
+        await this.trim()
+      }
     } catch (error) {
       this.#options.onError(error)
     }
@@ -94,6 +103,19 @@ export class Sweeper {
       next < 0 ? this.#options.maxIntervalMs : Math.max(0, Math.min(this.#options.maxIntervalMs, next - this.#offsetMs - localNow))
     this.#timer = setTimeout(() => this.wake(), delay)
     this.#timer.unref()
+  }
+
+  /**
+   * Drops the events every group acknowledged once they leave the replay window, the ones some
+   * group has not acknowledged once they leave the retention, and kept values once every group
+   * acknowledged their event. @returns [events, values] trimmed
+   */
+  trim(): Promise<[number, number]> {
+    return scripts.trim.run(
+      this.#connection,
+      [this.#keys.stream, this.#keys.eventValues],
+      [this.#options.replayMs, this.#options.retentionMs],
+    )
   }
 
   /** Server clock minus local clock, once a sweep has seen the server's time; undefined before. */
@@ -107,7 +129,7 @@ export class Sweeper {
   }
 
   #minId(serverNow: number): string {
-    return this.#options.retentionMs > 0 ? `${Math.max(0, serverNow - this.#options.retentionMs)}-0` : '0'
+    return `${Math.max(0, serverNow - this.#options.retentionMs)}-0`
   }
 
   async #sweepSingle(): Promise<number> {
@@ -116,7 +138,7 @@ export class Sweeper {
       const approxServerNow = Date.now() + this.#offsetMs
       const [examined, , next, serverNow] = await scripts.sweep.run(
         this.#connection,
-        [slot.index, slot.values, this.#keys.stream],
+        [slot.index, slot.values, this.#keys.stream, this.#keys.eventValues],
         [this.#options.batch, this.#minId(approxServerNow)],
       )
       this.#learnOffset(serverNow)
@@ -158,7 +180,7 @@ export class Sweeper {
         const cut = member.indexOf(LAPSED_SEPARATOR)
         events.push(cut === -1 ? member : member.slice(0, cut), deadline, reply[i + 2] == null ? '' : String(reply[i + 2]))
       }
-      if (claimed.length > 1) await scripts.append.run(this.#connection, [this.#keys.stream], events)
+      if (claimed.length > 1) await scripts.append.run(this.#connection, [this.#keys.stream, this.#keys.eventValues], events)
       next = await scripts.release.run(this.#connection, keys, claimed)
       if ((claimed.length - 1) / 2 < this.#options.batch || !this.#running) break
     }

@@ -37,7 +37,7 @@ export interface SubscribeOptions {
   /**
    * Consumer group (reliable mode). Each group gets every expiry; the processes of one group share
    * the work, so give every process of a group the same handlers.
-   * @defaultValue 'default'
+   * @defaultValue the pattern's own group, `p-<hash of the pattern>`
    */
   group?: string
   /** Deliver the value the key held (reliable mode, for values kept at `set`/`expire`/`track`). @defaultValue false */
@@ -50,7 +50,8 @@ export interface SubscribeOptions {
   concurrency?: number
   /**
    * Where a new group starts: `'new'` gets expirations from now on, `'retained'` also gets the
-   * ones still retained in the stream.
+   * ones still in the stream (the replay window, `replayMs`; values only of events some group has
+   * not acknowledged yet).
    * @defaultValue 'new'
    */
   from?: 'new' | 'retained'
@@ -78,11 +79,18 @@ export interface ExpireOptions {
 
 export interface ExpirationsOptions {
   /**
-   * How long delivered events stay in the stream for groups that are offline. A group offline for
-   * longer than this misses the events older than it.
+   * How long an event stays in the stream while some group has not acknowledged it: a group offline
+   * for longer misses the events older than this. A positive number of ms (there is no "forever").
    * @defaultValue 86_400_000 (24 h)
    */
   retentionMs?: number
+  /**
+   * How long an event that every group has acknowledged stays in the stream (without its value), for
+   * a group created with `from: 'retained'` and for groups coming back after Redis lost its data.
+   * 0 drops acknowledged events at once. At most `retentionMs`.
+   * @defaultValue 600_000 (10 min), or `retentionMs` when that is shorter
+   */
+  replayMs?: number
   /** Run a sweeper in this process. Every process that writes or listens usually should. @defaultValue true */
   sweep?: boolean
   /** Longest pause between two sweeps when no wake-up arrives. @defaultValue 1000 */

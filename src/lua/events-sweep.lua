@@ -3,7 +3,9 @@
   in one step), so an expiry is delivered exactly once into the stream.
   KEYS[1] deadline index (zset: member = key, or key \0 deadline for an expiry kept aside; score = deadline)
   KEYS[2] kept values (hash)
-  KEYS[3] event stream (one entry per event: k = key, d = deadline, v = kept value)
+  KEYS[3] event stream (one entry per event: k = key, d = deadline, v = '' when a value is kept)
+  KEYS[4] kept values of events in the stream (a stream with the event's id: v = kept value), trimmed
+          once every group acknowledged the event (events-trim.lua)
   ARGV[1] most entries to move in this call
   ARGV[2] oldest stream id to retain (MINID), or '0' to keep everything
   Reply: { entries examined, events appended, next deadline or -1, server time in ms }
@@ -11,6 +13,7 @@
 --- @include "server-time"
 --- @include "retention-trim"
 --- @include "expiry-lapsed"
+--- @include "event-value"
 local now = server_time_ms()
 local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]), 'WITHSCORES')
 local moved = 0
@@ -24,7 +27,7 @@ for i = 1, #due, 2 do
     -- One entry per event, so each is acknowledged (and retried, or dead-lettered) on its own.
     local value = redis.call('HGET', KEYS[2], member)
     if value then
-      redis.call('XADD', KEYS[3], '*', 'k', key, 'd', deadline, 'v', value)
+      keep_event_value(KEYS[3], KEYS[4], key, deadline, value)
       redis.call('HDEL', KEYS[2], member)
     else
       redis.call('XADD', KEYS[3], '*', 'k', key, 'd', deadline)
