@@ -1,6 +1,7 @@
 // The public API of `redkit`: createRedkit, the instance and its option, event and result types,
 // and the error type. Modules live in their subpaths (`redkit/events`, `redkit/cache`, ...).
 // Nothing internal is exported; test/unit/public-api.test.ts pins this list.
+export { type AclOptions, aclRules, aclSetUserLine } from './core/acl.js'
 export type { Codec } from './core/codec.js'
 export type {
   ClusterOptions,

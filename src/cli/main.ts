@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
 import { type CommandSpec, helpOf, parseCommand } from './args.js'
+import { aclCommand } from './commands/acl.js'
 import { doctorCommand } from './commands/doctor.js'
 import { queueCommand } from './commands/queue.js'
 import { serveCommand } from './commands/serve.js'
@@ -11,7 +12,7 @@ import { exit, fail } from './output.js'
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
 // One file per command in ./commands/.
-const commands = [serveCommand, doctorCommand, queueCommand, watchCommand] as unknown as Array<CommandSpec<never>>
+const commands = [serveCommand, doctorCommand, aclCommand, queueCommand, watchCommand] as unknown as Array<CommandSpec<never>>
 
 function overview(): string {
   return [

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findFreePort, type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
+import { aclSetUserLine } from '../../src/core/acl.js'
+import { closeAll, rawClient } from '../support/redis.js'
 
 // The CLI runs as a child process, the way users run it. Every Redis here is a throwaway server of
 // this file (some have a password or an eviction policy), never the shared one and never 6379.
@@ -136,6 +138,35 @@ describe('redkit CLI', () => {
   afterAll(async () => {
     for (const serve of serves) serve.kill()
     await Promise.all([plain?.stop(), secured?.stop(), evicting?.stop()])
+  })
+
+  describe('acl', () => {
+    it('prints an ACL SETUSER line that Redis accepts and that limits the user to the prefix', async () => {
+      const result = await runCli(['acl', '--prefix', 'shop', '--user', 'shopper'])
+      expect(result.code).toBe(0)
+      expect(result.stdout.trim()).toBe(aclSetUserLine('shopper', { prefix: 'shop' }))
+      const admin = await rawClient(plain.url)
+      try {
+        await admin.sendCommand(result.stdout.trim().replace('><password>', '>shop-pass').split(' '))
+        const user = await rawClient(`redis://shopper:shop-pass@${plain.host}:${plain.port}`)
+        try {
+          expect(await user.sendCommand(['SET', 'shop:{x}:k', '1'])).toBe('OK')
+          await expect(user.sendCommand(['SET', 'other:k', '1'])).rejects.toThrow(/NOPERM/)
+          await expect(user.sendCommand(['FLUSHALL'])).rejects.toThrow(/NOPERM/)
+        } finally {
+          await closeAll(user)
+        }
+      } finally {
+        await closeAll(admin)
+      }
+    })
+
+    it('refuses a bad prefix with exit code 2 and a one-line error', async () => {
+      const result = await runCli(['acl', '--prefix', 'a:b'])
+      expect(result.code).toBe(2)
+      expect(result.stderr.trim().split('\n')).toHaveLength(1)
+      expect(result.stderr).toContain('E_INVALID_KEY')
+    })
   })
 
   describe('doctor', () => {

@@ -43,12 +43,16 @@ interface RawCommands {
 export function onEveryTopology(
   title: string,
   body: (t: TopologyUnderTest) => void,
-  { only = EVERY_TOPOLOGY, options: extra = {} }: { only?: readonly TopologyName[]; options?: RedkitOptions } = {},
+  {
+    only = EVERY_TOPOLOGY,
+    options: extra = {},
+    prefix: given,
+  }: { only?: readonly TopologyName[]; options?: RedkitOptions; prefix?: string } = {},
 ): void {
   describe.each(only.map((name) => [name]))(`${title} on %s`, (name) => {
     let rk: Redkit | undefined
     let raw: RawCommands | undefined
-    const prefix = testPrefix()
+    const prefix = given ?? testPrefix()
     const t: TopologyUnderTest = {
       name,
       options: () => topologyOptions(name),

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 // stream readers, hash helpers) never belong here.
 const EXPECTED: Record<string, string[]> = {
   'src/index.ts': [
+    'AclOptions',
     'ClusterOptions',
     'Codec',
     'ConnectionOptions',
@@ -26,6 +27,8 @@ const EXPECTED: Record<string, string[]> = {
     'Severity',
     'Subscription',
     'Topology',
+    'aclRules',
+    'aclSetUserLine',
     'createRedkit',
     'isRedkitError',
   ],
