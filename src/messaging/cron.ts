@@ -1,4 +1,5 @@
 import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { isTimeZone, wallClock as wallOf } from '../core/time-zone.js'
 
 /**
  * Cron expressions: 5 fields (minute hour day-of-month month day-of-week) or 6 (with seconds first),
@@ -88,34 +89,6 @@ export function parseField(text: string, spec: FieldSpec, source: string): { val
   return { values, star }
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>()
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone)
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    })
-    formatters.set(timeZone, f)
-  }
-  return f
-}
-
-/** The wall clock of `instant` in `timeZone`, expressed as a UTC epoch (seconds precision). */
-function wallOf(instant: number, timeZone: string): number {
-  if (timeZone === 'UTC') return Math.floor(instant / 1000) * 1000
-  const parts: Record<string, number> = {}
-  for (const p of formatter(timeZone).formatToParts(new Date(instant))) if (p.type !== 'literal') parts[p.type] = Number(p.value)
-  return Date.UTC(parts.year ?? 1970, (parts.month ?? 1) - 1, parts.day ?? 1, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0)
-}
-
 /** The instant at which the clocks of `timeZone` show `wall`; see the DST rules above. */
 function instantOf(wall: number, timeZone: string): number {
   if (timeZone === 'UTC') return wall
@@ -129,11 +102,8 @@ function instantOf(wall: number, timeZone: string): number {
 export function parseCron(expression: string, timeZone = 'UTC'): CronExpression {
   if (typeof expression !== 'string') throw invalid(String(expression), 'it must be a string')
   const source = expression.trim()
-  try {
-    formatter(timeZone)
-  } catch (error) {
-    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `unknown time zone '${timeZone}'`, { cause: error })
-  }
+  if (typeof timeZone !== 'string' || !isTimeZone(timeZone))
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `unknown time zone '${String(timeZone)}'`)
   const text = MACROS[source.toLowerCase()] ?? source
   const fields = text.split(/\s+/)
   if (fields.length !== 5 && fields.length !== 6) throw invalid(source, `expected 5 or 6 fields, got ${fields.length}`)

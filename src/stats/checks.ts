@@ -1,5 +1,6 @@
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { validateName, validateObjectName } from '../core/keys.js'
+import { isTimeZone } from '../core/time-zone.js'
 
 /** Longest stats object name: it is repeated in every key of the object. */
 export const MAX_STATS_NAME_LENGTH = 200
@@ -79,11 +80,7 @@ export function oneOf<T extends string>(value: unknown, what: string, allowed: r
 
 /** An IANA time zone Intl knows. */
 export function timeZone(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 64) fail(what, 'an IANA time zone name', value)
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: value })
-  } catch {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 64 || !isTimeZone(value))
     fail(what, 'an IANA time zone name', value)
-  }
   return value
 }

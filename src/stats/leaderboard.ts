@@ -1,11 +1,11 @@
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { calendarBucket, isoDate } from '../core/time-zone.js'
 import { instant, integer, member, optionsObject, statsName } from './checks.js'
 import { type LeaderboardKeys, leaderboardKeys } from './keys.js'
 import { type ResolvedLeaderboardOptions, resolveLeaderboard } from './options.js'
 import { scripts } from './scripts.js'
 import { clockFor, type NowSource } from './server-clock.js'
-import { bucketStart, localDate, nextBucketStart } from './time-buckets.js'
 import type { LeaderboardEntry, LeaderboardOptions } from './types.js'
 import { SEQ_DIGITS } from './wire.js'
 
@@ -131,9 +131,9 @@ export class Leaderboard {
   #period(at: number): { keys: LeaderboardKeys; expireAt: number } {
     const { period, timeZone, keepPastMs } = this.#options
     if (period === 'none') return { keys: leaderboardKeys(this.#rk.keys, this.name, 'all'), expireAt: 0 }
-    const unit = period === 'daily' ? 'day' : 'week'
-    const start = bucketStart(at, unit, timeZone)
-    const label = `${period === 'daily' ? 'd' : 'w'}${localDate(start, timeZone)}`
-    return { keys: leaderboardKeys(this.#rk.keys, this.name, label), expireAt: nextBucketStart(start, unit, timeZone) + keepPastMs }
+    const bucket = calendarBucket(at, period === 'daily' ? 'day' : 'week', timeZone)
+    // Named after the local date it starts on (as the clocks show it, also when DST skips midnight).
+    const label = `${period === 'daily' ? 'd' : 'w'}${isoDate(bucket.wallStart)}`
+    return { keys: leaderboardKeys(this.#rk.keys, this.name, label), expireAt: bucket.end + keepPastMs }
   }
 }

@@ -1,11 +1,11 @@
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { bucketStart, calendarBucket, nextBucketStart } from '../core/time-zone.js'
 import { instant, integer, oneOf, optionsObject, statsName } from './checks.js'
 import { type TimeseriesKeys, timeseriesKey } from './keys.js'
 import { GRANULARITIES, type ResolvedTimeseriesOptions, resolveTimeseries } from './options.js'
 import { scripts } from './scripts.js'
 import { clockFor, type NowSource } from './server-clock.js'
-import { bucketStart, nextBucketStart } from './time-buckets.js'
 import type { Bucket, Granularity, RangeQuery, TimeseriesOptions } from './types.js'
 
 /** Most buckets one `range` returns (a year of hours is 8,784). */
@@ -15,6 +15,7 @@ const MGET_CHUNK = 1000
 
 interface Slot {
   minuteStart: number
+  minuteEnd: number
   keys: TimeseriesKeys
   expireAt: [number, number, number, number]
 }
@@ -87,19 +88,20 @@ export class Timeseries {
     })
   }
 
-  /** The keys and expiries of the buckets holding `at`; the same for a whole minute, so they are computed once a minute. */
+  /** The keys and expiries of the buckets holding `at`; the same for a whole minute bucket, so they are computed once per minute. */
   #slotOf(at: number): Slot {
     const cached = this.#slot
-    if (cached && at >= cached.minuteStart && at < cached.minuteStart + 60_000) return cached
+    if (cached && at >= cached.minuteStart && at < cached.minuteEnd) return cached
     const { timeZone, retention } = this.#options
     const keys = { minute: this.#unused, hour: this.#unused, day: this.#unused, month: this.#unused }
     const expireAt: [number, number, number, number] = [0, 0, 0, 0]
     for (const g of this.granularities) {
-      const start = bucketStart(at, g, timeZone)
-      keys[g] = timeseriesKey(this.#rk.keys, this.name, g, start)
-      expireAt[GRANULARITIES.indexOf(g)] = nextBucketStart(start, g, timeZone) + retention[g]
+      const bucket = calendarBucket(at, g, timeZone)
+      keys[g] = timeseriesKey(this.#rk.keys, this.name, g, bucket.start)
+      expireAt[GRANULARITIES.indexOf(g)] = bucket.end + retention[g]
     }
-    const slot = { minuteStart: bucketStart(at, 'minute', timeZone), keys, expireAt }
+    const minute = calendarBucket(at, 'minute', timeZone)
+    const slot = { minuteStart: minute.start, minuteEnd: minute.end, keys, expireAt }
     this.#slot = slot
     return slot
   }

@@ -1,11 +1,11 @@
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { bucketStart, calendarBucket, nextBucketStart } from '../core/time-zone.js'
 import { instant, member, optionsObject, statsName } from './checks.js'
 import { uniqueKey } from './keys.js'
 import { resolveUnique } from './options.js'
 import { scripts } from './scripts.js'
 import { clockFor, type NowSource } from './server-clock.js'
-import { bucketStart, nextBucketStart } from './time-buckets.js'
 import type { UniqueOptions } from './types.js'
 
 /** Most buckets one `count` merges (a year of hours is 8,784). */
@@ -45,9 +45,9 @@ export class UniqueCounter {
     const when = instant(at === undefined ? await this.#clock.now() : at, 'at')
     if (members.length === 0) return false
     const { granularity, timeZone, retentionMs } = this.#options
-    const start = bucketStart(when, granularity, timeZone)
-    const key = uniqueKey(this.#rk.keys, this.name, start)
-    const expireAt = nextBucketStart(start, granularity, timeZone) + retentionMs
+    const bucket = calendarBucket(when, granularity, timeZone)
+    const key = uniqueKey(this.#rk.keys, this.name, bucket.start)
+    const expireAt = bucket.end + retentionMs
     const calls: Array<Promise<number>> = []
     for (let i = 0; i < members.length; i += ADD_CHUNK)
       calls.push(scripts.uniqueAdd.call(this.#rk.connection, { hll: key }, [expireAt, ...members.slice(i, i + ADD_CHUNK)]))

@@ -90,6 +90,40 @@ describe.each(TOPOLOGIES)('leaderboard on %s', (_name, options) => {
     expect(expiresAt).toBe(Date.parse('2030-03-13T00:00:00Z'))
   })
 
+  // Review finding 8: where DST starts at local midnight the day began an hour early, on the previous date, and two days' boards merged.
+  it('daily boards roll over at local midnight across DST: midnight skipped (Havana), 23- and 25-hour days (Berlin, New York), half-hour DST (Lord Howe)', async () => {
+    let now = 0
+    const clock = { now: () => now }
+    const cases: Array<[zone: string, lastOfDay: string, firstOfNext: string, nextDate: string]> = [
+      // 2027-03-14 00:00 CST does not exist in Havana: clocks go to 01:00 CDT (05:00Z).
+      ['America/Havana', '2027-03-14T04:59:59.999Z', '2027-03-14T05:00:00Z', '2027-03-14'],
+      // Berlin's 23-hour day (2027-03-28) ends at 22:00Z, its 25-hour day (2027-10-31) at 23:00Z.
+      ['Europe/Berlin', '2027-03-28T21:59:59.999Z', '2027-03-28T22:00:00Z', '2027-03-29'],
+      ['Europe/Berlin', '2027-10-31T22:59:59.999Z', '2027-10-31T23:00:00Z', '2027-11-01'],
+      ['America/New_York', '2027-11-08T04:59:59.999Z', '2027-11-08T05:00:00Z', '2027-11-08'],
+      // Lord Howe +11 ends 2027-04-04 02:00 (-> 01:30 +10:30): that day lasts 24.5 h and ends at 13:30Z.
+      ['Australia/Lord_Howe', '2027-04-04T13:29:59.999Z', '2027-04-04T13:30:00Z', '2027-04-05'],
+    ]
+    for (const [zone, last, first, nextDate] of cases) {
+      const name = `dst-${zone.replace(/[^a-z]/gi, '')}-${nextDate}`
+      const board = rk.leaderboard(name, { period: 'daily', timeZone: zone, clock })
+      now = Date.parse(last)
+      await board.add('before', 1)
+      now = Date.parse(first)
+      await board.add('after', 1)
+      expect(
+        (await board.top(5)).map((e) => e.member),
+        `${zone} ${nextDate}`,
+      ).toEqual(['after'])
+      expect(
+        (await board.top(5, { at: Date.parse(last) })).map((e) => e.member),
+        `${zone} ${nextDate}`,
+      ).toEqual(['before'])
+      const key = `${prefix}:{${name}}:lb:d${nextDate}`
+      expect(await rk.connection.send(['ZCARD', key], { key }), `${zone}: the board is named by its local date`).toBe(1)
+    }
+  })
+
   it('100,000 concurrent incr sum exactly', { timeout: 60_000 }, async () => {
     const lb = rk.leaderboard('hammer')
     const members = 500

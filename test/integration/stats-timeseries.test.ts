@@ -75,6 +75,37 @@ describe.each(TOPOLOGIES)('timeseries on %s', (_name, options) => {
     ])
   })
 
+  // Review finding 8: DST at local midnight, half-hour DST; one shared helper (src/core/time-zone.ts).
+  it('day and hour buckets across DST: Havana skips midnight, Lord Howe moves half an hour, New York repeats 01:00', async () => {
+    const havana = rk.timeseries('havana', { granularities: ['day'], timeZone: 'America/Havana' })
+    await havana.incr(1, t('2027-03-14T04:59:00Z')) // 23:59 CST on the 13th
+    await havana.incr(2, t('2027-03-14T05:00:00Z')) // 01:00 CDT on the 14th (00:00 never happens)
+    expect(await havana.range({ from: t('2027-03-13T12:00:00Z'), to: t('2027-03-15T12:00:00Z'), granularity: 'day' })).toEqual([
+      { start: t('2027-03-13T05:00:00Z'), value: 1 },
+      { start: t('2027-03-14T05:00:00Z'), value: 2 }, // a 23-hour day
+      { start: t('2027-03-15T04:00:00Z'), value: 0 },
+    ])
+    const lordHowe = rk.timeseries('lord-howe', { granularities: ['hour'], timeZone: 'Australia/Lord_Howe' })
+    await lordHowe.incr(1, t('2027-10-02T15:15:00Z')) // 01:45 (+10:30) on Oct 3rd
+    await lordHowe.incr(1, t('2027-10-02T15:45:00Z')) // 02:45 (+11): 02:00-02:30 never happens
+    expect(await lordHowe.range({ from: t('2027-10-02T14:30:00Z'), to: t('2027-10-02T16:30:00Z'), granularity: 'hour' })).toEqual([
+      { start: t('2027-10-02T14:30:00Z'), value: 1 },
+      { start: t('2027-10-02T15:30:00Z'), value: 1 }, // half an hour long, cut at the change
+      { start: t('2027-10-02T16:00:00Z'), value: 0 },
+    ])
+    const ny = rk.timeseries('new-york', { granularities: ['hour', 'day'], timeZone: 'America/New_York' })
+    await ny.incr(1, t('2027-11-07T05:30:00Z')) // 01:30 EDT
+    await ny.incr(1, t('2027-11-07T06:30:00Z')) // 01:30 EST: another hour, another bucket
+    expect(await ny.range({ from: t('2027-11-07T05:00:00Z'), to: t('2027-11-07T06:59:00Z'), granularity: 'hour' })).toEqual([
+      { start: t('2027-11-07T05:00:00Z'), value: 1 },
+      { start: t('2027-11-07T06:00:00Z'), value: 1 },
+    ])
+    expect(await ny.range({ from: t('2027-11-07T12:00:00Z'), to: t('2027-11-08T12:00:00Z'), granularity: 'day' })).toEqual([
+      { start: t('2027-11-07T04:00:00Z'), value: 2 }, // 25 hours
+      { start: t('2027-11-08T05:00:00Z'), value: 0 },
+    ])
+  })
+
   it('now is the server clock by default', async () => {
     const live = rk.timeseries('live', { granularities: ['minute'] })
     const result = await live.incr()
