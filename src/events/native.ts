@@ -266,7 +266,20 @@ export class NativeExpirySubscriber {
       await ensureExpiredEvents(sub.node)
     } catch (error) {
       if (!isRedkitError(error, ErrorCodes.E_SERVER_CONFIG)) throw error
-      if (await this.#probe(sub).catch(() => false)) return
+      let verified: boolean
+      try {
+        verified = await this.#probe(sub)
+      } catch (probeError) {
+        // The flags could not be read, and the probe that would tell is refused: that is the cause
+        // to report (an ACL without the probe key), not "must include Ex", which may well be set.
+        if (!isRedkitError(probeError, ErrorCodes.E_PERMISSION)) throw probeError
+        throw new RedkitError(
+          ErrorCodes.E_PERMISSION,
+          `native expiry mode cannot verify notify-keyspace-events on ${sub.node.address}: CONFIG is not allowed and the ACL refuses the probe key ${PROBE_PREFIX}*; add ~${PROBE_PREFIX}* to the user (see \`redkit acl\`)`,
+          { cause: probeError, details: { node: sub.node.address, setting: 'notify-keyspace-events' } },
+        )
+      }
+      if (verified) return
       throw error
     }
   }

@@ -3,7 +3,7 @@ import { type RedisProcess, startRedisServer } from '../../packages/server/src/r
 import { compileGlob } from '../../src/core/glob.js'
 import type { ExpiryEvent } from '../../src/events/index.js'
 import { NativeExpirySubscriber, parseClusterSlots } from '../../src/events/native.js'
-import { createRedkit, isRedkitError, type Redkit, type RedkitOptions } from '../../src/index.js'
+import { aclRules, createRedkit, isRedkitError, type Redkit, type RedkitOptions } from '../../src/index.js'
 import { startChaosProxy } from '../support/chaos-proxy.js'
 import { errorCode } from '../support/expect.js'
 import { closeAll, clusterUrls, type RawClient, rawClient, standaloneUrl, testPrefix } from '../support/redis.js'
@@ -289,6 +289,21 @@ describe('native expirations: server configuration', () => {
     // The probe key is never dispatched to handlers.
     expect(c.keys()).toEqual(['managed:1'])
     await sub.close()
+    await rk.close()
+  })
+
+  it('names the ACL as the cause when CONFIG is disabled and the probe key is refused, not "must include Ex" (issue 13, item 13)', async () => {
+    const server = await startRedisServer({ args: ['--rename-command', 'CONFIG', '', '--notify-keyspace-events', 'Ex'] })
+    servers.push(server)
+    const admin = await rawClient(server.url)
+    clients.push(admin)
+    const rules = aclRules({ prefix: 'np' }).filter((rule) => rule !== '~__redkit:probe:*')
+    await admin.sendCommand(['ACL', 'SETUSER', 'noprobe', 'on', '>noprobe-pass', ...rules])
+    const rk = await createRedkit({ url: `redis://noprobe:noprobe-pass@${server.host}:${server.port}`, prefix: 'np' })
+    const error = await rk.expirations.on('np:*', () => {}, { mode: 'native' }).catch((e: unknown) => e)
+    expect((error as { code?: string }).code).toBe('E_PERMISSION')
+    expect((error as Error).message).toContain('__redkit:probe:*')
+    expect((error as Error).message).not.toContain('must include')
     await rk.close()
   })
 
