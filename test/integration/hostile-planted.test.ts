@@ -1,12 +1,15 @@
+import { createCluster } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
-import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
-import { type RawClient, rawClient } from '../support/redis.js'
+import { createRedkit, isRedkitError, type Redkit, type RedkitOptions } from '../../src/index.js'
+import { clusterArgs, formCluster } from '../support/cluster.js'
+import { closeAll, type RawClient, rawClient } from '../support/redis.js'
 
 // Issue 13's planted-data suite: every kind of key redkit writes is overwritten with garbage and
 // with a value of the wrong type, then every operation runs again. Each must answer with a typed
 // error or recover, never hang Redis (a script loop would make every client wait with BUSY), and
-// never write outside redkit's own keys. The server is this file's own, so every key on it is
+// never write outside redkit's own keys. The servers (a standalone one, and a three-master
+// cluster, where a module's keys spread over nodes) are this file's own, so every key on them is
 // accounted for.
 const PREFIX = 'planted'
 const STEP_MS = 4000
@@ -60,7 +63,7 @@ const OPS: Op[] = [
 ]
 
 /** A value of the wrong kind for each Redis type, and garbage of the right kind. */
-const PLANTS: Array<[name: string, plant: (raw: RawClient, key: string, type: string) => Promise<unknown>]> = [
+const PLANTS: Array<[name: string, plant: (raw: Keyed, key: string, type: string) => Promise<unknown>]> = [
   ['garbage string', (raw, key) => raw.set(key, '\u0000garbage{"x":')],
   [
     'hash of garbage',
@@ -94,16 +97,60 @@ async function withBound<T>(run: () => Promise<T>): Promise<T | 'hung'> {
   }
 }
 
-describe('planted data in every kind of redkit key', () => {
-  let server: RedisProcess
-  let raw: RawClient
+/** Keyed commands the plants use: a standalone client, or a cluster client that routes by key. */
+type Keyed = Pick<RawClient, 'set' | 'del' | 'hSet' | 'sAdd' | 'rPush' | 'type'>
+
+/** One topology of this file's own servers: keyed access, and every node for SCAN, PING and INFO. */
+interface Site {
+  options: RedkitOptions
+  keyed: Keyed
+  nodes: RawClient[]
+  close(): Promise<void>
+}
+
+async function standaloneSite(): Promise<Site> {
+  // lua-time-limit low so a runaway script would show up as BUSY quickly rather than after 5 s.
+  const server = await startRedisServer({ args: ['--lua-time-limit', '500'] })
+  const raw = await rawClient(server.url)
+  return { options: { url: server.url }, keyed: raw, nodes: [raw], close: async () => (await closeAll(raw), await server.stop()) }
+}
+
+async function clusterSite(): Promise<Site> {
+  const servers: RedisProcess[] = await Promise.all(
+    [0, 1, 2].map(() => startRedisServer({ args: [...clusterArgs(), '--lua-time-limit', '500'] })),
+  )
+  await formCluster(servers)
+  const cluster = createCluster({ rootNodes: servers.map((server) => ({ url: server.url })) })
+  cluster.on('error', () => {})
+  await cluster.connect()
+  const nodes = await Promise.all(servers.map((server) => rawClient(server.url)))
+  return {
+    options: { cluster: { rootNodes: servers.map((server) => server.url) } },
+    keyed: cluster as unknown as Keyed,
+    nodes,
+    close: async () => {
+      await closeAll(cluster, ...nodes)
+      await Promise.all(servers.map((server) => server.stop()))
+    },
+  }
+}
+
+async function allKeys(site: Site): Promise<string[]> {
+  const keys: string[] = []
+  for (const node of site.nodes) for await (const batch of node.scanIterator({ MATCH: '*', COUNT: 1000 })) keys.push(...batch)
+  return keys
+}
+
+describe.each([
+  ['standalone', standaloneSite],
+  ['cluster', clusterSite],
+] as const)('planted data in every kind of redkit key on %s', (_topology, open) => {
+  let site: Site
   let rk: Redkit
 
   beforeAll(async () => {
-    // lua-time-limit low so a runaway script would show up as BUSY quickly rather than after 5 s.
-    server = await startRedisServer({ args: ['--lua-time-limit', '500'] })
-    raw = await rawClient(server.url)
-    rk = await createRedkit({ url: server.url, prefix: PREFIX })
+    site = await open()
+    rk = await createRedkit({ ...site.options, prefix: PREFIX })
     rk.on('error', () => {})
     for (const [name, run] of OPS) {
       const result = await withBound(() => run(rk))
@@ -113,13 +160,11 @@ describe('planted data in every kind of redkit key', () => {
 
   afterAll(async () => {
     await rk?.close().catch(() => {})
-    await raw?.quit().catch(() => {})
-    await server?.stop()
+    await site?.close()
   })
 
   it('every operation answers (result or typed error), Redis never hangs, nothing is written outside the prefix', async () => {
-    const keys: string[] = []
-    for await (const batch of raw.scanIterator({ MATCH: '*', COUNT: 1000 })) keys.push(...batch)
+    const keys = await allKeys(site)
     // Redkit's own probe key for native mode is allowed outside the prefix; nothing else is.
     const outside = (list: string[]) => list.filter((key) => !key.startsWith(`${PREFIX}:`) && !key.startsWith('__redkit:'))
     expect(outside(keys)).toEqual([])
@@ -127,8 +172,8 @@ describe('planted data in every kind of redkit key', () => {
     const problems: string[] = []
     for (const [plantName, plant] of PLANTS) {
       for (const key of keys.sort()) {
-        const type = await raw.type(key)
-        await plant(raw, key, type)
+        const type = await site.keyed.type(key)
+        await plant(site.keyed, key, type)
       }
       for (const [name, run] of OPS) {
         const result = await withBound(async () => {
@@ -141,15 +186,17 @@ describe('planted data in every kind of redkit key', () => {
         })
         if (process.env.PLANT_DEBUG) console.log(plantName, name, result)
         if (result === 'hung' || String(result).startsWith('RAW')) problems.push(`${plantName}: ${name}: ${String(result).slice(0, 160)}`)
-        // A script stuck in a loop makes PING answer BUSY: check after every operation.
-        const ping = await withBound(() => raw.ping().catch((error: unknown) => String(error)))
-        if (ping !== 'PONG') problems.push(`${plantName}: after ${name} Redis answered PING with ${String(ping)}`)
+        // A script stuck in a loop makes PING answer BUSY: check every node after every operation.
+        for (const node of site.nodes) {
+          const ping = await withBound(() => node.ping().catch((error: unknown) => String(error)))
+          if (ping !== 'PONG') problems.push(`${plantName}: after ${name} Redis answered PING with ${String(ping)}`)
+        }
       }
-      const after: string[] = []
-      for await (const batch of raw.scanIterator({ MATCH: '*', COUNT: 1000 })) after.push(...batch)
-      for (const key of outside(after)) problems.push(`${plantName}: a key outside the prefix was written: ${key}`)
-      const memory = Number(/used_memory:(\d+)/.exec(await raw.info('memory'))?.[1])
-      if (memory > 200 * 1024 * 1024) problems.push(`${plantName}: Redis memory grew to ${memory} bytes`)
+      for (const key of outside(await allKeys(site))) problems.push(`${plantName}: a key outside the prefix was written: ${key}`)
+      for (const node of site.nodes) {
+        const memory = Number(/used_memory:(\d+)/.exec(await node.info('memory'))?.[1])
+        if (memory > 200 * 1024 * 1024) problems.push(`${plantName}: Redis memory grew to ${memory} bytes`)
+      }
     }
     expect(problems).toEqual([])
   }, 240_000)
