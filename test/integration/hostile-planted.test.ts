@@ -112,7 +112,11 @@ async function standaloneSite(): Promise<Site> {
   // lua-time-limit low so a runaway script would show up as BUSY quickly rather than after 5 s.
   const server = await startRedisServer({ args: ['--lua-time-limit', '500'] })
   const raw = await rawClient(server.url)
-  return { options: { url: server.url }, keyed: raw, nodes: [raw], close: async () => (await closeAll(raw), await server.stop()) }
+  const close = async () => {
+    await closeAll(raw)
+    await server.stop()
+  }
+  return { options: { url: server.url }, keyed: raw, nodes: [raw], close }
 }
 
 async function clusterSite(): Promise<Site> {
