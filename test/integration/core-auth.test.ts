@@ -111,5 +111,23 @@ describe('credentials that change after the first connection', () => {
     rk = await createRedkit({ url: `redis://nochan:nochan-pass@${server.host}:${server.port}` })
     rk.on('error', () => {})
     expect(await errorCode(rk.channel('room').subscribe(() => {}))).toBe('E_PERMISSION')
+    // The other paths that subscribe before they can answer: a distributed stampede's waiters and
+    // the loader holder, a live dataset, a lock waiter.
+    const cache = rk.cache<number>('denied', { stampede: 'distributed' })
+    const slow = cache.getOrLoad('k', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      return 1
+    })
+    expect(await errorCode(cache.getOrLoad('k', async () => 2))).toBe('E_PERMISSION')
+    expect(await errorCode(slow)).toBe('E_PERMISSION')
+    expect(await errorCode(rk.liveDataset('ds', { load: async () => ({ a: 1 }) }).ready())).toBe('E_PERMISSION')
+    const lock = rk.lock('held', { ttlMs: 5000 })
+    expect(await lock.tryAcquire()).toBe(true)
+    // The waiter hears no hand-off (its channel is denied) but still gets the lock once it is released.
+    setTimeout(() => void lock.release(), 200)
+    const waiter = rk.lock('held', { ttlMs: 5000 })
+    await waiter.acquire({ timeoutMs: 5000 })
+    expect(waiter.held).toBe(true)
+    await waiter.release()
   }, 40_000)
 })
