@@ -4,10 +4,16 @@
  * lateness = time the handler ran - deadline. Scenarios (issue 3):
  *  - 100,000 keys with deadlines spread over 1-3 s;
  *  - the same with 100,000 other keys carrying a 1-hour TTL (they slow Redis's active expiry);
- *  - 1,000,000 keys with deadlines spread over 10 s (sustained delivery of 100,000 expirations/s).
+ *  - 1,000,000 keys with deadlines spread over 10 s (sustained delivery of 100,000 expirations/s);
+ *  - 20,000 keys with 200-byte values (issue 10 item 13: bytes the stream retains per acknowledged event).
+ * Then `set` throughput: standalone against a 3-master cluster started for the run, interleaved.
+ * `REDKIT_EXPIRY_SCENARIOS=100k,20k` runs only the scenarios whose names start with those words.
  */
+
 import { createClient } from 'redis'
+import { startRedisServer } from '../packages/server/src/redis-process.js'
 import { createRedkit } from '../src/index.js'
+import { clusterArgs, formCluster } from '../test/support/cluster.js'
 import { createLatencyHistogram, summarize } from './lib/load.js'
 import { sleep } from './lib/stats.js'
 import { type BenchContext, defineBenchmark } from './lib/types.js'
@@ -17,6 +23,8 @@ interface Scenario {
   keys: number
   spreadMs: number
   noise: number
+  /** Size of each key's value; kept with the event (`withValue`) in reliable mode when > 0. */
+  valueBytes?: number
 }
 
 interface Outcome {
@@ -28,6 +36,8 @@ interface Outcome {
   max: number
   deliveredPerSec: number
   setupMs: number
+  /** Reliable mode: bytes the event stream and its values hold per event, once every event is acknowledged and trimmed. */
+  bytesPerEvent?: number
 }
 
 function newClient(url: string) {
@@ -82,7 +92,7 @@ async function runNative(ctx: BenchContext, client: Client, scenario: Scenario, 
       const deadline = plan.deadline(j)
       if (deadline <= Date.now()) lateWrites++
       deadlines.set(key, deadline)
-      batch.set(key, 'v', { PXAT: deadline })
+      batch.set(key, scenario.valueBytes ? 'v'.repeat(scenario.valueBytes) : 'v', { PXAT: deadline })
     }
     await batch.execAsPipeline()
   }
@@ -106,8 +116,9 @@ async function runReliable(ctx: BenchContext, scenario: Scenario, tag: string): 
       delivered++
       last = event.firedAt
     },
-    { group: 'bench', concurrency: 256 },
+    { group: 'bench', concurrency: 256, withValue: Boolean(scenario.valueBytes) },
   )
+  const value = scenario.valueBytes ? 'v'.repeat(scenario.valueBytes) : 1
   const setupStart = Date.now()
   let lateWrites = 0
   const plan = layout(scenario.keys, scenario.spreadMs, 20_000)
@@ -117,15 +128,83 @@ async function runReliable(ctx: BenchContext, scenario: Scenario, tag: string): 
     for (let j = i; j < Math.min(scenario.keys, i + inFlight); j++) {
       const ttlMs = Math.round(plan.deadline(j) - Date.now())
       if (ttlMs < 1) lateWrites++
-      writes.push(rk.expirations.set(`${tag}:${j}`, 1, { ttlMs: Math.max(1, ttlMs), keepValue: false }))
+      writes.push(rk.expirations.set(`${tag}:${j}`, value, { ttlMs: Math.max(1, ttlMs), keepValue: Boolean(scenario.valueBytes) }))
     }
     await Promise.all(writes)
   }
   const setupMs = Date.now() - setupStart
   await waitForAll(ctx, () => delivered, scenario.keys, plan.start + scenario.spreadMs)
+  // Every event is acknowledged; the sweeper trims about once a second (values at once, events after replayMs).
+  await sleep(2500, ctx.signal)
+  const bytesPerEvent = await retainedBytes(rk, delivered)
   await sub.close()
   await rk.close()
-  return outcome(histogram, { lateWrites, delivered, setupMs, firstDeadline: plan.start, lastArrival: last })
+  return { ...outcome(histogram, { lateWrites, delivered, setupMs, firstDeadline: plan.start, lastArrival: last }), bytesPerEvent }
+}
+
+/** Bytes of the event stream and of its kept values, per delivered event. */
+async function retainedBytes(rk: Awaited<ReturnType<typeof createRedkit>>, events: number): Promise<number> {
+  const exp = rk.keys.object('exp')
+  let bytes = 0
+  for (const key of [exp('events'), exp('evals')])
+    bytes += Number((await rk.connection.send(['MEMORY', 'USAGE', key, 'SAMPLES', '0'], { key })) ?? 0)
+  return bytes / Math.max(1, events)
+}
+
+/** `set` throughput of one redkit: `count` sets, `inFlight` at a time, deadlines an hour away. */
+async function setRate(options: Parameters<typeof createRedkit>[0], count: number, tag: string): Promise<number> {
+  const rk = await createRedkit({ ...options, prefix: tag })
+  try {
+    const inFlight = 1000
+    // Warm the connections (and, on Cluster, every node's).
+    await Promise.all(Array.from({ length: 200 }, (_, i) => rk.expirations.set(`warm:${i}`, 1, { ttlMs: 3_600_000, keepValue: false })))
+    const start = performance.now()
+    for (let i = 0; i < count; i += inFlight) {
+      const writes: Promise<number>[] = []
+      for (let j = i; j < Math.min(count, i + inFlight); j++)
+        writes.push(rk.expirations.set(`k:${j}`, 1, { ttlMs: 3_600_000, keepValue: false }))
+      await Promise.all(writes)
+    }
+    return count / ((performance.now() - start) / 1000)
+  } finally {
+    await rk.close()
+  }
+}
+
+/** Issue 10 item 14: `set` on a 3-master cluster against the standalone server, interleaved rounds. */
+async function setThroughput(ctx: BenchContext): Promise<void> {
+  const nodes = await Promise.all([0, 1, 2].map(() => startRedisServer({ args: clusterArgs(15_000) })))
+  try {
+    await formCluster(nodes)
+    const cluster = { cluster: { rootNodes: nodes.map((n) => n.url) } }
+    const count = ctx.quick ? 5000 : 50_000
+    const rates: Record<'standalone' | 'cluster', number[]> = { standalone: [], cluster: [] }
+    for (let round = 0; round < 3 && !ctx.signal.aborted; round++) {
+      const order = round % 2 === 0 ? (['standalone', 'cluster'] as const) : (['cluster', 'standalone'] as const)
+      for (const subject of order) {
+        const rate = await setRate(subject === 'cluster' ? cluster : { url: ctx.redisUrl }, count, `s${subject[0]}${round}`)
+        rates[subject].push(rate)
+        ctx.log(`set throughput round ${round}: ${subject} ${Math.round(rate)} sets/s`)
+        ctx.record({
+          subject: `redkit set · ${subject === 'cluster' ? '3-master cluster' : 'standalone'}`,
+          metric: 'ops/s',
+          value: rate,
+          unit: 'ops/s',
+          params: { count, inFlight: 1000 },
+          slice: round,
+        })
+      }
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
+    const s = median(rates.standalone)
+    const c = median(rates.cluster)
+    ctx.record({ subject: 'redkit set · standalone', metric: 'ops/s', value: s, unit: 'ops/s', params: { count } })
+    ctx.record({ subject: 'redkit set · 3-master cluster', metric: 'ops/s', value: c, unit: 'ops/s', params: { count } })
+    if (s > 0)
+      ctx.record({ subject: 'redkit set · cluster / standalone', metric: 'ops/s ratio', value: c / s, unit: 'x', params: { count } })
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()))
+  }
 }
 
 /** Summarizes one subject's run: lateness percentiles and the delivery rate since the first deadline. */
@@ -166,7 +245,11 @@ export default defineBenchmark({
       { name: '100k keys, 1-3 s', keys: 100_000 * scale, spreadMs: 2000, noise: 0 },
       { name: '100k keys + 100k 1 h TTL', keys: 100_000 * scale, spreadMs: 2000, noise: 100_000 * scale },
       { name: '1M keys over 10 s', keys: 1_000_000 * scale, spreadMs: 10_000, noise: 0 },
-    ]
+      { name: '20k keys, 200-byte values', keys: 20_000 * scale, spreadMs: 1000, noise: 0, valueBytes: 200 },
+    ].filter((scenario) => {
+      const only = process.env.REDKIT_EXPIRY_SCENARIOS?.split(',').filter(Boolean)
+      return !only || only.some((word) => scenario.name.startsWith(word))
+    })
     const client = newClient(ctx.redisUrl)
     client.on('error', (error: Error) => ctx.log(`client: ${error.message}`))
     await client.connect()
@@ -196,6 +279,8 @@ export default defineBenchmark({
           ctx.record({ subject: name, metric: 'delivery rate', value: o.deliveredPerSec, unit: 'events/s', params })
           ctx.record({ subject: name, metric: 'write time', value: o.setupMs, unit: 'ms', params })
           ctx.record({ subject: name, metric: 'written after deadline', value: o.lateWrites, unit: 'keys', params })
+          if (o.bytesPerEvent !== undefined)
+            ctx.record({ subject: name, metric: 'bytes retained per event', value: o.bytesPerEvent, unit: 'B', params })
         }
         const native = outcomes.native
         const reliable = outcomes.reliable
@@ -209,6 +294,7 @@ export default defineBenchmark({
           })
         }
       }
+      if (!ctx.signal.aborted && process.env.REDKIT_EXPIRY_SET !== '0') await setThroughput(ctx)
     } finally {
       await client.close()
     }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
+import { withTimeout } from '../core/async.js'
 import { validateBackoff } from '../core/backoff.js'
 import { Component, type ErrorSink } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
@@ -8,6 +9,7 @@ import { compileGlob } from '../core/glob.js'
 import { validateName, validateObjectName } from '../core/keys.js'
 import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
 import { count, durationMs, oneOf, optionsObject, positiveInteger, timerMs } from '../core/validate.js'
+import { SlotDirectory } from './directory.js'
 import { ExpiryKeys } from './expiry-keys.js'
 import { GroupReader, type GroupSettings } from './group-reader.js'
 import { NativeExpirySubscriber } from './native.js'
@@ -49,6 +51,8 @@ export class Expirations extends Component {
   readonly #rk: RedkitContext
   readonly #keys: ExpiryKeys
   readonly #writer: DeadlineWriter
+  /** Cluster: the sweepers' slot directory, told of new deadlines (shared with presence). */
+  readonly directory: SlotDirectory
   readonly #options: Required<ExpirationsOptions>
   readonly #readers = new Map<string, { reader: GroupReader; started: Promise<void> }>()
   #offsetMs = 0
@@ -72,7 +76,8 @@ export class Expirations extends Component {
     this.#rk = rk
     this.#options = resolved
     this.#keys = new ExpiryKeys(rk.keys, rk.topology === 'cluster')
-    this.#writer = new DeadlineWriter(rk.connection, this.#keys, rk.codec)
+    this.directory = new SlotDirectory(rk.connection, this.#keys, (error) => this.report(error))
+    this.#writer = new DeadlineWriter(rk.connection, this.#keys, rk.codec, this.directory)
   }
 
   /** A valid key name that is not one of the expiry machinery's own keys. */
@@ -291,6 +296,7 @@ export class Expirations extends Component {
     await Promise.allSettled([...this.#readers.values()].map(({ reader }) => reader.stop()))
     this.#readers.clear()
     await this.#sweeper?.stop()
+    await withTimeout(this.directory.close(), 2000, () => undefined)
     await this.#native?.close()
   }
 }

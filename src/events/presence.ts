@@ -11,7 +11,6 @@ import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
 import { durationMs, optionsObject, timerMs, count as validateCount } from '../core/validate.js'
 import type { Expirations } from './expirations.js'
 import { ExpiryKeys } from './expiry-keys.js'
-import { scripts as expiryScripts } from './scripts.js'
 import type { Subscription } from './types.js'
 
 const scripts = {
@@ -185,8 +184,6 @@ export class Presence<M = unknown> extends Component {
   #reaper: Timer | undefined
   #reaping: Promise<void> | undefined
   #sweeping = false
-  #pendingTouches = new Map<number, number>()
-  #touching: Promise<void> | undefined
 
   constructor(rk: RedkitContext, expirations: Expirations, name: string, options: PresenceOptions) {
     const validName = validateObjectName(name, 'presence name')
@@ -235,7 +232,7 @@ export class Presence<M = unknown> extends Component {
       [id, this.ttlMs, encodedMeta, slot.slot < 0 ? this.#expiryKeys.wake : '', this.#retentionMs],
     )
     // A new deadline entry on Cluster: tell the sweepers' slot directory (a renewal only moves an entry later).
-    if (added === 1 && slot.slot >= 0) await this.#touch(slot.slot, deadline)
+    if (added === 1) this.#expirations.directory.touch(slot.slot, deadline)
     if (!this.#sweeping) {
       // Like expirations.set: a process that writes deadlines sweeps too (unless its expirations were told not to).
       this.#sweeping = true
@@ -397,7 +394,6 @@ export class Presence<M = unknown> extends Component {
     this.#watches.clear()
     await Promise.allSettled(watches.map((w) => w.reader.stop()))
     await this.#stopLapses()
-    await this.#touching?.catch(() => {})
   }
 
   /** Lapse recording: the heartbeat keys' expiry events, heard by one internal group per presence, plus the reaper. */
@@ -494,26 +490,6 @@ export class Presence<M = unknown> extends Component {
       letter,
       fields: ['eid', letter.eventId, 't', letter.type, 'id', letter.id, 'g', group, 'e', letter.error, 'n', String(attempts)],
     }
-  }
-
-  /** Cluster: records in the sweepers' slot directory that the slot has a deadline; coalesced per tick. */
-  #touch(slot: number, deadline: number): Promise<void> {
-    const known = this.#pendingTouches.get(slot)
-    if (known === undefined || deadline < known) this.#pendingTouches.set(slot, deadline)
-    this.#touching ??= new Promise<void>((resolve, reject) => {
-      setImmediate(() => {
-        const batch = this.#pendingTouches
-        this.#pendingTouches = new Map()
-        this.#touching = undefined
-        const args = [this.#expiryKeys.wake]
-        for (const [s, d] of batch) args.push(String(s), String(d))
-        // Should this fail, the deadline itself is stored and the sweepers' reconciliation finds its slot.
-        expiryScripts.dirTouch
-          .run(this.#rk.connection, [this.#expiryKeys.directory, this.#expiryKeys.versions], args)
-          .then(() => resolve(), reject)
-      })
-    })
-    return this.#touching
   }
 
   protected override errorSink(): ErrorSink {

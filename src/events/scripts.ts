@@ -5,12 +5,12 @@ export const scripts = {
   set: defineScript<
     [key: string, index: string, values: string, claimed: string],
     [value: string, ttlMs: number, keep: '0' | '1', wake: string],
-    number
+    [deadline: number, head: number]
   >('events-set'),
   expire: defineScript<
     [key: string, index: string, values: string, claimed: string],
     [ttlMs: number, keep: '0' | '1' | `c${string}`, wake: string],
-    number
+    [deadline: number, head: number]
   >('events-expire'),
   cancel: defineScript<[key: string, index: string, values: string, claimed: string], [deleteKey: '0' | '1'], number>('events-cancel'),
   sweep: defineScript<

@@ -56,7 +56,8 @@ export class Sweeper {
     this.#running = true
     this.#lastReconcile = Date.now()
     // Resubscription after a reconnect is node-redis's job; a wake-up lost meanwhile costs one interval.
-    this.#unsubscribe = await this.#connection.pubsub.subscribe('channel', this.#keys.wake, {
+    // On Cluster the directory touch publishes to the directory's shard only (SPUBLISH).
+    this.#unsubscribe = await this.#connection.pubsub.subscribe(this.#keys.cluster ? 'sharded' : 'channel', this.#keys.wake, {
       message: () => this.wake(),
       resync: (healthy) => {
         if (healthy) this.wake()

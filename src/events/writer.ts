@@ -1,34 +1,41 @@
 import type { Codec } from '../core/codec.js'
 import type { Connection } from '../core/connection.js'
+import type { SlotDirectory } from './directory.js'
 import type { ExpiryKeys } from './expiry-keys.js'
 import { scripts } from './scripts.js'
 
 /**
- * Writes deadlines. On Cluster, each write is followed by a directory touch so sweepers learn
- * which slots hold deadlines; touches from one tick are coalesced into one script call.
+ * Writes deadlines: one script in the key's own slot. On Cluster, a deadline that became its slot's
+ * earliest is then told to the slot directory, without waiting for it (see SlotDirectory); a
+ * later one needs no touch, as the directory already holds the slot at an earlier deadline.
  */
 export class DeadlineWriter {
   readonly #connection: Connection
   readonly #keys: ExpiryKeys
   readonly #codec: Codec
-  #pending = new Map<number, number>()
-  #flush: Promise<void> | undefined
+  readonly #directory: SlotDirectory
 
-  constructor(connection: Connection, keys: ExpiryKeys, codec: Codec) {
+  constructor(connection: Connection, keys: ExpiryKeys, codec: Codec, directory: SlotDirectory) {
     this.#connection = connection
     this.#keys = keys
     this.#codec = codec
+    this.#directory = directory
+  }
+
+  /** Pub/sub wake-up of the sweepers: on a single server only (a PUBLISH on Cluster reaches every node). */
+  get #wake(): string {
+    return this.#keys.cluster ? '' : this.#keys.wake
   }
 
   async set(key: string, value: unknown, ttlMs: number, keepValue: boolean): Promise<number> {
     const encoded = this.#codec.encode(value)
     const slot = this.#keys.forKey(key)
-    const deadline = await scripts.set.run(
+    const [deadline, head] = await scripts.set.run(
       this.#connection,
       [key, slot.index, slot.values, slot.claimed],
-      [encoded, ttlMs, keepValue ? '1' : '0', this.#keys.wake],
+      [encoded, ttlMs, keepValue ? '1' : '0', this.#wake],
     )
-    await this.#touch(slot.slot, deadline)
+    if (head === 1) this.#directory.touch(slot.slot, deadline)
     return deadline
   }
 
@@ -40,40 +47,18 @@ export class DeadlineWriter {
   async expire(key: string, ttlMs: number, keep: boolean | { value: unknown }): Promise<number | undefined> {
     const slot = this.#keys.forKey(key)
     const kept: '0' | '1' | `c${string}` = typeof keep === 'object' ? `c${this.#codec.encode(keep.value)}` : keep ? '1' : '0'
-    const deadline = await scripts.expire.run(
+    const [deadline, head] = await scripts.expire.run(
       this.#connection,
       [key, slot.index, slot.values, slot.claimed],
-      [ttlMs, kept, this.#keys.wake],
+      [ttlMs, kept, this.#wake],
     )
     if (deadline < 0) return undefined
-    await this.#touch(slot.slot, deadline)
+    if (head === 1) this.#directory.touch(slot.slot, deadline)
     return deadline
   }
 
   async cancel(key: string, deleteKey: boolean): Promise<boolean> {
     const slot = this.#keys.forKey(key)
     return (await scripts.cancel.run(this.#connection, [key, slot.index, slot.values, slot.claimed], [deleteKey ? '1' : '0'])) === 1
-  }
-
-  /** Cluster only: records (after the entry is written) that the slot has a deadline. */
-  #touch(slot: number, deadline: number): Promise<void> | undefined {
-    if (slot < 0) return undefined
-    const known = this.#pending.get(slot)
-    if (known === undefined || deadline < known) this.#pending.set(slot, deadline)
-    this.#flush ??= new Promise<void>((resolve, reject) => {
-      setImmediate(() => {
-        const batch = this.#pending
-        this.#pending = new Map()
-        this.#flush = undefined
-        const args = [this.#keys.wake]
-        for (const [s, d] of batch) args.push(String(s), String(d))
-        scripts.dirTouch.run(this.#connection, [this.#keys.directory, this.#keys.versions], args).then(
-          () => resolve(),
-          // The deadline itself is stored; the sweepers' reconciliation pass finds its slot even so.
-          (error: unknown) => reject(error),
-        )
-      })
-    })
-    return this.#flush
   }
 }

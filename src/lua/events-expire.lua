@@ -9,8 +9,9 @@
   ARGV[1] ttl in ms, or 0 to adopt the key's current TTL
   ARGV[2] '1' to keep the key's current string value for the expiry event, 'c' .. encoded to keep
           that value instead (for keys that are not strings, e.g. a session hash), '0' to keep nothing
-  ARGV[3] wake channel, published when this deadline becomes the earliest one
-  Reply: the deadline (epoch ms); -2 when the key does not exist; -1 when ARGV[1] is 0 and the key has no TTL
+  ARGV[3] wake channel, published when this deadline becomes the earliest one ('' on Cluster)
+  Reply: { the deadline (epoch ms), or -2 when the key does not exist, -1 when ARGV[1] is 0 and the
+         key has no TTL; 1 when it is now the earliest deadline of the index else 0 }
 ]]
 --- @include "server-time"
 --- @include "expiry-lapsed"
@@ -20,11 +21,11 @@ local now = server_time_ms()
 local deadline
 local ttl = tonumber(ARGV[1])
 if ttl > 0 then
-  if redis.call('EXISTS', KEYS[1]) == 0 then return -2 end
+  if redis.call('EXISTS', KEYS[1]) == 0 then return { -2, 0 } end
   deadline = now + ttl
 else
   deadline = redis.call('PEXPIRETIME', KEYS[1])
-  if deadline < 0 then return deadline end
+  if deadline < 0 then return { deadline, 0 } end
 end
 -- The key exists, so only an expiry a sweeper claimed (the key was recreated since) is kept.
 keep_lapsed(KEYS[2], KEYS[3], KEYS[4], KEYS[1], now)
@@ -41,5 +42,6 @@ elseif string.sub(ARGV[2], 1, 1) == 'c' then
 end
 if not kept then redis.call('HDEL', KEYS[3], KEYS[1]) end
 local head = redis.call('ZRANGE', KEYS[2], 0, 0)
-if head[1] == KEYS[1] then redis.call('PUBLISH', ARGV[3], deadline) end
-return deadline
+if head[1] ~= KEYS[1] then return { deadline, 0 } end
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], deadline) end
+return { deadline, 1 }

@@ -8,8 +8,10 @@
   ARGV[1] value to store
   ARGV[2] ttl in ms
   ARGV[3] '1' to keep a copy of the value for the expiry event, '0' not to
-  ARGV[4] wake channel, published when this deadline becomes the earliest one
-  Reply: the deadline (epoch ms)
+  ARGV[4] wake channel, published when this deadline becomes the earliest one ('' on Cluster, where the
+          writer touches the slot directory instead: a PUBLISH there reaches every node)
+  Reply: { the deadline (epoch ms), 1 when it is now the earliest deadline of the index (Cluster: the
+         slot directory must hear of it) else 0 }
 ]]
 --- @include "server-time"
 --- @include "expiry-lapsed"
@@ -26,5 +28,6 @@ else
   redis.call('HDEL', KEYS[3], KEYS[1])
 end
 local head = redis.call('ZRANGE', KEYS[2], 0, 0)
-if head[1] == KEYS[1] then redis.call('PUBLISH', ARGV[4], deadline) end
-return deadline
+if head[1] ~= KEYS[1] then return { deadline, 0 } end
+if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], deadline) end
+return { deadline, 1 }
