@@ -50,7 +50,6 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     super({ name: resolved.name, kind: 'session store', host: options.redkit })
     this.#rk = options.redkit
     this.#o = resolved
-    const connection = this.#rk.connection
     // A framework's session is one string (like connect-redis's): get is one GET, set and touch one
     // script call each. With userIdOf, the owner is read from the data itself.
     this.#records = new SessionRecords(this.#rk, resolved.name, {
@@ -278,14 +277,34 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     }
   }
 
-  async #set(sid: string, session: FrameworkSession): Promise<void> {
-    this.#requireId(sid)
-    const ttl = this.#ttlOf(session)
-    if (ttl < 0) {
-      await this.#records.destroy(sid)
-      return
+  /**
+   * A save. Without `userIdOf` or `absoluteTimeoutMs` (the common case, and every request that
+   * changes its session) it is the one `SET ... GET` and nothing else: no async frames, no reply
+   * read but a tombstone's refusal.
+   */
+  #set(sid: string, session: FrameworkSession): Promise<void> {
+    let ttl: number
+    let text: string
+    try {
+      this.#requireId(sid)
+      ttl = this.#ttlOf(session)
+      if (ttl < 0) return this.#records.destroy(sid).then(noop)
+      text = this.#serialize(sid, session)
+    } catch (error) {
+      return Promise.reject(error)
     }
-    const text = this.#serialize(sid, session)
+    if (this.#o.userIdOf || this.#o.absoluteTimeoutMs > 0) return this.#indexedSet(sid, session, text, ttl)
+    const key = this.#records.key(sid)
+    const connection = this.#rk.connection
+    return connection
+      .sendUnmapped(ttl > 0 ? ['SET', key, text, 'PX', String(ttl), 'GET'] : ['SET', key, text, 'GET'], key)
+      .then(noop, (error: unknown) => {
+        // A tombstone (the id was destroyed): refused, nothing written.
+        if (!isWrongType(error)) throw connection.mapError(error, 'SET')
+      })
+  }
+
+  async #indexedSet(sid: string, session: FrameworkSession, text: string, ttl: number): Promise<void> {
     const keys = this.#records.keys.of(sid)
     if (!this.#o.userIdOf) {
       await this.#write(keys, text, ttl)
@@ -360,7 +379,8 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
       })
     }
     if (typeof text !== 'string') throw new RedkitError(ErrorCodes.E_ENCODE, 'the serializer did not return a string')
-    const bytes = Buffer.byteLength(text)
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: most sessions need no byte count.
+    const bytes = text.length * 3 <= this.#o.maxDataBytes ? 0 : Buffer.byteLength(text)
     if (bytes > this.#o.maxDataBytes)
       throw new RedkitError(ErrorCodes.E_TOO_LARGE, `session is ${bytes} bytes serialized, above maxDataBytes ${this.#o.maxDataBytes}`)
     return text
@@ -395,7 +415,8 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     const cookie = session.cookie
     let ttl = ttlMs
     if (cookie?.expires) {
-      const at = new Date(cookie.expires).getTime()
+      const { expires } = cookie
+      const at = expires instanceof Date ? expires.getTime() : new Date(expires as string).getTime()
       if (Number.isFinite(at)) ttl = Math.ceil(at - Date.now())
     } else if (typeof cookie?.maxAge === 'number' && Number.isFinite(cookie.maxAge)) ttl = Math.ceil(cookie.maxAge)
     return ttl <= 0 ? -1 : ttl
@@ -413,6 +434,8 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
       )
   }
 }
+
+function noop(): void {}
 
 /** A command that met a tombstone (a hash where a session string was): the session is destroyed. */
 function isWrongType(error: unknown): boolean {
