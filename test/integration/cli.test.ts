@@ -274,7 +274,7 @@ describe('redkit CLI', () => {
       serves.push(serve)
       await serve.waitFor(LISTENING)
       expect(serve.stdout).toContain(`using the server already running at redis://127.0.0.1:${plain.port}`)
-      expect(serve.stdout).not.toContain('embedded')
+      expect(serve.stdout).not.toContain('embedded redis-server')
       expect(await serve.stop('SIGINT')).toEqual({ code: 0, signal: null })
     })
 

@@ -1,9 +1,19 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Redkit } from 'redkit'
+import { deviceRoutes } from './api/devices.js'
+import { installErrorHandler } from './api/errors.js'
+import { inventoryRoutes } from './api/inventory.js'
+import { jobRoutes } from './api/jobs.js'
+import { liveRoutes } from './api/live.js'
+import { sessionRoutes } from './api/sessions.js'
+import { SseStreams } from './api/sse.js'
+import { statsRoutes } from './api/stats.js'
+import { userRoutes } from './api/users.js'
 import { createServiceMetrics, type ServiceMetrics } from './metrics.js'
 import { RedisProbe } from './probe.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoutes } from './routes/metrics.js'
+import type { Scenarios } from './scenarios.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,6 +35,13 @@ export interface AppOptions {
   defaultMetrics?: boolean
   /** Fastify logger option. @defaultValue false */
   logger?: FastifyServerOptions['logger']
+  /**
+   * The scenarios behind the REST API, SSE streams and dashboard (`new Scenarios(rk, db)`, started).
+   * The app owns them: closing the app closes them. Without it the app answers only /health and /metrics.
+   */
+  scenarios?: Scenarios
+  /** How often the live stream pushes a dashboard snapshot. @defaultValue 1000 */
+  snapshotIntervalMs?: number
 }
 
 /**
@@ -33,7 +50,13 @@ export interface AppOptions {
  * are registered the same way below.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const app = Fastify({ logger: options.logger ?? false, forceCloseConnections: 'idle' })
+  const app = Fastify({
+    logger: options.logger ?? false,
+    forceCloseConnections: 'idle',
+    // Unknown fields are refused (400), not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
+  })
+  installErrorHandler(app)
   const probe = new RedisProbe(options.rk, options.healthTimeoutMs === undefined ? {} : { timeoutMs: options.healthTimeoutMs })
   const metrics = createServiceMetrics({
     rk: options.rk,
@@ -47,5 +70,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
+
+  const { scenarios } = options
+  if (scenarios) {
+    const streams = new SseStreams()
+    // SSE streams never finish by themselves: end them first, or close() would wait for them.
+    app.addHook('preClose', async () => streams.closeAll())
+    app.addHook('onClose', async () => scenarios.close())
+    await app.register(deviceRoutes(scenarios))
+    await app.register(inventoryRoutes(scenarios))
+    await app.register(jobRoutes(scenarios))
+    await app.register(userRoutes(scenarios))
+    await app.register(statsRoutes(scenarios))
+    await app.register(sessionRoutes(scenarios))
+    await app.register(
+      liveRoutes(scenarios, streams, options.snapshotIntervalMs === undefined ? {} : { snapshotIntervalMs: options.snapshotIntervalMs }),
+    )
+  }
   return app
 }

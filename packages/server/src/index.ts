@@ -1,4 +1,17 @@
+export { type ApiErrorBody, apiError } from './api/errors.js'
+export { type SseStream, SseStreams } from './api/sse.js'
 export { type AppOptions, buildApp } from './app.js'
+export {
+  type DemoDatabase,
+  displayDatabaseUrl,
+  type OpenDatabaseOptions,
+  openDatabase,
+  type Product,
+  SEED_PRODUCTS,
+  SEED_USERS,
+  type User,
+  type UserPatch,
+} from './db.js'
 export {
   DEFAULT_LOCAL_REDIS_PORT,
   defaultLocalRedisPort,
@@ -9,10 +22,12 @@ export {
   type ResolveRedisOptions,
   resolveRedis,
 } from './embedded-redis.js'
+export { EventHub, type HubEvent, percentile, Ring } from './hub.js'
 export { createServiceMetrics, METRIC_NAMES, type ServiceMetrics, type ServiceMetricsOptions } from './metrics.js'
 export { type ProbeResult, RedisProbe, type RedisProbeOptions } from './probe.js'
 export { type HealthOk, type HealthUnavailable, healthRoutes } from './routes/health.js'
 export { metricsRoutes } from './routes/metrics.js'
+export { type DemoJobData, type OfflineDevice, QUEUE_NAME, type ScenarioOptions, Scenarios, userKey } from './scenarios.js'
 export {
   type RunningService,
   type RunServiceOptions,

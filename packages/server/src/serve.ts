@@ -2,12 +2,15 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { createRedkit, ErrorCodes, isRedkitError, type Redkit, RedkitError } from 'redkit'
 import { buildApp } from './app.js'
+import { type DemoDatabase, openDatabase } from './db.js'
 import { defaultLocalRedisPort, parsePort, type ResolvedRedis, resolveRedis } from './embedded-redis.js'
+import { Scenarios } from './scenarios.js'
 
 export interface ServeFlags {
   port?: string | number | undefined
   host?: string | undefined
   redisUrl?: string | undefined
+  databaseUrl?: string | undefined
 }
 
 export interface ServeConfig {
@@ -16,13 +19,17 @@ export interface ServeConfig {
   /** Undefined: use a local server on `localRedisPort` or start an embedded one. */
   redisUrl: string | undefined
   localRedisPort: number
+  /** `postgres://...` (`DATABASE_URL`); undefined: the embedded PGlite. */
+  databaseUrl: string | undefined
+  /** PGlite's data directory (`PGLITE_DIR`); undefined: in memory. */
+  pgliteDir: string | undefined
   /** Fastify/pino log level (`LOG_LEVEL`). */
   logLevel: string
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
-/** Flags win over the environment: `--port`/`PORT` (3000), `--host`/`HOST` (127.0.0.1), `--redis-url`/`REDIS_URL`. */
+/** Flags win over the environment: `--port`/`PORT` (3000), `--host`/`HOST` (127.0.0.1), `--redis-url`/`REDIS_URL`, `--database-url`/`DATABASE_URL`; `PGLITE_DIR`. */
 export function resolveServeConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEnv = process.env): ServeConfig {
   const pick = (flag: string | number | undefined, name: string) => {
     if (flag !== undefined && flag !== '') return String(flag)
@@ -39,6 +46,8 @@ export function resolveServeConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEn
     host: pick(flags.host, 'HOST') ?? '127.0.0.1',
     redisUrl: pick(flags.redisUrl, 'REDIS_URL'),
     localRedisPort: defaultLocalRedisPort(env),
+    databaseUrl: pick(flags.databaseUrl, 'DATABASE_URL'),
+    pgliteDir: pick(undefined, 'PGLITE_DIR'),
     logLevel,
   }
 }
@@ -48,8 +57,9 @@ export interface RunningService {
   url: string
   redis: ResolvedRedis
   rk: Redkit
+  db: DemoDatabase
   app: FastifyInstance
-  /** Closes Fastify, then redkit, then the embedded redis-server. Idempotent. */
+  /** Closes Fastify (and the scenarios), then redkit, the database, then the embedded redis-server. Idempotent. */
   close(): Promise<void>
 }
 
@@ -61,16 +71,26 @@ export interface StartServiceOptions {
 /** Resolves Redis, connects, and starts listening. Everything started is stopped again if a later step fails. */
 export async function startService(config: ServeConfig, options: StartServiceOptions = {}): Promise<RunningService> {
   const print = options.print ?? ((line: string) => console.log(line))
-  const redis = await resolveRedis({ redisUrl: config.redisUrl, localPort: config.localRedisPort })
+  // The database starts (PGlite takes seconds) while Redis is found.
+  const opening = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir })
+  opening.catch(() => {})
+  let redis: ResolvedRedis
+  try {
+    redis = await resolveRedis({ redisUrl: config.redisUrl, localPort: config.localRedisPort })
+  } catch (error) {
+    await opening.then((db) => db.close()).catch(() => {})
+    throw error
+  }
   print(redis.description)
   let rk: Redkit | undefined
+  let db: DemoDatabase | undefined
   let app: FastifyInstance | undefined
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
       // In order: stop taking requests, release Redis connections, then stop the server they used.
       const errors: unknown[] = []
-      for (const step of [() => app?.close(), () => rk?.close(), () => redis.stop()]) {
+      for (const step of [() => app?.close(), () => rk?.close(), () => db?.close(), () => redis.stop()]) {
         try {
           await step()
         } catch (error) {
@@ -92,7 +112,16 @@ export async function startService(config: ServeConfig, options: StartServiceOpt
           `redis: the embedded redis-server exited unexpectedly (${code === null ? 'killed by a signal' : `code ${code}`}); /health now answers 503`,
         )
     })
-    app = await buildApp({ rk, logger: { level: config.logLevel } })
+    db = await opening
+    print(db.description)
+    const scenarios = new Scenarios(rk, db)
+    try {
+      await scenarios.start()
+      app = await buildApp({ rk, scenarios, logger: { level: config.logLevel } })
+    } catch (error) {
+      await scenarios.close().catch(() => {})
+      throw error
+    }
     try {
       await app.listen({ port: config.port, host: config.host })
     } catch (error) {
@@ -103,8 +132,8 @@ export async function startService(config: ServeConfig, options: StartServiceOpt
       throw error
     }
     const url = baseUrl(app, config.host)
-    print(`redkit service listening on ${url}  (health: ${url}/health, metrics: ${url}/metrics)`)
-    return { url, redis, rk, app, close }
+    print(`redkit service listening on ${url}  (dashboard: ${url}/, health: ${url}/health, metrics: ${url}/metrics)`)
+    return { url, redis, rk, db, app, close }
   } catch (error) {
     await close().catch(() => {})
     throw error

@@ -6,11 +6,12 @@ interface ServeCliFlags {
   port?: string
   host?: string
   redisUrl?: string
+  databaseUrl?: string
 }
 
 /** What `redkit serve` needs from the service package; it is a separate install so the library stays small. */
 interface ServerPackage {
-  resolveServeConfig(flags: ServeCliFlags): { redisUrl: string | undefined }
+  resolveServeConfig(flags: ServeCliFlags): { redisUrl: string | undefined; databaseUrl?: string | undefined }
   runService(config: unknown): Promise<unknown>
 }
 
@@ -44,11 +45,16 @@ export const serveCommand: CommandSpec<ServeCliFlags> = {
       value: 'url',
       help: 'Redis to use (default: $REDIS_URL, else a server already on 127.0.0.1:6379, else an embedded redis-server)',
     },
+    databaseUrl: {
+      type: 'string',
+      value: 'url',
+      help: 'PostgreSQL demo database (default: $DATABASE_URL, else an embedded PGlite in memory, or in $PGLITE_DIR)',
+    },
   },
   usageExitCode: 1,
   async run(_positionals, flags) {
     let server: ServerPackage
-    let config: { redisUrl: string | undefined }
+    let config: { redisUrl: string | undefined; databaseUrl?: string | undefined }
     try {
       server = await loadServer()
       config = server.resolveServeConfig(flags)
@@ -58,7 +64,7 @@ export const serveCommand: CommandSpec<ServeCliFlags> = {
     try {
       await server.runService(config)
     } catch (error) {
-      return fail('serve', error, 1, urlSecrets(config.redisUrl))
+      return fail('serve', error, 1, [...urlSecrets(config.redisUrl), ...urlSecrets(config.databaseUrl)])
     }
   },
 }
