@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { hashSlot } from '../../src/core/keys.js'
-import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
-import { clusterArgs, formCluster } from '../support/cluster.js'
+import { createRedkit, type Redkit } from '../../src/index.js'
+import { clusterArgs, formCluster, runRedisCli } from '../support/cluster.js'
 import { eventually, sleep } from '../support/wait.js'
+import { startWorkload, summarize } from '../support/workload.js'
 
 const NODE_TIMEOUT_MS = 2000
 
@@ -14,9 +15,9 @@ async function slotOwners(rk: Redkit): Promise<Array<[number, number, number]>> 
 }
 
 // kill -9 of a Cluster master with a replica: node-redis keeps its client for the dead master, and
-// every connection that connects eagerly to every master would wait on it for ever. Every workload
-// must resume once the replica is promoted, every wait meanwhile is bounded, and no caller sees a
-// raw socket error.
+// every connection that connects eagerly to every master would wait on it for ever. Every module's
+// workload (test/support/workload.ts) must resume once the replica is promoted, every wait
+// meanwhile is bounded, and no caller sees a raw socket error.
 describe('Cluster: kill -9 of a master', () => {
   let nodes: RedisProcess[] = []
   let rk: Redkit
@@ -34,54 +35,24 @@ describe('Cluster: kill -9 of a master', () => {
     await Promise.all(nodes.map((n) => n.stop()))
   })
 
-  it('keeps delivering expirations, running jobs and answering commands, with bounded waits and typed errors', async () => {
-    const delivered = new Set<string>()
-    await rk.expirations.on('failover:exp:*', (e) => void delivered.add(e.key))
-    const processed = new Set<number>()
-    rk.worker<{ n: number }>('failover-jobs', async (job) => void processed.add(job.data.n), { concurrency: 4 })
-    const queue = rk.queue<{ n: number }>('failover-jobs')
-
-    // The victim: the master serving the slot of a key we write.
+  it('kill -9: every module resumes after the promotion, with bounded waits, typed errors and nothing acknowledged lost', async () => {
+    const workload = await startWorkload(rk, 'failover')
+    // The victim: the master serving the expiry machinery's slot, so at least that lane is hit.
     const owners = await slotOwners(rk)
-    const probeKey = 'failover:probe'
+    const probeKey = '{exp}'
     const victimPort = owners.find(([from, to]) => hashSlot(probeKey) >= from && hashSlot(probeKey) <= to)?.[2]
     const victim = nodes.find((n) => n.port === victimPort) as RedisProcess
     expect(victim).toBeDefined()
 
-    // Load before, during and after the kill: every key and job is written with a retry on failure,
-    // as an application would; what was acknowledged must be delivered.
-    let stop = false
-    const acked: string[] = []
-    const jobs: number[] = []
-    const callerErrors: string[] = []
-    let slowest = 0
-    let killedAt = Number.POSITIVE_INFINITY
-    const load = (async () => {
-      for (let i = 0; !stop; i++) {
-        const key = `failover:exp:${i}`
-        const started = Date.now()
-        try {
-          await rk.expirations.set(key, i, { ttlMs: 300 })
-          acked.push(key)
-          await queue.add({ n: i })
-          jobs.push(i)
-        } catch (error) {
-          callerErrors.push(isRedkitError(error) ? `${error.code} at +${Date.now() - killedAt} ms` : `raw: ${String(error)}`)
-        }
-        slowest = Math.max(slowest, Date.now() - started)
-        await sleep(20)
-      }
-    })()
-
     await sleep(1000)
+    workload.mark()
     victim.signal('SIGKILL')
-    killedAt = Date.now()
+    const killedAt = Date.now()
     // The replica is promoted after the node timeout and an election.
     await eventually(
       async () => {
         try {
-          const now = await slotOwners(rk)
-          return !now.some(([, , port]) => port === victim.port)
+          return !(await slotOwners(rk)).some(([, , port]) => port === victim.port)
         } catch {
           return false
         }
@@ -90,35 +61,85 @@ describe('Cluster: kill -9 of a master', () => {
       'the replica promoted',
     )
     const promotedAt = Date.now()
-    // Writes after the promotion must be delivered within the recovery bound.
-    const firstAfter = acked.length
-    await sleep(3000)
-    stop = true
-    await load
-    const afterPromotion = acked.slice(firstAfter)
-    console.log(
-      JSON.stringify({
-        promotionMs: promotedAt - killedAt,
-        afterPromotion: afterPromotion.length,
-        acked: acked.length,
-        delivered: acked.filter((k) => delivered.has(k)).length,
-        jobs: jobs.length,
-        processed: processed.size,
-        callerErrors,
-        slowest,
-        errors: errors.slice(0, 20),
-      }),
-    )
-    expect(afterPromotion.length).toBeGreaterThan(10)
-    await eventually(() => afterPromotion.every((key) => delivered.has(key)), 10_000, 'expirations written after the promotion delivered')
-    // Written before the kill and held by the dead master's stream: delivered late (after the promotion), not lost.
-    await eventually(() => acked.every((key) => delivered.has(key)), 20_000, 'every acknowledged expiration delivered')
-    await eventually(() => jobs.every((n) => processed.has(n)), 15_000, 'every acknowledged job processed')
-    expect(callerErrors.filter((e) => e.startsWith('raw'))).toEqual([])
-    // No wait beyond connectTimeoutMs plus a retry's worth.
-    expect(slowest).toBeLessThan(3000 + 2000)
+    await eventually(() => Object.values(workload.resumedAfter(promotedAt)).every((ms) => !Number.isNaN(ms)), 15_000, 'every lane resumed')
+    await sleep(1000)
+    const resumed = workload.resumedAfter(killedAt)
+    const report = await workload.stop()
+    const figures = { promotionMs: promotedAt - killedAt, ...summarize(report, resumed), errors: errors.slice(0, 10) }
+    console.log(JSON.stringify(figures))
+    // Failover time + 2 s (issue 16), plus the connect bound a command to the dead node may wait.
+    for (const ms of Object.values(resumed)) expect(ms).toBeLessThan(promotedAt - killedAt + 2000 + 3000)
+    expect(figures.raw).toEqual([])
+    expect(report.lockOverlaps).toBe(0)
+    expect(report.tokenRegressions).toBe(0)
+    // Replication is asynchronous: what the dead master acknowledged in its last moments may be
+    // gone with it. Expirations are re-derived from the deadline index, so none may be lost.
+    expect(report.lostExpirations).toEqual([])
+    expect(report.lostJobs.length).toBeLessThanOrEqual(2)
+    expect(report.duplicateJobs).toEqual([])
+    expect(report.leaderboard.score).toBeGreaterThanOrEqual(report.leaderboard.acked - 2)
+    expect(report.leaderboard.score).toBeLessThanOrEqual(report.leaderboard.attempted)
     const closing = Date.now()
     await rk.close()
     expect(Date.now() - closing).toBeLessThan(5000)
+  }, 90_000)
+})
+
+// A graceful CLUSTER FAILOVER (maintenance: the replica takes over after catching up). Nothing may
+// be lost and the pause is short.
+describe('Cluster: graceful failover', () => {
+  let nodes: RedisProcess[] = []
+  let rk: Redkit
+
+  beforeAll(async () => {
+    nodes = await Promise.all(Array.from({ length: 6 }, () => startRedisServer({ args: clusterArgs(NODE_TIMEOUT_MS) })))
+    await formCluster(nodes, undefined, { replicas: 1 })
+    rk = await createRedkit({ cluster: { rootNodes: nodes.map((n) => n.url) }, prefix: 'graceful', connectTimeoutMs: 3000 })
+    rk.on('error', () => {})
+  }, 60_000)
+
+  afterAll(async () => {
+    await rk?.close()
+    await Promise.all(nodes.map((n) => n.stop()))
+  })
+
+  it('every module keeps going: no raw error, nothing lost, each lane back within 2 s', async () => {
+    const workload = await startWorkload(rk, 'graceful')
+    const owners = await slotOwners(rk)
+    const masterPort = owners.find(([from, to]) => hashSlot('graceful:probe') >= from && hashSlot('graceful:probe') <= to)?.[2]
+    // Its replica: the node whose INFO replication names that master.
+    let replica: RedisProcess | undefined
+    for (const node of nodes) {
+      const info = await runRedisCli(['-h', node.host, '-p', String(node.port), 'INFO', 'replication'])
+      if (new RegExp(`master_port:${masterPort}\\b`).test(info)) replica = node
+    }
+    expect(replica).toBeDefined()
+    await sleep(800)
+    workload.mark()
+    const startedAt = Date.now()
+    await runRedisCli(['-h', (replica as RedisProcess).host, '-p', String((replica as RedisProcess).port), 'CLUSTER', 'FAILOVER'])
+    await eventually(
+      async () =>
+        !(await slotOwners(rk)).some(
+          ([from, to, port]) => port === masterPort && hashSlot('graceful:probe') >= from && hashSlot('graceful:probe') <= to,
+        ),
+      20_000,
+      'the replica took over',
+    )
+    const tookOverAt = Date.now()
+    await eventually(() => Object.values(workload.resumedAfter(tookOverAt)).every((ms) => !Number.isNaN(ms)), 15_000, 'every lane resumed')
+    await sleep(800)
+    const resumed = workload.resumedAfter(startedAt)
+    const report = await workload.stop()
+    const figures = { takeOverMs: tookOverAt - startedAt, ...summarize(report, resumed) }
+    console.log(JSON.stringify(figures))
+    expect(figures.raw).toEqual([])
+    for (const ms of Object.values(workload.resumedAfter(tookOverAt))) expect(ms).toBeLessThan(2000)
+    expect(report.lostExpirations).toEqual([])
+    expect(report.lostJobs).toEqual([])
+    expect(report.duplicateJobs).toEqual([])
+    expect(report.lockOverlaps).toBe(0)
+    expect(report.tokenRegressions).toBe(0)
+    expect(report.leaderboard.score).toBeGreaterThanOrEqual(report.leaderboard.acked)
   }, 90_000)
 })

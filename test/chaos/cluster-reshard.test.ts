@@ -5,6 +5,7 @@ import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
 import { clusterArgs, formCluster, runRedisCli as redisCli } from '../support/cluster.js'
 import { rawClient } from '../support/redis.js'
 import { eventually, sleep } from '../support/wait.js'
+import { LANES, startWorkload, summarize } from '../support/workload.js'
 
 async function nodeId(node: RedisProcess): Promise<string> {
   return (await redisCli(['-h', node.host, '-p', String(node.port), 'CLUSTER', 'MYID'])).trim()
@@ -60,6 +61,8 @@ describe('Cluster: resharding under load', () => {
       }
     }
     const load = Promise.all([0, 1, 2, 3].map(writer))
+    // Every other module at once, beside the lanes above.
+    const workload = await startWorkload(rk, 'reshard-all', { pauseMs: 10 })
     await sleep(300)
     const [from, to] = [await nodeId(nodes[0] as RedisProcess), await nodeId(nodes[1] as RedisProcess)]
     const started = Date.now()
@@ -81,6 +84,7 @@ describe('Cluster: resharding under load', () => {
     await sleep(300)
     stop = true
     await load
+    const report = await workload.stop()
     await eventually(() => acked.every((key) => delivered.has(key)), 20_000, 'every acknowledged expiration delivered')
     await eventually(() => jobs.every((n) => processed.has(n)), 20_000, 'every acknowledged job processed')
     console.log(
@@ -90,9 +94,18 @@ describe('Cluster: resharding under load', () => {
         jobs: jobs.length,
         callerErrors: callerErrors.slice(0, 10),
         errorCount: callerErrors.length,
+        everyModule: summarize(report, workload.resumedAfter(started)),
       }),
     )
     expect(callerErrors).toEqual([])
+    for (const lane of LANES) expect(report.lanes[lane].raw.concat(report.lanes[lane].typed), lane).toEqual([])
+    expect(report.lostExpirations).toEqual([])
+    expect(report.lostJobs).toEqual([])
+    expect(report.duplicateJobs).toEqual([])
+    expect(report.lockOverlaps).toBe(0)
+    expect(report.tokenRegressions).toBe(0)
+    expect(report.staleReads).toBe(0)
+    expect(report.leaderboard.score).toBe(report.leaderboard.acked)
     expect(acked.length).toBeGreaterThan(100)
   }, 120_000)
 
