@@ -1,6 +1,6 @@
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { type KeySpace, MAX_NAME_LENGTH, validateName, validateObjectName } from '../core/keys.js'
-import { ENTRY_SUFFIX } from './wire.js'
+import { ENTRY_ROOT } from './wire.js'
 
 // Control characters, the hash-tag braces and the escape character itself.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
@@ -16,18 +16,24 @@ function unescapeKey(text: string): string {
 }
 
 /**
- * Every key of one cache. Each entry is its own object, `<prefix>:{<cache>:<key>}`, so entries
- * spread over every Cluster slot; an entry's load lock shares its hash tag. A tag's index is
- * `<prefix>:{<cache>#tag:<tag>}` (its own slot too); the channel and the write-behind stream of the
- * cache live under `<prefix>:{<cache>}`.
+ * Every key of one cache. Each entry is its own object, `<prefix>:cache:{<cache>:<key>}`, so
+ * entries spread over every Cluster slot; an entry's load lock (`<prefix>:cache-lock:{...}`) and
+ * lease version (`<prefix>:cache-ver:{...}`) share its hash tag, so they are in its slot. A tag's
+ * index is `<prefix>:{<cache>#tag:<tag>}` (its own slot too); the channel and the write-behind
+ * stream of the cache live under `<prefix>:{<cache>}`.
  *
- * Cache names may not hold ':' or '#', so no cache's entry prefix is a prefix of another's (client
- * tracking BCAST prefixes must not overlap).
+ * The entry prefix `<prefix>:cache:{<cache>:` is what client tracking (BCAST PREFIX) hears, and it
+ * matches nothing but this cache's entries: every other object's keys start `<prefix>:{` (so an
+ * object named `<cache>:...` does not match), locks and versions start `<prefix>:cache-`, and cache
+ * names may not hold ':' or '#' (no cache's prefix is a prefix of another's).
  */
 export class CacheKeys {
   readonly name: string
-  /** `<prefix>:{<cache>:`: every entry key starts with it (the client-tracking prefix). */
+  /** `<prefix>:cache:{<cache>:`: every entry key starts with it, and no other key does (the client-tracking prefix). */
   readonly entryPrefix: string
+  readonly #entryRoot: string
+  readonly #lockRoot: string
+  readonly #versionRoot: string
   readonly #tagPrefix: string
   /** Pub/sub channel: fills, load failures and invalidations of this cache. */
   readonly channel: string
@@ -39,7 +45,10 @@ export class CacheKeys {
   constructor(keys: KeySpace, name: string) {
     this.name = validateObjectName(name, 'cache name')
     if (/[:#]/.test(name)) throw new RedkitError(ErrorCodes.E_INVALID_KEY, "cache name must not contain ':' or '#'", { details: { name } })
-    this.entryPrefix = `${keys.prefix}:{${name}:`
+    this.#entryRoot = `${keys.prefix}:${ENTRY_ROOT.entry}:`
+    this.#lockRoot = `${keys.prefix}:${ENTRY_ROOT.lock}:`
+    this.#versionRoot = `${keys.prefix}:${ENTRY_ROOT.version}:`
+    this.entryPrefix = `${this.#entryRoot}{${name}:`
     this.#tagPrefix = `${keys.prefix}:{${name}#tag:`
     const own = keys.object(name)
     this.channel = own('events')
@@ -62,12 +71,12 @@ export class CacheKeys {
 
   /** The load lock of an entry (same slot). */
   lock(entryKey: string): string {
-    return `${entryKey}${ENTRY_SUFFIX.lock}`
+    return `${this.#lockRoot}${entryKey.slice(this.#entryRoot.length)}`
   }
 
   /** The lease version of an entry (same slot): bumped by every delete, set and invalidation. */
   version(entryKey: string): string {
-    return `${entryKey}${ENTRY_SUFFIX.version}`
+    return `${this.#versionRoot}${entryKey.slice(this.#entryRoot.length)}`
   }
 
   /** The index of a tag: a set of entry keys. */

@@ -46,12 +46,14 @@ export function parseMessage(text: string): ParsedMessage | undefined {
 /** Longest loader error text published to other processes. */
 export const FAILURE_TEXT_MAX = 200
 
-/** Keys stored beside an entry `<prefix>:{<cache>:<key>}`, in its slot. */
-export const ENTRY_SUFFIX = {
+/** What each key of an entry starts with, after `<prefix>:` (the hash tag `{<cache>:<key>}` follows: one slot). */
+export const ENTRY_ROOT = {
+  /** The entry: its value and metadata, PX its hard TTL. */
+  entry: 'cache',
   /** The load lock (distributed stampede protection): a random token, PX the lock TTL. */
-  lock: ':lock',
+  lock: 'cache-lock',
   /** The lease version: bumped by every delete, set and invalidation; a load stores only while it is unchanged. */
-  version: ':ver',
+  version: 'cache-ver',
 } as const
 
 /** Fields of a write-behind stream entry (`XADD <cache>:wb * k <key> o <op> v <value>`). */

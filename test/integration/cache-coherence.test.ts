@@ -122,4 +122,22 @@ describe.each(TOPOLOGIES)('cache coherence on %s', (_topology, options) => {
       expect(await cache.get('k')).toBe('v2')
     })
   })
+
+  it('its keys are unambiguous: an object named <cache>:... is not deleted by a planted tag set', async () => {
+    const cacheName = name()
+    const cache = rk.cache<string>(cacheName, { ttlMs: 60_000, near: { ttlMs: 60_000 } })
+    await cache.set('k', 'v', { tags: ['t'] })
+    // Another object whose name starts with the cache's, and a key an application wrote by hand.
+    const prefix = rk.keys.prefix
+    const victims = [rk.keys.key(`${cacheName}:victim`), rk.keys.key(`${cacheName}:jobs`, 'ready')]
+    const tag = `${prefix}:{${cacheName}#tag:t}`
+    for (const victim of victims) {
+      await rk.connection.send(['SET', victim, 'keep'], { key: victim })
+      // A tag index planted with it (or left by an older version): invalidateTags must not follow it.
+      await rk.connection.send(['SADD', tag, victim], { key: tag })
+    }
+    await cache.invalidateTags(['t'])
+    expect(await cache.get('k')).toBeUndefined()
+    for (const victim of victims) expect(await rk.connection.send(['GET', victim], { key: victim }), victim).toBe('keep')
+  })
 })

@@ -101,7 +101,7 @@ describe.each(PROCESS_TOPOLOGIES)('cache bad input on %s', (_topology, options, 
       ['foreign', 'written by another program'],
       ['corrupt', `j1:${9e15}|{"broken`],
     ] as const) {
-      const redisKey = `${prefix}:{decode:${key}}`
+      const redisKey = `${prefix}:cache:{decode:${key}}`
       await raw.send(['SET', redisKey, text], { key: redisKey })
       expect(await cache.get(key)).toBeUndefined()
       expect(await cache.getOrLoad(key, async () => ({ ok: true }))).toEqual({ ok: true })
@@ -205,7 +205,7 @@ describe('cache near-cache invalidation latency', () => {
         cache.on('invalidate', onInvalidate)
       })
       const start = performance.now()
-      await raw.sendCommand(['SET', `${prefix}:{latency:${key}}`, `j${Date.now()}:${Date.now() + 60_000}|${i + 1000}`])
+      await raw.sendCommand(['SET', `${prefix}:cache:{latency:${key}}`, `j${Date.now()}:${Date.now() + 60_000}|${i + 1000}`])
       latencies.push((await evicted) - start)
     }
     latencies.sort((a, b) => a - b)

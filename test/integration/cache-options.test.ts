@@ -33,7 +33,7 @@ describe.each(TOPOLOGIES)('cache refreshes, guard and messages on %s', (_topolog
       const refreshed = new Promise<RefreshEvent>((resolve) => cache.once('refresh', resolve))
       expect(await cache.getOrLoad('k', load)).toBe(1)
       expect((await refreshed).error).toBeUndefined()
-      const entry = `${prefix}:{${cacheName}:k}`
+      const entry = `${prefix}:cache:{${cacheName}:k}`
       const entryTtl = await pttl(entry)
       expect(entryTtl).toBeGreaterThan(0)
       expect(entryTtl).toBeLessThanOrEqual(5100)
@@ -48,7 +48,7 @@ describe.each(TOPOLOGIES)('cache refreshes, guard and messages on %s', (_topolog
       const cache = rk.cache<number>(cacheName, { stampede, jitter: 0, ttlMs: 60_000 })
       await cache.set('k', 1, { ttlMs: 2000, tags: ['t'] })
       expect(await cache.refresh('k', async () => 2)).toBe(2)
-      const entryTtl = await pttl(`${prefix}:{${cacheName}:k}`)
+      const entryTtl = await pttl(`${prefix}:cache:{${cacheName}:k}`)
       expect(entryTtl).toBeLessThanOrEqual(2000)
       expect(await cache.invalidateTags(['t'])).toBe(1)
     })
@@ -59,7 +59,7 @@ describe.each(TOPOLOGIES)('cache refreshes, guard and messages on %s', (_topolog
       const cache = rk.cache<number>(cacheName, { stampede, jitter: 0, ttlMs: 60_000, reloadOnExpire: true, loader: async () => ++version })
       expect(await cache.getOrLoad('k', async () => ++version, { ttlMs: 300, tags: ['t'] })).toBe(1)
       await eventually(async () => (await cache.get('k')) === 2, 8000, 'reloaded value stored')
-      expect(await pttl(`${prefix}:{${cacheName}:k}`)).toBeLessThanOrEqual(300)
+      expect(await pttl(`${prefix}:cache:{${cacheName}:k}`)).toBeLessThanOrEqual(300)
       expect(await cache.invalidateTags(['t'])).toBe(1)
     })
   })

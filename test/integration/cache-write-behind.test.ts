@@ -32,7 +32,7 @@ describe.each(TOPOLOGIES)('cache write-behind coherence on %s', (_topology, opti
         writeBehind: { drain: false },
       })
       await cache.set('k', 'new')
-      await del(`${prefix}:{${cacheName}:k}`) // evicted (or expired) before the drain ran
+      await del(`${prefix}:cache:{${cacheName}:k}`) // evicted (or expired) before the drain ran
       expect(await cache.getOrLoad('k', async (key) => source.get(key))).toBe('new')
       expect(await cache.get('k')).toBe('new')
       await cache.delete('k')

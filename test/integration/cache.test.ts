@@ -149,7 +149,7 @@ describe.each(topologies)('cache on %s', (topology, options, openRaw) => {
     const cacheName = name()
     const cache = rk.cache<number>(cacheName, { ttlMs: 100_000, jitter: 0.2 })
     await Promise.all(Array.from({ length: 50 }, (_, i) => cache.set(`k${i}`, i)))
-    const ttls = await Promise.all(Array.from({ length: 50 }, (_, i) => raw.pTTL(`${prefix}:{${cacheName}:k${i}}`)))
+    const ttls = await Promise.all(Array.from({ length: 50 }, (_, i) => raw.pTTL(`${prefix}:cache:{${cacheName}:k${i}}`)))
     for (const ttl of ttls) {
       expect(ttl).toBeGreaterThan(79_000)
       expect(ttl).toBeLessThanOrEqual(100_000)
@@ -194,7 +194,7 @@ describe.each(topologies)('cache on %s', (topology, options, openRaw) => {
     const cache = rk.cache<number>(cacheName)
     const keys = Array.from({ length: 60 }, (_, i) => `item${i}`)
     await Promise.all(keys.map((key, i) => cache.set(key, i, { tags: i % 2 === 0 ? ['even', 'all'] : ['odd', 'all'] })))
-    const slots = new Set(keys.map((k) => hashSlot(`${prefix}:{${cacheName}:${k}}`)))
+    const slots = new Set(keys.map((k) => hashSlot(`${prefix}:cache:{${cacheName}:${k}}`)))
     expect(slots.size).toBeGreaterThan(30)
     const loaded = await cache.getOrLoad('loaded', async () => 99, { tags: (v) => [`value-${v}`] })
     expect(loaded).toBe(99)
@@ -299,7 +299,7 @@ describe.each(topologies)('cache on %s', (topology, options, openRaw) => {
     const evicted = new Promise<number>((resolve) => cache.once('invalidate', () => resolve(performance.now())))
     const start = performance.now()
     const now = Date.now()
-    await raw.set(`${prefix}:{${cacheName}:k}`, `j${now}:${now + 60_000}|"external"`)
+    await raw.set(`${prefix}:cache:{${cacheName}:k}`, `j${now}:${now + 60_000}|"external"`)
     const at = await evicted
     expect(at - start).toBeLessThan(100)
     expect(await cache.getOrLoad('k', () => 'loaded')).toBe('external')
@@ -434,7 +434,7 @@ describe.each(topologies)('cache on %s', (topology, options, openRaw) => {
     const cache = rk.cache<number>(cacheName)
     await Promise.all(Array.from({ length: 30 }, (_, i) => cache.set(`k${i}`, i)))
     const counts = await Promise.all(
-      rk.connection.masters().map((m) => m.send<string[]>(['KEYS', `${prefix}:{${cacheName}:*`]).then((keys) => keys.length)),
+      rk.connection.masters().map((m) => m.send<string[]>(['KEYS', `${prefix}:cache:{${cacheName}:*`]).then((keys) => keys.length)),
     )
     expect(counts.every((c) => c > 0)).toBe(true)
   })

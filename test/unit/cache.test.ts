@@ -136,10 +136,34 @@ describe('cache keys', () => {
   const keys = new CacheKeys(new KeySpace('app'), 'users')
 
   it('gives each entry its own hash tag, with the lock in the same slot', () => {
-    expect(keys.entry('42')).toBe('app:{users:42}')
-    expect(keys.lock(keys.entry('42'))).toBe('app:{users:42}:lock')
+    expect(keys.entry('42')).toBe('app:cache:{users:42}')
+    expect(keys.lock(keys.entry('42'))).toBe('app:cache-lock:{users:42}')
+    expect(keys.version(keys.entry('42'))).toBe('app:cache-ver:{users:42}')
     expect(keys.tag('team')).toBe('app:{users#tag:team}')
-    expect(keys.entryPrefix).toBe('app:{users:')
+    expect(keys.entryPrefix).toBe('app:cache:{users:')
+  })
+
+  it('has a tracking prefix that matches its entries only: not its locks, versions, tags or channel, no other cache, no object named <cache>:...', () => {
+    const space = new KeySpace('app')
+    const entry = keys.entry('42')
+    const others = [
+      keys.lock(entry),
+      keys.version(entry),
+      keys.tag('team'),
+      keys.channel,
+      keys.stream,
+      new CacheKeys(space, 'users2').entry('42'),
+      new CacheKeys(space, 'user').entry('s:42'),
+      // Other modules' objects named like the cache: a queue 'users:emails', sessions of a cache named 'session'.
+      space.key('users:emails', 'ready'),
+      space.key('users:42'),
+      new CacheKeys(space, 'session').lock(new CacheKeys(space, 'session').entry('x')),
+      space.key('session:web:id:abc'),
+    ]
+    expect(entry.startsWith(keys.entryPrefix)).toBe(true)
+    for (const key of others) expect(key.startsWith(keys.entryPrefix), key).toBe(false)
+    expect(new CacheKeys(space, 'session').entryPrefix).toBe('app:cache:{session:')
+    expect(space.key('session:web:id:abc').startsWith(new CacheKeys(space, 'session').entryPrefix)).toBe(false)
   })
 
   it('escapes braces and percent, and reads keys back', () => {
@@ -148,8 +172,9 @@ describe('cache keys', () => {
       expect(redisKey.indexOf('}')).toBe(redisKey.length - 1)
       expect(keys.keyOf(redisKey)).toBe(key)
     }
-    expect(keys.keyOf('app:{users:42}:lock')).toBeUndefined()
-    expect(keys.keyOf('app:{other:42}')).toBeUndefined()
+    expect(keys.keyOf('app:cache-lock:{users:42}')).toBeUndefined()
+    expect(keys.keyOf('app:{users:42}')).toBeUndefined()
+    expect(keys.keyOf('app:cache:{other:42}')).toBeUndefined()
   })
 
   it('rejects bad keys and names', () => {
