@@ -1,4 +1,7 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp, type DemoDatabase, openDatabase, Scenarios } from '../../packages/server/src/index.js'
@@ -443,6 +446,52 @@ describe('service REST API', () => {
       expect(Date.now() - start).toBeLessThan(5000)
       await reader.done
       await events.done
+    })
+  })
+
+  describe('dashboard files', () => {
+    let dir: string
+    let other: FastifyInstance
+    beforeAll(async () => {
+      dir = mkdtempSync(path.join(tmpdir(), 'redkit-dash-'))
+      mkdirSync(path.join(dir, 'assets'))
+      writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>redkit dashboard</title>')
+      writeFileSync(path.join(dir, 'assets', 'index-Ab12.js'), 'console.log(1)')
+      writeFileSync(path.join(dir, 'secret.js'), 'not an asset')
+      other = await buildApp({ rk, scenarios: new Scenarios(rk, db), defaultMetrics: false, dashboardDir: dir })
+    })
+    afterAll(async () => {
+      await other?.close()
+      rmSync(dir, { recursive: true, force: true })
+    })
+
+    it('serves the page at / and its hashed assets, immutable', async () => {
+      const page = await other.inject({ method: 'GET', url: '/' })
+      expect(page.statusCode).toBe(200)
+      expect(page.headers['content-type']).toMatch(/^text\/html/)
+      expect(page.body).toContain('redkit dashboard')
+      const asset = await other.inject({ method: 'GET', url: '/assets/index-Ab12.js' })
+      expect(asset.statusCode).toBe(200)
+      expect(asset.headers['content-type']).toMatch(/^text\/javascript/)
+      expect(asset.headers['cache-control']).toContain('immutable')
+    })
+
+    it('serves nothing outside the build: traversal, unknown types and missing files are refused', async () => {
+      for (const url of ['/assets/..%2Fsecret.js', '/assets/%2E%2E%2Fsecret.js', '/assets/.hidden.js']) {
+        expect((await other.inject({ method: 'GET', url })).statusCode).toBe(400)
+      }
+      expect((await other.inject({ method: 'GET', url: '/assets/index-Ab12.exe' })).statusCode).toBe(404)
+      expectError(await other.inject({ method: 'GET', url: '/assets/missing.js' }), 404, 'E_NOT_FOUND')
+      expectError(await other.inject({ method: 'GET', url: '/secret.js' }), 404, 'E_NOT_FOUND')
+    })
+
+    it('says how to build the dashboard when it is not built', async () => {
+      const bare = await buildApp({ rk, scenarios: new Scenarios(rk, db), defaultMetrics: false, dashboardDir: path.join(dir, 'nope') })
+      try {
+        expectError(await bare.inject({ method: 'GET', url: '/' }), 503, 'E_NOT_BUILT', /npm run build/)
+      } finally {
+        await bare.close()
+      }
     })
   })
 })

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Redkit } from 'redkit'
+import { dashboardRoutes, defaultDashboardDir } from './api/dashboard.js'
 import { deviceRoutes } from './api/devices.js'
 import { installErrorHandler } from './api/errors.js'
 import { inventoryRoutes } from './api/inventory.js'
@@ -42,6 +43,8 @@ export interface AppOptions {
   scenarios?: Scenarios
   /** How often the live stream pushes a dashboard snapshot. @defaultValue 1000 */
   snapshotIntervalMs?: number
+  /** The built dashboard served at `/`. @defaultValue the package's `dist/web` */
+  dashboardDir?: string
 }
 
 /**
@@ -83,6 +86,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await app.register(userRoutes(scenarios))
     await app.register(statsRoutes(scenarios))
     await app.register(sessionRoutes(scenarios))
+    await app.register(dashboardRoutes(options.dashboardDir ?? defaultDashboardDir()))
     await app.register(
       liveRoutes(scenarios, streams, options.snapshotIntervalMs === undefined ? {} : { snapshotIntervalMs: options.snapshotIntervalMs }),
     )
