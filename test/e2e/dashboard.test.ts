@@ -124,7 +124,7 @@ describe('dashboard (browser)', () => {
     await page.setViewportSize({ width: 390, height: 844 })
     // Charts follow their panel's width (a ResizeObserver), so the page settles a frame or two later.
     await expect
-      .poll(async () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), { timeout: 5000 })
+      .poll(async () => page.evaluate('document.documentElement.scrollWidth - window.innerWidth') as Promise<number>, { timeout: 5000 })
       .toBeLessThanOrEqual(0)
     await shot('8-phone')
     expect(consoleErrors).toEqual([])
