@@ -216,7 +216,7 @@ async function invalidationLatency(
     })
     const start = performance.now()
     const now = Date.now()
-    await raw.sendCommand(['SET', `bench:{latency:${key}}`, `j${now}:${now + 60_000}|${i + 1}`])
+    await raw.sendCommand(['SET', `bench:cache:{latency:${key}}`, `j${now}:${now + 60_000}|${i + 1}`])
     latencies.push((await evicted) - start)
   }
   latencies.sort((a, b) => a - b)
