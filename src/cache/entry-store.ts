@@ -3,6 +3,7 @@ import type { CacheKeys } from './cache-keys.js'
 import { type EncodedValue, type EntryMeta, encodeValue, entryText, exceedsBytes } from './entry.js'
 import { jitterTtl } from './jitter.js'
 import type { CacheParts, Lease } from './parts.js'
+import { sendTold, tellMode } from './protocol.js'
 import type { ExpiryReloader } from './reload.js'
 import { scripts } from './scripts.js'
 import type { TagIndex } from './tags.js'
@@ -87,11 +88,24 @@ export class EntryStore<T> {
   /** Releases a load's lock without storing, telling its waiters `note` (when the lease held). */
   #release(key: string, entryKey: string, lease: Lease, note: string): Promise<unknown> {
     const parts = this.#parts
-    return scripts.set.run(
-      parts.connection,
-      [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
-      ['', 1, lease.token, this.#keys.channel, note, '', lease.version, parts.settings.leaseVersionTtlMs, this.#voided(key)],
-    )
+    return scripts.set
+      .run(
+        parts.connection,
+        [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
+        [
+          '',
+          1,
+          lease.token,
+          this.#keys.channel,
+          note,
+          '',
+          lease.version,
+          parts.settings.leaseVersionTtlMs,
+          this.#voided(key),
+          tellMode(parts.connection),
+        ],
+      )
+      .then((reply) => sendTold(parts, reply))
   }
 
   #voided(key: string): string {
@@ -122,21 +136,24 @@ export class EntryStore<T> {
     const indexKeys = meta.tags && meta.tags.length > 0 ? this.#tags.indexKeys(meta.tags) : undefined
     if (indexKeys) await this.#tags.add(indexKeys, entryKey, hardTtl)
     const token = lease?.token ?? ''
-    const stored = await scripts.set.run(
-      parts.connection,
-      [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
-      [
-        text,
-        hardTtl,
-        token,
-        this.#keys.channel,
-        token ? message(MSG.filled, parts.instance, key) : '',
-        invalidate || !lease ? this.#voided(key) : '',
-        lease?.version ?? '',
-        settings.leaseVersionTtlMs,
-        this.#voided(key),
-      ],
-    )
+    const stored = await scripts.set
+      .run(
+        parts.connection,
+        [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
+        [
+          text,
+          hardTtl,
+          token,
+          this.#keys.channel,
+          token ? message(MSG.filled, parts.instance, key) : '',
+          invalidate || !lease ? this.#voided(key) : '',
+          lease?.version ?? '',
+          settings.leaseVersionTtlMs,
+          this.#voided(key),
+          tellMode(parts.connection),
+        ],
+      )
+      .then((reply) => sendTold(parts, reply))
     // Again after the write: a read that started before it may have stored the old value meanwhile.
     if (invalidate || !lease) parts.near?.invalidate(key, 'local')
     if (stored === 1 && this.#reloader) await this.#reloader.track(entryKey, meta.ttlMs === undefined && !meta.tags ? undefined : kept)
@@ -146,10 +163,13 @@ export class EntryStore<T> {
   /** Voids the loads in flight of an entry without touching it (write-behind: the source just changed). */
   async voidLoads(key: string, entryKey: string): Promise<void> {
     const parts = this.#parts
-    await scripts.set.run(
-      parts.connection,
-      [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
-      ['', 1, '', this.#keys.channel, '', this.#voided(key), '', parts.settings.leaseVersionTtlMs, ''],
+    await sendTold(
+      parts,
+      await scripts.set.run(
+        parts.connection,
+        [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
+        ['', 1, '', this.#keys.channel, '', this.#voided(key), '', parts.settings.leaseVersionTtlMs, '', tellMode(parts.connection)],
+      ),
     )
   }
 
@@ -157,10 +177,13 @@ export class EntryStore<T> {
   async remove(key: string, entryKey: string, publish = true): Promise<boolean> {
     const parts = this.#parts
     parts.near?.invalidate(key, 'local')
-    const deleted = await scripts.delete.run(
-      parts.connection,
-      [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
-      [this.#keys.channel, publish ? this.#voided(key) : '', parts.settings.leaseVersionTtlMs],
+    const deleted = await sendTold(
+      parts,
+      await scripts.delete.run(
+        parts.connection,
+        [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
+        [this.#keys.channel, publish ? this.#voided(key) : '', parts.settings.leaseVersionTtlMs, tellMode(parts.connection)],
+      ),
     )
     parts.near?.invalidate(key, 'local')
     return deleted === 1

@@ -5,6 +5,7 @@ import type { RedkitContext } from '../core/context.js'
 import { errors, type RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
 import { count, timerMs } from '../core/validate.js'
+import { publishCommand } from './protocol.js'
 import { scripts } from './scripts.js'
 import { LIVE_MSG } from './wire.js'
 
@@ -106,7 +107,10 @@ export class LiveDataset<T> extends EmitterComponent<LiveDatasetEvents> {
   async publishUpdate(version: number): Promise<boolean> {
     this.assertOpen()
     count(version, 'version', { allowZero: true })
-    return (await scripts.livePublish.run(this.#rk.connection, [this.#meta], [version, this.#channel])) === 1
+    return (
+      (await scripts.livePublish.run(this.#rk.connection, [this.#meta], [version, this.#channel, publishCommand(this.#rk.connection)])) ===
+      1
+    )
   }
 
   /** Re-checks Redis now (normally driven by messages). */
@@ -131,12 +135,16 @@ export class LiveDataset<T> extends EmitterComponent<LiveDatasetEvents> {
 
   async #start(): Promise<T> {
     this.assertOpen()
-    this.#unsubscribe ??= await this.#rk.connection.pubsub.subscribe('channel', this.#channel, {
-      message: (text) => this.#onMessage(text),
-      resync: (healthy) => {
-        if (healthy) this.#background()
+    this.#unsubscribe ??= await this.#rk.connection.pubsub.subscribe(
+      this.#rk.connection.topology === 'cluster' ? 'sharded' : 'channel',
+      this.#channel,
+      {
+        message: (text) => this.#onMessage(text),
+        resync: (healthy) => {
+          if (healthy) this.#background()
+        },
       },
-    })
+    )
     await this.sync()
     return this.#value as T
   }
@@ -191,13 +199,15 @@ export class LiveDataset<T> extends EmitterComponent<LiveDatasetEvents> {
       text = this.#rk.codec.encode(value)
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error)
-      await scripts.unlock.run(this.#rk.connection, [this.#lock], [token, this.#channel, `e|${reason}`]).catch(() => {})
+      await scripts.unlock
+        .run(this.#rk.connection, [this.#lock], [token, this.#channel, `e|${reason}`, publishCommand(this.#rk.connection)])
+        .catch(() => {})
       throw error
     }
     const stored = await scripts.liveStore.run(
       this.#rk.connection,
       [this.#meta, this.#data, this.#lock],
-      [version, text, token, this.#channel],
+      [version, text, token, this.#channel, publishCommand(this.#rk.connection)],
     )
     if (stored === 1) this.#apply(version, value, true)
     else this.#again = true // a newer dataset was stored meanwhile: read it

@@ -4,6 +4,7 @@ import { metaOf, parseEntry } from './entry.js'
 import type { EntryStore, StoreOptions } from './entry-store.js'
 import type { Limiter } from './limiter.js'
 import type { CacheParts, Lease } from './parts.js'
+import { publishCommand, sendTold, tellMode } from './protocol.js'
 import { scripts } from './scripts.js'
 import type { AcquireMode, Stampede } from './stampede.js'
 import type { GetOrLoadOptions, Loader, RefreshEvent } from './types.js'
@@ -193,13 +194,21 @@ export class Loads<T> {
     const failure = message(MSG.failed, parts.instance, `${key}\n${this.#failureText(error)}`)
     const report = (unlockError: unknown) => parts.report(unlockError)
     if (running === undefined) {
-      scripts.unlock.run(parts.connection, [lockKey], [lease.token, parts.keys.channel, failure]).catch(report)
+      scripts.unlock
+        .run(parts.connection, [lockKey], [lease.token, parts.keys.channel, failure, tellMode(parts.connection)])
+        .then((reply) => sendTold(parts, reply))
+        .catch(report)
       return
     }
-    parts.connection.send(['PUBLISH', parts.keys.channel, failure]).catch(report)
+    parts.connection.send([publishCommand(parts.connection), parts.keys.channel, failure], { key: parts.keys.channel }).catch(report)
     void running.then(() =>
       scripts.unlock
-        .run(parts.connection, [lockKey], [lease.token, parts.keys.channel, message(MSG.invalidate, parts.instance, key)])
+        .run(
+          parts.connection,
+          [lockKey],
+          [lease.token, parts.keys.channel, message(MSG.invalidate, parts.instance, key), tellMode(parts.connection)],
+        )
+        .then((reply) => sendTold(parts, reply))
         .catch(report),
     )
   }

@@ -1,7 +1,31 @@
+import type { Connection } from '../core/connection.js'
 import type { RedkitContext } from '../core/context.js'
 import type { CacheParts } from './parts.js'
+import type { TellMode, TellReply } from './scripts.js'
 import type { Waiters } from './waiters.js'
 import { MSG, message, parseMessage } from './wire.js'
+
+/**
+ * How a cache's messages travel. On Cluster they are sharded (SSUBSCRIBE, SPUBLISH): they reach only
+ * the shard of the cache's channel, where a classic PUBLISH is broadcast over the cluster bus to
+ * every node. An entry's scripts run in the entry's slot, not the channel's, so there they return
+ * their messages ('reply') and `sendTold` SPUBLISHes them.
+ */
+export function tellMode(connection: Pick<Connection, 'topology'>): TellMode {
+  return connection.topology === 'cluster' ? 'reply' : 'PUBLISH'
+}
+
+/** PUBLISH, or SPUBLISH on Cluster: for a message sent by the client, or by a script in the channel's slot. */
+export function publishCommand(connection: Pick<Connection, 'topology'>): 'PUBLISH' | 'SPUBLISH' {
+  return connection.topology === 'cluster' ? 'SPUBLISH' : 'PUBLISH'
+}
+
+/** Sends the messages a script left for the caller (mode 'reply'), and returns its result. */
+export async function sendTold(parts: Pick<CacheParts, 'connection' | 'keys'>, reply: TellReply): Promise<number> {
+  const channel = parts.keys.channel
+  for (let i = 1; i < reply.length; i++) await parts.connection.send(['SPUBLISH', channel, reply[i] as string], { key: channel })
+  return Number(reply[0])
+}
 
 /**
  * The message protocol of a cache's channel (codes in wire.ts): fills, failures and absences wake
@@ -25,7 +49,7 @@ export class CacheProtocol {
   subscribe(): Promise<unknown> {
     const near = this.#parts.near
     this.#subscribed ??= this.#rk.connection.pubsub
-      .subscribe('channel', this.#parts.keys.channel, {
+      .subscribe(this.#rk.connection.topology === 'cluster' ? 'sharded' : 'channel', this.#parts.keys.channel, {
         message: (text) => this.#onMessage(text),
         resync: (healthy) => {
           near?.hubChanged(healthy)
@@ -48,7 +72,12 @@ export class CacheProtocol {
   /** Tells every instance these keys changed. */
   async invalidate(keys: readonly string[]): Promise<void> {
     const parts = this.#parts
-    await parts.connection.send(['PUBLISH', parts.keys.channel, message(MSG.invalidate, parts.instance, keys.join('\n'))])
+    await parts.connection.send(
+      [publishCommand(parts.connection), parts.keys.channel, message(MSG.invalidate, parts.instance, keys.join('\n'))],
+      {
+        key: parts.keys.channel,
+      },
+    )
   }
 
   async close(): Promise<void> {

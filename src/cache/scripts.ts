@@ -2,6 +2,12 @@ import { defineScript } from '../core/scripts.js'
 
 type LockReply = [1, string] | [2, string, string] | [3, number]
 
+/** How a script sends its messages: from Lua, or ('reply') returned after its result for the caller to SPUBLISH. */
+export type TellMode = 'PUBLISH' | 'SPUBLISH' | 'reply'
+
+/** A script's result, then the messages it left for the caller to send (mode 'reply'). */
+export type TellReply = [result: number, ...messages: string[]]
+
 /** Typed handles on the cache's Lua scripts (src/lua/cache-*.lua). */
 export const scripts = {
   lock: defineScript<
@@ -21,14 +27,15 @@ export const scripts = {
       leaseVersion: string,
       versionTtlMs: number,
       voidMessage: string,
+      tell: TellMode,
     ],
-    number
+    TellReply
   >('cache-set'),
-  unlock: defineScript<[lock: string], [token: string, channel: string, message: string], number>('cache-unlock'),
+  unlock: defineScript<[lock: string], [token: string, channel: string, message: string, tell: TellMode], TellReply>('cache-unlock'),
   delete: defineScript<
     [entry: string, lock: string, version: string],
-    [channel: string, invalidation: string, versionTtlMs: number],
-    number
+    [channel: string, invalidation: string, versionTtlMs: number, tell: TellMode],
+    TellReply
   >('cache-delete'),
   tagAdd: defineScript<[tag: string], [ttlMs: number, entry: string], number>('cache-tag-add'),
   wbAdd: defineScript<[stream: string, latest: string], [key: string, op: 'set' | 'delete', value: string], string>('cache-wb-add'),
@@ -39,7 +46,9 @@ export const scripts = {
     [string, number]
   >('cache-wb-dead'),
   wbReplay: defineScript<[stream: string, latest: string, dead: string], [count: number], [number, number]>('cache-wb-replay'),
-  livePublish: defineScript<[meta: string], [version: number, channel: string], number>('cache-live-publish'),
+  livePublish: defineScript<[meta: string], [version: number, channel: string, publish: 'PUBLISH' | 'SPUBLISH'], number>(
+    'cache-live-publish',
+  ),
   liveRead: defineScript<
     [meta: string, data: string, lock: string],
     [localVersion: number, token: string, lockTtlMs: number],
@@ -47,7 +56,7 @@ export const scripts = {
   >('cache-live-read'),
   liveStore: defineScript<
     [meta: string, data: string, lock: string],
-    [version: number, text: string, token: string, channel: string],
+    [version: number, text: string, token: string, channel: string, publish: 'PUBLISH' | 'SPUBLISH'],
     number
   >('cache-live-store'),
 }

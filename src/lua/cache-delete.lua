@@ -8,13 +8,15 @@
   ARGV[1] channel of the cache
   ARGV[2] invalidation message ('' none)
   ARGV[3] TTL in ms of the bumped lease version (longer than any load may run)
-  Reply: 1 when the entry existed, else 0
+  ARGV[4] how the message is sent: PUBLISH, or 'reply' (returned for the caller to SPUBLISH)
+  Reply: { 1 when the entry existed, else 0; then the message to send when ARGV[4] is 'reply' }
 ]]
+--- @include "cache-tell"
 local deleted = redis.call('DEL', KEYS[1])
 redis.call('DEL', KEYS[2])
 redis.call('INCR', KEYS[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 if ARGV[2] ~= '' then
-  redis.call('PUBLISH', ARGV[1], ARGV[2])
+  cache_tell(ARGV[4], ARGV[1], ARGV[2])
 end
-return deleted
+return { deleted, unpack(told) }

@@ -7,7 +7,8 @@
   ARGV[1] version the dataset was loaded for
   ARGV[2] encoded dataset
   ARGV[3] lock token of the load
-  ARGV[4] channel of the dataset
+  ARGV[4] channel of the dataset (in the metadata's slot)
+  ARGV[5] SPUBLISH on Cluster (sharded pub/sub), else PUBLISH
   Reply: 1 when stored, 0 when a newer dataset was stored already
 ]]
 local stored = redis.call('HGET', KEYS[1], 'data')
@@ -20,5 +21,5 @@ end
 if redis.call('GET', KEYS[3]) == ARGV[3] then
   redis.call('DEL', KEYS[3])
 end
-redis.call('PUBLISH', ARGV[4], 's|' .. (redis.call('HGET', KEYS[1], 'data') or ARGV[1]))
+redis.call(ARGV[5] == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH', ARGV[4], 's|' .. (redis.call('HGET', KEYS[1], 'data') or ARGV[1]))
 return wrote

@@ -17,8 +17,11 @@
   ARGV[7] lease version of the load ('' for a plain write)
   ARGV[8] TTL in ms of a bumped lease version (longer than any load may run)
   ARGV[9] message for waiters when the lease was void and this call released the lock ('' none)
-  Reply: 1 when stored (or nothing to store and the lease held), 0 when the lease was void
+  ARGV[10] how messages are sent: PUBLISH, or 'reply' (returned for the caller to SPUBLISH)
+  Reply: { 1 when stored (or nothing to store and the lease held), 0 when the lease was void,
+           then the messages to send when ARGV[10] is 'reply' }
 ]]
+--- @include "cache-tell"
 local plain = ARGV[7] == ''
 local held = plain or (redis.call('GET', KEYS[3]) or '0') == ARGV[7]
 if held and ARGV[1] ~= '' then
@@ -35,15 +38,12 @@ if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then
   released = 1
 end
 if held and not plain and ARGV[5] ~= '' and (released == 1 or redis.call('EXISTS', KEYS[2]) == 1) then
-  redis.call('PUBLISH', ARGV[4], ARGV[5])
+  cache_tell(ARGV[10], ARGV[4], ARGV[5])
 end
 if held and ARGV[6] ~= '' then
-  redis.call('PUBLISH', ARGV[4], ARGV[6])
+  cache_tell(ARGV[10], ARGV[4], ARGV[6])
 end
 if not held and released == 1 and ARGV[9] ~= '' then
-  redis.call('PUBLISH', ARGV[4], ARGV[9])
+  cache_tell(ARGV[10], ARGV[4], ARGV[9])
 end
-if held then
-  return 1
-end
-return 0
+return { held and 1 or 0, unpack(told) }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Cache, CacheOptions } from '../../src/cache/index.js'
 import { createRedkit, type Redkit } from '../../src/index.js'
 import { errorCode, TOPOLOGIES } from '../support/expect.js'
-import { testPrefix } from '../support/redis.js'
+import { clusterUrls, closeAll, rawClient, rawCluster, standaloneUrl, testPrefix } from '../support/redis.js'
 import { eventually, sleep } from '../support/wait.js'
 
 /** A loader whose calls wait until the test lets them return: the race window, held open. */
@@ -25,7 +25,7 @@ function gated<T>(value: (call: number) => T) {
 
 const MODES = ['distributed', 'local'] as const
 
-describe.each(TOPOLOGIES)('cache coherence on %s', (_topology, options) => {
+describe.each(TOPOLOGIES)('cache coherence on %s', (topology, options) => {
   let rk: Redkit
   let other: Redkit
   let n = 0
@@ -139,5 +139,41 @@ describe.each(TOPOLOGIES)('cache coherence on %s', (_topology, options) => {
     await cache.invalidateTags(['t'])
     expect(await cache.get('k')).toBeUndefined()
     for (const victim of victims) expect(await rk.connection.send(['GET', victim], { key: victim }), victim).toBe('keep')
+  })
+
+  it('its messages are sharded on Cluster (SPUBLISH: only the channel’s shard hears them), classic PUBLISH elsewhere', async () => {
+    const cacheName = name()
+    const channel = rk.keys.key(cacheName, 'events')
+    const cache = rk.cache<string>(cacheName, { ttlMs: 60_000, stampede: 'distributed' })
+    const peer = other.cache<string>(cacheName, { ttlMs: 60_000, stampede: 'distributed' })
+    // A classic subscriber on every node, and a sharded one on the channel's shard.
+    const classic: string[] = []
+    const sharded: string[] = []
+    const nodes = await Promise.all((topology === 'cluster' ? clusterUrls() : [standaloneUrl()]).map((url) => rawClient(url)))
+    const subscribers = await Promise.all(nodes.map((node) => node.duplicate().connect()))
+    const shard = topology === 'cluster' ? await rawCluster() : undefined
+    try {
+      for (const subscriber of subscribers) await subscriber.subscribe(channel, (text) => void classic.push(text))
+      await shard?.sSubscribe(channel, (text) => void sharded.push(text))
+      // A fill a waiter in another process hears, a set's and a delete's invalidations, a failed load.
+      const loader = gated(() => 'v')
+      const first = cache.getOrLoad('k', loader.load)
+      await loader.started()
+      const waiting = peer.getOrLoad('k', async () => 'not called')
+      await sleep(50)
+      loader.release()
+      expect(await first).toBe('v')
+      expect(await waiting).toBe('v')
+      await cache.set('k', 'v2')
+      await cache.delete('k')
+      await expect(cache.getOrLoad('f', async () => Promise.reject(new Error('down')))).rejects.toThrow('down')
+      await eventually(() => (topology === 'cluster' ? sharded : classic).length >= 4, 5000, 'cache messages')
+      if (topology === 'cluster') {
+        await sleep(200)
+        expect(classic, 'a classic subscriber heard a cache message: it was broadcast').toEqual([])
+      }
+    } finally {
+      await closeAll(...subscribers, ...nodes, shard)
+    }
   })
 })
