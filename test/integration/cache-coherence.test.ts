@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Cache, CacheOptions } from '../../src/cache/index.js'
 import { createRedkit, type Redkit } from '../../src/index.js'
 import { errorCode, TOPOLOGIES } from '../support/expect.js'
-import { clusterUrls, closeAll, rawClient, rawCluster, standaloneUrl, testPrefix } from '../support/redis.js'
+import { closeAll, clusterUrls, rawClient, rawCluster, standaloneUrl, testPrefix } from '../support/redis.js'
 import { eventually, sleep } from '../support/wait.js'
 
 /** A loader whose calls wait until the test lets them return: the race window, held open. */
