@@ -13,6 +13,7 @@ export type {
   Topology,
 } from './core/connection.js'
 export type { DoctorReport, Finding, Severity } from './core/doctor.js'
+export type { DurableOptions } from './core/durability.js'
 export { type ErrorCode, ErrorCodes, isRedkitError, RedkitError, type RedkitErrorOptions } from './core/errors.js'
 export type { Subscription } from './core/subscription.js'
 export { createRedkit, Redkit, type RedkitEvents, type RedkitOptions } from './redkit.js'

@@ -60,6 +60,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #closed = false
   #everReady = false
   #pubsub: PubSub | undefined
+  #sibling: Promise<Connection> | undefined
 
   private constructor(options: ConnectionOptions, scrubber: SecretScrubber) {
     super()
@@ -379,6 +380,33 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
+   * A second connection of the same topology and options, shared by every durable writer and
+   * closed with this one: WAIT blocks the connection it runs on, so it must not be the shared one.
+   */
+  sibling(): Promise<Connection> {
+    this.#sibling ??= this.#openSibling().catch((error: unknown) => {
+      this.#sibling = undefined
+      throw error
+    })
+    return this.#sibling
+  }
+
+  async #openSibling(): Promise<Connection> {
+    if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
+    // A client the application gave is not ours to copy options from: its duplicate is, and is
+    // closed with this connection (a Connection over a given client never closes that client).
+    const duplicate = this.#options.client?.duplicate() as NodeRedisClient | undefined
+    if (duplicate) this.#dedicated.add(duplicate)
+    const sibling = await Connection.open(duplicate ? { ...this.#options, client: duplicate } : this.#options)
+    this.#dedicated.add(sibling)
+    if (this.#closed) {
+      await sibling.close({ graceMs: 0 })
+      throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
+    }
+    return sibling
+  }
+
+  /**
    * Releases the main connection (if redkit created it) and every dedicated one. Replies still in
    * flight get `graceMs` to arrive; then sockets are destroyed, so close() never hangs on a dead
    * server. Idempotent.
@@ -391,7 +419,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const clients: Array<{ close(): Promise<unknown> | unknown; destroy?(): unknown }> = [...this.#dedicated]
     this.#dedicated.clear()
     if (this.#owned) clients.push(this.#main)
-    await Promise.all(clients.map((client) => closeClient(client, graceMs)))
+    await Promise.all(clients.map((client) => (client instanceof Connection ? client.close({ graceMs }) : closeClient(client, graceMs))))
     this.emit('end')
   }
 

@@ -47,6 +47,11 @@ export const ErrorCodes = {
    * the ACL line redkit needs).
    */
   E_PERMISSION: 'E_PERMISSION',
+  /**
+   * A write made with `durable: { replicas, timeoutMs }` reached the master, but fewer replicas
+   * than asked acknowledged it in time (Redis `WAIT`): it is stored, and a failover now could lose it.
+   */
+  E_NOT_DURABLE: 'E_NOT_DURABLE',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { RedkitContext } from '../core/context.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { DurableWriter } from '../core/durability.js'
+import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
 import { Hold } from './hold.js'
 import type { LockKeys } from './keys.js'
 import { DEFAULTS, marginMs, type ResolvedLockOptions, resolveAcquire, ttlOption } from './options.js'
@@ -43,6 +44,8 @@ export class FairLock implements LockHandle {
   readonly #ctx: RedkitContext
   readonly #resource: Resource
   readonly #options: ResolvedLockOptions
+  /** Where grants are written when `durable` is set: each write is followed by WAIT. */
+  readonly #durable: DurableWriter | undefined
   readonly #lostHandlers = new Set<(error: RedkitError) => void>()
   readonly #kind: 'sharded' | 'channel'
   readonly #wakeups: Wakeups
@@ -56,6 +59,7 @@ export class FairLock implements LockHandle {
     this.#options = options
     this.#kind = ctx.topology === 'cluster' ? 'sharded' : 'channel'
     this.#wakeups = Wakeups.of(ctx)
+    this.#durable = options.durable ? new DurableWriter(ctx.connection, options.durable) : undefined
   }
 
   get token(): number | undefined {
@@ -228,7 +232,7 @@ export class FairLock implements LockHandle {
           continue
         }
         if (got.kind === 'granted') {
-          if (await this.#settle(token, got.fence, got.ttlMs, got.after, deadline, signal)) {
+          if (await this.#settle(token, got.fence, got.ttlMs, got.after, deadline, signal, true)) {
             stopped = true
             listener.stop()
             return
@@ -259,9 +263,22 @@ export class FairLock implements LockHandle {
     after: number,
     deadline: number,
     signal: AbortSignal | undefined,
+    handedOver = false,
   ): Promise<boolean> {
     const hold = this.#grant(token, fence, validForMs, after)
     if (!hold) return false
+    if (this.#durable && handedOver) {
+      // Another process's release wrote this grant; a write of ours through the durable writer,
+      // and its WAIT, covers it (replicas apply the stream in order).
+      try {
+        await extendScript.call(this.#durable, this.#resource.keys, [token, this.#options.ttlMs])
+      } catch (error) {
+        this.#hold = undefined
+        hold.end()
+        await this.#leave(token).catch(() => {})
+        throw error
+      }
+    }
     if (this.#options.watchdog || validForMs >= this.#options.ttlMs) return true
     const extended = await race(hold.extend(this.#options.ttlMs), deadline, signal)
     if (extended === true) return true
@@ -272,19 +289,25 @@ export class FairLock implements LockHandle {
 
   async #attempt(token: string, placeMs: number): Promise<Granted | Waiting> {
     const { keys, weight, capacity } = this.#resource
-    const [status, a, b] = await acquireScript.call(this.#ctx.connection, keys, [
-      token,
-      this.#options.ttlMs,
-      weight,
-      capacity,
-      placeMs,
-      this.#options.fair ? '0' : '1',
-      keys.channel,
-      this.#kind,
-      // A hold handed over lasts only a place's life until its taker renews it (a third of that
-      // in) or extends it: a waiter that died with a live place stalls the lock that long, not a TTL.
-      Math.min(this.#options.ttlMs, placeMs),
-    ])
+    const [status, a, b] = await acquireScript
+      .call(this.#durable ?? this.#ctx.connection, keys, [
+        token,
+        this.#options.ttlMs,
+        weight,
+        capacity,
+        placeMs,
+        this.#options.fair ? '0' : '1',
+        keys.channel,
+        this.#kind,
+        // A hold handed over lasts only a place's life until its taker renews it (a third of that
+        // in) or extends it: a waiter that died with a live place stalls the lock that long, not a TTL.
+        Math.min(this.#options.ttlMs, placeMs),
+      ])
+      .catch(async (error: unknown) => {
+        // Written, maybe granted, but not on enough replicas: give back whatever the script did.
+        if (isRedkitError(error, ErrorCodes.E_NOT_DURABLE)) await this.#leave(token).catch(() => {})
+        throw error
+      })
     return status === 1 ? { kind: 'granted', fence: a, ttlMs: b, after: 0 } : { kind: 'waiting', earliestMs: a }
   }
 

@@ -1,3 +1,4 @@
+import { type DurableOptions, validateDurable } from '../core/durability.js'
 import { errors } from '../core/errors.js'
 import { optionsObject, timerMs } from '../core/validate.js'
 import type { AcquireOptions, LockOptions } from './types.js'
@@ -33,6 +34,7 @@ export interface ResolvedLockOptions {
   watchdog: boolean
   fair: boolean
   pollMs: number
+  durable: DurableOptions | undefined
 }
 
 function flag(value: unknown, option: string, fallback: boolean): boolean {
@@ -48,6 +50,7 @@ export function resolveLockOptions(input: LockOptions | undefined): ResolvedLock
     watchdog: flag(options.watchdog, 'watchdog', DEFAULTS.watchdog),
     fair: flag(options.fair, 'fair', DEFAULTS.fair),
     pollMs: timerMs(options.pollMs ?? DEFAULTS.pollMs, 'pollMs'),
+    durable: validateDurable(options.durable),
   }
 }
 

@@ -1,3 +1,4 @@
+import type { DurableOptions } from '../core/durability.js'
 import type { RedkitError } from '../core/errors.js'
 
 export interface LockOptions {
@@ -18,6 +19,12 @@ export interface LockOptions {
    * @defaultValue 1_000
    */
   pollMs?: number
+  /**
+   * Acquisition resolves only once this many replicas have the hold (Redis `WAIT`), so a failover
+   * right after cannot hand the lock to a second holder; otherwise it fails with E_NOT_DURABLE and
+   * the hold is given back. Costs a round trip to the replicas per acquisition.
+   */
+  durable?: DurableOptions
 }
 
 export interface AcquireOptions {

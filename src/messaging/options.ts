@@ -1,3 +1,5 @@
+import type { DurableOptions } from '../core/durability.js'
+
 export { validateCount } from '../core/backoff.js'
 
 import { backoffDelay, validateMs } from '../core/backoff.js'
@@ -43,6 +45,12 @@ export interface QueueOptions {
   maxPayloadBytes?: number
   /** Defaults merged under each job's options. */
   defaultJobOptions?: Pick<JobOptions, 'attempts' | 'backoff' | 'priority'>
+  /**
+   * `add`/`addBulk` resolve only once this many replicas have the jobs (Redis `WAIT`), so a
+   * failover right after cannot lose them; otherwise they fail with E_NOT_DURABLE (the jobs are
+   * queued on the master). Costs a round trip to the replicas per call.
+   */
+  durable?: DurableOptions
 }
 
 export const MAX_PRIORITY = 2 ** 21

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events'
 import { validateMs } from '../core/backoff.js'
+import { DurableWriter, validateDurable } from '../core/durability.js'
 import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
+import type { ScriptConnection } from '../core/scripts.js'
 import { optionsObject } from '../core/validate.js'
 import type { MessagingContext } from './context.js'
 import { newJobId } from './ids.js'
@@ -69,6 +71,8 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
   readonly #ctx: MessagingContext
   readonly #maxPayloadBytes: number
   readonly #defaults: QueueOptions['defaultJobOptions']
+  /** Where adds are written: the shared connection, or a durable writer (each add then WAITs). */
+  readonly #writes: ScriptConnection
 
   constructor(ctx: MessagingContext, name: string, options: QueueOptions = {}) {
     super()
@@ -77,6 +81,8 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
     this.keys = queueKeys(ctx.keys, this.name)
     this.#maxPayloadBytes = validateCount(options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, 'maxPayloadBytes')
     this.#defaults = options.defaultJobOptions
+    const durable = validateDurable(options.durable)
+    this.#writes = durable ? new DurableWriter(ctx.connection, durable) : ctx.connection
   }
 
   /**
@@ -138,7 +144,7 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
     for (const job of jobs) {
       args.push(job.id, job.data, job.options, job.priority, job.dueAt, job.unique ? 1 : 0, schedule?.id ?? '', schedule?.version ?? '')
     }
-    return addScript.call(this.#ctx.connection, this.keys, [Date.now(), jobs.length, ...args])
+    return addScript.call(this.#writes, this.keys, [Date.now(), jobs.length, ...args])
   }
 
   /**

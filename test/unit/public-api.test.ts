@@ -12,6 +12,7 @@ const EXPECTED: Record<string, string[]> = {
     'Codec',
     'ConnectionOptions',
     'DoctorReport',
+    'DurableOptions',
     'ErrorCode',
     'ErrorCodes',
     'Finding',

@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
+import { createRedkit, type Redkit } from '../../src/index.js'
+import { errorCode, thrownCode } from '../support/expect.js'
+import { closeAll, type RawClient, rawClient } from '../support/redis.js'
+import { eventually } from '../support/wait.js'
+
+// `durable: { replicas, timeoutMs }` (issue 16 item 5): a queue add or a lock acquisition resolves
+// only once the replica has it, read straight from the replica; with the replica frozen (SIGSTOP),
+// it fails with E_NOT_DURABLE after timeoutMs, the lock is given back, and the shared connection's
+// other traffic is never held up by the WAIT.
+describe('durable writes (WAIT)', () => {
+  let primary: RedisProcess
+  let replica: RedisProcess
+  let onReplica: RawClient
+  let rk: Redkit
+  const durable = { replicas: 1, timeoutMs: 300 }
+  // The lock's holders hash: one field per holder, plus '_f', the last fencing token.
+  const holdersOnReplica = async (name: string) =>
+    (await onReplica.sendCommand<string[]>(['HKEYS', `dur:{lock:${name}}:holders`])).filter((field) => field !== '_f').length
+
+  beforeAll(async () => {
+    primary = await startRedisServer()
+    replica = await startRedisServer({ args: ['--replicaof', primary.host, String(primary.port)] })
+    onReplica = await rawClient(replica.url)
+    await eventually(
+      async () => /master_link_status:up/.test(await onReplica.sendCommand<string>(['INFO', 'replication'])),
+      10_000,
+      'in sync',
+    )
+    rk = await createRedkit({ url: primary.url, prefix: 'dur' })
+    rk.on('error', () => {})
+  }, 30_000)
+
+  afterAll(async () => {
+    replica?.signal('SIGCONT')
+    await rk?.close()
+    await closeAll(onReplica)
+    await Promise.all([replica?.stop(), primary?.stop()])
+  })
+
+  it('a durable add is on the replica when it resolves; a durable lock hold too', async () => {
+    const queue = rk.queue<{ n: number }>('orders', { durable })
+    for (let n = 0; n < 20; n++) {
+      await queue.add({ n })
+      // Read at once from the replica, with no wait of our own.
+      expect(await onReplica.sendCommand(['LLEN', queue.keys.ready])).toBe(n + 1)
+    }
+    const lock = rk.lock('order-7', { durable, ttlMs: 10_000 })
+    expect(await lock.tryAcquire()).toBe(true)
+    expect(await holdersOnReplica('order-7')).toBe(1)
+    await lock.release()
+  })
+
+  it('a handed-over durable lock waits for the replica too', async () => {
+    const first = rk.lock('handoff', { durable, ttlMs: 10_000 })
+    const second = rk.lock('handoff', { durable, ttlMs: 10_000 })
+    await first.acquire()
+    const waiting = second.acquire({ timeoutMs: 5000 })
+    setTimeout(() => void first.release(), 100)
+    await waiting
+    expect(second.held).toBe(true)
+    expect(await holdersOnReplica('handoff')).toBe(1)
+    await second.release()
+  })
+
+  it('with the replica frozen: E_NOT_DURABLE after timeoutMs, the job is queued on the master, the lock is given back, other traffic flows', async () => {
+    const queue = rk.queue<{ n: number }>('frozen', { durable })
+    const plain = rk.queue<{ n: number }>('frozen-plain')
+    replica.signal('SIGSTOP')
+    try {
+      const started = Date.now()
+      const adding = queue.add({ n: 1 })
+      // Meanwhile the shared connection answers at once: WAIT runs on a connection of its own.
+      const plainStarted = Date.now()
+      for (let i = 0; i < 10; i++) await plain.add({ n: i })
+      const plainMs = Date.now() - plainStarted
+      expect(await errorCode(adding)).toBe('E_NOT_DURABLE')
+      const waited = Date.now() - started
+      expect(waited).toBeGreaterThanOrEqual(durable.timeoutMs - 20)
+      expect(plainMs).toBeLessThan(durable.timeoutMs)
+      expect((await queue.counts()).waiting).toBe(1)
+
+      const lock = rk.lock('frozen-lock', { durable, ttlMs: 10_000 })
+      expect(await errorCode(lock.tryAcquire())).toBe('E_NOT_DURABLE')
+      expect(lock.held).toBe(false)
+      // Given back: another handle (not durable) gets it at once.
+      const other = rk.lock('frozen-lock', { ttlMs: 10_000 })
+      expect(await other.tryAcquire()).toBe(true)
+      await other.release()
+    } finally {
+      replica.signal('SIGCONT')
+    }
+  })
+
+  it('refuses bad durable options with E_INVALID_ARGUMENT', () => {
+    for (const bad of [
+      null,
+      1,
+      'x',
+      {},
+      { replicas: 0, timeoutMs: 10 },
+      { replicas: 1.5, timeoutMs: 10 },
+      { replicas: 1, timeoutMs: -1 },
+      { replicas: 1, timeoutMs: 2 ** 31 },
+    ]) {
+      expect(thrownCode(() => rk.queue('q', { durable: bad as never }))).toBe('E_INVALID_ARGUMENT')
+      expect(thrownCode(() => rk.lock('l', { durable: bad as never }))).toBe('E_INVALID_ARGUMENT')
+    }
+  })
+})
