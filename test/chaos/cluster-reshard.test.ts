@@ -145,4 +145,42 @@ describe('Cluster: resharding under load', () => {
       await Promise.all([src.close(), dst.close()])
     }
   }, 60_000)
+
+  it('a lock released while its slot migrates is released (ASK and TRYAGAIN followed), and the next waiter gets it', async () => {
+    const holder = rk.lock('moving', { ttlMs: 30_000 })
+    await holder.acquire()
+    // A waiter, so the lock's queue keys exist too and a partial move splits them.
+    const waiter = rk.lock('moving', { ttlMs: 30_000 })
+    const waiting = waiter.acquire({ timeoutMs: 20_000 })
+    await sleep(200)
+    const slot = hashSlot('{lock:moving}')
+    const owners = await rk.connection.send<Array<[number, number, [string, number, string]]>>(['CLUSTER', 'SLOTS'], { key: '{lock:moving}' })
+    const sourcePort = Number(owners.find(([lo, hi]) => slot >= lo && slot <= hi)?.[2][1])
+    const source = nodes.find((n) => n.port === sourcePort) as RedisProcess
+    const target = nodes.find((n) => n !== source) as RedisProcess
+    const [src, dst] = [await rawClient(source.url), await rawClient(target.url)]
+    const [srcId, dstId] = [await nodeId(source), await nodeId(target)]
+    try {
+      await dst.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', srcId])
+      await src.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dstId])
+      const keys = await src.sendCommand<string[]>(['CLUSTER', 'GETKEYSINSLOT', String(slot), '100'])
+      expect(keys.length).toBeGreaterThan(1)
+      // Move one key: the release script's keys are now split between the nodes (TRYAGAIN).
+      await src.sendCommand(['MIGRATE', target.host, String(target.port), '', '0', '5000', 'KEYS', keys[0] as string])
+      const releasing = holder.release()
+      await sleep(300)
+      await src.sendCommand(['MIGRATE', target.host, String(target.port), '', '0', '5000', 'KEYS', ...keys.slice(1)])
+      for (const node of nodes) {
+        const client = await rawClient(node.url)
+        await client.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'NODE', dstId]).catch(() => {})
+        await client.close()
+      }
+      expect(await releasing).toBe(true)
+      await waiting
+      expect(waiter.held).toBe(true)
+      expect(await waiter.release()).toBe(true)
+    } finally {
+      await Promise.all([src.close(), dst.close()])
+    }
+  }, 60_000)
 })
