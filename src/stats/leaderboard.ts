@@ -6,12 +6,24 @@ import { type LeaderboardKeys, leaderboardKeys } from './keys.js'
 import { type ResolvedLeaderboardOptions, resolveLeaderboard } from './options.js'
 import { scripts } from './scripts.js'
 import { clockFor, type NowSource } from './server-clock.js'
+import { TickBatcher } from './tick-batcher.js'
 import type { LeaderboardEntry, LeaderboardOptions } from './types.js'
 import { SEQ_DIGITS } from './wire.js'
 
 const MAX_SCORE = Number.MAX_SAFE_INTEGER
 /** Most entries one read returns. */
 const MAX_READ = 10_000
+
+interface Update {
+  member: string
+  value: number
+  mode: 'set' | 'incr'
+}
+
+interface Period {
+  keys: LeaderboardKeys
+  expireAt: number
+}
 
 export interface LeaderboardReadOptions {
   /** A time inside the period to read (daily and weekly boards). @defaultValue now (server time) */
@@ -22,19 +34,25 @@ export interface LeaderboardReadOptions {
  * A leaderboard in a sorted set: integer scores, 1-based ranks, ties broken by who reached the
  * score first, optionally capped to the best `maxSize`, optionally a fresh board every day or
  * week in a time zone (past boards expire `keepPastMs` after their period ends). Every write
- * is one script call that also returns the new rank.
+ * is one round trip that also returns the new rank; the writes to one board made in the same tick
+ * share one script call.
  */
 export class Leaderboard {
   readonly name: string
   readonly #rk: RedkitContext
   readonly #options: ResolvedLeaderboardOptions
   readonly #clock: NowSource
+  readonly #all: Period
+  readonly #writes = new TickBatcher<string, Update & { period: Period }, { score: number; rank: number }>((_board, batch) =>
+    this.#write(batch),
+  )
 
   constructor(rk: RedkitContext, name: string, options?: LeaderboardOptions) {
     this.name = statsName(name, 'leaderboard name')
     this.#options = resolveLeaderboard(options)
     this.#rk = rk
     this.#clock = clockFor(rk.connection, this.#options.clock)
+    this.#all = { keys: leaderboardKeys(rk.keys, this.name, 'all'), expireAt: 0 }
   }
 
   /** Sets a member's score (a non-negative safe integer). @returns its score and rank (rank 0: it did not make the maxSize cut) */
@@ -97,11 +115,26 @@ export class Leaderboard {
 
   async #update(name: string, value: number, mode: 'set' | 'incr'): Promise<{ score: number; rank: number }> {
     const m = member(name, 'leaderboard member')
-    const at = instant(await this.#clock.now(), 'clock.now()')
-    const { keys, expireAt } = this.#period(at)
+    const period = this.#options.period === 'none' ? this.#all : this.#period(instant(await this.#clock.now(), 'clock.now()'))
+    return this.#writes.run(period.keys.board, { member: m, value, mode, period })
+  }
+
+  async #write(batch: ReadonlyArray<Update & { period: Period }>): Promise<Array<{ score: number; rank: number } | RedkitError>> {
+    const { keys, expireAt } = (batch[0] as Update & { period: Period }).period
     const { order, maxSize } = this.#options
-    const [score, rank] = await scripts.leaderboardUpdate.call(this.#rk.connection, keys, [m, value, mode, order, maxSize ?? 0, expireAt])
-    return { score: Number(score), rank }
+    const args: Array<string | number> = [order, maxSize ?? 0, expireAt]
+    for (const u of batch) args.push(u.member, u.value, u.mode)
+    const reply = await scripts.leaderboardUpdate.call(this.#rk.connection, keys, args)
+    return batch.map((u, i) => {
+      const score = reply[2 * i]
+      const rank = reply[2 * i + 1]
+      if (score === '!range')
+        return new RedkitError(
+          ErrorCodes.E_INVALID_ARGUMENT,
+          `leaderboard ${this.name}: the score of ${u.member} would leave 0..2^53-1 (${u.mode} ${u.value})`,
+        )
+      return { score: Number(score), rank: Number(rank) }
+    })
   }
 
   async #range(first: number, last: number, options: LeaderboardReadOptions | undefined): Promise<LeaderboardEntry[]> {
@@ -128,9 +161,9 @@ export class Leaderboard {
     return this.#period(instant(at === undefined ? await this.#clock.now() : at, 'at')).keys
   }
 
-  #period(at: number): { keys: LeaderboardKeys; expireAt: number } {
+  #period(at: number): Period {
     const { period, timeZone, keepPastMs } = this.#options
-    if (period === 'none') return { keys: leaderboardKeys(this.#rk.keys, this.name, 'all'), expireAt: 0 }
+    if (period === 'none') return this.#all
     const bucket = calendarBucket(at, period === 'daily' ? 'day' : 'week', timeZone)
     // Named after the local date it starts on (as the clocks show it, also when DST skips midnight).
     const label = `${period === 'daily' ? 'd' : 'w'}${isoDate(bucket.wallStart)}`

@@ -11,11 +11,8 @@ export const scripts = {
     'token-bucket': defineScript('ratelimit-gcra') as RateLimitScript,
     'fixed-window': defineScript('ratelimit-fixed') as RateLimitScript,
   },
-  leaderboardUpdate: defineKeyedScript<
-    LeaderboardKeys,
-    [member: string, value: number, mode: 'set' | 'incr', order: string, maxSize: number, expireAt: number],
-    [score: string, rank: number]
-  >('leaderboard-update'),
+  /** ARGV: order, maxSize, expireAt, then (member, value, mode) per update; flat score, rank per update (score '!range': refused). */
+  leaderboardUpdate: defineKeyedScript<LeaderboardKeys, Array<string | number>, Array<string | number>>('leaderboard-update'),
   leaderboardRead: defineKeyedScript<
     Pick<LeaderboardKeys, 'board' | 'index'>,
     [mode: 'range' | 'rank' | 'around', order: string, a: string | number, b: number],

@@ -165,4 +165,51 @@ describe.each(TOPOLOGIES)('leaderboard on %s', (_name, options) => {
     expect(await errorCode(lb.incr('ann'))).toBe('E_DECODE')
     expect(await errorCode(lb.rank('ann'))).toBe('E_DECODE')
   })
+
+  it('writes of one tick share one script call; each caller gets its own score and rank, in call order, and only a bad one fails', async () => {
+    const lb = rk.leaderboard('batched')
+    const send = rk.connection.send.bind(rk.connection)
+    let calls = 0
+    rk.connection.send = ((...args: Parameters<typeof send>) => {
+      calls++
+      return send(...args)
+    }) as typeof send
+    let results: Array<PromiseSettledResult<{ score: number; rank: number }>>
+    try {
+      results = await Promise.allSettled([
+        lb.incr('ann', 5),
+        lb.incr('ben', 5),
+        lb.incr('ann', 1),
+        lb.incr('cid', -1), // would go below 0: refused alone
+        lb.add('ben', 9),
+        lb.incr('ann', 0),
+      ])
+    } finally {
+      rk.connection.send = send
+    }
+    expect(calls).toBe(1)
+    const values = results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as { code: string }).code))
+    expect(values).toEqual([
+      { score: 5, rank: 1 },
+      { score: 5, rank: 2 }, // reached 5 after ann
+      { score: 6, rank: 1 },
+      'E_INVALID_ARGUMENT',
+      { score: 9, rank: 1 },
+      { score: 6, rank: 2 },
+    ])
+    expect(await lb.rank('cid')).toBeUndefined()
+    expect((await lb.top(5)).map((e) => [e.member, e.score])).toEqual([
+      ['ben', 9],
+      ['ann', 6],
+    ])
+    // A member whose index entry is planted fails alone; the others of its tick are applied once.
+    const index = `${prefix}:{batched}:lb:all:index`
+    await rk.connection.send(['HSET', index, 'bad', 'planted'], { key: index })
+    const mixed = await Promise.allSettled([lb.incr('ann', 1), lb.incr('bad', 1), lb.incr('ben', 1)])
+    expect(mixed.map((r) => (r.status === 'fulfilled' ? r.value.score : (r.reason as { code: string }).code))).toEqual([7, 'E_DECODE', 10])
+    expect((await lb.top(5)).map((e) => [e.member, e.score])).toEqual([
+      ['ben', 10],
+      ['ann', 7],
+    ])
+  })
 })

@@ -2,19 +2,10 @@ import type { Connection } from '../../core/connection.js'
 import { ErrorCodes, RedkitError } from '../../core/errors.js'
 import { hashSlot } from '../../core/keys.js'
 import type { Script } from '../../core/scripts.js'
+import { TickBatcher } from '../tick-batcher.js'
 
 /** One decision's reply: allowed, remaining, resetMs, retryAfterMs, retryOneMs, server time. */
 export type Decision = [allowed: number, remaining: number, resetMs: number, retryAfterMs: number, retryOneMs: number, now: number]
-
-interface Pending {
-  key: string
-  cost: number
-  resolve(decision: Decision): void
-  reject(error: unknown): void
-}
-
-/** Most decisions in one script call. */
-const MAX_BATCH = 200
 
 /**
  * Groups the decisions asked for in the same tick into one script call (per Cluster slot): each
@@ -25,10 +16,10 @@ const MAX_BATCH = 200
  * one, so only the bad key's caller sees the error.
  */
 export class DecisionBatcher {
-  readonly #queues = new Map<number, Pending[]>()
   readonly #connection: Connection
   readonly #script: Script<readonly string[], readonly number[], number[]>
   readonly #head: readonly number[]
+  readonly #batcher = new TickBatcher<number, { key: string; cost: number }, Decision>((_slot, batch) => this.#send(batch))
 
   constructor(connection: Connection, script: Script<readonly string[], readonly number[], number[]>, head: readonly number[]) {
     this.#connection = connection
@@ -37,36 +28,10 @@ export class DecisionBatcher {
   }
 
   decide(key: string, cost: number): Promise<Decision> {
-    const group = this.#connection.topology === 'cluster' ? hashSlot(key) : 0
-    return new Promise<Decision>((resolve, reject) => {
-      let queue = this.#queues.get(group)
-      if (!queue) {
-        queue = []
-        this.#queues.set(group, queue)
-        // A microtask runs after the callers already resumed in this tick asked for their decisions.
-        queueMicrotask(() => this.#flush(group))
-      }
-      queue.push({ key, cost, resolve, reject })
-      if (queue.length >= MAX_BATCH) this.#flush(group)
-    })
+    return this.#batcher.run(this.#connection.topology === 'cluster' ? hashSlot(key) : 0, { key, cost })
   }
 
-  #flush(group: number): void {
-    const batch = this.#queues.get(group)
-    if (!batch) return
-    this.#queues.delete(group)
-    this.#send(batch).then(
-      (decisions) => {
-        for (let i = 0; i < batch.length; i++) batch[i]?.resolve(decisions[i] as Decision)
-      },
-      (error: unknown) => {
-        if (batch.length === 1) return batch[0]?.reject(error)
-        for (const pending of batch) this.#send([pending]).then(([decision]) => pending.resolve(decision as Decision), pending.reject)
-      },
-    )
-  }
-
-  async #send(batch: readonly Pending[]): Promise<Decision[]> {
+  async #send(batch: ReadonlyArray<{ key: string; cost: number }>): Promise<Decision[]> {
     const reply = await this.#script.run(
       this.#connection,
       batch.map((p) => p.key),

@@ -1,0 +1,65 @@
+/** Most items in one script call, by default. */
+const MAX_BATCH = 200
+
+interface Pending<Item, Result> {
+  item: Item
+  resolve(result: Result): void
+  reject(error: unknown): void
+}
+
+/**
+ * Groups the calls made in the same tick into one script call per group (a Cluster slot, a
+ * board): each caller still waits for one round trip, but the server dispatches a script once per
+ * batch instead of once per call, and the client encodes one command. `send` answers one result
+ * per item, or an Error for an item it refused alone. If a whole batch fails (one key holding data
+ * redkit did not write), its items are sent again one by one, so only the bad item's caller sees
+ * the error; `send` must therefore check everything before its first write.
+ */
+export class TickBatcher<Group, Item, Result> {
+  readonly #queues = new Map<Group, Array<Pending<Item, Result>>>()
+  readonly #send: (group: Group, items: readonly Item[]) => Promise<ReadonlyArray<Result | Error>>
+  readonly #maxBatch: number
+
+  constructor(send: (group: Group, items: readonly Item[]) => Promise<ReadonlyArray<Result | Error>>, maxBatch = MAX_BATCH) {
+    this.#send = send
+    this.#maxBatch = maxBatch
+  }
+
+  run(group: Group, item: Item): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
+      let queue = this.#queues.get(group)
+      if (!queue) {
+        queue = []
+        this.#queues.set(group, queue)
+        // A microtask runs after the callers already resumed in this tick made their calls.
+        queueMicrotask(() => this.#flush(group))
+      }
+      queue.push({ item, resolve, reject })
+      if (queue.length >= this.#maxBatch) this.#flush(group)
+    })
+  }
+
+  #flush(group: Group): void {
+    const batch = this.#queues.get(group)
+    if (!batch) return
+    this.#queues.delete(group)
+    this.#deliver(group, batch).catch((error: unknown) => {
+      if (batch.length === 1) return batch[0]?.reject(error)
+      for (const pending of batch) this.#deliver(group, [pending]).catch(pending.reject)
+    })
+  }
+
+  async #deliver(group: Group, batch: ReadonlyArray<Pending<Item, Result>>): Promise<void> {
+    const results = await this.#send(
+      group,
+      batch.map((p) => p.item),
+    )
+    if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} got ${results.length} results`)
+    for (let i = 0; i < batch.length; i++) {
+      const result = results[i] as Result | Error
+      const pending = batch[i] as Pending<Item, Result>
+      if (result instanceof Error) pending.reject(result)
+      else pending.resolve(result)
+    }
+  }
+}
