@@ -110,12 +110,33 @@ export function resolveSlidingWindow(options: SlidingWindowOptions): Required<Sl
   const o = optionsObject(options, 'slidingWindow options')
   if (o.windowMs === undefined) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'slidingWindow needs { windowMs }')
   const windowMs = duration(o.windowMs, 'windowMs')
-  const precisionMs = duration(o.precisionMs ?? Math.max(1, Math.floor(windowMs / DEFAULTS.slidingWindow.buckets)), 'precisionMs')
+  const precisionMs = o.precisionMs === undefined ? defaultPrecision(windowMs) : duration(o.precisionMs, 'precisionMs')
   const buckets = windowMs / precisionMs
   if (!Number.isInteger(buckets) || buckets > DEFAULTS.slidingWindow.maxBuckets)
     throw new RedkitError(
       ErrorCodes.E_INVALID_ARGUMENT,
-      `windowMs (${windowMs}) must be a multiple of precisionMs (${precisionMs}), with at most ${DEFAULTS.slidingWindow.maxBuckets} buckets`,
+      o.precisionMs === undefined
+        ? `windowMs (${windowMs}) has no divisor that makes 60 to ${DEFAULTS.slidingWindow.maxBuckets} buckets: pass precisionMs (a divisor of windowMs)`
+        : `windowMs (${windowMs}) must be a multiple of precisionMs (${precisionMs}), with at most ${DEFAULTS.slidingWindow.maxBuckets} buckets`,
     )
   return { windowMs, precisionMs, buckets }
+}
+
+/**
+ * The default bucket size of a sliding window: the largest divisor of windowMs that makes at least
+ * 60 buckets (1 ms for windows shorter than 60 ms), so that common windows work without a
+ * precision: 1000 ms gets 10 ms buckets (100), 5000 ms 50 ms (100), 10,000 ms 125 ms (80),
+ * 60,000 ms 1000 ms (60). A windowMs with no such divisor (a prime: 7919 ms) would need 1 ms
+ * buckets, more than 10,000 past 10 s: pass precisionMs then (the error says so).
+ */
+export function defaultPrecision(windowMs: number): number {
+  const most = Math.max(1, Math.floor(windowMs / DEFAULTS.slidingWindow.buckets))
+  let best = 1
+  for (let d = 1; d * d <= windowMs; d++) {
+    if (windowMs % d !== 0) continue
+    if (d <= most && d > best) best = d
+    const pair = windowMs / d
+    if (pair <= most && pair > best) best = pair
+  }
+  return best
 }

@@ -21,6 +21,8 @@ export const scripts = {
   timeseriesIncr: defineKeyedScript<TimeseriesKeys, [n: number, minute: number, hour: number, day: number, month: number], string[]>(
     'timeseries-incr',
   ),
+  /** KEYS: the temporary merge key, then the buckets of this step; ARGV: its TTL in ms. */
+  uniqueMerge: defineScript('unique-merge') as Script<readonly string[], readonly [ttlMs: number], number>,
   uniqueAdd: defineKeyedScript<{ hll: string }, [expireAt: number, ...members: string[]], number>('unique-add'),
   windowIncr: defineKeyedScript<{ window: string }, [n: number, precisionMs: number, buckets: number], string>('window-incr'),
   bloomInit: defineKeyedScript<

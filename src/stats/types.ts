@@ -112,7 +112,10 @@ export interface UniqueOptions {
 export interface SlidingWindowOptions {
   /** Length of the window in ms. */
   windowMs: number
-  /** Bucket size in ms; windowMs must be a multiple, with at most 10,000 buckets. @defaultValue windowMs / 60 */
+  /**
+   * Bucket size in ms; windowMs must be a multiple, with at most 10,000 buckets.
+   * @defaultValue the largest divisor of windowMs that makes at least 60 buckets (1000 ms: 10 ms; 60,000 ms: 1000 ms)
+   */
   precisionMs?: number
 }
 

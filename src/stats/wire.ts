@@ -10,6 +10,8 @@ export const PARTS = {
   timeseries: 'ts',
   /** Unique-count HyperLogLogs: `hll:<bucket start ms>`. */
   unique: 'hll',
+  /** A count's temporary merge of many buckets: `hll-merge:<uuid>`, deleted after the count, expiring within a minute otherwise. */
+  uniqueMerge: 'hll-merge',
   /** Sliding window counter: a hash of `index mod buckets` -> `<index>:<count>`. */
   slidingWindow: 'sw',
   /** Bloom filter: bitmap and recorded size (Lua backend), or the server's filter (BF.*). */
