@@ -154,7 +154,9 @@ describe('Cluster: resharding under load', () => {
     const waiting = waiter.acquire({ timeoutMs: 20_000 })
     await sleep(200)
     const slot = hashSlot('{lock:moving}')
-    const owners = await rk.connection.send<Array<[number, number, [string, number, string]]>>(['CLUSTER', 'SLOTS'], { key: '{lock:moving}' })
+    const owners = await rk.connection.send<Array<[number, number, [string, number, string]]>>(['CLUSTER', 'SLOTS'], {
+      key: '{lock:moving}',
+    })
     const sourcePort = Number(owners.find(([lo, hi]) => slot >= lo && slot <= hi)?.[2][1])
     const source = nodes.find((n) => n.port === sourcePort) as RedisProcess
     const target = nodes.find((n) => n !== source) as RedisProcess
