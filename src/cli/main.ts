@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { type CommandSpec, helpOf, parseCommand } from './args.js'
 import { aclCommand } from './commands/acl.js'
+import { demoCommand } from './commands/demo.js'
 import { doctorCommand } from './commands/doctor.js'
 import { queueCommand } from './commands/queue.js'
 import { serveCommand } from './commands/serve.js'
@@ -12,7 +13,7 @@ import { exit, fail } from './output.js'
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
 // One file per command in ./commands/.
-const commands = [serveCommand, doctorCommand, aclCommand, queueCommand, watchCommand] as unknown as Array<CommandSpec<never>>
+const commands = [serveCommand, demoCommand, doctorCommand, aclCommand, queueCommand, watchCommand] as unknown as Array<CommandSpec<never>>
 
 function overview(): string {
   return [

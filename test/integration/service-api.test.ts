@@ -1,10 +1,12 @@
+import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp, type DemoDatabase, openDatabase, Scenarios } from '../../packages/server/src/index.js'
+import { buildApp, type DemoDatabase, LoadGenerator, openDatabase, Scenarios } from '../../packages/server/src/index.js'
 import { createRedkit, type Redkit } from '../../src/redkit.js'
 import { standaloneUrl, testPrefix } from '../support/redis.js'
 import { eventually, sleep } from '../support/wait.js'
@@ -391,6 +393,91 @@ describe('service REST API', () => {
       expectError(await inject('GET', '/api/sessions', undefined, { authorization: 'Bearer not-a-real-token' }), 401, 'E_UNAUTHORIZED')
       expectError(await inject('DELETE', '/api/sessions', undefined, { authorization: 'Basic abc' }), 401, 'E_UNAUTHORIZED')
       expectError(await inject('POST', '/api/sessions', { user: 'dana' }), 400, 'E_VALIDATION', /device/)
+    })
+  })
+
+  describe('/metrics', () => {
+    it('exports the scenarios: cache, queue, expiry lateness, presence, stock, sessions, rate limit', async () => {
+      await inject('GET', '/api/users/20')
+      await inject('GET', '/api/users/20')
+      const text = (await inject('GET', '/metrics')).body
+      const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1])
+      expect(value(/^redkit_cache_requests_total\{cache="users",result="hit",layer="(?:near|redis)"\} (\d+)$/m)).toBeGreaterThan(0)
+      expect(value(/^redkit_cache_requests_total\{cache="users",result="miss",layer="redis"\} (\d+)$/m)).toBeGreaterThan(0)
+      expect(value(/^redkit_cache_loads_total\{cache="users",outcome="ok"\} (\d+)$/m)).toBeGreaterThan(0)
+      const ratio = value(/^redkit_cache_hit_ratio\{cache="users"\} ([\d.]+)$/m)
+      expect(ratio).toBeGreaterThan(0)
+      expect(ratio).toBeLessThanOrEqual(1)
+      const counts = (await inject('GET', '/api/queues')).json().counts
+      expect(value(/^redkit_queue_jobs\{queue="jobs",state="dead"\} (\d+)$/m)).toBe(counts.dead)
+      expect(value(/^redkit_queue_jobs\{queue="jobs",state="completed"\} (\d+)$/m)).toBe(counts.completed)
+      expect(value(/^redkit_queue_jobs_processed_total\{queue="jobs",outcome="dead"\} (\d+)$/m)).toBeGreaterThanOrEqual(2)
+      expect(value(/^redkit_queue_jobs_processed_total\{queue="jobs",outcome="completed"\} (\d+)$/m)).toBeGreaterThanOrEqual(2)
+      expect(value(/^redkit_expiry_lateness_seconds_count\{mode="reliable"\} (\d+)$/m)).toBeGreaterThan(0)
+      expect(text).toMatch(/^redkit_presence_online\{presence="devices"\} \d+$/m)
+      expect(value(/^redkit_inventory_available\{inventory="shop",product="monitor"\} (\d+)$/m)).toBe(8)
+      expect(value(/^redkit_session_events_total\{event="login"\} (\d+)$/m)).toBe(3)
+      expect(value(/^redkit_session_events_total\{event="logout"\} (\d+)$/m)).toBe(3)
+      expect(value(/^redkit_rate_limit_decisions_total\{limiter="api",decision="denied"\} (\d+)$/m)).toBeGreaterThanOrEqual(1)
+      expect(value(/^redkit_rate_limit_decisions_total\{limiter="api",decision="allowed"\} (\d+)$/m)).toBeGreaterThanOrEqual(RATE_LIMIT)
+    })
+  })
+
+  describe('load generator (redkit demo --load)', () => {
+    it('drives every scenario with no server error and no failed request', async () => {
+      const load = new LoadGenerator({ baseUrl: base, rate: 200 })
+      load.start()
+      await eventually(() => Object.keys(load.stats.byScenario).length >= 9, 15_000, 'every scenario loaded')
+      await load.stop()
+      expect(load.stats.errors).toBe(0)
+      expect(load.stats.byStatus['5xx']).toBeUndefined()
+      expect(load.stats.byStatus['2xx']).toBeGreaterThan(0)
+      expect(load.progress()).toMatch(/^load: \d+ requests in \d+ s \([\d.]+\/s of 200\/s\), 2xx \d+/)
+      expect(() => new LoadGenerator({ baseUrl: base, rate: 0 })).toThrow(/--rate/)
+    })
+
+    it('`redkit demo --load --rate N --duration S --url URL` prints progress and a summary, then exits 0', async () => {
+      const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(
+          process.execPath,
+          ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--load', '--rate', '30', '--duration', '2', '--url', base],
+          {
+            cwd: fileURLToPath(new URL('../../', import.meta.url)),
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        )
+        let stdout = ''
+        let stderr = ''
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk
+        })
+        child.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk
+        })
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL')
+          reject(new Error(`demo did not finish\n${stdout}\n${stderr}`))
+        }, 30_000)
+        child.once('close', (code) => {
+          clearTimeout(timer)
+          resolve({ code, stdout, stderr })
+        })
+      })
+      expect(result.stderr).toBe('')
+      expect(result.code).toBe(0)
+      expect(result.stdout).toContain(`load: 30 requests/s on every scenario of ${base} for 2 s`)
+      expect(result.stdout).toMatch(/^load: \d+ requests in 2 s/m)
+      expect(result.stdout).toMatch(/^load: by scenario .*users \d+/m)
+    })
+
+    it('restock adds units; bad units are 400', async () => {
+      const before = (await inject('GET', '/api/inventory')).json().products.find((p: { id: string }) => p.id === 'headset').available
+      expect((await inject('POST', '/api/inventory/headset/restock', { units: 5 })).json()).toEqual({
+        product: 'headset',
+        available: before + 5,
+      })
+      expectError(await inject('POST', '/api/inventory/headset/restock', { units: 0 }), 400, 'E_VALIDATION')
+      expectError(await inject('POST', '/api/inventory/nothing/restock', { units: 1 }), 404, 'E_NOT_FOUND')
     })
   })
 

@@ -14,6 +14,7 @@ import { createServiceMetrics, type ServiceMetrics } from './metrics.js'
 import { RedisProbe } from './probe.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoutes } from './routes/metrics.js'
+import { registerScenarioMetrics } from './scenario-metrics.js'
 import type { Scenarios } from './scenarios.js'
 
 declare module 'fastify' {
@@ -79,7 +80,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const streams = new SseStreams()
     // SSE streams never finish by themselves: end them first, or close() would wait for them.
     app.addHook('preClose', async () => streams.closeAll())
-    app.addHook('onClose', async () => scenarios.close())
+    const detachMetrics = registerScenarioMetrics(metrics.registry, scenarios)
+    app.addHook('onClose', async () => {
+      detachMetrics()
+      await scenarios.close()
+    })
     await app.register(deviceRoutes(scenarios))
     await app.register(inventoryRoutes(scenarios))
     await app.register(jobRoutes(scenarios))

@@ -12,6 +12,7 @@ export {
   type User,
   type UserPatch,
 } from './db.js'
+export { type DemoFlags, runDemo } from './demo.js'
 export {
   DEFAULT_LOCAL_REDIS_PORT,
   defaultLocalRedisPort,
@@ -23,10 +24,12 @@ export {
   resolveRedis,
 } from './embedded-redis.js'
 export { EventHub, type HubEvent, percentile, Ring } from './hub.js'
+export { LoadGenerator, type LoadOptions, type LoadStats } from './load.js'
 export { createServiceMetrics, METRIC_NAMES, type ServiceMetrics, type ServiceMetricsOptions } from './metrics.js'
 export { type ProbeResult, RedisProbe, type RedisProbeOptions } from './probe.js'
 export { type HealthOk, type HealthUnavailable, healthRoutes } from './routes/health.js'
 export { metricsRoutes } from './routes/metrics.js'
+export { registerScenarioMetrics, SCENARIO_METRIC_NAMES } from './scenario-metrics.js'
 export { type DemoJobData, type OfflineDevice, QUEUE_NAME, type ScenarioOptions, Scenarios, userKey } from './scenarios.js'
 export {
   type RunningService,

@@ -17,7 +17,7 @@ interface ServerPackage {
 
 const SERVER_PACKAGE = '@redkit/server'
 
-async function loadServer(): Promise<ServerPackage> {
+export async function loadServer(): Promise<ServerPackage> {
   try {
     // A variable specifier: the library does not depend on the service, it only uses it when present.
     const specifier: string = SERVER_PACKAGE

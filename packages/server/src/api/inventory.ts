@@ -38,6 +38,28 @@ export function inventoryRoutes(scenarios: Scenarios): FastifyPluginAsync {
       },
     )
 
+    app.post<{ Params: { product: string }; Body: { units: number } }>(
+      '/api/inventory/:product/restock',
+      {
+        schema: {
+          params: idParams('product'),
+          body: {
+            type: 'object',
+            required: ['units'],
+            additionalProperties: false,
+            properties: { units: { type: 'integer', minimum: 1, maximum: 10_000 } },
+          },
+        },
+      },
+      async (request, reply) => {
+        const { product } = request.params
+        if (!known(product)) return reply.code(404).send(apiError('E_NOT_FOUND', `no product '${product}'`))
+        const available = await scenarios.inventory.addStock(product, request.body.units)
+        scenarios.hub.publish('inventory', { product, restocked: request.body.units })
+        return { product, available }
+      },
+    )
+
     for (const op of ['confirm', 'cancel'] as const) {
       app.post<{ Params: { product: string }; Body: { id: string } }>(
         `/api/inventory/:product/${op}`,

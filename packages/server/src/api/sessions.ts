@@ -63,6 +63,7 @@ export function sessionRoutes(scenarios: Scenarios): FastifyPluginAsync {
       const me = await current(request)
       if (!me) return reply.code(401).send(unauthorized)
       await sessions.destroy(me.token)
+      scenarios.hub.publish('session', { user: me.session.userId, ended: 1 })
       return { ended: 1 }
     })
 
@@ -70,7 +71,7 @@ export function sessionRoutes(scenarios: Scenarios): FastifyPluginAsync {
       const me = await current(request)
       if (!me) return reply.code(401).send(unauthorized)
       const ended = await sessions.destroyAllForUser(me.session.userId as string)
-      scenarios.hub.publish('session', { user: me.session.userId, logoutEverywhere: ended })
+      scenarios.hub.publish('session', { user: me.session.userId, ended, everywhere: true })
       return { ended }
     })
   }
