@@ -24,7 +24,7 @@ export function registerScenarioMetrics(registry: Registry, scenarios: Scenarios
   const registers = [registry]
   const cache = scenarios.users
   const seen = { hits: 0, nearHits: 0, misses: 0, loads: 0, loadErrors: 0 }
-  const cacheRequests = new Counter({
+  new Counter({
     name: SCENARIO_METRIC_NAMES.cacheRequests,
     help: 'Cache lookups by result: hit (near: in-process tier, redis) or miss.',
     labelNames: ['cache', 'result', 'layer'],
@@ -39,7 +39,7 @@ export function registerScenarioMetrics(registry: Registry, scenarios: Scenarios
       Object.assign(seen, { hits: stats.hits, nearHits: stats.nearHits, misses: stats.misses })
     },
   })
-  const cacheLoads = new Counter({
+  new Counter({
     name: SCENARIO_METRIC_NAMES.cacheLoads,
     help: 'Loader calls (database reads) by outcome.',
     labelNames: ['cache', 'outcome'],
