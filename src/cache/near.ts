@@ -214,7 +214,13 @@ export class NearCache extends Component {
       this.#trackers.delete(address)
       void Promise.resolve(tracker.client?.close()).catch(() => {})
     }
-    await Promise.all(masters.filter((m) => !this.#trackers.has(m.address)).map((m) => this.#track(m)))
+    const fresh = masters.filter((m) => !this.#trackers.has(m.address))
+    // #track records each new master at once (not ready): a master the client has just learnt of
+    // (slots moved to it) stops the near cache serving, and flushes it, before its tracking is set
+    // up; writes made there meanwhile were heard by no one.
+    const tracking = Promise.all(fresh.map((m) => this.#track(m)))
+    if (fresh.length > 0) this.#recompute('reconnect')
+    await tracking
     this.#recompute('reconnect')
   }
 

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { FallbackEvent } from '../../src/cache/index.js'
+import { scripts } from '../../src/cache/scripts.js'
 import { createRedkit, type Redkit, type RedkitError } from '../../src/index.js'
 import { startChaosProxy } from '../support/chaos-proxy.js'
 import { startChild, stopChild } from '../support/child.js'
@@ -75,6 +76,50 @@ describe('cache with Redis unreachable', () => {
     await eventually(async () => (await cache.getOrLoad('k', () => 0)) === 1 && cache.nearSize === 1, 2000, 'near refilled')
     await rk.close()
     await proxy.close()
+  }, 30_000)
+
+  it('an invalidation that arrives before the lock script’s reply keeps that reply out of the near cache', async () => {
+    // The waiter's connections (commands, pub/sub, tracking) go through a proxy; the loader's and
+    // the writer's do not. With the proxy slow, the waiter's lock script runs on the server and its
+    // reply (the loaded value) is held back; a write made then is pushed to the tracking connection
+    // with the proxy fast again, so its invalidation overtakes the reply.
+    const target = new URL(standaloneUrl())
+    const proxy = await startChaosProxy({ host: target.hostname, port: Number(target.port) })
+    const prefix = testPrefix()
+    const waiterRk = await createRedkit({ url: proxy.url, prefix, connectTimeoutMs: 5000 })
+    const loaderRk = await createRedkit({ url: standaloneUrl(), prefix })
+    const writer = await rawClient()
+    const monitor = await rawClient()
+    try {
+      const waiter = waiterRk.cache<string>('epoch', { ttlMs: 60_000, near: { maxEntries: 10 }, stampede: 'distributed' })
+      const loader = loaderRk.cache<string>('epoch', { ttlMs: 60_000, stampede: 'distributed' })
+      await eventually(() => waiter.nearReady, 5000, 'near ready')
+      let release: (value: string) => void = () => {}
+      const loading = loader.getOrLoad('k', () => new Promise<string>((resolve) => (release = resolve)))
+      await sleep(100)
+      const waiting = waiter.getOrLoad('k', async () => 'never called')
+      await sleep(200) // the waiter's first lock script found the lock taken: it waits for the fill
+      const lockSha = scripts.lock.source.sha
+      let scriptRan: () => void = () => {}
+      const ran = new Promise<void>((resolve) => (scriptRan = resolve))
+      await monitor.monitor((line) => {
+        if (line.includes(lockSha)) scriptRan()
+      })
+      proxy.setLatency(400)
+      release('v1')
+      expect(await loading).toBe('v1')
+      await ran // the waiter heard the fill (slowly) and its lock script ran; its reply is on its way
+      proxy.setLatency(0)
+      const now = Date.now()
+      await writer.set(`${prefix}:cache:{epoch:k}`, `j${now}:${now + 60_000}|"v2"`)
+      expect(await waiting).toBe('v1') // what the script read; the caller gets it
+      await sleep(100)
+      expect(await waiter.get('k'), 'the near cache kept the value the write replaced').toBe('v2')
+    } finally {
+      await closeAll(monitor, writer)
+      await Promise.all([waiterRk.close(), loaderRk.close()])
+      await proxy.close()
+    }
   }, 30_000)
 })
 
