@@ -249,7 +249,19 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * invalidations, wake-ups), opened on first use and closed with the connection.
    */
   get pubsub(): PubSub {
-    this.#pubsub ??= new PubSub(async () => (await this.dedicated()) as unknown as PubSubClient, this.scrubber)
+    if (!this.#pubsub) {
+      this.#pubsub = new PubSub(async () => (await this.dedicated()) as unknown as PubSubClient, this.scrubber)
+      // The subscriber is checked on the health check's cadence (issue 11 bug 10): a half-open one
+      // would silence every channel until TCP keepalive notices.
+      this.#pubsub.startLiveness({
+        intervalMs: this.#options.healthCheckIntervalMs ?? 5000,
+        timeoutMs: this.#options.healthCheckTimeoutMs ?? 10_000,
+        replaced: (error) => {
+          this.#emitError(error)
+          this.emit('reconnecting', { attempt: 1, delayMs: 0, error })
+        },
+      })
+    }
     return this.#pubsub
   }
 

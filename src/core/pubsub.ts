@@ -25,12 +25,24 @@ export interface PubSubClient {
   pUnsubscribe(pattern: string, listener?: RawListener): Promise<unknown>
   on(event: string, listener: (...args: unknown[]) => void): unknown
   destroy(): unknown
+  /** Standalone and Sentinel clients answer PING while subscribed; the Cluster client has none. */
+  ping?(): Promise<unknown>
 }
 
 interface Entry {
+  readonly kind: SubscriptionKind
+  readonly channel: string
   readonly listeners: Set<PubSubListener>
   readonly raw: RawListener
   ready: Promise<void>
+}
+
+/** How the shared subscriber is checked: a PING every `intervalMs`, stalled after `timeoutMs` without a reply. */
+export interface LivenessOptions {
+  intervalMs: number
+  timeoutMs: number
+  /** Told when a stalled subscriber was replaced (its subscriptions moved to a new connection). */
+  replaced?(error: RedkitError): void
 }
 
 /**
@@ -45,6 +57,8 @@ export class PubSub {
   #client: Promise<PubSubClient> | undefined
   #healthy = false
   #closed = false
+  #liveness: { options: LivenessOptions; timer: NodeJS.Timeout } | undefined
+  #checking = false
 
   readonly #scrubber: SecretScrubber
 
@@ -66,6 +80,8 @@ export class PubSub {
     if (!entry) {
       const listeners = new Set<PubSubListener>()
       const created: Entry = {
+        kind,
+        channel,
         listeners,
         raw: (message, concrete) => {
           for (const l of listeners) l.message(message, concrete ?? channel)
@@ -73,9 +89,7 @@ export class PubSub {
         ready: Promise.resolve(),
       }
       created.ready = this.#connect().then(async (client) => {
-        if (kind === 'sharded') await client.sSubscribe(channel, created.raw)
-        else if (kind === 'pattern') await client.pSubscribe(channel, created.raw)
-        else await client.subscribe(channel, created.raw)
+        await subscribeOn(client, created)
       })
       created.ready.catch(() => {
         if (this.#entries.get(id) === created) this.#entries.delete(id)
@@ -124,13 +138,84 @@ export class PubSub {
   #setHealthy(healthy: boolean): void {
     if (this.#healthy === healthy || this.#closed) return
     this.#healthy = healthy
+    this.#notify(healthy)
+  }
+
+  #notify(healthy: boolean): void {
     for (const entry of this.#entries.values()) for (const l of entry.listeners) l.resync?.(healthy)
+  }
+
+  /**
+   * Checks the subscriber on a cadence: a connection that stops answering (half-open: no error, no
+   * data) would otherwise stop every channel until TCP keepalive notices, minutes later. A PING
+   * without a reply within `timeoutMs` replaces the connection, moves every subscription to the
+   * new one and tells listeners to resync. Not on Cluster (node-redis's cluster subscriber has no PING).
+   */
+  startLiveness(options: LivenessOptions): void {
+    if (this.#liveness || options.intervalMs <= 0) return
+    const timer = setInterval(() => void this.checkLiveness(), options.intervalMs)
+    timer.unref()
+    this.#liveness = { options, timer }
+  }
+
+  /** One liveness check now (the interval calls this). Resolves false when the subscriber was replaced. */
+  async checkLiveness(): Promise<boolean> {
+    const liveness = this.#liveness
+    const pending = this.#client
+    if (!liveness || !pending || this.#checking || this.#closed) return true
+    const client = await pending.catch(() => undefined)
+    if (!client?.ping) return true
+    this.#checking = true
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const answered = await Promise.race([
+        client.ping().then(
+          () => true,
+          () => true, // an error reply or a closed socket is the reconnect logic's business, not a stall
+        ),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), liveness.options.timeoutMs)
+        }),
+      ])
+      if (answered || this.#closed || this.#client !== pending) return true
+      await this.#replace(client, liveness.options)
+      return false
+    } finally {
+      clearTimeout(timer)
+      this.#checking = false
+    }
+  }
+
+  async #replace(stalled: PubSubClient, options: LivenessOptions): Promise<void> {
+    this.#client = undefined
+    this.#setHealthy(false)
+    try {
+      stalled.destroy()
+    } catch {
+      // already gone
+    }
+    const error = new RedkitError(
+      ErrorCodes.E_TIMEOUT,
+      `the pub/sub connection did not answer a PING within ${options.timeoutMs} ms; replaced, and its subscriptions moved`,
+    )
+    options.replaced?.(error)
+    try {
+      const client = await this.#connect()
+      await Promise.all([...this.#entries.values()].map((entry) => subscribeOn(client, entry)))
+      // #connect marked it healthy before the subscriptions moved: tell the listeners now.
+      if (!this.#closed) this.#notify(true)
+    } catch {
+      // Redis is unreachable: the next check (or the next subscribe) connects again.
+      this.#client = undefined
+      this.#healthy = false
+    }
   }
 
   /** Drops every subscription and the connection. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    if (this.#liveness) clearInterval(this.#liveness.timer)
     this.#healthy = false
     this.#entries.clear()
     const client = await this.#client?.catch(() => undefined)
@@ -141,4 +226,10 @@ export class PubSub {
       // already gone
     }
   }
+}
+
+function subscribeOn(client: PubSubClient, entry: Entry): Promise<unknown> {
+  if (entry.kind === 'sharded') return client.sSubscribe(entry.channel, entry.raw)
+  if (entry.kind === 'pattern') return client.pSubscribe(entry.channel, entry.raw)
+  return client.subscribe(entry.channel, entry.raw)
 }

@@ -29,6 +29,11 @@ export type MessageHandler<T> = (message: T, context: MessageContext) => void | 
 export interface ChannelEvents {
   /** A message that cannot be decoded or fails `validate`, or a handler that threw. Never thrown. */
   error: [RedkitError]
+  /**
+   * The subscriber connection was lost (`false`) or is back and subscribed again (`true`), once per
+   * subscription: messages published in between were missed (pub/sub keeps nothing).
+   */
+  resync: [healthy: boolean]
 }
 
 /** A channel subscription: `close()` stops this handler. */
@@ -86,6 +91,9 @@ export class Channel<T = unknown> extends EmitterComponent<ChannelEvents> {
     if (typeof handler !== 'function') throw errors.invalidArgument('subscribe handler', 'a function', handler)
     const unsubscribe = await this.#ctx.connection.pubsub.subscribe(this.#kind, this.redisName, {
       message: (raw, channel) => this.#deliver(handler, raw, channel),
+      resync: (healthy) => {
+        if (this.listenerCount('resync') > 0) this.emit('resync', healthy)
+      },
     })
     let closed = false
     const subscription: ChannelSubscription = {

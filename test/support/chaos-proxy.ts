@@ -21,6 +21,11 @@ export interface ChaosProxy {
   pause(): void
   /** Forwards everything buffered during `pause()`, in order, then forwards normally again. */
   resume(): void
+  /**
+   * Stops forwarding on the connections open now, for good: a half-open connection (no error, no
+   * data, as after a NAT or firewall dropped its state). New connections are forwarded normally.
+   */
+  freeze(): void
   /** While on, new connections are accepted and then immediately destroyed. Open ones are kept. */
   refuse(on: boolean): void
   /** Delays each forwarded chunk by `ms`, one way (a request/reply round trip gets 2 × ms). Order is preserved. */
@@ -42,6 +47,8 @@ class Lane {
   private timer: NodeJS.Timeout | undefined
   private lastDue = 0
   private ended = false
+  /** Set by freeze(): nothing is forwarded any more. */
+  frozen = false
 
   constructor(
     private readonly shared: Shared,
@@ -69,7 +76,7 @@ class Lane {
   drain(): void {
     clearTimeout(this.timer)
     this.timer = undefined
-    if (this.shared.paused) return
+    if (this.shared.paused || this.frozen) return
     const now = performance.now()
     for (let head = this.queue[0]; head !== undefined; head = this.queue[0]) {
       if (head.due > now) {
@@ -163,6 +170,9 @@ export async function startChaosProxy(target: ChaosProxyTarget): Promise<ChaosPr
     resume() {
       shared.paused = false
       for (const pair of pairs) for (const lane of pair.lanes) lane.drain()
+    },
+    freeze() {
+      for (const pair of pairs) for (const lane of pair.lanes) lane.frozen = true
     },
     refuse(on) {
       refusing = on
