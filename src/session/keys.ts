@@ -42,11 +42,16 @@ export class SessionKeySpace {
 
   constructor(rk: Pick<RedkitContext, 'keys'>, name: string) {
     this.#rk = rk
-    this.name = validateObjectName(name, 'sessions name')
-    // ':' separates the name from the parts after it: without it, no name's keys can match another's.
-    if (this.name.includes(':')) throw new RedkitError(ErrorCodes.E_INVALID_KEY, "sessions name must not contain ':'")
+    this.name = SessionKeySpace.validName(name)
     this.pattern = `${rk.keys.prefix}:{session:${escapeGlob(this.name)}:id:*}:s`
     this.#head = `${rk.keys.key(`session:${this.name}:id:`)}`.slice(0, -1)
+  }
+
+  /** A sessions name, validated: no braces, and no ':' (it separates the name from the parts after it: no name's keys can match another's). */
+  static validName(name: unknown): string {
+    const valid = validateObjectName(name, 'sessions name')
+    if (valid.includes(':')) throw new RedkitError(ErrorCodes.E_INVALID_KEY, "sessions name must not contain ':'")
+    return valid
   }
 
   /** The key of a session id that passed `isSessionId` (nothing left to validate: the hot path). */

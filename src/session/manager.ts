@@ -1,8 +1,9 @@
-import { EventEmitter } from 'node:events'
 import { backoffDelay, sleep, validateCount, validateMs } from '../core/backoff.js'
+import { EmitterComponent } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import type { Expirations, Subscription } from '../events/index.js'
+import { SessionKeySpace } from './keys.js'
 import { SessionRecords, type StoredSession, validateUserId } from './records.js'
 import { createScript, updateScript } from './scripts.js'
 import {
@@ -36,8 +37,7 @@ import { CREATE_PAST_DEADLINE, FINGERPRINT_MISMATCH } from './wire.js'
  * per session, a script also records the access and slides the idle timeout, never past the
  * absolute deadline. Redis expires the session itself, so nothing has to run for sessions to end.
  */
-export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
-  readonly name: string
+export class SessionManager<D = unknown> extends EmitterComponent<SessionEvents> {
   readonly #rk: RedkitContext
   readonly #records: SessionRecords
   readonly #idleMs: number
@@ -47,38 +47,43 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
   readonly #maxDataBytes: number
   readonly #touchIntervalMs: number
   readonly #expirations: Expirations | undefined
+  #stopCleanup: (() => Promise<void>) | undefined
 
   constructor(rk: RedkitContext, options: SessionOptions = {}, expirations?: () => Expirations) {
-    super()
     if (options === null || typeof options !== 'object')
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'session options must be an object')
-    this.#rk = rk
-    this.#idleMs = options.idleTimeoutMs === false ? 0 : validateMs(options.idleTimeoutMs ?? 1_800_000, 'idleTimeoutMs')
-    this.#absoluteMs = options.absoluteTimeoutMs === false ? 0 : validateMs(options.absoluteTimeoutMs ?? 86_400_000, 'absoluteTimeoutMs')
-    if (this.#idleMs === 0 && this.#absoluteMs === 0)
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'a session needs an idle or an absolute timeout (both are false)')
-    this.#signer = options.secret === undefined ? undefined : new IdSigner(options.secret)
-    this.#fingerprint = options.fingerprint
-    fingerprintOf(this.#fingerprint, {}) // rejects an invalid option now, not at the first login
-    this.#maxDataBytes = validateCount(options.maxDataBytes ?? 65_536, 'maxDataBytes')
-    // Accesses are recorded at most once a second (a tenth of a short idle timeout): a page and its
-    // requests cost one write, and the idle timeout stays exact to within that.
-    this.#touchIntervalMs = this.#idleMs > 0 ? Math.min(1000, Math.floor(this.#idleMs / 10)) : 1000
-    if (options.trackExpiry) {
-      if (!expirations) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'trackExpiry needs rk.expirations')
-      this.#expirations = expirations()
+    super({ name: SessionKeySpace.validName(options.name ?? 'default'), kind: 'sessions', host: rk })
+    try {
+      this.#rk = rk
+      this.#idleMs = options.idleTimeoutMs === false ? 0 : validateMs(options.idleTimeoutMs ?? 1_800_000, 'idleTimeoutMs')
+      this.#absoluteMs = options.absoluteTimeoutMs === false ? 0 : validateMs(options.absoluteTimeoutMs ?? 86_400_000, 'absoluteTimeoutMs')
+      if (this.#idleMs === 0 && this.#absoluteMs === 0)
+        throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'a session needs an idle or an absolute timeout (both are false)')
+      this.#signer = options.secret === undefined ? undefined : new IdSigner(options.secret)
+      this.#fingerprint = options.fingerprint
+      fingerprintOf(this.#fingerprint, {}) // rejects an invalid option now, not at the first login
+      this.#maxDataBytes = validateCount(options.maxDataBytes ?? 65_536, 'maxDataBytes')
+      // Accesses are recorded at most once a second (a tenth of a short idle timeout): a page and its
+      // requests cost one write, and the idle timeout stays exact to within that.
+      this.#touchIntervalMs = this.#idleMs > 0 ? Math.min(1000, Math.floor(this.#idleMs / 10)) : 1000
+      if (options.trackExpiry) {
+        if (!expirations) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'trackExpiry needs rk.expirations')
+        this.#expirations = expirations()
+      }
+      const tracked = this.#expirations
+      this.#records = new SessionRecords(rk, options.name ?? 'default', {
+        ownerOf: ({ session }) => rk.connection.send<string | null>(['HGET', session, 'u'], { key: session }),
+        // A tracked session is deleted with its expiry event cancelled: a logout is not an expiry.
+        remove: tracked
+          ? ({ session }) => tracked.delete(session)
+          : ({ session }) => rk.connection.send(['UNLINK', session], { key: session }),
+      })
+    } catch (error) {
+      this.abandon()
+      throw error
     }
-    const tracked = this.#expirations
-    this.#records = new SessionRecords(rk, options.name ?? 'default', {
-      ownerOf: ({ session }) => rk.connection.send<string | null>(['HGET', session, 'u'], { key: session }),
-      // A tracked session is deleted with its expiry event cancelled: a logout is not an expiry.
-      remove: tracked
-        ? ({ session }) => tracked.delete(session)
-        : ({ session }) => rk.connection.send(['UNLINK', session], { key: session }),
-    })
-    this.name = this.#records.name
     warnIfEvictable(rk)
-    if (tracked) this.#startIndexCleanup(tracked)
+    if (this.#expirations) this.#startIndexCleanup(this.#expirations)
   }
 
   /**
@@ -86,6 +91,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
    * @throws RedkitError E_ENCODE (data the codec cannot store), E_TOO_LARGE, E_INVALID_ARGUMENT / E_INVALID_KEY (bad user id)
    */
   async create(userId: string | undefined, data: D, context: ClientContext = {}): Promise<Session<D>> {
+    this.assertOpen()
     context = validateClientContext(context)
     const user = userId === undefined ? undefined : validateUserId(userId)
     const encoded = this.#encode(data)
@@ -99,6 +105,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
    * to another client (a `rejected` event says which). Touches it unless `touch: false`.
    */
   async get(token: string, options: GetSessionOptions = {}): Promise<Session<D> | undefined> {
+    this.assertOpen()
     options = validateClientContext(options, 'options')
     const id = this.#idOf(token)
     if (id === undefined) return undefined
@@ -109,6 +116,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
 
   /** Records an access and slides the idle timeout. @returns false when the session is gone or bound to another client */
   async touch(token: string, context: ClientContext = {}): Promise<boolean> {
+    this.assertOpen()
     context = validateClientContext(context)
     const id = this.#idOf(token)
     if (id === undefined) return false
@@ -119,6 +127,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
 
   /** Replaces a live session's data (timeouts unchanged). @returns false when the session is gone or bound to another client */
   async update(token: string, data: D, context: ClientContext = {}): Promise<boolean> {
+    this.assertOpen()
     context = validateClientContext(context)
     const encoded = this.#encode(data)
     const id = this.#idOf(token)
@@ -130,6 +139,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
 
   /** Ends a session (logout). @returns false when it did not exist */
   async destroy(token: string): Promise<boolean> {
+    this.assertOpen()
     const id = this.#idOf(token)
     return id !== undefined && this.#records.destroy(id)
   }
@@ -144,6 +154,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
    * @returns the new session, or undefined when the old one is gone (or bound to another client)
    */
   async rotate(token: string, context: ClientContext = {}): Promise<Session<D> | undefined> {
+    this.assertOpen()
     context = validateClientContext(context)
     const id = this.#idOf(token)
     if (id === undefined) return undefined
@@ -205,6 +216,7 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
    * @throws RedkitError E_INVALID_ARGUMENT when `except` is not a valid token (rather than ending the current session too)
    */
   async destroyAllForUser(userId: string, options: { except?: string } = {}): Promise<number> {
+    this.assertOpen()
     const user = validateUserId(userId)
     let except: string | undefined
     if (options.except !== undefined) {
@@ -376,16 +388,20 @@ export class SessionManager<D = unknown> extends EventEmitter<SessionEvents> {
           return
         } catch (error) {
           if (stop.signal.aborted) return
-          if (this.listenerCount('error') > 0) this.emit('error', error as Error)
+          this.report(error, `sessions ${this.name}: index cleanup`)
           await sleep(backoffDelay(failures + 1, { delayMs: 200, maxDelayMs: 5000 }), stop.signal).catch(() => {})
         }
       }
     }
     const running = subscribe()
-    this.#rk.onClose(async () => {
+    this.#stopCleanup = async () => {
       stop.abort()
       await running
       await subscription?.close()
-    })
+    }
+  }
+
+  protected override async teardown(): Promise<void> {
+    await this.#stopCleanup?.()
   }
 }

@@ -25,6 +25,23 @@ describe.each(TOPOLOGIES)('sessions on %s', (_topology, options) => {
     return rk.connection.send<number>(['PTTL', key], { key })
   }
 
+  it('has the component lifecycle: close() ends its work (E_CLOSED after), rk.close() closes it, a bad option leaves nothing registered', async () => {
+    const sessions = rk.sessions({ name: name() })
+    const session = await sessions.create('ada', null)
+    expect(sessions.state).toBe('open')
+    await sessions.close()
+    expect(sessions.state).toBe('closed')
+    expect(await errorCode(sessions.get(session.token))).toBe('E_CLOSED')
+    expect(await errorCode(sessions.create('ada', null))).toBe('E_CLOSED')
+    // Another manager of the same name still reads it: closing one manager ends no session.
+    expect((await rk.sessions({ name: sessions.name }).get(session.token))?.userId).toBe('ada')
+    expect(await errorCode(async () => rk.sessions({ name: name(), idleTimeoutMs: -1 }))).toBe('E_INVALID_ARGUMENT')
+    const own = await createRedkit({ ...options(), prefix })
+    const tracked = own.sessions({ name: name(), trackExpiry: true })
+    await own.close()
+    expect(tracked.state).toBe('closed')
+  })
+
   it('creates, reads, updates and destroys a session; data round-trips through the codec', async () => {
     const sessions = rk.sessions<{ cart: string[]; since: Date }>({ name: name() })
     const data = { cart: ['apple'], since: new Date(1_700_000_000_000) }
