@@ -50,8 +50,18 @@ export function timeseriesKey(keys: KeySpace, name: string, granularity: Granula
   return keys.key(name, PARTS.timeseries, granularity, String(start))
 }
 
+/** The key of granularities a series does not keep: the script is handed it and never touches it. */
+export function timeseriesUnusedKey(keys: KeySpace, name: string): string {
+  return keys.key(name, PARTS.timeseries, 'unused')
+}
+
 export function uniqueKey(keys: KeySpace, name: string, start: number): string {
   return keys.key(name, PARTS.unique, String(start))
+}
+
+/** A count's temporary merge of many buckets, in the counter's slot. */
+export function uniqueMergeKey(keys: KeySpace, name: string, id: string): string {
+  return keys.key(name, PARTS.uniqueMerge, id)
 }
 
 export function slidingWindowKey(keys: KeySpace, name: string): string {

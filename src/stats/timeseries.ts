@@ -2,7 +2,7 @@ import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { bucketStart, calendarBucket, nextBucketStart } from '../core/time-zone.js'
 import { instant, integer, oneOf, optionsObject, statsName } from './checks.js'
-import { type TimeseriesKeys, timeseriesKey } from './keys.js'
+import { type TimeseriesKeys, timeseriesKey, timeseriesUnusedKey } from './keys.js'
 import { GRANULARITIES, type ResolvedTimeseriesOptions, resolveTimeseries } from './options.js'
 import { scripts } from './scripts.js'
 import { clockFor, type NowSource } from './server-clock.js'
@@ -41,7 +41,7 @@ export class Timeseries {
     this.granularities = this.#options.granularities
     this.#rk = rk
     this.#clock = clockFor(rk.connection, this.#options.clock)
-    this.#unused = rk.keys.key(this.name, 'ts', 'unused')
+    this.#unused = timeseriesUnusedKey(rk.keys, this.name)
   }
 
   /**

@@ -3,12 +3,11 @@ import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { bucketStart, calendarBucket, nextBucketStart } from '../core/time-zone.js'
 import { instant, member, optionsObject, statsName } from './checks.js'
-import { uniqueKey } from './keys.js'
+import { uniqueKey, uniqueMergeKey } from './keys.js'
 import { resolveUnique } from './options.js'
 import { scripts } from './scripts.js'
 import { clockFor, type NowSource } from './server-clock.js'
 import type { UniqueOptions } from './types.js'
-import { PARTS } from './wire.js'
 
 /** Most buckets one `count` merges (a year of hours is 8,784). */
 const MAX_BUCKETS = 10_000
@@ -80,7 +79,7 @@ export class UniqueCounter {
     }
     const { connection } = this.#rk
     if (keys.length <= COUNT_STEP) return connection.send<number>(['PFCOUNT', ...keys], { key: keys[0] })
-    const merged = this.#rk.keys.key(this.name, PARTS.uniqueMerge, randomUUID())
+    const merged = uniqueMergeKey(this.#rk.keys, this.name, randomUUID())
     try {
       for (let i = 0; i < keys.length; i += COUNT_STEP)
         await scripts.uniqueMerge.run(connection, [merged, ...keys.slice(i, i + COUNT_STEP)], [MERGE_TTL_MS])

@@ -12,7 +12,7 @@ export const PARTS = {
   unique: 'hll',
   /** A count's temporary merge of many buckets: `hll-merge:<uuid>`, deleted after the count, expiring within a minute otherwise. */
   uniqueMerge: 'hll-merge',
-  /** Sliding window counter: a hash of `index mod buckets` -> `<index>:<count>`. */
+  /** Sliding window counter: a hash of `index mod buckets` -> `<index>:<count>`, plus SLIDING_WINDOW_FIELDS. */
   slidingWindow: 'sw',
   /** Bloom filter: bitmap and recorded size (Lua backend), or the server's filter (BF.*). */
   bloomBits: 'bloom',
@@ -20,8 +20,11 @@ export const PARTS = {
   bloomServer: 'bf',
 } as const
 
-/** Fields of the Bloom filter's recorded size. */
-export const BLOOM_FIELDS = { bits: 'bits', hashes: 'hashes' } as const
+/** Fields of the Bloom filter's recorded layout (no scheme: scheme 1, see bloom-math.ts). */
+export const BLOOM_FIELDS = { bits: 'bits', hashes: 'hashes', scheme: 'scheme' } as const
+
+/** The sliding window's running total: the newest bucket counted and the total of its window. */
+export const SLIDING_WINDOW_FIELDS = { head: 'h', total: 't' } as const
 
 /** Digits of the tie-break sequence a leaderboard stores in front of each member. */
 export const SEQ_DIGITS = 15

@@ -157,6 +157,28 @@ describe.each(TOPOLOGIES)('leaderboard on %s', (_name, options) => {
     expect(await errorCode(lb.top(Number.NaN))).toBe('E_INVALID_ARGUMENT')
   })
 
+  // Review finding 7 (a): a refused write used to bump the tie-break sequence first (and leave it without a TTL).
+  it('a write refused for planted data changes nothing, not even the tie-break sequence', async () => {
+    let now = Date.parse('2030-04-02T12:00:00Z')
+    const lb = rk.leaderboard('refused', { period: 'daily', clock: { now: () => now } })
+    await lb.add('ann', 1)
+    const base = `${prefix}:{refused}:lb:d2030-04-02`
+    const seqBefore = await rk.connection.send(['GET', `${base}:seq`], { key: base })
+    const ttlBefore = await rk.connection.send(['PEXPIRETIME', `${base}:seq`], { key: base })
+    await rk.connection.send(['SET', `${base}:index`, 'not a hash'], { key: base })
+    for (let i = 0; i < 3; i++) expect(await errorCode(lb.incr(`new-${i}`))).toBe('E_DECODE')
+    expect(await rk.connection.send(['GET', `${base}:seq`], { key: base })).toBe(seqBefore)
+    expect(await rk.connection.send(['PEXPIRETIME', `${base}:seq`], { key: base })).toBe(ttlBefore)
+    expect(await rk.connection.send(['ZCARD', base], { key: base })).toBe(1)
+    // The board of another day, holding a string: refused before any key of it is written.
+    now = Date.parse('2030-04-03T12:00:00Z')
+    const other = `${prefix}:{refused}:lb:d2030-04-03`
+    await rk.connection.send(['SET', other, 'x'], { key: other })
+    expect(await errorCode(lb.incr('ann'))).toBe('E_DECODE')
+    expect(await rk.connection.send(['EXISTS', `${other}:seq`, `${other}:index`], { key: other })).toBe(0)
+    expect(await rk.connection.send(['GET', other], { key: other })).toBe('x')
+  })
+
   it('a planted index entry or score is refused with E_DECODE', async () => {
     const lb = rk.leaderboard('planted')
     await lb.add('ann', 10)

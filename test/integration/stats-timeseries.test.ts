@@ -136,4 +136,22 @@ describe.each(TOPOLOGIES)('timeseries on %s', (_name, options) => {
     for (const bad of [{ granularities: [] }, { granularities: ['week'] }, { retention: { minute: 0 } }, { timeZone: 'Nowhere/City' }])
       expect(await errorCode(() => rk.timeseries('x', bad as never))).toBe('E_INVALID_ARGUMENT')
   })
+
+  // Review finding 7 (b): range read '0x10', '1e5', '1.0', '  7' as numbers that incr refused; an over-2^53 bucket blamed the caller.
+  it('range and incr decode buckets by one rule: planted non-digit or over-2^53 buckets are E_DECODE for both; names are checked', async () => {
+    const series = rk.timeseries('decoder', { granularities: ['minute'] })
+    const at = t('2030-05-18T10:00:00Z')
+    const key = `${prefix}:{decoder}:ts:minute:${at}`
+    for (const planted of ['0x10', '1e5', '1.0', '  7', '-3', '99999999999999999999']) {
+      await rk.connection.send(['SET', key, planted], { key })
+      expect(await errorCode(series.range({ from: at, to: at, granularity: 'minute' })), planted).toBe('E_DECODE')
+      expect(await errorCode(series.incr(1, at)), planted).toBe('E_DECODE')
+      expect(await rk.connection.send(['GET', key], { key }), planted).toBe(planted)
+    }
+    for (const name of ['', 'a:b', '{x}', 'n'.repeat(201), '\uD800', 5 as unknown as string]) {
+      expect(await errorCode(() => rk.timeseries(name)), String(name).slice(0, 10)).toBe('E_INVALID_KEY')
+      expect(await errorCode(() => rk.slidingWindow(name, { windowMs: 1000 })), String(name).slice(0, 10)).toBe('E_INVALID_KEY')
+      expect(await errorCode(() => rk.unique(name)), String(name).slice(0, 10)).toBe('E_INVALID_KEY')
+    }
+  })
 })
