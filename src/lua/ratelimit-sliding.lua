@@ -45,9 +45,12 @@ local function rewrite(key, rows, score, shift)
 end
 
 local function decide(key, cost)
-  -- Read and check everything before the first write.
+  -- Entries out of the window never count again: they go first (so the oldest left is the oldest
+  -- in the window, one cheap ZRANGE), and are the only thing a refused call may have removed.
+  -- Everything else is read and checked before the first write.
   local used, base, newestCum, newestScore = 0, 0, 0, nil
-  local oldest = redis.call('ZRANGEBYSCORE', key, '(' .. cutoff, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   if #oldest > 0 then
     local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
     local oc, ocost = parse(oldest[1])
@@ -66,8 +69,6 @@ local function decide(key, cost)
       newestScore = now
     end
   end
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
-
   if cost > 0 and used + cost <= limit and newestCum + cost > REBASE_AT then
     if not rewrite(key, redis.call('ZRANGE', key, 0, -1, 'WITHSCORES'), nil, base) then return ratelimit_corrupt('log', key) end
     newestCum = newestCum - base
