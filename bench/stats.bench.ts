@@ -6,8 +6,10 @@
  *   (GCRA), with a raw EVALSHA of a one-line script as the ceiling of one script call per decision;
  * - one hot key over its limit: rate-limiter-flexible without and with its own in-memory block
  *   (inMemoryBlockOnConsumed) against redkit's in-memory block;
- * - leaderboard incr + rank: raw pipelined ZINCRBY + ZREVRANK against rk.leaderboard incr (one
- *   script that returns the new score and rank, with deterministic ties);
+ * - leaderboard incr + rank: raw pipelined ZINCRBY + ZREVRANK against rk.leaderboard incr (the
+ *   writes of a tick batched into one script that returns each new score and rank, with
+ *   deterministic ties), and as its ceiling the same batching around a script that only does
+ *   ZINCRBY + ZREVRANK per write (what ordered ties cost on top);
  * - timeseries incr over 4 granularities: a raw MULTI of INCRBY + PEXPIREAT per granularity (one
  *   round trip, no validation) against rk.timeseries incr (one script).
  * Redis calls per operation are counted on redkit's connection (each caller waits one round trip;
@@ -16,6 +18,7 @@
 import { RateLimiterRedis } from 'rate-limiter-flexible'
 import { createClient } from 'redis'
 import { createRedkit, type Redkit } from '../src/index.js'
+import { TickBatcher } from '../src/stats/tick-batcher.js'
 import { closedLoopSubject, interleave, logSlice, recordInterleave, recordPairRatio, sliceTiming } from './lib/interleave.js'
 import { defineBenchmark } from './lib/types.js'
 
@@ -166,6 +169,14 @@ export default defineBenchmark({
       const board = rk.leaderboard('board')
       const LB_RAW = 'node-redis pipelined ZINCRBY + ZREVRANK'
       const LB_RK = 'redkit leaderboard incr (score + rank, ordered ties)'
+      const LB_CEILING = 'batched EVALSHA ZINCRBY + ZREVRANK (ceiling: batching, no ordered ties)'
+      const lbSha = await raw.scriptLoad(
+        "local out = {} for i = 1, #ARGV do local s = redis.call('ZINCRBY', KEYS[1], 1, ARGV[i]) out[#out + 1] = s out[#out + 1] = redis.call('ZREVRANK', KEYS[1], ARGV[i]) end return out",
+      )
+      const lbBatch = new TickBatcher<number, string, [string, number]>(async (_group, members) => {
+        const reply = (await raw.evalSha(lbSha, { keys: ['raw:board-batched'], arguments: [...members] })) as Array<string | number>
+        return members.map((_, i) => [String(reply[2 * i]), Number(reply[2 * i + 1])] as [string, number])
+      })
       const lbResult = await interleave(
         [
           subject(LB_RAW, (seq) => {
@@ -173,6 +184,7 @@ export default defineBenchmark({
             return Promise.all([raw.zIncrBy('raw:board', 1, m), raw.zRevRank('raw:board', m)])
           }),
           subject(LB_RK, (seq) => board.incr(`p${seq % MEMBERS}`), true),
+          subject(LB_CEILING, (seq) => lbBatch.run(0, `p${seq % MEMBERS}`)),
         ],
         { rounds, baseline: LB_RAW, ratioOf: ['ops/s'], signal: ctx.signal, onSlice: logSlice(ctx) },
       )
@@ -181,6 +193,7 @@ export default defineBenchmark({
         params: { ...params, group: 'leaderboard', members: MEMBERS },
       })
       recordPairRatio(ctx, lbResult, LB_RK, [LB_RAW], LB_RAW, params)
+      recordPairRatio(ctx, lbResult, LB_RK, [LB_CEILING], 'the batched ZINCRBY + ZREVRANK ceiling', params)
 
       // 4. Timeseries incr, 4 granularities.
       const series = rk.timeseries('views')

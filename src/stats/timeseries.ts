@@ -6,6 +6,7 @@ import { type TimeseriesKeys, timeseriesKey, timeseriesUnusedKey } from './keys.
 import { GRANULARITIES, type ResolvedTimeseriesOptions, resolveTimeseries } from './options.js'
 import { scripts } from './scripts.js'
 import { clockFor, type NowSource } from './server-clock.js'
+import { TickBatcher } from './tick-batcher.js'
 import type { Bucket, Granularity, RangeQuery, TimeseriesOptions } from './types.js'
 
 /** Most buckets one `range` returns (a year of hours is 8,784). */
@@ -24,7 +25,9 @@ interface Slot {
  * Counts per minute, hour, day and month: `incr` adds to the bucket of every granularity in one
  * script call, `range` reads every bucket of an interval, empty ones included (as 0). Hour, day
  * and month boundaries follow a time zone; each granularity has its own retention. All buckets of
- * a series share its hash tag (one Cluster slot), so one call reaches them all.
+ * a series share its hash tag (one Cluster slot), so one call reaches them all. The increments of
+ * one minute asked in the same tick share one script call (adding their sum); each caller still
+ * gets the counts after its own increment, as if they had run one after the other.
  */
 export class Timeseries {
   readonly name: string
@@ -34,6 +37,7 @@ export class Timeseries {
   readonly #clock: NowSource
   readonly #unused: string
   #slot: Slot | undefined
+  readonly #writes = new TickBatcher<Slot, number, Partial<Record<Granularity, number>>>((slot, ns) => this.#write(slot, ns))
 
   constructor(rk: RedkitContext, name: string, options?: TimeseriesOptions) {
     this.name = statsName(name, 'timeseries name')
@@ -51,10 +55,29 @@ export class Timeseries {
   async incr(n = 1, at?: Date | number): Promise<Partial<Record<Granularity, number>>> {
     integer(n, 'n', 0, Number.MAX_SAFE_INTEGER)
     const when = instant(at === undefined ? await this.#clock.now() : at, 'at')
-    const slot = this.#slotOf(when)
-    const reply = await scripts.timeseriesIncr.call(this.#rk.connection, slot.keys, [n, ...slot.expireAt])
-    const out: Partial<Record<Granularity, number>> = {}
-    for (const g of this.granularities) out[g] = Number(reply[GRANULARITIES.indexOf(g)])
+    return this.#writes.run(this.#slotOf(when), n)
+  }
+
+  /** One script call adding the sum; the counts each caller would have seen had they run in order. */
+  async #write(slot: Slot, ns: readonly number[]): Promise<Array<Partial<Record<Granularity, number>>>> {
+    let total = 0
+    for (const n of ns) total += n
+    if (!Number.isSafeInteger(total))
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `timeseries ${this.name}: the increments of one tick pass 2^53-1`)
+    const reply = await scripts.timeseriesIncr.call(this.#rk.connection, slot.keys, [total, ...slot.expireAt])
+    const after = this.granularities.map((g) => Number(reply[GRANULARITIES.indexOf(g)]))
+    const out: Array<Partial<Record<Granularity, number>>> = []
+    let later = total
+    for (const n of ns) {
+      later -= n
+      const counts: Partial<Record<Granularity, number>> = {}
+      // 0: not kept, or already past its retention (not written): the same for every caller.
+      this.granularities.forEach((g, i) => {
+        const value = after[i] as number
+        counts[g] = value === 0 ? 0 : value - later
+      })
+      out.push(counts)
+    }
     return out
   }
 

@@ -154,4 +154,38 @@ describe.each(TOPOLOGIES)('timeseries on %s', (_name, options) => {
       expect(await errorCode(() => rk.unique(name)), String(name).slice(0, 10)).toBe('E_INVALID_KEY')
     }
   })
+
+  it('increments of one tick share one script call; each caller gets the counts after its own, in call order', async () => {
+    const series = rk.timeseries('batched', { granularities: ['minute', 'hour'] })
+    const at = t('2030-05-19T10:00:30Z')
+    await series.incr(10, at)
+    const send = rk.connection.send.bind(rk.connection)
+    let calls = 0
+    rk.connection.send = ((...args: Parameters<typeof send>) => {
+      calls++
+      return send(...args)
+    }) as typeof send
+    let results: Array<Partial<Record<string, number>>>
+    try {
+      results = await Promise.all([series.incr(1, at), series.incr(0, at), series.incr(5, at), series.incr(2, at + 1000)])
+    } finally {
+      rk.connection.send = send
+    }
+    expect(calls).toBe(1)
+    expect(results).toEqual([
+      { minute: 11, hour: 11 },
+      { minute: 11, hour: 11 },
+      { minute: 16, hour: 16 },
+      { minute: 18, hour: 18 },
+    ])
+    // A batch that would pass 2^53-1 is sent again one by one: only the increment that does not fit fails.
+    const big = rk.timeseries('batched-big', { granularities: ['minute'] })
+    await big.incr(Number.MAX_SAFE_INTEGER - 10, at)
+    const settled = await Promise.allSettled([big.incr(4, at), big.incr(20, at), big.incr(6, at)])
+    expect(settled.map((r) => (r.status === 'fulfilled' ? r.value.minute : (r.reason as { code: string }).code))).toEqual([
+      Number.MAX_SAFE_INTEGER - 6,
+      'E_INVALID_ARGUMENT',
+      Number.MAX_SAFE_INTEGER,
+    ])
+  })
 })
