@@ -40,6 +40,8 @@ const COMMANDS = [
   // scripts (every multi-key operation is one)
   'eval',
   'evalsha',
+  // WAIT: durable writes, Redlock's replicas
+  'wait',
   // strings, counters, bitmaps
   'get',
   'set',
@@ -80,6 +82,7 @@ const COMMANDS = [
   // sets
   'sadd',
   'sscan',
+  'smembers',
   // sorted sets (schedules, deadlines, leaderboards, windows)
   'zadd',
   'zrem',
@@ -109,6 +112,8 @@ const COMMANDS = [
   'xgroup|create',
   'xgroup|delconsumer',
   'xinfo|consumers',
+  'xinfo|groups',
+  'xautoclaim',
   // HyperLogLog (unique counts)
   'pfadd',
   'pfcount',
