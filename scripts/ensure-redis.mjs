@@ -7,7 +7,14 @@ import { spawnSync } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import path from 'node:path'
 
-const BINARIES = [process.env.REDKIT_REDIS_SERVER ?? 'redis-server', process.env.REDKIT_REDIS_CLI ?? 'redis-cli']
+// `--service` (npm start): only redis-server matters, nothing is needed when REDIS_URL is set, and a
+// failure to install is a warning: a Redis may already answer on 6379, and otherwise the service
+// itself stops with the install command.
+const SERVICE = process.argv.includes('--service')
+if (SERVICE && process.env.REDIS_URL) process.exit(0)
+const BINARIES = SERVICE
+  ? [process.env.REDKIT_REDIS_SERVER ?? 'redis-server']
+  : [process.env.REDKIT_REDIS_SERVER ?? 'redis-server', process.env.REDKIT_REDIS_CLI ?? 'redis-cli']
 const INSTALL = 'apt-get install -y redis-server'
 
 function onPath(binary) {
@@ -52,9 +59,11 @@ function explain(missing, reason) {
   const sudo = process.getuid?.() === 0 ? '' : 'sudo '
   console.error(
     [
-      `ensure-redis: ${missing.join(' and ')} not found on PATH; the test suite starts its own throwaway Redis servers and needs both.`,
+      SERVICE
+        ? `ensure-redis: ${missing.join(' and ')} not found on PATH; without REDIS_URL or a Redis on 127.0.0.1:6379 the service needs it.`
+        : `ensure-redis: ${missing.join(' and ')} not found on PATH; the test suite starts its own throwaway Redis servers and needs both.`,
       reason ? `ensure-redis: ${reason}` : undefined,
-      'Install them, then run the tests again:',
+      SERVICE ? 'Install it, then start the service again:' : 'Install them, then run the tests again:',
       `  Debian/Ubuntu: ${sudo}apt-get update && ${sudo}${INSTALL}`,
       '  macOS:         brew install redis',
       'Or set REDKIT_REDIS_SERVER / REDKIT_REDIS_CLI to the binaries.',
@@ -62,7 +71,7 @@ function explain(missing, reason) {
       .filter(Boolean)
       .join('\n'),
   )
-  process.exit(1)
+  process.exit(SERVICE ? 0 : 1)
 }
 
 const missing = missingBinaries()
@@ -85,4 +94,4 @@ if (!apt('update') || !apt('install', '-y', 'redis-server')) {
 }
 const stillMissing = missingBinaries()
 if (stillMissing.length > 0) explain(stillMissing, 'still missing after installing redis-server.')
-console.error('ensure-redis: redis-server and redis-cli installed')
+console.error(`ensure-redis: ${BINARIES.join(' and ')} installed`)

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -423,6 +423,25 @@ describe('service REST API', () => {
     })
   })
 
+  describe('npm start: scripts/ensure-redis.mjs --service', () => {
+    const ensure = (env: Record<string, string>) =>
+      spawnSync(process.execPath, ['scripts/ensure-redis.mjs', '--service'], {
+        cwd: fileURLToPath(new URL('../../', import.meta.url)),
+        env: { ...process.env, ...env },
+        encoding: 'utf8',
+      })
+
+    it('does nothing when REDIS_URL is set, even without redis-server', () => {
+      const result = ensure({ REDIS_URL: 'redis://127.0.0.1:1', REDKIT_REDIS_SERVER: '/nonexistent/redis-server' })
+      expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' })
+    })
+
+    it('is silent when redis-server is installed (redis-cli is not needed by the service)', () => {
+      const result = ensure({ REDIS_URL: '', REDKIT_REDIS_CLI: '/nonexistent/redis-cli' })
+      expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' })
+    })
+  })
+
   describe('load generator (redkit demo --load)', () => {
     it('drives every scenario with no server error and no failed request', async () => {
       const load = new LoadGenerator({ baseUrl: base, rate: 200 })
@@ -432,7 +451,7 @@ describe('service REST API', () => {
       expect(load.stats.errors).toBe(0)
       expect(load.stats.byStatus['5xx']).toBeUndefined()
       expect(load.stats.byStatus['2xx']).toBeGreaterThan(0)
-      expect(load.progress()).toMatch(/^load: \d+ requests in \d+ s \([\d.]+\/s of 200\/s\), 2xx \d+/)
+      expect(load.progress()).toMatch(/^load: \d+ requests in \d+ s \([\d.]+\/s; 200 steps\/s\), 2xx \d+/)
       expect(() => new LoadGenerator({ baseUrl: base, rate: 0 })).toThrow(/--rate/)
     })
 
@@ -465,7 +484,7 @@ describe('service REST API', () => {
       })
       expect(result.stderr).toBe('')
       expect(result.code).toBe(0)
-      expect(result.stdout).toContain(`load: 30 requests/s on every scenario of ${base} for 2 s`)
+      expect(result.stdout).toContain(`load: 30 steps/s on every scenario of ${base} for 2 s`)
       expect(result.stdout).toMatch(/^load: \d+ requests in 2 s/m)
       expect(result.stdout).toMatch(/^load: by scenario .*users \d+/m)
     })

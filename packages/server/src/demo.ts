@@ -46,9 +46,16 @@ export async function runDemo(
     return
   }
   const load = new LoadGenerator({ baseUrl, rate })
-  print(`load: ${rate} requests/s on every scenario of ${baseUrl}${durationS ? ` for ${durationS} s` : ' (Ctrl-C stops)'}`)
+  print(`load: ${rate} steps/s on every scenario of ${baseUrl}${durationS ? ` for ${durationS} s` : ' (Ctrl-C stops)'}`)
   load.start()
   const ticker = setInterval(() => progress(load.progress()), 1000)
+  // Ctrl-C: the load stops first, then the service's own handler shuts it down.
+  const onSignal = () => {
+    clearInterval(ticker)
+    load.stop().catch(() => {})
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   const finish = async () => {
     clearInterval(ticker)
     await load.stop()

@@ -20,7 +20,7 @@ export const demoCommand: CommandSpec<DemoCliFlags> = {
   positionals: [],
   options: {
     load: { type: 'boolean', help: 'generate traffic on every scenario' },
-    rate: { type: 'string', value: 'n', help: 'requests per second of the load (default 20)' },
+    rate: { type: 'string', value: 'n', help: 'scenario steps per second of the load, each one to three requests (default 20)' },
     duration: { type: 'string', value: 'seconds', help: 'stop after this long, with a summary (default: until Ctrl-C)' },
     url: { type: 'string', value: 'url', help: 'load an already running service instead of starting one' },
     port: { type: 'string', value: 'port', help: 'as for serve' },

@@ -34,13 +34,15 @@ function render(snapshot: Snapshot): void {
   renderStats(snapshot, pageViewChart)
   renderExpirations(snapshot)
   renderCache(snapshot)
-  if (previous) {
-    const seconds = Math.max(0.001, (snapshot.at - previous.at) / 1000)
+  // Rates over at least a second: snapshots also come soon after events, a few ms apart.
+  if (!previous) previous = snapshot
+  else if (snapshot.at - previous.at >= 1000) {
+    const seconds = (snapshot.at - previous.at) / 1000
     const rate = (key: 'completed' | 'failed' | 'dead') =>
       Math.max(0, (snapshot.queues.outcomes[key] - (previous as Snapshot).queues.outcomes[key]) / seconds)
     throughputChart.push(snapshot.at, rate('completed'), rate('failed'), rate('dead'))
+    previous = snapshot
   }
-  previous = snapshot
 }
 
 function renderExpirations(snapshot: Snapshot): void {
