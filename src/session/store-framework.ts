@@ -29,13 +29,64 @@ export function expressSession(): ExpressSessionModule {
   }
 }
 
-/** Turns stored data back into express-session's Session and Cookie objects on the request. */
+/**
+ * The cookie fields a stored session may carry (express-session's and @fastify/session's), each
+ * with the types it may have; null or absent means the framework's default.
+ */
+const COOKIE_FIELDS: ReadonlyArray<readonly [string, (value: unknown) => boolean]> = [
+  ['expires', (v) => (typeof v === 'string' || v instanceof Date) && Number.isFinite(new Date(v).getTime())],
+  ['originalMaxAge', (v) => typeof v === 'number' && Number.isFinite(v)],
+  ['httpOnly', (v) => typeof v === 'boolean'],
+  ['secure', (v) => typeof v === 'boolean' || v === 'auto'],
+  ['path', (v) => typeof v === 'string'],
+  ['domain', (v) => typeof v === 'string'],
+  ['sameSite', (v) => typeof v === 'boolean' || typeof v === 'string'],
+  ['partitioned', (v) => typeof v === 'boolean'],
+  ['priority', (v) => typeof v === 'string'],
+  ['signed', (v) => typeof v === 'boolean'],
+]
+
+function wrongShape(problem: string): RedkitError {
+  return new RedkitError(ErrorCodes.E_DECODE, `stored session ${problem}`)
+}
+
+/**
+ * The known cookie fields of stored data, type-checked, in a fresh object: nothing else is copied,
+ * so stored data never sets a prototype (an own `__proto__` key) or a method (`serialize`) on the
+ * Cookie. @throws RedkitError E_DECODE for a cookie or a field of the wrong type
+ */
+function cookieFieldsOf(stored: unknown): Record<string, unknown> {
+  const fields: Record<string, unknown> = {}
+  if (stored === undefined || stored === null) return fields
+  if (typeof stored !== 'object' || Array.isArray(stored)) throw wrongShape('cookie is not an object')
+  for (const [field, valid] of COOKIE_FIELDS) {
+    const value = (stored as Record<string, unknown>)[field]
+    if (value === undefined || value === null) continue
+    if (!valid(value)) throw wrongShape(`cookie field ${field} has the wrong type (${typeof value})`)
+    fields[field] = value
+  }
+  return fields
+}
+
+/** Checks that stored data is a session a framework can use. @throws RedkitError E_DECODE */
+export function checkStoredSession(data: unknown): asserts data is FrameworkSession {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw wrongShape('is not an object')
+  cookieFieldsOf((data as FrameworkSession).cookie)
+}
+
+/**
+ * Turns stored data back into express-session's Session and Cookie objects on the request.
+ * @throws RedkitError E_DECODE for data of the wrong shape
+ */
 export function expressSessionOf<S>(req: FrameworkRequest, data: FrameworkSession): S {
   const { Cookie, Session } = expressSession()
-  const stored = (data.cookie ?? {}) as { expires?: unknown; originalMaxAge?: unknown }
-  const cookie = new Cookie(stored)
-  if (typeof stored.expires === 'string') cookie.expires = new Date(stored.expires)
-  cookie.originalMaxAge = stored.originalMaxAge
+  checkStoredSession(data)
+  const fields = cookieFieldsOf(data.cookie)
+  if (typeof fields.expires === 'string') fields.expires = new Date(fields.expires)
+  const cookie = new Cookie(fields)
+  // As express-session's own createSession: the stored originalMaxAge (checked above, or null), not
+  // one computed from expires.
+  cookie.originalMaxAge = (data.cookie as { originalMaxAge?: unknown } | undefined)?.originalMaxAge
   req.session = new Session(req, { ...data, cookie })
   return req.session as S
 }

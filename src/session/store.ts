@@ -6,7 +6,7 @@ import { SessionRecords, validateUserId } from './records.js'
 import { storeEndScript, storeSetScript, storeTouchScript } from './scripts.js'
 import { idHash, sessionHandle } from './security.js'
 import { warnIfEvictable } from './server-check.js'
-import { expressSessionOf, type FrameworkRequest, settle } from './store-framework.js'
+import { checkStoredSession, expressSessionOf, type FrameworkRequest, settle } from './store-framework.js'
 import {
   type FrameworkSession,
   type ResolvedStoreOptions,
@@ -208,15 +208,14 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
       const [, epoch] = await Promise.all([this.#records.indexRemove(user, [sid]), this.#records.epoch(user)])
       return { user, epoch }
     })()
-    work.then(
-      (lineage) => {
-        this.generate?.(req)
-        if (lineage && req.session && typeof req.session === 'object')
-          Object.defineProperty(req.session, LINEAGE, { value: lineage, enumerable: false })
-        callback()
-      },
-      (error: Error) => callback(error),
-    )
+    // Through settle like every other method: a callback (or `generate`) that throws is reported,
+    // never an unhandled rejection; `generate` throwing fails the regenerate (the callback gets it).
+    const replaced = work.then((lineage) => {
+      this.generate?.(req)
+      if (lineage && req.session && typeof req.session === 'object')
+        Object.defineProperty(req.session, LINEAGE, { value: lineage, enumerable: false })
+    })
+    void this.#settle(replaced, (error) => (error ? callback(error) : callback()))
   }
 
   /** express-session: loads a session by id into a Session object. */
@@ -224,7 +223,14 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     this.get(sid, (error, session) => {
       if (error) return void callback(error)
       if (!session) return void callback(undefined)
-      callback(null, this.createSession<S>({ sessionID: sid, sessionStore: this }, session))
+      let loaded: S
+      try {
+        loaded = this.createSession<S>({ sessionID: sid, sessionStore: this }, session)
+      } catch (thrown) {
+        // Data of the wrong shape is the callback's error (a throw here would never reach it).
+        return void callback(thrown as Error)
+      }
+      callback(null, loaded)
     })
   }
 
@@ -238,7 +244,10 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     const text = await this.#read(this.#records.key(sid))
     if (text === null) return null
     try {
-      return this.#o.serializer.parse(text)
+      const session = this.#o.serializer.parse(text)
+      // Not an object, or a cookie of the wrong shape (planted): no framework could use it.
+      checkStoredSession(session)
+      return session
     } catch (error) {
       // A session that cannot be read is no session: the user signs in again, the store stays up.
       this.report(new RedkitError(ErrorCodes.E_DECODE, `stored session ${idHash(sid)} cannot be parsed`, { cause: error }))

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import expressSession from 'express-session'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, type Redkit } from '../../src/index.js'
 import { RedkitSessionStore } from '../../src/session/index.js'
@@ -158,6 +159,117 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
       process.off('unhandledRejection', onUnhandled)
     }
     expect(store).toBeInstanceOf(EventEmitter)
+  })
+
+  it('a regenerate whose callback or generate throws is reported (error event, else a warning), never an unhandled rejection (review 13)', async () => {
+    const store = new RedkitSessionStore({ redkit: rk, name: 'hostile-regen' })
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    const warnings: Array<{ code?: string; message: string }> = []
+    const onWarning = (warning: Error & { code?: string }) => void warnings.push(warning)
+    process.on('unhandledRejection', onUnhandled)
+    process.on('warning', onWarning)
+    try {
+      // No error listener yet: a process warning.
+      store.regenerate({ sessionID: 'sid-r0' }, () => {
+        throw new Error('regenerate callback bug 0')
+      })
+      await eventually(() => warnings.some((w) => w.message.includes('regenerate callback bug 0')), 5000, 'the warning')
+      expect(warnings.find((w) => w.message.includes('regenerate callback bug 0'))?.code).toBe('E_INVALID_ARGUMENT')
+      const reported: Error[] = []
+      store.on('error', (error) => reported.push(error))
+      store.regenerate({ sessionID: 'sid-r1' }, () => {
+        throw new Error('regenerate callback bug 1')
+      })
+      // A generate that throws fails the regenerate: its callback gets the error, once.
+      store.generate = () => {
+        throw new Error('generate bug')
+      }
+      const failures: unknown[] = []
+      store.regenerate({ sessionID: 'sid-r2' }, (error) => void failures.push(error))
+      // Both at once: the callback's own throw is reported, not passed back to it.
+      store.regenerate({ sessionID: 'sid-r3' }, (error) => {
+        throw new Error(`regenerate callback bug 3 after ${error?.message}`)
+      })
+      await eventually(() => reported.length === 2 && failures.length === 1, 5000, 'the callback errors reported')
+      expect(reported.map((e) => (e as { code?: string }).code)).toEqual(['E_INVALID_ARGUMENT', 'E_INVALID_ARGUMENT'])
+      expect(reported.map((e) => e.message).join('\n')).toContain('regenerate callback bug 1')
+      expect(reported.map((e) => e.message).join('\n')).toContain('regenerate callback bug 3 after generate bug')
+      expect(failures.map((e) => (e as Error).message)).toEqual(['generate bug'])
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(reported).toHaveLength(2)
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+      process.off('warning', onWarning)
+    }
+  })
+
+  it('stored session data never sets the prototype or methods of the express-session cookie (review 13)', async () => {
+    const name = 'hostile-proto'
+    const store = new RedkitSessionStore({ redkit: rk, name })
+    const load = (sid: string) =>
+      new Promise<unknown>((resolve, reject) => store.load(sid, (error, session) => (error ? reject(error) : resolve(session))))
+    // End-user data written through the app: the cookie carries an own "__proto__" and a "serialize".
+    const cookie = JSON.parse(
+      '{"originalMaxAge":60000,"expires":"2030-01-01T00:00:00.000Z","path":"/","serialize":"pwned","__proto__":{"serialize":"pwned","isAdmin":true}}',
+    )
+    await store.set('sid-p1', { cookie, user: 'ada' })
+    const loaded = (await load('sid-p1')) as {
+      user: string
+      cookie: { serialize(name: string, value: string): string; originalMaxAge?: unknown; isAdmin?: unknown }
+    }
+    expect(Object.getPrototypeOf(loaded.cookie)).toBe(expressSession.Cookie.prototype)
+    expect(loaded.cookie.isAdmin).toBeUndefined()
+    expect(loaded.cookie.serialize('sid', 'v')).toBe('sid=v; Path=/; Expires=Tue, 01 Jan 2030 00:00:00 GMT; HttpOnly')
+    expect(loaded.cookie.originalMaxAge).toBe(60000)
+    expect(loaded.user).toBe('ada')
+    // createSession with such data directly: the same.
+    const req: { sessionID: string; session?: unknown } = { sessionID: 'sid-p1' }
+    const direct = store.createSession<{ cookie: object }>(req, { cookie } as never)
+    expect(Object.getPrototypeOf(direct.cookie)).toBe(expressSession.Cookie.prototype)
+    // Data of the wrong shape passed to createSession: a typed error.
+    for (const data of [{ cookie: 'x' }, { cookie: { path: 5 } }, { cookie: { expires: 'garbage' } }]) {
+      expect(await errorCode(async () => store.createSession({ sessionID: 'sid-p9' }, data as never)), JSON.stringify(data)).toBe(
+        'E_DECODE',
+      )
+    }
+  })
+
+  it('a planted session of the wrong shape is no session, reported as E_DECODE, and load still calls back (review 13)', async () => {
+    const name = 'hostile-shape'
+    const store = new RedkitSessionStore({ redkit: rk, name })
+    const reported: Array<{ code?: string }> = []
+    store.on('error', (error) => reported.push(error))
+    const planted = [
+      '{"cookie":"x"}',
+      '{"cookie":5,"a":1}',
+      '{"cookie":[]}',
+      '{"cookie":{"path":5}}',
+      '{"cookie":{"expires":"garbage"}}',
+      '{"cookie":{"httpOnly":"yes"}}',
+      '[1,2]',
+      '"text"',
+    ]
+    for (const [i, text] of planted.entries()) {
+      const sid = `sid-s${i}`
+      await raw.set(`${prefix}:{session:${name}:id:${sid}}:s`, text)
+      const calls: unknown[][] = []
+      store.load(sid, (...args) => void calls.push(args))
+      await eventually(() => calls.length > 0, 5000, `load calls back for ${text}`)
+      expect(calls[0]?.[0], text).toBeFalsy()
+      expect(calls[0]?.[1], text).toBeUndefined()
+      expect(await store.get(sid), text).toBeNull()
+    }
+    expect(reported.length).toBe(planted.length * 2)
+    expect(new Set(reported.map((e) => e.code))).toEqual(new Set(['E_DECODE']))
+    // Fields that are null (as @fastify/session stores them) are the framework's defaults.
+    await raw.set(
+      `${prefix}:{session:${name}:id:sid-ok}:s`,
+      '{"cookie":{"domain":null,"sameSite":null,"secure":null,"originalMaxAge":null},"n":1}',
+    )
+    expect(await store.get('sid-ok')).toMatchObject({ n: 1 })
+    expect(reported.length).toBe(planted.length * 2)
   })
 })
 
