@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, type Redkit } from '../../src/index.js'
-import { errorCode, TOPOLOGIES } from '../support/expect.js'
+import { countSends, errorCode, TOPOLOGIES } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'
 
 describe.each(TOPOLOGIES)('leaderboard on %s', (_name, options) => {
@@ -190,25 +190,16 @@ describe.each(TOPOLOGIES)('leaderboard on %s', (_name, options) => {
 
   it('writes of one tick share one script call; each caller gets its own score and rank, in call order, and only a bad one fails', async () => {
     const lb = rk.leaderboard('batched')
-    const send = rk.connection.send.bind(rk.connection)
-    let calls = 0
-    rk.connection.send = ((...args: Parameters<typeof send>) => {
-      calls++
-      return send(...args)
-    }) as typeof send
-    let results: Array<PromiseSettledResult<{ score: number; rank: number }>>
-    try {
-      results = await Promise.allSettled([
+    const { result: results, sends: calls } = await countSends(rk, () =>
+      Promise.allSettled([
         lb.incr('ann', 5),
         lb.incr('ben', 5),
         lb.incr('ann', 1),
         lb.incr('cid', -1), // would go below 0: refused alone
         lb.add('ben', 9),
         lb.incr('ann', 0),
-      ])
-    } finally {
-      rk.connection.send = send
-    }
+      ]),
+    )
     expect(calls).toBe(1)
     const values = results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as { code: string }).code))
     expect(values).toEqual([

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, type Redkit } from '../../src/index.js'
 import { startChild, stopChild } from '../support/child.js'
-import { errorCode, PROCESS_TOPOLOGIES } from '../support/expect.js'
+import { countSends, errorCode, PROCESS_TOPOLOGIES } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'
 
 const FIXTURE = new URL('../fixtures/stats-limiter.ts', import.meta.url).pathname
@@ -108,18 +108,9 @@ describe.each(PROCESS_TOPOLOGIES)('rate limiter on %s', (_name, options, env) =>
     await rl.peek('same') // loads the script on the key's node
     const bad = `${prefix}:{batched:bad}:rl-log:10:60000`
     await rk.connection.send(['ZADD', bad, String(Date.now()), 'garbage'], { key: bad })
-    const send = rk.connection.send.bind(rk.connection)
-    let sent = 0
-    rk.connection.send = ((...args: Parameters<typeof send>) => {
-      sent++
-      return send(...args)
-    }) as typeof send
-    let results: Array<{ allowed: boolean } | string>
-    try {
-      results = await Promise.all(Array.from({ length: 30 }, () => rl.consume('same').catch((e: { code: string }) => e.code)))
-    } finally {
-      rk.connection.send = send
-    }
+    const { result: results, sends: sent } = await countSends(rk, () =>
+      Promise.all(Array.from({ length: 30 }, () => rl.consume('same').catch((e: { code: string }) => e.code))),
+    )
     expect(results.filter((r) => typeof r !== 'string' && r.allowed)).toHaveLength(10)
     // Standalone: one call for all 30; Cluster: one per slot, and all 30 share one key.
     expect(sent).toBe(1)

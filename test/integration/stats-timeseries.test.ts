@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, type Redkit } from '../../src/index.js'
-import { errorCode, TOPOLOGIES } from '../support/expect.js'
+import { countSends, errorCode, TOPOLOGIES } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'
 
 const t = (iso: string) => Date.parse(iso)
@@ -159,18 +159,9 @@ describe.each(TOPOLOGIES)('timeseries on %s', (_name, options) => {
     const series = rk.timeseries('batched', { granularities: ['minute', 'hour'] })
     const at = t('2030-05-19T10:00:30Z')
     await series.incr(10, at)
-    const send = rk.connection.send.bind(rk.connection)
-    let calls = 0
-    rk.connection.send = ((...args: Parameters<typeof send>) => {
-      calls++
-      return send(...args)
-    }) as typeof send
-    let results: Array<Partial<Record<string, number>>>
-    try {
-      results = await Promise.all([series.incr(1, at), series.incr(0, at), series.incr(5, at), series.incr(2, at + 1000)])
-    } finally {
-      rk.connection.send = send
-    }
+    const { result: results, sends: calls } = await countSends(rk, () =>
+      Promise.all([series.incr(1, at), series.incr(0, at), series.incr(5, at), series.incr(2, at + 1000)]),
+    )
     expect(calls).toBe(1)
     expect(results).toEqual([
       { minute: 11, hour: 11 },

@@ -1,4 +1,4 @@
-import { isRedkitError, type RedkitOptions } from '../../src/index.js'
+import { isRedkitError, type Redkit, type RedkitOptions } from '../../src/index.js'
 import { clusterUrls, standaloneUrl } from './redis.js'
 
 function describeFailure(error: unknown): string {
@@ -40,3 +40,18 @@ export const PROCESS_TOPOLOGIES: Array<[name: 'standalone' | 'cluster', options:
     ['standalone', () => ({ url: standaloneUrl() }), () => ({ REDKIT_URL: standaloneUrl() })],
     ['cluster', () => ({ cluster: { rootNodes: clusterUrls() } }), () => ({ REDKIT_CLUSTER: clusterUrls().join(',') })],
   ]
+
+/** Runs `fn` while counting the commands and script calls `rk` sends (its connection's `send`). */
+export async function countSends<T>(rk: Redkit, fn: () => Promise<T>): Promise<{ result: T; sends: number }> {
+  const send = rk.connection.send.bind(rk.connection)
+  let sends = 0
+  rk.connection.send = ((...args: Parameters<typeof send>) => {
+    sends++
+    return send(...args)
+  }) as typeof send
+  try {
+    return { result: await fn(), sends }
+  } finally {
+    rk.connection.send = send
+  }
+}
