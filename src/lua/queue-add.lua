@@ -24,6 +24,7 @@
     cancelled or replaced, or its next occurrence was added already
 ]]
 --- @include "priority-score"
+--- @include "check-types"
 local ready, prio, delayed, wake, pseq, dprio, sched, schedNext, advance, jobPrefix =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local now = tonumber(ARGV[1])
@@ -35,6 +36,30 @@ local headChecked = false
 local earliest = nil
 local prioAdded = 0
 
+-- Every key this call may write, checked before the first write (see check-types).
+local checks = { wake, 'list' }
+for i = 0, n - 1 do
+  local base = 3 + i * 8
+  local priority, due = tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
+  checks[#checks + 1] = jobPrefix .. ARGV[base]
+  checks[#checks + 1] = 'hash'
+  if ARGV[base + 6] ~= '' then
+    for _, c in ipairs({ sched, 'hash', schedNext, 'hash', advance, 'zset' }) do checks[#checks + 1] = c end
+  end
+  if due > now then
+    for _, c in ipairs({ delayed, 'zset', dprio, 'hash' }) do checks[#checks + 1] = c end
+  elseif priority > 0 then
+    for _, c in ipairs({ prio, 'zset', pseq, 'counter' }) do checks[#checks + 1] = c end
+  else
+    checks[#checks + 1] = ready
+    checks[#checks + 1] = 'list'
+  end
+end
+local found = {}
+local refused = check_types(checks, found)
+if refused then return refused end
+local written = {}
+
 for i = 0, n - 1 do
   local base = 3 + i * 8
   local id, data, opts = ARGV[base], ARGV[base + 1], ARGV[base + 2]
@@ -44,10 +69,11 @@ for i = 0, n - 1 do
   local reply = 1
   if schedId ~= '' and (redis.call('HGET', sched, schedId) ~= schedVersion or not redis.call('ZSCORE', advance, schedId)) then
     reply = -1
-  elseif unique == '1' and redis.call('EXISTS', key) == 1 then
+  elseif unique == '1' and (found[key] ~= 'none' or written[key]) then
     reply = 0
   end
   if reply == 1 then
+    written[key] = true
     if priority > 0 then
       redis.call('HSET', key, 'd', data, 'o', opts, 't', now, 'p', priority)
     else

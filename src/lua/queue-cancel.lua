@@ -14,6 +14,9 @@
 ]]
 --- @include "remove-waiting"
 --- @include "schedule-advance"
+--- @include "check-types"
+local refused = check_types({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'hash', KEYS[5], 'hash', KEYS[6], 'hash', KEYS[7], 'hash', KEYS[8], 'zset' })
+if refused then return refused end
 local jobId, schedId = ARGV[1], ARGV[2]
 local removedSchedule = 0
 local candidates = {}

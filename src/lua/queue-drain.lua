@@ -15,6 +15,9 @@
   Reply: number of jobs deleted by this call (call again until it is 0)
 ]]
 --- @include "schedule-advance"
+--- @include "check-types"
+local refused = check_types({ KEYS[1], 'list', KEYS[2], 'zset', KEYS[3], 'zset', KEYS[4], 'hash', KEYS[7], 'hash', KEYS[8], 'zset' })
+if refused then return refused end
 local batch = tonumber(ARGV[2])
 local ids = redis.call('LRANGE', KEYS[1], 0, batch - 1)
 if #ids > 0 then

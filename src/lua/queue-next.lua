@@ -46,6 +46,7 @@
 --- @include "server-time"
 --- @include "priority-score"
 --- @include "schedule-advance"
+--- @include "check-types"
 local ready, prio, delayed, active, completed, dead, wake, meta, limiter, pseq, dprio =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local sched, defs, schedNext, advance, callPrefix, jobPrefix = KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16], KEYS[17]
@@ -56,6 +57,35 @@ local keep = tonumber(ARGV[9])
 local now = server_time_ms()
 -- A stale advance (its worker died or failed to add) is taken over after this long.
 local ADVANCE_GRACE_MS = 2000
+
+-- Every key the sections below may touch, checked before the first write (see check-types): a
+-- refused call writes nothing, and the worker sends it again until the garbage is gone.
+do
+  local checks = { active, 'zset' }
+  local function need(...)
+    local list = { ... }
+    for i = 1, #list do checks[#checks + 1] = list[i] end
+  end
+  local m = tonumber(ARGV[12])
+  if m > 0 then
+    need(completed, 'zset', dead, 'zset', delayed, 'zset', dprio, 'hash', prio, 'zset', pseq, 'counter', ready, 'list')
+    for i = 0, m - 1 do
+      local member = ARGV[13 + i * 7]
+      need(jobPrefix .. string.sub(member, (string.find(member, ':', 1, true) or 0) + 1), 'hash')
+    end
+  end
+  if ARGV[4] == '1' then need(delayed, 'zset', dprio, 'hash', prio, 'zset', pseq, 'counter', ready, 'list') end
+  if ARGV[5] == '1' or wanted > 0 then
+    need(dead, 'zset', prio, 'zset', pseq, 'counter', ready, 'list', advance, 'zset', sched, 'hash', defs, 'hash', schedNext, 'hash')
+  end
+  if wanted > 0 then
+    need(meta, 'hash', wake, 'list', delayed, 'zset')
+    if tonumber(ARGV[7]) > 0 then need(limiter, 'counter') end
+  end
+  if keep > 0 and ARGV[10] == '1' then need(completed, 'zset') end
+  local refused = check_types(checks)
+  if refused then return refused end
+end
 
 -- 0. A call sent again after its reply was lost: the first run's leases are this worker's (same
 -- tokens, renewed now) and its outcomes are settled; answer as the first run did.
@@ -156,9 +186,10 @@ if ARGV[4] == '1' then
     local priorities = redis.call('HMGET', dprio, unpack(due))
     local plain, withPriority = {}, {}
     for i, id in ipairs(due) do
-      if priorities[i] then
-        withPriority[#withPriority + 1] = id
-        prioritize(id, tonumber(priorities[i]))
+      local priority = tonumber(priorities[i] or '')
+      if priorities[i] then withPriority[#withPriority + 1] = id end
+      if priority and priority > 0 then
+        prioritize(id, priority)
       else
         plain[#plain + 1] = id
       end
@@ -185,7 +216,13 @@ if ARGV[5] == '1' then
     for _, member in ipairs(expired) do
       local id = string.sub(member, string.find(member, ':', 1, true) + 1)
       local key = jobPrefix .. id
-      if redis.call('EXISTS', key) == 1 then
+      local kind = redis.call('TYPE', key).ok
+      if kind ~= 'hash' and kind ~= 'none' then
+        -- Its record was overwritten with something else behind redkit's back: nothing is left to
+        -- run; the loss is recorded in the dead letters (the garbage is left as it is).
+        redis.call('ZADD', dead, now, id)
+        recoveredDead[#recoveredDead + 1] = id
+      elseif kind == 'hash' then
         recovered = recovered + 1
         local stalls = redis.call('HINCRBY', key, 'l', 1)
         if stalls > maxStalls then
@@ -256,8 +293,13 @@ if wanted > 0 then
     local taken = 0
     for i, id in ipairs(ids) do
       local key = jobPrefix .. id
-      local f = redis.call('HMGET', key, 'd', 'o', 'a', 't', 'g', 'p')
-      if f[1] then
+      local f = redis.pcall('HMGET', key, 'd', 'o', 'a', 't', 'g', 'p')
+      if f.err then
+        -- Its record was overwritten with something else: recorded as lost, the garbage left as it is.
+        redis.call('ZADD', dead, now, id)
+        missing[#missing + 1] = id
+        mark_advance(schedNext, advance, id, 0)
+      elseif f[1] then
         taken = taken + 1
         local member = tokenPrefix .. i .. ':' .. id
         zargs[#zargs + 1] = deadline

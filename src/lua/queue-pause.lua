@@ -7,6 +7,9 @@
   ARGV[1] 1 pause, 0 resume
   Reply: 1 when the state changed, 0 when it already was so
 ]]
+--- @include "check-types"
+local refused = check_types({ KEYS[1], 'hash', KEYS[2], 'list', KEYS[3], 'zset', KEYS[4], 'zset', KEYS[5], 'list' })
+if refused then return refused end
 if ARGV[1] == '1' then
   return redis.call('HSET', KEYS[1], 'paused', '1') == 1 and 1 or 0
 end

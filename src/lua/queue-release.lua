@@ -9,6 +9,15 @@
   Reply: number of jobs released (a lease already gone is skipped)
 ]]
 --- @include "priority-score"
+--- @include "check-types"
+local checks = { KEYS[1], 'zset', KEYS[2], 'list', KEYS[3], 'zset', KEYS[4], 'counter', KEYS[5], 'list' }
+for i = 1, #ARGV do
+  local member = ARGV[i]
+  checks[#checks + 1] = KEYS[6] .. string.sub(member, (string.find(member, ':', 1, true) or 0) + 1)
+  checks[#checks + 1] = 'hash'
+end
+local refused = check_types(checks)
+if refused then return refused end
 local front = {}
 local released = 0
 for i = #ARGV, 1, -1 do
@@ -16,7 +25,7 @@ for i = #ARGV, 1, -1 do
   if redis.call('ZREM', KEYS[1], member) == 1 then
     released = released + 1
     local id = string.sub(member, string.find(member, ':', 1, true) + 1)
-    local priority = tonumber(redis.call('HGET', KEYS[6] .. id, 'p') or '0')
+    local priority = tonumber(redis.call('HGET', KEYS[6] .. id, 'p') or '0') or 0
     if priority > 0 then
       add_prioritized(KEYS[3], KEYS[4], id, priority)
     else

@@ -10,6 +10,7 @@
   Reply: number of jobs moved back
 ]]
 --- @include "priority-score"
+--- @include "check-types"
 local ids = {}
 if #ARGV > 1 then
   for i = 2, #ARGV do
@@ -19,12 +20,19 @@ else
   ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 end
 if #ids == 0 then return 0 end
+local checks = { KEYS[2], 'list', KEYS[3], 'zset', KEYS[4], 'counter', KEYS[5], 'list' }
+for _, id in ipairs(ids) do
+  checks[#checks + 1] = KEYS[6] .. id
+  checks[#checks + 1] = 'hash'
+end
+local refused = check_types(checks)
+if refused then return refused end
 redis.call('ZREM', KEYS[1], unpack(ids))
 local plain = {}
 for _, id in ipairs(ids) do
   local key = KEYS[6] .. id
   redis.call('HDEL', key, 'a', 'f', 'k', 's')
-  local priority = tonumber(redis.call('HGET', key, 'p') or '0')
+  local priority = tonumber(redis.call('HGET', key, 'p') or '0') or 0
   if priority > 0 then
     add_prioritized(KEYS[3], KEYS[4], id, priority)
   else

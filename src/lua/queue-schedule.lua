@@ -26,6 +26,10 @@
 ]]
 --- @include "remove-waiting"
 --- @include "server-time"
+--- @include "check-types"
+local refused = check_types({ KEYS[1], 'hash', KEYS[2], 'hash', KEYS[3], 'hash', KEYS[4], 'zset', KEYS[5], 'list', KEYS[6], 'zset',
+  KEYS[7], 'zset', KEYS[8], 'hash', KEYS[9], 'list', KEYS[10] .. ARGV[4], 'hash' })
+if refused then return refused end
 local sched, defs, schedNext, advance, ready, prio, delayed, dprio, wake, jobPrefix =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local sid, version, def, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
