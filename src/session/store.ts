@@ -16,6 +16,7 @@ import {
   type StoredSessionData,
   userIdText,
 } from './store-options.js'
+import { StoreRules, TOMBSTONE_LEAST_MS } from './store-rules.js'
 
 export type { FrameworkSession, SessionStoreOptions, StoreCallback, StoredSessionData }
 
@@ -23,9 +24,6 @@ export interface SessionStoreEvents {
   /** A stored session that could not be parsed, or a callback that threw: the error lands here. */
   error: [RedkitError]
 }
-
-/** A tombstone outlives the longest request still in flight, however short its session's TTL was. */
-const TOMBSTONE_LEAST_MS = 60_000
 
 /** Set by `regenerate` on the new session: the user and revocation epoch of the session it replaced. */
 const LINEAGE = Symbol('redkit.session.lineage')
@@ -42,6 +40,7 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
   readonly #rk: RedkitContext
   readonly #records: SessionRecords
   readonly #o: ResolvedStoreOptions
+  readonly #rules: StoreRules
   /** Set by express-session on its store: makes a new session on a request. */
   generate?: (req: FrameworkRequest) => void
 
@@ -50,12 +49,13 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     super({ name: resolved.name, kind: 'session store', host: options.redkit })
     this.#rk = options.redkit
     this.#o = resolved
+    this.#rules = new StoreRules(resolved)
     // A framework's session is one string (like connect-redis's): get is one GET, set and touch one
     // script call each. With userIdOf, the owner is read from the data itself.
     this.#records = new SessionRecords(this.#rk, resolved.name, {
       ownerOf: async ({ session }) => {
         const text = await this.#read(session)
-        return text === null ? null : this.#o.userIdOf ? this.#ownerIn(text) : ''
+        return text === null ? null : this.#o.userIdOf ? this.#rules.ownerIn(text) : ''
       },
       remove: (keys) => this.#end(keys),
       removeMissing: (keys) => this.#end(keys),
@@ -168,7 +168,7 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     const user = validateUserId(userIdText(userId))
     const live = await this.#records.list(user, async (id) => {
       const session = await this.#get(id)
-      return session !== null && this.#ownerOf(session) === user ? session : undefined
+      return session !== null && this.#rules.ownerOf(session) === user ? session : undefined
     })
     return live.map(({ id, session }) => ({ handle: sessionHandle(id), session: session as S }))
   }
@@ -200,10 +200,13 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     const work = (async () => {
       if (!this.#isId(sid)) return undefined
       const keys = this.#records.keys.of(sid)
-      const [text, wasDestroyed] = await storeEndScript.call(this.#rk.connection, keys, [this.#tombstoneMs(), this.#tombstoneMs()])
+      const [text, wasDestroyed] = await storeEndScript.call(this.#rk.connection, keys, [
+        this.#rules.tombstoneMs(),
+        this.#rules.tombstoneMs(),
+      ])
       if (wasDestroyed === 1)
         throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `session ${idHash(sid)} was destroyed while this request was in flight`)
-      const user = text === null || !this.#o.userIdOf ? '' : this.#ownerIn(text)
+      const user = text === null || !this.#o.userIdOf ? '' : this.#rules.ownerIn(text)
       if (user === '') return undefined
       const [, epoch] = await Promise.all([this.#records.indexRemove(user, [sid]), this.#records.epoch(user)])
       return { user, epoch }
@@ -296,9 +299,9 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     let text: string
     try {
       this.#requireId(sid)
-      ttl = this.#ttlOf(session)
+      ttl = this.#rules.ttlOf(session)
       if (ttl < 0) return this.#records.destroy(sid).then(noop)
-      text = this.#serialize(sid, session)
+      text = this.#rules.serialize(sid, session)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -320,8 +323,8 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
       return
     }
     // The index entry goes first: a session is never live without it, so revoke-all finds it.
-    const user = this.#ownerOf(session as StoredSessionData)
-    const deadline = this.#indexDeadline(ttl)
+    const user = this.#rules.ownerOf(session as StoredSessionData)
+    const deadline = this.#rules.indexDeadline(ttl)
     const epoch = user === '' ? 0 : await this.#records.indexAdd(user, sid, deadline, false)
     const old = await this.#write(keys, text, ttl)
     if (old === 'destroyed') {
@@ -329,7 +332,7 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
       if (user !== '') await this.#records.indexRemove(user, [sid])
       return
     }
-    const previous = old === null ? '' : this.#ownerIn(old)
+    const previous = old === null ? '' : this.#rules.ownerIn(old)
     if (previous === user) return
     // A login (or logout) inside the session, or a session regenerated from another: leave the
     // previous owner's index, drop the new owner's entries of sessions that ended since, and read
@@ -347,88 +350,21 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
   async #touch(sid: string, session: FrameworkSession): Promise<void> {
     if (this.#o.disableTouch || this.#o.disableTTL || !this.#isId(sid)) return
     const keys = this.#records.keys.of(sid)
-    const ttl = Math.max(1, this.#ttlOf(session))
+    const ttl = Math.max(1, this.#rules.ttlOf(session))
     const connection = this.#rk.connection
-    const user = this.#o.userIdOf ? this.#ownerOf(session as StoredSessionData) : ''
+    const user = this.#o.userIdOf ? this.#rules.ownerOf(session as StoredSessionData) : ''
     await Promise.all([
       this.#o.absoluteTimeoutMs > 0
         ? storeTouchScript.call(connection, keys, [ttl])
         : connection.send(['PEXPIRE', keys.session, String(ttl)], { key: keys.session }),
       // The index lives as long as its longest session: a rolling session keeps it alive.
-      user === '' ? undefined : this.#records.indexExtend(user, this.#indexDeadline(ttl)),
+      user === '' ? undefined : this.#records.indexExtend(user, this.#rules.indexDeadline(ttl)),
     ])
   }
 
   /** Ends a session with a tombstone that outlives it. */
   async #end(keys: SessionKeys): Promise<void> {
-    await storeEndScript.call(this.#rk.connection, keys, [TOMBSTONE_LEAST_MS, this.#tombstoneMs()])
-  }
-
-  /** How long the tombstone of a session without a TTL lasts: as long as a session could. */
-  #tombstoneMs(): number {
-    const { absoluteTimeoutMs, ttlMs } = this.#o
-    if (absoluteTimeoutMs > 0) return absoluteTimeoutMs
-    return Math.max(TOMBSTONE_LEAST_MS, typeof ttlMs === 'number' ? ttlMs : 86_400_000)
-  }
-
-  /** When a user's index may expire after a save with this TTL (0: never, for sessions without TTL). */
-  #indexDeadline(ttl: number): number {
-    if (ttl === 0) return this.#o.absoluteTimeoutMs > 0 ? Date.now() + this.#o.absoluteTimeoutMs : 0
-    // Slack for the clocks of this process and the server, which set the session's own TTL.
-    return Date.now() + ttl + 60_000
-  }
-
-  #serialize(sid: string, session: FrameworkSession): string {
-    let text: string
-    try {
-      text = this.#o.serializer.stringify(session)
-    } catch (error) {
-      throw new RedkitError(ErrorCodes.E_ENCODE, `session ${idHash(sid)} cannot be serialized: ${(error as Error).message}`, {
-        cause: error,
-      })
-    }
-    if (typeof text !== 'string') throw new RedkitError(ErrorCodes.E_ENCODE, 'the serializer did not return a string')
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: most sessions need no byte count.
-    const bytes = text.length * 3 <= this.#o.maxDataBytes ? 0 : Buffer.byteLength(text)
-    if (bytes > this.#o.maxDataBytes)
-      throw new RedkitError(ErrorCodes.E_TOO_LARGE, `session is ${bytes} bytes serialized, above maxDataBytes ${this.#o.maxDataBytes}`)
-    return text
-  }
-
-  /** The owner of a session ('' for none), validated. */
-  #ownerOf(session: StoredSessionData): string {
-    const raw = userIdText(this.#o.userIdOf?.(session))
-    return raw === undefined ? '' : validateUserId(raw)
-  }
-
-  /** The owner recorded in stored text; '' when it cannot be read (its index entry is pruned later). */
-  #ownerIn(text: string): string {
-    try {
-      return this.#ownerOf(this.#o.serializer.parse(text))
-    } catch {
-      return ''
-    }
-  }
-
-  /** The session's TTL in ms: 0 for none (disableTTL), negative when its cookie has expired. */
-  #ttlOf(session: FrameworkSession): number {
-    if (session === null || typeof session !== 'object') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'session must be an object')
-    if (this.#o.disableTTL) return 0
-    const { ttlMs } = this.#o
-    if (typeof ttlMs === 'function') {
-      const ttl = ttlMs(session as StoredSessionData)
-      if (typeof ttl !== 'number' || !Number.isFinite(ttl))
-        throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `the ttlMs function returned ${String(ttl)}, not a number of ms`)
-      return ttl <= 0 ? -1 : Math.ceil(ttl)
-    }
-    const cookie = session.cookie
-    let ttl = ttlMs
-    if (cookie?.expires) {
-      const { expires } = cookie
-      const at = expires instanceof Date ? expires.getTime() : new Date(expires as string).getTime()
-      if (Number.isFinite(at)) ttl = Math.ceil(at - Date.now())
-    } else if (typeof cookie?.maxAge === 'number' && Number.isFinite(cookie.maxAge)) ttl = Math.ceil(cookie.maxAge)
-    return ttl <= 0 ? -1 : ttl
+    await storeEndScript.call(this.#rk.connection, keys, [TOMBSTONE_LEAST_MS, this.#rules.tombstoneMs()])
   }
 
   #isId(sid: unknown): sid is string {
