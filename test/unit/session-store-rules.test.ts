@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { resolveStoreOptions, type SessionStoreOptions } from '../../src/session/store-options.js'
+import { type FrameworkSession, resolveStoreOptions, type SessionStoreOptions } from '../../src/session/store-options.js'
 import { StoreRules, TOMBSTONE_LEAST_MS } from '../../src/session/store-rules.js'
 import { thrownCode } from '../support/expect.js'
 
+const data = (a: string): FrameworkSession => ({ a }) as FrameworkSession
 const rules = (options: Omit<SessionStoreOptions, 'redkit'> = {}) =>
   new StoreRules(resolveStoreOptions({ redkit: { connection: {} } as never, ...options }))
 
@@ -25,11 +26,11 @@ describe('session store rules', () => {
 
   it('counts UTF-8 bytes against maxDataBytes only when the text could exceed it', () => {
     const r = rules({ maxDataBytes: 20 })
-    expect(r.serialize('sid', { a: 'abc' })).toBe('{"a":"abc"}')
+    expect(r.serialize('sid', data('abc'))).toBe('{"a":"abc"}')
     // 11 characters, 14 bytes: fits (33 could exceed 20, so they are counted). 16 characters, 24 bytes: does not.
-    expect(r.serialize('sid', { a: 'ééé' })).toBe('{"a":"ééé"}')
-    expect(thrownCode(() => r.serialize('sid', { a: 'éééééééé' }))).toBe('E_TOO_LARGE')
-    expect(thrownCode(() => r.serialize('sid', { a: 'x'.repeat(30) }))).toBe('E_TOO_LARGE')
+    expect(r.serialize('sid', data('ééé'))).toBe('{"a":"ééé"}')
+    expect(thrownCode(() => r.serialize('sid', data('éééééééé')))).toBe('E_TOO_LARGE')
+    expect(thrownCode(() => r.serialize('sid', data('x'.repeat(30))))).toBe('E_TOO_LARGE')
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
     expect(thrownCode(() => r.serialize('sid', cyclic))).toBe('E_ENCODE')
