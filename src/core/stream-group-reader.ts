@@ -9,7 +9,7 @@ import { entriesOf, type StreamEntry } from './stream-reply.js'
 const deadScript = defineScript<[stream: string, dead: string], string[], number>('stream-dead')
 const createScript = defineScript<
   [stream: string, registry: string],
-  [group: string, from: 'new' | 'retained', lost: '0' | '1', youngMs: number],
+  [group: string, from: 'new' | 'retained', lost: '0' | '1', youngMs: number, temporary: '0' | '1'],
   number
 >('stream-group-create')
 const extendScript = defineScript<[stream: string], string[], number>('stream-extend')
@@ -46,6 +46,11 @@ export interface StreamGroupReaderOptions {
    * groups seen for the first time after such a loss start there too.
    */
   registry?: string
+  /**
+   * With `registry`: the group is removed when this consumer stops, and marked so that a stale one
+   * (its process killed) is removed by the stream's trim. For a watcher's group of its own.
+   */
+  temporary?: boolean
   /** With `registry`: how long after the stream's state began new groups start at its beginning. @defaultValue 86_400_000 */
   youngStateMs?: number
   /**
@@ -124,7 +129,7 @@ export class StreamGroupReader {
       await createScript.run(
         this.#connection,
         [stream, registry],
-        [group, from, lost ? '1' : '0', this.#options.youngStateMs ?? 86_400_000],
+        [group, from, lost ? '1' : '0', this.#options.youngStateMs ?? 86_400_000, this.#options.temporary ? '1' : '0'],
       )
       return
     }
@@ -368,6 +373,12 @@ export class StreamGroupReader {
       // consumer of the group takes it over after reclaimIdleMs (no backoff, no dead letter on close).
       for (const [streamId, fields] of own as StreamEntry[]) this.#dispatch({ streamId, fields, attempt: 1 }, true)
       await this.#drain()
+      if (this.#options.temporary && this.#options.registry) {
+        // A group of its own: nobody else reads it, so nothing it holds is needed any more.
+        await this.#connection.send(['XGROUP', 'DESTROY', stream, group], { key: stream })
+        await this.#connection.send(['HDEL', this.#options.registry, group], { key: this.#options.registry })
+        return
+      }
       // Leave no consumer behind, unless it still holds entries (deleting it would drop them).
       const held = await this.#connection.send<unknown[]>(['XPENDING', stream, group, '-', '+', '1', this.consumer], { key: stream })
       if (Array.isArray(held) && held.length === 0) {

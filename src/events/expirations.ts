@@ -120,8 +120,9 @@ export class Expirations extends Component {
   }
 
   /**
-   * Adopts a key that was given a TTL elsewhere (e.g. `SET k v PX 5000` by another program).
-   * Later TTL changes made outside redkit are followed when the deadline comes.
+   * Adopts a key that was given a TTL elsewhere (e.g. `SET k v PX 5000` by another program). Its TTL
+   * is re-read about every second, so changes made outside redkit are followed either way, and a
+   * key gone early is delivered when it is found gone (see docs/events.md for the exact bounds).
    * @returns the deadline, or undefined when the key does not exist or has no TTL
    */
   async track(key: string, options: ExpireOptions = {}): Promise<number | undefined> {
@@ -157,7 +158,7 @@ export class Expirations extends Component {
     const mode = oneOf(options.mode ?? 'reliable', 'mode', ['reliable', 'native'] as const)
     if (mode === 'native') {
       // Native events carry no value and have no groups: every subscriber hears each one.
-      for (const option of ['group', 'withValue', 'attempts', 'backoff', 'concurrency', 'from'] as const)
+      for (const option of ['group', 'withValue', 'attempts', 'backoff', 'concurrency', 'from', 'temporary'] as const)
         if (options[option] !== undefined)
           throw errors.invalidArgument(option, 'unset in native mode (reliable mode only)', options[option])
       this.#native ??= new NativeExpirySubscriber(this.#rk.connection, {
@@ -174,6 +175,7 @@ export class Expirations extends Component {
       backoff: validateBackoff(options.backoff),
       concurrency: options.concurrency === undefined ? undefined : positiveInteger(options.concurrency, 'concurrency'),
       from: options.from === undefined ? undefined : oneOf(options.from, 'from', ['new', 'retained'] as const),
+      temporary: options.temporary === undefined ? undefined : oneOf(options.temporary, 'temporary', [true, false] as const),
     }
     let pending = this.#readers.get(group)
     if (pending) {
@@ -191,6 +193,7 @@ export class Expirations extends Component {
         backoff: given.backoff ?? { delayMs: 200, maxDelayMs: 10_000 },
         concurrency: given.concurrency ?? 64,
         from: given.from ?? 'new',
+        temporary: given.temporary ?? false,
         reclaimIdleMs: this.#options.reclaimIdleMs,
         // After Redis lost its data, a group seen for the first time starts at the stream's beginning
         // for as long as events every group acknowledged are kept for replay.
@@ -273,6 +276,8 @@ export class Expirations extends Component {
       leaseMs: this.#options.claimLeaseMs,
       retentionMs: this.#options.retentionMs,
       replayMs: this.#options.replayMs,
+      // A live consumer reads at least every second; one silent this long is dead (as for reclaiming).
+      staleGroupMs: this.#options.reclaimIdleMs,
       reconcileIntervalMs: 60_000,
       onError: (error) => this.report(error),
     })

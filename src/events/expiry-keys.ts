@@ -12,6 +12,8 @@ export interface SlotKeys {
   values: string
   /** hash: user key -> original deadline, while claimed (Cluster). */
   claimed: string
+  /** zset: keys adopted by `track` -> when to re-read their TTL (changed outside redkit). */
+  tracked: string
 }
 
 /** Every key of the reliable expiry machinery. */
@@ -43,7 +45,7 @@ export class ExpiryKeys {
     this.wake = exp('wake')
     this.groups = exp('groups')
     this.failures = exp('failures')
-    this.#single = { slot: -1, index: exp('due'), values: exp('val'), claimed: exp('claimed') }
+    this.#single = { slot: -1, index: exp('due'), values: exp('val'), claimed: exp('claimed'), tracked: exp('tracked') }
   }
 
   /**
@@ -68,6 +70,6 @@ export class ExpiryKeys {
   forSlot(slot: number): SlotKeys {
     if (!this.#cluster) return this.#single
     const part = this.#keys.object(tagForSlot(slot))
-    return { slot, index: part('exp', 'due'), values: part('exp', 'val'), claimed: part('exp', 'claimed') }
+    return { slot, index: part('exp', 'due'), values: part('exp', 'val'), claimed: part('exp', 'claimed'), tracked: part('exp', 'tracked') }
   }
 }

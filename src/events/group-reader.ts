@@ -1,5 +1,6 @@
 import type { BackoffOptions } from '../core/backoff.js'
 import type { Codec } from '../core/codec.js'
+import { Component } from '../core/component.js'
 import type { Connection } from '../core/connection.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { type ReaderEntry, StreamGroupReader } from '../core/stream-group-reader.js'
@@ -20,6 +21,7 @@ export interface GroupSettings {
   backoff: BackoffOptions
   concurrency: number
   from: 'new' | 'retained'
+  temporary: boolean
 }
 
 export interface GroupReaderOptions extends GroupSettings {
@@ -48,7 +50,7 @@ interface Stored {
  * StreamGroupReader reads it, runs the matching handlers, acknowledges it as soon as they resolve,
  * retries and dead-letters it on its own, and keeps it from being taken over while it runs.
  */
-export class GroupReader {
+export class GroupReader extends Component {
   readonly group: string
   readonly settings: GroupSettings
   readonly handlers = new Set<GroupHandler>()
@@ -60,12 +62,20 @@ export class GroupReader {
   #lane = 0
 
   constructor(connection: Connection, keys: ExpiryKeys, codec: Codec, group: string, options: GroupReaderOptions) {
+    // Closed by its Expirations (no host); errors go to the Expirations' sink.
+    super({ name: group, kind: 'expiry group', scrubber: connection.scrubber, errors: (error) => options.onError(error) })
     this.#keys = keys
     this.#codec = codec
     this.#connection = connection
     this.group = group
     this.#options = options
-    this.settings = { attempts: options.attempts, backoff: options.backoff, concurrency: options.concurrency, from: options.from }
+    this.settings = {
+      attempts: options.attempts,
+      backoff: options.backoff,
+      concurrency: options.concurrency,
+      from: options.from,
+      temporary: options.temporary,
+    }
     this.#reader = new StreamGroupReader(connection, {
       stream: keys.stream,
       dead: keys.dead,
@@ -74,6 +84,7 @@ export class GroupReader {
       youngStateMs: options.youngStateMs,
       group,
       from: options.from,
+      temporary: options.temporary,
       attempts: options.attempts,
       backoff: options.backoff,
       concurrency: options.concurrency,
@@ -86,15 +97,21 @@ export class GroupReader {
       onDead: (entry, error) => deadFields(this.#letter(entry, error)),
       afterDead: (entry, error) => options.onDead(this.#letter(entry, error)),
       onReset: () => options.onReset(group),
-      onError: options.onError,
+      onError: (error) => this.report(error),
     })
   }
 
   start(): Promise<void> {
+    this.assertOpen()
     return this.#reader.start()
   }
 
+  /** Stops reading; what it holds is handled (or left pending for another consumer) first. */
   stop(): Promise<void> {
+    return this.close()
+  }
+
+  protected override teardown(): Promise<void> {
     return this.#reader.stop()
   }
 
@@ -117,7 +134,7 @@ export class GroupReader {
       }
       if (out.length > 0) return out
     }
-    this.#options.onError(new RedkitError(ErrorCodes.E_DECODE, `malformed expiry event in ${this.#keys.stream} (${entry.streamId})`))
+    this.report(new RedkitError(ErrorCodes.E_DECODE, `malformed expiry event in ${this.#keys.stream} (${entry.streamId})`))
     return []
   }
 
@@ -148,7 +165,7 @@ export class GroupReader {
           value = this.#codec.decode(kept.slice(1))
         } catch (error) {
           valueError = error as RedkitError
-          this.#options.onError(error)
+          this.report(error)
         }
       }
     }

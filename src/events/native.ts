@@ -1,10 +1,8 @@
-import { randomBytes } from 'node:crypto'
 import { closeClient, withTimeout } from '../core/async.js'
-import { sleep } from '../core/clock.js'
 import type { Connection, NodeHandle } from '../core/connection.js'
-import { ErrorCodes, isRedkitError, RedkitError, toRedkitError } from '../core/errors.js'
-import { ensureExpiredEvents } from '../core/server-config.js'
-import { diffMasters, parseClusterSlots, sameSet, tagForSlot } from '../core/slot-map.js'
+import { ErrorCodes, RedkitError, toRedkitError } from '../core/errors.js'
+import { diffMasters, parseClusterSlots, sameSet } from '../core/slot-map.js'
+import { NotificationCheck } from './native-check.js'
 import type { ExpiryEvent, ExpiryHandler, Subscription } from './types.js'
 
 /**
@@ -25,9 +23,6 @@ import type { ExpiryEvent, ExpiryHandler, Subscription } from './types.js'
  */
 
 export { diffMasters, parseClusterSlots, type SlotRange } from '../core/slot-map.js'
-
-/** Probe keys (see #probe) are redkit's own: no handler, here or in another process, ever hears one. */
-const PROBE_PREFIX = '__redkit:probe:'
 
 export interface NativeOptions {
   /** Handler failures, lost subscriber connections, failed topology checks. Never throws into Redis callbacks. */
@@ -72,11 +67,9 @@ export class NativeExpirySubscriber {
   readonly #connection: Connection
   readonly #onError: (error: unknown) => void
   readonly #topologyCheckMs: number
-  readonly #probeTimeoutMs: number
+  readonly #check: NotificationCheck
   readonly #listeners = new Set<Listener>()
   readonly #nodes = new Map<string, NodeSubscriber>()
-  /** Probe keys in flight (CONFIG disabled): their expiry proves notifications are on; never dispatched. */
-  readonly #probes = new Map<string, () => void>()
   /** Start and release run one at a time, in call order. */
   #lifecycle: Promise<unknown> = Promise.resolve()
   #started = false
@@ -93,7 +86,7 @@ export class NativeExpirySubscriber {
     if (!Number.isSafeInteger(check) || check <= 0)
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `topologyCheckMs must be a positive integer, got ${String(check)}`)
     this.#topologyCheckMs = check
-    this.#probeTimeoutMs = options.probeTimeoutMs ?? 1000
+    this.#check = new NotificationCheck(connection.topology === 'cluster', options.probeTimeoutMs ?? 1000)
   }
 
   /** Addresses of the masters currently subscribed (diagnostics and tests). */
@@ -257,78 +250,12 @@ export class NativeExpirySubscriber {
     if (client) await closeClient(client, CLOSE_GRACE_MS)
   }
 
-  /**
-   * CONFIG SET `Ex` when needed. Where CONFIG is disabled (managed services), the flags may still have
-   * been set by the operator: a probe key that expires at once tells, instead of failing blindly.
-   */
-  async #ensureConfig(sub: NodeSubscriber): Promise<void> {
-    try {
-      await ensureExpiredEvents(sub.node)
-    } catch (error) {
-      if (!isRedkitError(error, ErrorCodes.E_SERVER_CONFIG)) throw error
-      let verified: boolean
-      try {
-        verified = await this.#probe(sub)
-      } catch (probeError) {
-        // The flags could not be read, and the probe that would tell is refused: that is the cause
-        // to report (an ACL without the probe key), not "must include Ex", which may well be set.
-        if (!isRedkitError(probeError, ErrorCodes.E_PERMISSION)) throw probeError
-        throw new RedkitError(
-          ErrorCodes.E_PERMISSION,
-          `native expiry mode cannot verify notify-keyspace-events on ${sub.node.address}: CONFIG is not allowed and the ACL refuses the probe key ${PROBE_PREFIX}*; add ~${PROBE_PREFIX}* to the user (see \`redkit acl\`)`,
-          { cause: probeError, details: { node: sub.node.address, setting: 'notify-keyspace-events' } },
-        )
-      }
-      if (verified) return
-      throw error
-    }
-  }
-
-  async #probe(sub: NodeSubscriber): Promise<boolean> {
-    const key = await this.#probeKey(sub.node)
-    let timer: NodeJS.Timeout | undefined
-    let done = false
-    const arrived = new Promise<boolean>((resolve) => {
-      this.#probes.set(key, () => resolve(true))
-      timer = setTimeout(() => resolve(false), this.#probeTimeoutMs)
-    })
-    arrived.then(() => {
-      done = true
-    })
-    try {
-      await sub.node.send(['SET', key, '1', 'PX', '1'])
-      // Touching the key once it is due makes Redis expire it (and notify) now, not at its next cycle.
-      while (!done) {
-        await sleep(10)
-        await sub.node.send(['EXISTS', key])
-        await withTimeout(arrived, 20, () => false, { unref: false })
-      }
-      return await arrived
-    } finally {
-      clearTimeout(timer)
-      this.#probes.delete(key)
-    }
-  }
-
-  async #probeKey(node: NodeHandle): Promise<string> {
-    const id = randomBytes(6).toString('hex')
-    if (this.#connection.topology !== 'cluster') return `${PROBE_PREFIX}${id}`
-    // The key must live in a slot this master owns.
-    const [myId, slots] = await Promise.all([node.send<string>(['CLUSTER', 'MYID']), node.send<unknown>(['CLUSTER', 'SLOTS'])])
-    const slot = parseClusterSlots(slots).find((range) => range.masterId === String(myId))?.from
-    if (slot === undefined) throw new RedkitError(ErrorCodes.E_REDIS, `${node.address} owns no slot`)
-    return `${PROBE_PREFIX}{${tagForSlot(slot)}}:${id}`
+  #ensureConfig(sub: NodeSubscriber): Promise<void> {
+    return this.#check.ensure(sub.node)
   }
 
   #dispatch(key: string, sub: NodeSubscriber): void {
-    if (this.#probes.size > 0) {
-      const probe = this.#probes.get(key)
-      if (probe) {
-        probe()
-        return
-      }
-    }
-    if (!sub.active || key.startsWith(PROBE_PREFIX)) return
+    if (this.#check.heard(key) || !sub.active) return
     const firedAt = Date.now()
     for (const listener of this.#listeners) {
       if (!listener.pattern.test(key)) continue

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { type BackoffOptions, validateBackoff } from '../core/backoff.js'
+import { validateBackoff } from '../core/backoff.js'
 import type { Timer } from '../core/clock.js'
 import { Component, type ErrorSink } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
@@ -11,7 +11,29 @@ import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
 import { durationMs, optionsObject, timerMs, count as validateCount } from '../core/validate.js'
 import type { Expirations } from './expirations.js'
 import { ExpiryKeys } from './expiry-keys.js'
+import type {
+  PresenceDeadLetter,
+  PresenceEvent,
+  PresenceEvents,
+  PresenceMember,
+  PresenceOptions,
+  PresenceTransitions,
+  PresenceWatchOptions,
+} from './presence-types.js'
+import { PresenceWire, parseRecord } from './presence-wire.js'
 import type { Subscription } from './types.js'
+
+export type {
+  PresenceDeadLetter,
+  PresenceEvent,
+  PresenceEvents,
+  PresenceMember,
+  PresenceOfflineEvent,
+  PresenceOnlineEvent,
+  PresenceOptions,
+  PresenceTransitions,
+  PresenceWatchOptions,
+} from './presence-types.js'
 
 const scripts = {
   beat: defineScript<
@@ -25,114 +47,6 @@ const scripts = {
     [number, number]
   >('presence-lapse'),
   read: defineScript<[members: string, deadlines: string], [op: 'is' | 'count' | 'list', id: string], unknown>('presence-read'),
-}
-
-export interface PresenceOptions {
-  /** How long a heartbeat keeps a member online: a positive integer number of ms below 2^53. */
-  ttlMs: number
-  /**
-   * Default consumer group of `on()`. Every group gets every transition once; the processes of one
-   * group share them. @defaultValue `presence:<name>`
-   */
-  group?: string
-  /**
-   * How long transitions stay in the stream for groups that are not reading (a watcher that was
-   * down). A group away for longer misses the older ones. @defaultValue 86_400_000 (24 h)
-   */
-  retentionMs?: number
-  /**
-   * How often a watching process looks for members whose offline was never recorded (their expiry
-   * event was lost to a dead letter, or happened before anyone watched). @defaultValue 5000
-   */
-  reapIntervalMs?: number
-}
-
-export interface PresenceWatchOptions {
-  /** Consumer group. @defaultValue the presence's `group` option */
-  group?: string
-  /** Handler calls after which a failing transition goes to the dead letters. @defaultValue 5 */
-  attempts?: number
-  /** Delay between attempts. @defaultValue exponential from 200 ms, at most 10 s */
-  backoff?: BackoffOptions
-  /** Transitions handled at once by this process (one member's are always handled in order). @defaultValue 16 */
-  concurrency?: number
-  /**
-   * Where a group seen for the first time starts: `'new'` hears transitions from now on,
-   * `'retained'` also those still in the stream. @defaultValue 'new'
-   */
-  from?: 'new' | 'retained'
-  /** A transition left unacknowledged this long by a consumer (that died) is handled by another. @defaultValue 60_000 */
-  reclaimIdleMs?: number
-}
-
-/** A member that is online now. Times are epoch ms, server clock. */
-export interface PresenceMember<M = unknown> {
-  id: string
-  /** When it came online. */
-  since: number
-  /** Its latest heartbeat. */
-  lastBeat: number
-  /** When it goes offline unless it beats again. */
-  deadline: number
-  /** The meta of its latest beat that carried one. */
-  meta: M | undefined
-}
-
-interface TransitionBase<M> {
-  /**
-   * Stable identity of this transition (its stream entry id): the same in every group and on every
-   * redelivery, so handlers can de-duplicate.
-   */
-  eventId: string
-  /** The presence it belongs to. */
-  presence: string
-  id: string
-  meta: M | undefined
-  /** Set when the stored meta could not be decoded; `meta` is then undefined. */
-  metaError?: RedkitError
-  /** When it came online. */
-  since: number
-  /** 1 on first delivery, more on retries. */
-  attempt: number
-}
-
-export interface PresenceOnlineEvent<M = unknown> extends TransitionBase<M> {
-  type: 'online'
-  /** When it came online (= since). */
-  at: number
-}
-
-export interface PresenceOfflineEvent<M = unknown> extends TransitionBase<M> {
-  type: 'offline'
-  /** When it went offline: the deadline its last heartbeat set. */
-  at: number
-  /** Its last heartbeat. */
-  lastBeat: number
-}
-
-export type PresenceEvent<M = unknown> = PresenceOnlineEvent<M> | PresenceOfflineEvent<M>
-
-export interface PresenceTransitions<M = unknown> {
-  online: PresenceOnlineEvent<M>
-  offline: PresenceOfflineEvent<M>
-}
-
-export interface PresenceDeadLetter {
-  eventId: string
-  type: string
-  id: string
-  group: string
-  error: string
-  attempts: number
-}
-
-export interface PresenceEvents {
-  /** A background failure (read, lapse check, decode); watching goes on. */
-  error: [RedkitError]
-  /** A transition failed every attempt of a group's handlers and went to the dead letters. */
-  dead: [PresenceDeadLetter]
-  /** A group was found gone (Redis lost its data) and recreated: transitions it had not acknowledged are lost. */
-  reset: [{ group: string }]
 }
 
 type Handler = (event: PresenceEvent) => unknown
@@ -174,6 +88,7 @@ export class Presence<M = unknown> extends Component {
   readonly #members: string
   readonly #deadlines: string
   readonly #stream: string
+  readonly #wire: PresenceWire<M>
   readonly #dead: string
   readonly #heartbeatPrefix: string
   readonly #defaultGroup: string
@@ -206,6 +121,7 @@ export class Presence<M = unknown> extends Component {
     this.#members = this.#key('members')
     this.#deadlines = this.#key('deadlines')
     this.#stream = this.#key('events')
+    this.#wire = new PresenceWire<M>(rk.codec, this.name, this.#stream, (error) => this.report(error))
     this.#dead = this.#key('dead')
     this.#heartbeatPrefix = this.#key('hb', '')
   }
@@ -263,7 +179,7 @@ export class Presence<M = unknown> extends Component {
     for (let i = 0; i + 2 < flat.length; i += 3) {
       const record = parseRecord(flat[i + 2] as string)
       if (!record) continue
-      const { meta } = this.#decodeMeta(record.meta)
+      const { meta } = this.#wire.decodeMeta(record.meta)
       out.push({ id: flat[i] as string, since: record.since, lastBeat: record.lastBeat, deadline: Number(flat[i + 1]), meta })
     }
     return out
@@ -323,9 +239,9 @@ export class Presence<M = unknown> extends Component {
         maxDeadLetters: 10_000,
         orderKey: (fields) => fieldsToRecord(fields).id ?? '',
         handle: (entry) => this.#dispatch(entry, type, handlers),
-        onDead: (entry, error) => this.#deadLetter(entry, group, attempts, error).fields,
+        onDead: (entry, error) => this.#wire.deadLetter(entry, group, attempts, error).fields,
         afterDead: (entry, error) => {
-          if (this.events.listenerCount('dead') > 0) this.events.emit('dead', this.#deadLetter(entry, group, attempts, error).letter)
+          if (this.events.listenerCount('dead') > 0) this.events.emit('dead', this.#wire.deadLetter(entry, group, attempts, error).letter)
         },
         onReset: () => this.events.emit('reset', { group: watchKey }),
         onError: (error) => this.report(error),
@@ -445,60 +361,12 @@ export class Presence<M = unknown> extends Component {
   async #dispatch({ streamId, fields, attempt }: ReaderEntry, type: 'online' | 'offline', handlers: Watch['handlers']): Promise<void> {
     const record = fieldsToRecord(fields)
     if (record.t !== type && (record.t === 'online' || record.t === 'offline')) return
-    const event = this.#toEvent(streamId, record, attempt)
+    const event = this.#wire.toEvent(streamId, record, attempt)
     if (!event) return
     for (const handler of handlers) await handler(event)
-  }
-
-  #toEvent(eventId: string, f: Record<string, string>, attempt: number): PresenceEvent<M> | undefined {
-    const at = Number(f.at)
-    const since = Number(f.s)
-    if ((f.t !== 'online' && f.t !== 'offline') || f.id === undefined || !Number.isFinite(at) || !Number.isFinite(since)) {
-      this.report(new RedkitError(ErrorCodes.E_DECODE, `malformed presence transition ${eventId} in ${this.#stream}`))
-      return undefined
-    }
-    const { meta, metaError } = this.#decodeMeta(f.m === undefined ? '' : `m${f.m}`)
-    const base = { eventId, presence: this.name, id: f.id, meta, since, at, attempt }
-    const event: PresenceEvent<M> = f.t === 'online' ? { ...base, type: 'online' } : { ...base, type: 'offline', lastBeat: Number(f.lb) }
-    if (metaError) event.metaError = metaError
-    return event
-  }
-
-  #decodeMeta(stored: string): { meta: M | undefined; metaError?: RedkitError } {
-    if (stored === '') return { meta: undefined }
-    try {
-      return { meta: this.#rk.codec.decode(stored.slice(1)) as M }
-    } catch (error) {
-      const metaError =
-        error instanceof RedkitError ? error : new RedkitError(ErrorCodes.E_DECODE, `cannot decode presence meta`, { cause: error })
-      this.report(metaError)
-      return { meta: undefined, metaError }
-    }
-  }
-
-  #deadLetter(entry: ReaderEntry, group: string, attempts: number, error: unknown): { letter: PresenceDeadLetter; fields: string[] } {
-    const f = fieldsToRecord(entry.fields)
-    const letter: PresenceDeadLetter = {
-      eventId: entry.streamId,
-      type: f.t ?? '',
-      id: f.id ?? '',
-      group,
-      error: error instanceof Error ? error.message : String(error),
-      attempts,
-    }
-    return {
-      letter,
-      fields: ['eid', letter.eventId, 't', letter.type, 'id', letter.id, 'g', group, 'e', letter.error, 'n', String(attempts)],
-    }
   }
 
   protected override errorSink(): ErrorSink {
     return this.events as unknown as ErrorSink
   }
-}
-
-function parseRecord(record: string): { since: number; lastBeat: number; meta: string } | undefined {
-  const match = /^(\d+),(\d+),([\s\S]*)$/.exec(record)
-  if (!match) return undefined
-  return { since: Number(match[1]), lastBeat: Number(match[2]), meta: match[3] as string }
 }

@@ -1,4 +1,5 @@
 import { withTimeout } from '../core/async.js'
+import { Component } from '../core/component.js'
 import type { Connection } from '../core/connection.js'
 import type { ExpiryKeys } from './expiry-keys.js'
 import { scripts } from './scripts.js'
@@ -11,6 +12,8 @@ export interface SweeperOptions {
   retentionMs: number
   /** How long events every group acknowledged stay in the stream. */
   replayMs: number
+  /** A temporary group (a watcher's) none of whose consumers read for this long belonged to a killed process. */
+  staleGroupMs: number
   /** Cluster: how often one sweeper re-reads every slot's index to repair the directory. */
   reconcileIntervalMs: number
   onError(error: unknown): void
@@ -19,13 +22,15 @@ export interface SweeperOptions {
 const STOP_BOUND_MS = 2000
 /** How often one sweeper trims what every group acknowledged. */
 const TRIM_INTERVAL_MS = 1000
+/** Cluster: how long a sweep waits for the slots of one batch before it goes on without the slow ones. */
+const SLOT_WAIT_MS = 500
 
 /**
  * Moves due deadlines into the event stream. Sleeps until the earliest deadline, woken early by a
  * pub/sub message when a writer sets an earlier one, and never longer than maxIntervalMs (so a
  * missed wake-up costs at most that). Any number of processes may sweep at once: claims are atomic.
  */
-export class Sweeper {
+export class Sweeper extends Component {
   readonly #connection: Connection
   readonly #keys: ExpiryKeys
   readonly #options: SweeperOptions
@@ -39,6 +44,8 @@ export class Sweeper {
   #offsetKnown = false
   #lastReconcile = 0
   #lastTrim = 0
+  /** Cluster: slot sweeps in flight, by slot. */
+  readonly #slotSweeps = new Map<number, Promise<void>>()
   #resolveStopped!: () => void
   /** Resolves once stop() has finished. */
   readonly stopped = new Promise<void>((resolve) => {
@@ -46,12 +53,15 @@ export class Sweeper {
   })
 
   constructor(connection: Connection, keys: ExpiryKeys, options: SweeperOptions) {
+    // Closed by its Expirations (no host); errors go to the Expirations' sink.
+    super({ name: 'sweeper', kind: 'expirations', scrubber: connection.scrubber, errors: (error) => options.onError(error) })
     this.#connection = connection
     this.#keys = keys
     this.#options = options
   }
 
   async start(): Promise<void> {
+    this.assertOpen()
     if (this.#running) return
     this.#running = true
     this.#lastReconcile = Date.now()
@@ -96,7 +106,7 @@ export class Sweeper {
         await this.trim()
       }
     } catch (error) {
-      this.#options.onError(error)
+      this.report(error)
     }
     if (!this.#running) return
     const localNow = Date.now()
@@ -109,13 +119,13 @@ export class Sweeper {
   /**
    * Drops the events every group acknowledged once they leave the replay window, the ones some
    * group has not acknowledged once they leave the retention, and kept values once every group
-   * acknowledged their event. @returns [events, values] trimmed
+   * acknowledged their event, and temporary groups of killed processes. @returns [events, values, groups] removed
    */
-  trim(): Promise<[number, number]> {
+  trim(): Promise<[number, number, number]> {
     return scripts.trim.run(
       this.#connection,
-      [this.#keys.stream, this.#keys.eventValues],
-      [this.#options.replayMs, this.#options.retentionMs],
+      [this.#keys.stream, this.#keys.eventValues, this.#keys.groups],
+      [this.#options.replayMs, this.#options.retentionMs, this.#options.staleGroupMs],
     )
   }
 
@@ -139,7 +149,7 @@ export class Sweeper {
       const approxServerNow = Date.now() + this.#offsetMs
       const [examined, , next, serverNow] = await scripts.sweep.run(
         this.#connection,
-        [slot.index, slot.values, this.#keys.stream, this.#keys.eventValues],
+        [slot.index, slot.values, this.#keys.stream, this.#keys.eventValues, slot.tracked],
         [this.#options.batch, this.#minId(approxServerNow)],
       )
       this.#learnOffset(serverNow)
@@ -151,21 +161,53 @@ export class Sweeper {
     const { directory, versions } = this.#keys
     for (;;) {
       const serverNow = Date.now() + this.#offsetMs
-      const due = await this.#connection.send<string[]>(['ZRANGE', directory, '-inf', String(serverNow), 'BYSCORE', 'LIMIT', '0', '64'], {
-        key: directory,
-      })
+      // Slots still being swept (a stalled master) are skipped, not waited for: fetch past them.
+      const limit = 64 + this.#slotSweeps.size
+      const listed = await this.#connection.send<string[]>(
+        ['ZRANGE', directory, '-inf', String(serverNow), 'BYSCORE', 'LIMIT', '0', String(limit)],
+        { key: directory },
+      )
+      const due = listed.filter((slot) => !this.#slotSweeps.has(Number(slot)))
       if (due.length > 0) {
         const seen = await this.#connection.send<Array<string | null>>(['HMGET', versions, ...due], { key: versions })
-        await Promise.all(due.map((slot, i) => this.#sweepSlot(Number(slot), seen[i] ?? '')))
+        const batch = due.map((slot, i) => this.#startSlot(Number(slot), seen[i] ?? ''))
+        // A slot whose master stalls holds back only itself: the sweep goes on after SLOT_WAIT_MS.
+        await withTimeout(Promise.all(batch), SLOT_WAIT_MS, () => undefined)
       }
-      if (due.length < 64 || !this.#running) break
+      if (listed.length < limit || due.length === 0 || !this.#running) break
     }
-    return headScore(await this.#connection.send(['ZRANGE', directory, '0', '0', 'WITHSCORES'], { key: directory }))
+    // The next slot due that is not still being swept (a stalled one wakes the sweeper when it ends).
+    const head = await this.#connection.send<unknown>(['ZRANGE', directory, '0', String(this.#slotSweeps.size), 'WITHSCORES'], {
+      key: directory,
+    })
+    for (const [slot, score] of scorePairs(head)) if (!this.#slotSweeps.has(Number(slot))) return Number(score)
+    return -1
+  }
+
+  /** Sweeps one slot unless a sweep of it is still running; a late failure is reported, not lost. */
+  #startSlot(slot: number, version: string): Promise<void> {
+    const running = this.#slotSweeps.get(slot)
+    if (running) return running
+    const sweep = this.#sweepSlot(slot, version)
+      // Awaited by the sweep only for SLOT_WAIT_MS: its error is reported here, whenever it comes.
+      .catch((error: unknown) => {
+        this.report(error)
+      })
+      .finally(() => {
+        this.#slotSweeps.delete(slot)
+        if (slow) this.wake()
+      })
+    let slow = false
+    setTimeout(() => {
+      slow = true
+    }, SLOT_WAIT_MS).unref()
+    this.#slotSweeps.set(slot, sweep)
+    return sweep
   }
 
   async #sweepSlot(slotNumber: number, version: string): Promise<void> {
     const slot = this.#keys.forSlot(slotNumber)
-    const keys: [string, string, string] = [slot.index, slot.values, slot.claimed]
+    const keys: [string, string, string, string] = [slot.index, slot.values, slot.claimed, slot.tracked]
     let next = -1
     for (;;) {
       const reply = await scripts.claim.run(this.#connection, keys, [this.#options.batch, this.#options.leaseMs])
@@ -215,7 +257,11 @@ export class Sweeper {
   }
 
   /** Stops sweeping; bounded, so that close() returns even while Redis is unreachable. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.close()
+  }
+
+  protected override async teardown(): Promise<void> {
     this.#running = false
     clearTimeout(this.#timer)
     // A sweep cut short is safe: claims are leased, and the standalone sweep is one atomic script.
@@ -225,6 +271,15 @@ export class Sweeper {
     await withTimeout(unsubscribe?.().catch(() => {}) ?? Promise.resolve(), STOP_BOUND_MS, () => undefined)
     this.#resolveStopped()
   }
+}
+
+/** Member/score pairs of a `ZRANGE .. WITHSCORES` reply (flat in RESP2, pairs in RESP3). */
+function scorePairs(reply: unknown): Array<[string, string]> {
+  if (!Array.isArray(reply)) return []
+  if (reply.length > 0 && Array.isArray(reply[0])) return reply.map((pair) => [String(pair[0]), String(pair[1])])
+  const out: Array<[string, string]> = []
+  for (let i = 0; i + 1 < reply.length; i += 2) out.push([String(reply[i]), String(reply[i + 1])])
+  return out
 }
 
 /** Score of the first member of a `ZRANGE .. WITHSCORES` reply (flat in RESP2, pairs in RESP3), or -1. */

@@ -9,13 +9,21 @@ export interface ExpiryEvent<T = unknown> {
    */
   id: string
   key: string
-  /** When the key was due to expire (server clock). Unknown in native mode. */
+  /**
+   * When the key expired (server clock, epoch ms): its own expiry time, except for a `track`ed key
+   * found gone before its TTL was re-read (then when it was found gone) and a `set` key whose TTL
+   * was shortened outside redkit (then the recorded deadline); see docs/events.md. Unknown in native mode.
+   */
   deadline: number | undefined
   /** When the handler was called (this process's clock). */
   firedAt: number
   /** firedAt - deadline; undefined in native mode. */
   lateMs: number | undefined
-  /** The value the key held, when the subscription asked for it and it was kept. */
+  /**
+   * The kept copy (`withValue`): the value given to `set`, or to `expire`/`track` as `value`; the key's
+   * string at `expire` with `keepValue`; for `track` with `keepValue`, its string as of the last
+   * re-read (about once a second). Undefined once every group acknowledged the event (replays).
+   */
   value?: T | undefined
   /** Set when the kept value could not be decoded; `value` is then undefined. */
   valueError?: RedkitError
@@ -40,6 +48,12 @@ export interface SubscribeOptions {
    * @defaultValue the pattern's own group, `p-<hash of the pattern>`
    */
   group?: string
+  /**
+   * A group of this subscription's own (a watcher's): removed when the subscription closes, or by
+   * the sweepers' trim once none of its consumers has read for `reclaimIdleMs` (its process was killed), so it
+   * holds back no trimming. Reliable mode. @defaultValue false
+   */
+  temporary?: boolean
   /** Deliver the value the key held (reliable mode, for values kept at `set`/`expire`/`track`). @defaultValue false */
   withValue?: boolean
   /** Handler calls after which a failing event goes to the dead letters. @defaultValue 5 */

@@ -30,12 +30,12 @@ export class DeadlineWriter {
   async set(key: string, value: unknown, ttlMs: number, keepValue: boolean): Promise<number> {
     const encoded = this.#codec.encode(value)
     const slot = this.#keys.forKey(key)
-    const [deadline, head] = await scripts.set.run(
+    const [deadline, touchAt] = await scripts.set.run(
       this.#connection,
-      [key, slot.index, slot.values, slot.claimed],
+      [key, slot.index, slot.values, slot.claimed, slot.tracked],
       [encoded, ttlMs, keepValue ? '1' : '0', this.#wake],
     )
-    if (head === 1) this.#directory.touch(slot.slot, deadline)
+    if (touchAt > 0) this.#directory.touch(slot.slot, touchAt)
     return deadline
   }
 
@@ -47,18 +47,21 @@ export class DeadlineWriter {
   async expire(key: string, ttlMs: number, keep: boolean | { value: unknown }): Promise<number | undefined> {
     const slot = this.#keys.forKey(key)
     const kept: '0' | '1' | `c${string}` = typeof keep === 'object' ? `c${this.#codec.encode(keep.value)}` : keep ? '1' : '0'
-    const [deadline, head] = await scripts.expire.run(
+    const [deadline, touchAt] = await scripts.expire.run(
       this.#connection,
-      [key, slot.index, slot.values, slot.claimed],
+      [key, slot.index, slot.values, slot.claimed, slot.tracked],
       [ttlMs, kept, this.#wake],
     )
     if (deadline < 0) return undefined
-    if (head === 1) this.#directory.touch(slot.slot, deadline)
+    if (touchAt > 0) this.#directory.touch(slot.slot, touchAt)
     return deadline
   }
 
   async cancel(key: string, deleteKey: boolean): Promise<boolean> {
     const slot = this.#keys.forKey(key)
-    return (await scripts.cancel.run(this.#connection, [key, slot.index, slot.values, slot.claimed], [deleteKey ? '1' : '0'])) === 1
+    return (
+      (await scripts.cancel.run(this.#connection, [key, slot.index, slot.values, slot.claimed, slot.tracked], [deleteKey ? '1' : '0'])) ===
+      1
+    )
   }
 }

@@ -4,6 +4,7 @@
   KEYS[2] deadline index
   KEYS[3] kept values
   KEYS[4] original deadlines of claimed entries (Cluster): a new deadline must not inherit an old claim's
+  KEYS[5] keys adopted by track
   ARGV[1] '1' to delete the key, '0' to only remove its TTL and deadline (PERSIST)
   Reply: 1 when a deadline was removed, 0 when the key had none
 ]]
@@ -14,4 +15,5 @@ else
 end
 redis.call('HDEL', KEYS[3], KEYS[1])
 redis.call('HDEL', KEYS[4], KEYS[1])
+redis.call('ZREM', KEYS[5], KEYS[1])
 return redis.call('ZREM', KEYS[2], KEYS[1])

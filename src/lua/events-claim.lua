@@ -7,13 +7,16 @@
   KEYS[1] deadline index of the slot (zset: member = key or key \0 deadline; score = deadline, or lease end once claimed)
   KEYS[2] kept values of the slot (hash)
   KEYS[3] original deadlines of claimed entries (hash: member -> deadline)
+  KEYS[4] keys adopted by track, re-read for TTL changes made outside redkit (expiry-track include)
   ARGV[1] most entries to claim
   ARGV[2] lease in ms
   Reply: { lease end, server time in ms, member1, deadline1, value1 or false, member2, ... }
 ]]
 --- @include "server-time"
 --- @include "expiry-lapsed"
+--- @include "expiry-track"
 local now = server_time_ms()
+check_tracked(KEYS[1], KEYS[2], KEYS[4], KEYS[3], now)
 local leaseEnd = now + tonumber(ARGV[2])
 local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]), 'WITHSCORES')
 local out = { leaseEnd, now }
@@ -25,6 +28,7 @@ for i = 1, #due, 2 do
   if ttl == -2 then
     redis.call('ZADD', KEYS[1], leaseEnd, member)
     redis.call('HSET', KEYS[3], member, deadline)
+    redis.call('ZREM', KEYS[4], member)
     out[#out + 1] = member
     out[#out + 1] = deadline
     out[#out + 1] = redis.call('HGET', KEYS[2], member)
@@ -40,6 +44,7 @@ for i = 1, #due, 2 do
     redis.call('ZREM', KEYS[1], key)
     redis.call('HDEL', KEYS[2], key)
     redis.call('HDEL', KEYS[3], key)
+    redis.call('ZREM', KEYS[4], key)
   end
 end
 return out

@@ -5,10 +5,12 @@
   KEYS[1] deadline index of the slot
   KEYS[2] kept values of the slot
   KEYS[3] original deadlines of claimed entries
+  KEYS[4] keys adopted by track (expiry-track include)
   ARGV[1] lease end returned by the claim
   ARGV[2..n] pairs: a claimed member, its deadline
-  Reply: the slot's next deadline, or -1 when it has none
+  Reply: the slot's next deadline (or tracked re-read), or -1 when it has none
 ]]
+--- @include "expiry-track"
 local function release(member)
   if redis.call('ZSCORE', KEYS[1], member) == ARGV[1] then
     redis.call('ZREM', KEYS[1], member)
@@ -25,6 +27,4 @@ for i = 2, #ARGV, 2 do
     if not string.find(member, '\0', 1, true) then release(member .. '\0' .. ARGV[i + 1]) end
   end
 end
-local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if first[2] then return tonumber(first[2]) end
-return -1
+return next_due(KEYS[1], KEYS[4])

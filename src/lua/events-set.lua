@@ -5,13 +5,14 @@
   KEYS[2] deadline index (zset: member = key, score = deadline in ms, server clock)
   KEYS[3] kept values (hash: key -> 'c' .. encoded value, delivered with the event)
   KEYS[4] original deadlines of claimed entries (Cluster): a new deadline must not inherit an old claim's
+  KEYS[5] keys adopted by track, re-read for TTL changes made outside redkit (a TTL set here is redkit's)
   ARGV[1] value to store
   ARGV[2] ttl in ms
   ARGV[3] '1' to keep a copy of the value for the expiry event, '0' not to
   ARGV[4] wake channel, published when this deadline becomes the earliest one ('' on Cluster, where the
           writer touches the slot directory instead: a PUBLISH there reaches every node)
-  Reply: { the deadline (epoch ms), 1 when it is now the earliest deadline of the index (Cluster: the
-         slot directory must hear of it) else 0 }
+  Reply: { the deadline (epoch ms), the deadline again when it is now the earliest of the index (Cluster:
+         the slot directory must hear of it) else 0 }
 ]]
 --- @include "server-time"
 --- @include "expiry-lapsed"
@@ -22,6 +23,7 @@ keep_lapsed(KEYS[2], KEYS[3], KEYS[4], KEYS[1], now)
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', deadline)
 redis.call('ZADD', KEYS[2], deadline, KEYS[1])
 redis.call('HDEL', KEYS[4], KEYS[1])
+redis.call('ZREM', KEYS[5], KEYS[1])
 if ARGV[3] == '1' then
   redis.call('HSET', KEYS[3], KEYS[1], 'c' .. ARGV[1])
 else
@@ -30,4 +32,4 @@ end
 local head = redis.call('ZRANGE', KEYS[2], 0, 0)
 if head[1] ~= KEYS[1] then return { deadline, 0 } end
 if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[4], deadline) end
-return { deadline, 1 }
+return { deadline, deadline }

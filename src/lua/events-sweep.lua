@@ -6,15 +6,18 @@
   KEYS[3] event stream (one entry per event: k = key, d = deadline, v = '' when a value is kept)
   KEYS[4] kept values of events in the stream (a stream with the event's id: v = kept value), trimmed
           once every group acknowledged the event (events-trim.lua)
+  KEYS[5] keys adopted by track, re-read for TTL changes made outside redkit (expiry-track include)
   ARGV[1] most entries to move in this call
   ARGV[2] oldest stream id to retain (MINID), or '0' to keep everything
-  Reply: { entries examined, events appended, next deadline or -1, server time in ms }
+  Reply: { entries examined, events appended, next deadline (or tracked re-read) or -1, server time in ms }
 ]]
 --- @include "server-time"
 --- @include "retention-trim"
 --- @include "expiry-lapsed"
 --- @include "event-value"
+--- @include "expiry-track"
 local now = server_time_ms()
+check_tracked(KEYS[1], KEYS[2], KEYS[5], nil, now)
 local due = redis.call('ZRANGE', KEYS[1], '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[1]), 'WITHSCORES')
 local moved = 0
 for i = 1, #due, 2 do
@@ -33,6 +36,7 @@ for i = 1, #due, 2 do
       redis.call('XADD', KEYS[3], '*', 'k', key, 'd', deadline)
     end
     redis.call('ZREM', KEYS[1], member)
+    redis.call('ZREM', KEYS[5], member)
     moved = moved + 1
   elseif ttl >= 0 then
     -- Still there. Either its TTL was moved outside redkit (follow it to the new time), or it expires
@@ -44,9 +48,8 @@ for i = 1, #due, 2 do
     -- It was re-set without a TTL: it will not expire, so there is no event.
     redis.call('ZREM', KEYS[1], key)
     redis.call('HDEL', KEYS[2], key)
+    redis.call('ZREM', KEYS[5], key)
   end
 end
 if moved > 0 then trim_before(KEYS[3], ARGV[2]) end
-local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if head[2] then return { #due / 2, moved, tonumber(head[2]), now } end
-return { #due / 2, moved, -1, now }
+return { #due / 2, moved, next_due(KEYS[1], KEYS[5]), now }

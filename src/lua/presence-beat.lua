@@ -16,10 +16,13 @@
   ARGV[3] '' to keep the stored meta, or 'm' .. encoded meta
   ARGV[4] wake channel of the sweepers ('' on Cluster, where the slot directory wakes them)
   ARGV[5] retention of the transitions stream in ms ('0' keeps everything)
+  Each beat also records offline up to BEAT_REAP members lapsed more than a second ago, so members
+  and deadlines stay bounded even when no process watches (nobody runs the reaper then).
   Reply: { 1 when this beat brought the member online else 0, deadline, 1 when the index entry is new else 0 }
 ]]
 --- @include "server-time"
 --- @include "retention-trim"
+--- @include "presence-offline"
 local now = server_time_ms()
 local id = ARGV[1]
 local deadline = now + tonumber(ARGV[2])
@@ -44,12 +47,7 @@ if rec then
     if meta == '' then meta = m end
   else
     -- It lapsed at `previous` and nobody recorded it yet: its one offline, then this online.
-    local fields = { 't', 'offline', 'id', id, 'at', string.format('%d', previous), 's', s, 'lb', lb }
-    if m ~= '' then
-      fields[#fields + 1] = 'm'
-      fields[#fields + 1] = string.sub(m, 2)
-    end
-    append(fields)
+    append(offline_fields(id, string.format('%d', previous), rec))
   end
 end
 
@@ -70,4 +68,8 @@ if added == 1 and ARGV[4] ~= '' then
   local head = redis.call('ZRANGE', KEYS[2], 0, 0)
   if head[1] == KEYS[1] then redis.call('PUBLISH', ARGV[4], dl) end
 end
+-- Two per beat: every member that lapses beat at least once, so lapses never outrun the reaping.
+local BEAT_REAP = 2
+local lapsed = redis.call('ZRANGE', KEYS[4], '-inf', string.format('%d', now - 1000), 'BYSCORE', 'LIMIT', 0, BEAT_REAP)
+record_offline(KEYS[3], KEYS[4], now, lapsed, append)
 return { cameOnline, deadline, added }

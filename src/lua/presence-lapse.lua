@@ -13,6 +13,7 @@
 ]]
 --- @include "server-time"
 --- @include "retention-trim"
+--- @include "presence-offline"
 local now = server_time_ms()
 local retention = tonumber(ARGV[1])
 
@@ -23,24 +24,7 @@ else
   ids = redis.call('ZRANGE', KEYS[2], '-inf', string.format('%d', now - tonumber(ARGV[3])), 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[4]))
 end
 
-local n = 0
-for _, id in ipairs(ids) do
-  local deadline = redis.call('ZSCORE', KEYS[2], id)
-  local rec = redis.call('HGET', KEYS[1], id)
-  if deadline and rec and tonumber(deadline) <= now then
-    local s, lb, m = string.match(rec, '^(%d+),(%d+),(.*)$')
-    local fields = { 't', 'offline', 'id', id, 'at', deadline, 's', s, 'lb', lb }
-    if m ~= '' then
-      fields[#fields + 1] = 'm'
-      fields[#fields + 1] = string.sub(m, 2)
-    end
-    append_retained(KEYS[3], now, retention, fields)
-    redis.call('HDEL', KEYS[1], id)
-    redis.call('ZREM', KEYS[2], id)
-    n = n + 1
-  elseif rec == false and deadline then
-    -- A deadline without a record cannot be online; drop it.
-    redis.call('ZREM', KEYS[2], id)
-  end
+local function append(fields)
+  append_retained(KEYS[3], now, retention, fields)
 end
-return { n, #ids }
+return { record_offline(KEYS[1], KEYS[2], now, ids, append), #ids }

@@ -6,11 +6,12 @@
   events appended since the loss; only a group created on a state older than that starts at the end
   ('new'). A group found gone by its own reader (ARGV[3] = '1') always starts at the beginning.
   KEYS[1] stream
-  KEYS[2] group registry (hash: group -> '1'; '~epoch' -> when this state of the stream began, ms)
+  KEYS[2] group registry (hash: group -> '1', or 't' for a temporary group; '~epoch' -> when this state of the stream began, ms)
   ARGV[1] group
   ARGV[2] 'new' or 'retained'
   ARGV[3] '1' when a reader found its group gone (NOGROUP), else '0'
   ARGV[4] how long a new state counts as young, in ms
+  ARGV[5] '1' for a temporary group (removed once no consumer of it reads: events-trim.lua), else '0'
   Reply: 1 when the group was created, 0 when it existed
 ]]
 --- @include "server-time"
@@ -25,5 +26,5 @@ if type(reply) == 'table' and reply.err then
   if not string.find(reply.err, 'BUSYGROUP', 1, true) then return redis.error_reply(reply.err) end
   created = 0
 end
-redis.call('HSET', KEYS[2], ARGV[1], '1')
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[5] == '1' and 't' or '1')
 return created

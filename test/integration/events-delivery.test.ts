@@ -159,7 +159,7 @@ describe.each(PROCESS_TOPOLOGIES)('expiry delivery on %s', (topology, options, e
       await eventually(async () => (await rk.connection.send<number>(['EXISTS', heartbeat], { key: heartbeat })) === 0, 2000, 'lapsed')
       const slot = new ExpiryKeys(rk.keys, true).forKey(heartbeat)
       // A sweeper claims the lapse and dies before appending it.
-      const claim = await scripts.claim.run(rk.connection, [slot.index, slot.values, slot.claimed], [100, 200])
+      const claim = await scripts.claim.run(rk.connection, [slot.index, slot.values, slot.claimed, slot.tracked], [100, 200])
       expect(claim[2]).toBe(heartbeat)
       await presence.beat('m1')
       const [member] = await presence.online()

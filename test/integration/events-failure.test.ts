@@ -169,7 +169,7 @@ describe('expiry claims on Cluster', () => {
     const { scripts } = await import('../../src/events/scripts.js')
     const { ExpiryKeys } = await import('../../src/events/expiry-keys.js')
     const slot = new ExpiryKeys(writer.keys, true).forKey(key)
-    const claim = await scripts.claim.run(writer.connection, [slot.index, slot.values, slot.claimed], [100, 1000])
+    const claim = await scripts.claim.run(writer.connection, [slot.index, slot.values, slot.claimed, slot.tracked], [100, 1000])
     expect(claim[2]).toBe(key)
     const second = await writer.expirations.set(key, 2, { ttlMs: 100 })
     const sweeper = await createRedkit({ cluster: { rootNodes: clusterUrls() }, prefix })

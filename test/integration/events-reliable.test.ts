@@ -96,6 +96,44 @@ describe.each(TOPOLOGIES)('reliable expirations on %s', (_topology, options) => 
     await sub.close()
   })
 
+  it("follows a TTL shortened outside redkit to the key's own new expiry time, with the value it held then", async () => {
+    const c = collector()
+    const sub = await rk.expirations.on(`${prefix}:shortened:*`, c.handler, { withValue: true })
+    const key = `${prefix}:shortened:a`
+    await rk.connection.send(['SET', key, 'first', 'PX', '30000'], { key })
+    const tracked = await rk.expirations.track(key, { keepValue: true })
+    // Outside redkit: a new value, and a TTL 27 s shorter.
+    await rk.connection.send(['SET', key, 'second', 'KEEPTTL'], { key })
+    await rk.connection.send(['PEXPIRE', key, '2500'], { key })
+    const real = await rk.connection.send<number>(['PEXPIRETIME', key], { key })
+    await c.waitFor(1, 10_000)
+    const event = c.events[0]
+    expect(event?.deadline).toBe(real)
+    expect(event?.deadline).toBeLessThan(tracked ?? 0)
+    expect(event?.lateMs).toBeLessThan(1000)
+    expect(event?.value).toBe('second')
+    await sub.close()
+  })
+
+  it('a tracked key that expires early and is then recreated without a TTL still gets its event', async () => {
+    const c = collector()
+    const sub = await rk.expirations.on(`${prefix}:recreated:*`, c.handler)
+    const key = `${prefix}:recreated:a`
+    await rk.connection.send(['SET', key, 'v', 'PX', '30000'], { key })
+    await rk.expirations.track(key)
+    const before = Date.now()
+    await rk.connection.send(['PEXPIRE', key, '100'], { key })
+    // Gone, then re-read (about every second), then recreated without a TTL by another program.
+    await new Promise((r) => setTimeout(r, 2500))
+    await rk.connection.send(['SET', key, 'again'], { key })
+    await c.waitFor(1, 10_000)
+    const event = c.events[0]
+    expect(event?.key).toBe(key)
+    // Found gone at the re-read: the deadline is then, not the recorded 30 s (lateness is measured from it).
+    expect(event?.deadline).toBeLessThan(before + 5000)
+    await sub.close()
+  })
+
   it('delivers a value given at track/expire for keys of any type (a hash here)', async () => {
     const c = collector()
     const sub = await rk.expirations.on(`${prefix}:owned:*`, c.handler, { withValue: true })

@@ -11,6 +11,15 @@ import { eventually } from '../support/wait.js'
 
 const VALUE = 'x'.repeat(200)
 
+/** The `name` of each row of an XINFO GROUPS / CONSUMERS reply (RESP2 arrays, RESP3 maps or objects). */
+function names(reply: unknown): string[] {
+  return (reply as unknown[]).map((row) => {
+    if (row instanceof Map) return String(row.get('name'))
+    if (Array.isArray(row)) return String(row[row.indexOf('name') + 1])
+    return String((row as { name?: unknown }).name)
+  })
+}
+
 function keysOf(rk: Redkit) {
   const exp = rk.keys.object('exp')
   return { stream: exp('events'), values: exp('evals') }
@@ -102,6 +111,57 @@ onEveryTopology(
         expect([...back.seen.values()].every((v) => v === VALUE)).toBe(true)
         await eventually(async () => (await len(stream)) === 0 && (await len(values)) === 0, 10_000, 'trimmed after the last group')
         await Promise.all([online.sub.close(), back.sub.close()])
+      } finally {
+        await rk.close()
+      }
+    })
+
+    it("a temporary group (a watcher's) is removed when it closes, and when its process was killed", async () => {
+      const rk = await createRedkit({ ...t.options(), prefix: `${t.prefix}d`, expirations: { reclaimIdleMs: 1000 } })
+      try {
+        const { stream } = keysOf(rk)
+        const registry = rk.keys.object('exp')('groups')
+        const groups = async () => names(await t.command(['XINFO', 'GROUPS', stream], stream))
+        const sub = await rk.expirations.on(`${t.prefix}:w:*`, () => {}, { group: 'watch-a', temporary: true })
+        expect(await groups()).toContain('watch-a')
+        await sub.close()
+        expect(await groups()).not.toContain('watch-a')
+        // What a killed watcher leaves: its group, marked temporary, and a consumer that stopped reading.
+        await t.command(['XGROUP', 'CREATE', stream, 'watch-killed', '$', 'MKSTREAM'], stream)
+        await t.command(['XREADGROUP', 'GROUP', 'watch-killed', 'c-dead', 'COUNT', '1', 'STREAMS', stream, '>'], stream)
+        await t.command(['HSET', registry, 'watch-killed', 't'], registry)
+        const live = await rk.expirations.on(`${t.prefix}:w:*`, () => {}, { group: 'kept' })
+        await rk.expirations.set(`${t.prefix}:w:1`, 1, { ttlMs: 100 })
+        await eventually(async () => !(await groups()).includes('watch-killed'), 10_000, 'the stale temporary group removed')
+        // A group that is not temporary stays, however long it is idle.
+        expect(await groups()).toContain('kept')
+        await live.close()
+      } finally {
+        await rk.close()
+      }
+    })
+
+    it('the consumer a killed process left in a group is removed once idle, and its events taken over', async () => {
+      const rk = await createRedkit({ ...t.options(), prefix: `${t.prefix}e`, expirations: { reclaimIdleMs: 1000 } })
+      try {
+        const { stream } = keysOf(rk)
+        const seen = new Set<string>()
+        const sub = await rk.expirations.on(`${t.prefix}:dc:*`, (e) => void seen.add(e.key), { group: 'dc' })
+        // A consumer that read an event and died: it holds one, and another that holds nothing.
+        await t.command(['XADD', stream, '*', 'k', `${t.prefix}:dc:orphan`, 'd', String(Date.now())], stream)
+        await t.command(['XREADGROUP', 'GROUP', 'dc', 'c-dead', 'COUNT', '1', 'STREAMS', stream, '>'], stream)
+        await t.command(['XGROUP', 'CREATECONSUMER', stream, 'dc', 'c-empty'], stream)
+        const consumers = async () => names(await t.command(['XINFO', 'CONSUMERS', stream, 'dc'], stream))
+        await eventually(() => seen.has(`${t.prefix}:dc:orphan`), 15_000, "the dead consumer's event taken over")
+        await eventually(
+          async () => {
+            const names = await consumers()
+            return !names.includes('c-dead') && !names.includes('c-empty')
+          },
+          15_000,
+          'dead consumers removed',
+        )
+        await sub.close()
       } finally {
         await rk.close()
       }

@@ -87,6 +87,20 @@ describe.each(TOPOLOGIES)('presence on %s', (_topology, options) => {
     expect(await short.online()).toEqual([])
   })
 
+  it('keeps members and deadlines bounded when no process watches: beats record lapsed members offline', async () => {
+    const rk = await process()
+    const p = rk.presence(name(), { ttlMs: 100 })
+    for (let i = 0; i < 30; i++) await p.beat(`gone-${i}`)
+    await new Promise((r) => setTimeout(r, 1400))
+    for (let i = 0; i < 20; i++) await p.beat('alive')
+    const key = rk.keys.object(`presence:${p.name}`)
+    const members = key('members')
+    const deadlines = key('deadlines')
+    expect(await rk.connection.send(['HLEN', members], { key: members })).toBe(1)
+    expect(await rk.connection.send(['ZCARD', deadlines], { key: deadlines })).toBe(1)
+    await p.close()
+  })
+
   it('reports one offline per lapse and none while heartbeats keep arriving', async () => {
     const watcher = await process()
     const device = await process()

@@ -89,7 +89,11 @@ async function runWatch(pattern: string, flags: WatchFlags): Promise<void> {
 
   let subscription: Subscription
   try {
-    subscription = await rk.expirations.on(pattern, print, mode === 'reliable' ? { mode, group, from: 'new' } : { mode })
+    subscription = await rk.expirations.on(
+      pattern,
+      print,
+      mode === 'reliable' ? { mode, group, from: 'new', temporary: flags.group === undefined } : { mode },
+    )
   } catch (error) {
     await rk.close().catch(() => {})
     return fail('watch', error, 1, secrets)
