@@ -111,6 +111,7 @@ const COMMANDS = [
   'xtrim',
   'xgroup|create',
   'xgroup|delconsumer',
+  'xgroup|destroy',
   'xinfo|consumers',
   'xinfo|groups',
   'xautoclaim',
