@@ -1,34 +1,8 @@
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { runExample as runChildExample } from '../support/child.js'
 import { standaloneUrl } from '../support/redis.js'
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
-const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url))
-
-/** Runs an example against the throwaway standalone server; resolves with its output once it exits by itself. */
-function runExample(file: string, timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tsx, [`examples/${file}`], { cwd: root, env: { ...process.env, REDIS_URL: standaloneUrl() } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk
-    })
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk
-    })
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`${file} did not exit within ${timeoutMs} ms; output so far:\n${stdout}\n${stderr}`))
-    }, timeoutMs)
-    child.on('error', reject)
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
+const runExample = (file: string, timeoutMs?: number) => runChildExample(file, { REDIS_URL: standaloneUrl() }, timeoutMs)
 
 const lines = (text: string, pattern: RegExp) => text.split('\n').filter((line) => pattern.test(line))
 

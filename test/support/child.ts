@@ -36,3 +36,35 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
   child.kill(signal)
   await exited
 }
+
+/**
+ * Runs `examples/<file>` with tsx against `env` (e.g. `{ REDIS_URL }`) and resolves with its
+ * output once it exits by itself; fails if it has not after `timeoutMs`.
+ */
+export function runExample(
+  file: string,
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const root = new URL('../../', import.meta.url)
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...TSX, `examples/${file}`], { cwd: root, env: { ...process.env, ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+    })
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk
+    })
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${file} did not exit within ${timeoutMs} ms; output so far:\n${stdout}\n${stderr}`))
+    }, timeoutMs)
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
