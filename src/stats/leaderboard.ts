@@ -125,6 +125,11 @@ export class Leaderboard {
     const args: Array<string | number> = [order, maxSize ?? 0, expireAt]
     for (const u of batch) args.push(u.member, u.value, u.mode)
     const reply = await scripts.leaderboardUpdate.call(this.#rk.connection, keys, args)
+    if (!Array.isArray(reply) || reply.length !== 2 * batch.length)
+      throw new RedkitError(
+        ErrorCodes.E_SCRIPT,
+        `leaderboard ${this.name}: the script answered ${String(reply?.length)} values for ${batch.length} writes`,
+      )
     return batch.map((u, i) => {
       const score = reply[2 * i]
       const rank = reply[2 * i + 1]

@@ -65,6 +65,8 @@ export class Timeseries {
     if (!Number.isSafeInteger(total))
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `timeseries ${this.name}: the increments of one tick pass 2^53-1`)
     const reply = await scripts.timeseriesIncr.call(this.#rk.connection, slot.keys, [total, ...slot.expireAt])
+    if (!Array.isArray(reply) || reply.length !== GRANULARITIES.length)
+      throw new RedkitError(ErrorCodes.E_SCRIPT, `timeseries ${this.name}: the script answered ${String(reply?.length)} values`)
     const after = this.granularities.map((g) => Number(reply[GRANULARITIES.indexOf(g)]))
     const out: Array<Partial<Record<Granularity, number>>> = []
     let later = total
