@@ -20,10 +20,20 @@ export function publishCommand(connection: Pick<Connection, 'topology'>): 'PUBLI
   return connection.topology === 'cluster' ? 'SPUBLISH' : 'PUBLISH'
 }
 
-/** Sends the messages a script left for the caller (mode 'reply'), and returns its result. */
-export async function sendTold(parts: Pick<CacheParts, 'connection' | 'keys'>, reply: TellReply): Promise<number> {
+/**
+ * Sends the messages a script left for the caller (mode 'reply'), and returns its result. The
+ * script's writes stand whatever happens to its messages: one that cannot be sent is reported, not
+ * thrown (a waiter that misses it reads again at its timeout).
+ */
+export async function sendTold(parts: Pick<CacheParts, 'connection' | 'keys' | 'report'>, reply: TellReply): Promise<number> {
   const channel = parts.keys.channel
-  for (let i = 1; i < reply.length; i++) await parts.connection.send(['SPUBLISH', channel, reply[i] as string], { key: channel })
+  for (let i = 1; i < reply.length; i++) {
+    try {
+      await parts.connection.send(['SPUBLISH', channel, reply[i] as string], { key: channel })
+    } catch (error) {
+      parts.report(error)
+    }
+  }
   return Number(reply[0])
 }
 

@@ -29,6 +29,19 @@ import type {
 } from './types.js'
 import { CREATE_PAST_DEADLINE, FINGERPRINT_MISMATCH } from './wire.js'
 
+let sessionsOfManager: <D>(manager: SessionManager<D>, userId: string) => Promise<Array<{ info: SessionInfo; session: Session<D> }>>
+
+/**
+ * A user's live sessions with their data and tokens, for single sign-on (src/session/sso.ts).
+ * Not exported by the package: listings for users go through `listForUser`, which shows handles only.
+ */
+export function sessionsWithData<D>(
+  manager: SessionManager<D>,
+  userId: string,
+): Promise<Array<{ info: SessionInfo; session: Session<D> }>> {
+  return sessionsOfManager(manager, userId)
+}
+
 /**
  * Login sessions: created for a user, read (and kept alive) by token, bound to their client when
  * asked, listed and revoked per user, ended by idle and absolute timeouts.
@@ -173,14 +186,19 @@ export class SessionManager<D = unknown> extends EmitterComponent<SessionEvents>
 
   /** A user's live sessions, most recently used first (for a "your devices" page). */
   async listForUser(userId: string): Promise<SessionInfo[]> {
-    return (await this.sessionsOf(userId, false)).map(({ info }) => info)
+    return (await this.#sessionsOf(userId, false)).map(({ info }) => info)
+  }
+
+  static {
+    sessionsOfManager = (manager, userId) => manager.#sessionsOf(userId, true)
   }
 
   /**
-   * @internal A user's live sessions, most recently used first, each listed (`info`) and in full
-   * (`session`, with its data when `decode`): single sign-on reads which login each one belongs to.
+   * A user's live sessions, most recently used first, each listed (`info`) and in full (`session`,
+   * with its data and token when `decode`). Not public: tokens are bearer secrets; single sign-on
+   * reads it through `sessionsWithData` to find which login each app session belongs to.
    */
-  async sessionsOf(userId: string, decode = true): Promise<Array<{ info: SessionInfo; session: Session<D> }>> {
+  async #sessionsOf(userId: string, decode: boolean): Promise<Array<{ info: SessionInfo; session: Session<D> }>> {
     const user = validateUserId(userId)
     const sessions = await this.#records.list(user, async (id) => {
       const stored = await this.#records.read(id, '*', false)

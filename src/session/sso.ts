@@ -2,7 +2,7 @@ import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
 import type { Expirations } from '../events/index.js'
-import { SessionManager } from './manager.js'
+import { SessionManager, sessionsWithData } from './manager.js'
 import { validateUserId } from './records.js'
 import type { ClientContext } from './security.js'
 import type { Session, SessionInfo } from './types.js'
@@ -168,7 +168,7 @@ export class SingleSignOn<D = unknown> {
     const login = this.#global.handleOf(app.data.g)
     for (const name of await this.#apps()) {
       const manager = this.#manager(name)
-      for (const { session } of await manager.sessionsOf(app.userId as string))
+      for (const { session } of await sessionsWithData(manager, app.userId as string))
         if (this.#global.handleOf(session.data.g) === login) await manager.destroy(session.token)
     }
     return true
@@ -193,7 +193,7 @@ export class SingleSignOn<D = unknown> {
     const live = new Set(global.map((login) => login.handle))
     const view: SsoView = { global, apps: {} }
     for (const app of await this.#apps())
-      view.apps[app] = (await this.#manager(app).sessionsOf(user))
+      view.apps[app] = (await sessionsWithData(this.#manager(app), user))
         .filter(({ session }) => live.has(this.#global.handleOf(session.data.g) ?? ''))
         .map(({ info }) => info)
     return view

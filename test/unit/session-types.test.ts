@@ -28,6 +28,8 @@ async function typings(rk: Redkit) {
   expectTypeOf<SessionInfo>().not.toHaveProperty('token')
   expectTypeOf<SessionInfo>().not.toHaveProperty('data')
   expectTypeOf(sessions.handleOf(session.token)).toEqualTypeOf<string | undefined>()
+  // Nothing public lists tokens: the listing with data and tokens is for single sign-on only.
+  expectTypeOf(sessions).not.toHaveProperty('sessionsOf')
   expectTypeOf(sessions.verifyCsrf(session, 'x')).toBeBoolean()
   expectTypeOf(sessions.state).toEqualTypeOf<'open' | 'closing' | 'closed'>()
   sessions.on('rejected', (event) => expectTypeOf(event.reason).toEqualTypeOf<'signature' | 'shape' | 'fingerprint'>())
