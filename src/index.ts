@@ -14,6 +14,13 @@ export type {
 } from './core/connection.js'
 export type { DoctorReport, Finding, Severity } from './core/doctor.js'
 export type { DurableOptions } from './core/durability.js'
-export { type ErrorCode, ErrorCodes, isRedkitError, RedkitError, type RedkitErrorOptions } from './core/errors.js'
+export {
+  type ErrorCode,
+  ErrorCodes,
+  isRedkitError,
+  RedkitError,
+  type RedkitErrorOptions,
+  redactUrlCredentials,
+} from './core/errors.js'
 export type { Subscription } from './core/subscription.js'
 export { createRedkit, Redkit, type RedkitEvents, type RedkitOptions } from './redkit.js'

@@ -91,25 +91,39 @@ function fail(path: string, reason: string): never {
   throw new RedkitError(ErrorCodes.E_ENCODE, `cannot encode value at ${path}: ${reason}`)
 }
 
-function revive(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(revive)
+/**
+ * The read side enforces what the write side does: stored text that `encode` could not have
+ * produced (a number JSON reads as Infinity, an invalid date, nesting deeper than MAX_DEPTH) is
+ * refused, so what a reader gets is always a value a writer could have stored.
+ */
+function revive(value: unknown, depth = 0): unknown {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error('a number out of range (JSON read it as Infinity)')
+    return value
+  }
   if (value === null || typeof value !== 'object') return value
+  if (depth >= MAX_DEPTH) throw new Error(`the value is nested deeper than ${MAX_DEPTH} levels`)
+  if (Array.isArray(value)) return value.map((item) => revive(item, depth + 1))
   const obj = value as Record<string, unknown>
   if (isTagLike(obj)) {
     const [tag, inner] = Object.entries(obj)[0] as [string, unknown]
-    if (tag === DATE && typeof inner === 'string') return new Date(inner)
-    if (tag === BIGINT && typeof inner === 'string') return BigInt(inner)
+    if (tag === DATE && typeof inner === 'string') {
+      const date = new Date(inner)
+      if (Number.isNaN(date.getTime())) throw new Error(`malformed ${tag} tag (not a date)`)
+      return date
+    }
+    if (tag === BIGINT && typeof inner === 'string' && /^-?\d+$/.test(inner)) return BigInt(inner)
     if (tag === UNDEFINED) return undefined
     if (tag === NEGATIVE_ZERO) return -0
-    if (tag === ESCAPE && inner !== null && typeof inner === 'object' && !Array.isArray(inner)) return reviveObject(inner)
+    if (tag === ESCAPE && inner !== null && typeof inner === 'object' && !Array.isArray(inner)) return reviveObject(inner, depth)
     throw new Error(`malformed ${tag} tag`)
   }
-  return reviveObject(obj)
+  return reviveObject(obj, depth)
 }
 
-function reviveObject(obj: object): Record<string, unknown> {
+function reviveObject(obj: object, depth: number): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(obj)) define(out, k, revive(v))
+  for (const [k, v] of Object.entries(obj)) define(out, k, revive(v, depth + 1))
   return out
 }
 

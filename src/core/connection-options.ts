@@ -164,6 +164,14 @@ export function validateUrl(url: unknown): void {
   } catch {
     throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'url is not a valid URL')
   }
+  // node-redis decodes them and would throw a raw URIError for a malformed %-escape.
+  for (const part of [parsed.username, parsed.password]) {
+    try {
+      decodeURIComponent(part)
+    } catch {
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'url has a malformed %-escape in its user name or password')
+    }
+  }
   // node-redis would silently read 'redis://' as 127.0.0.1:6379.
   if (parsed.hostname === '') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'url names no host (redis://host:port)')
   const db = parsed.pathname.replace(/^\//, '')
@@ -175,8 +183,8 @@ export function collectSecrets(options: ConnectionOptions, scrubber: SecretScrub
   if (options.url) {
     try {
       const url = new URL(options.url)
-      scrubber.add(decodeURIComponent(url.password))
       scrubber.add(url.password)
+      scrubber.add(decodeURIComponent(url.password))
     } catch {
       // validateUrl reports it
     }

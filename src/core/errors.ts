@@ -117,10 +117,15 @@ export class SecretScrubber {
   }
 }
 
-/** `redis://user:secret@host` -> `redis://user:***@host`, anywhere in a string. */
+/**
+ * `redis://user:secret@host` -> `redis://user:***@host`, anywhere in a string. Malformed forms a
+ * user may type (`redis:/:secret@host`, `redis:secret@host`) lose everything before the '@'.
+ */
 export function redactUrlCredentials(text: string): string {
   // Greedy up to the last '@' of the token: an unencoded '@' or '/' in the password stays inside.
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^:@/\s]*):(\S*)@/gi, '$1$2:***@')
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)([^:@/\s]*):(\S*)@/gi, '$1$2:***@')
+    .replace(/\b([a-z][a-z0-9+.-]*:)(?!\/\/)(\/?)(?!\*\*\*@)[^\s@]*@/gi, '$1$2***@')
 }
 
 /** An ACL denial as Redis words it: `NOPERM ...` for a command or channel, or inside a script. */

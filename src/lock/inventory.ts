@@ -6,7 +6,7 @@ import { escapeGlob } from '../core/keys.js'
 import { count, durationMs, optionsObject, wellFormedString } from '../core/validate.js'
 import type { Expirations, ExpiryEvent, Subscription } from '../events/index.js'
 import { inventoryName, lapseMarker, type ProductKeys, productKeys } from './keys.js'
-import { reserveScript, settleScript } from './scripts.js'
+import { addStockScript, reserveScript, settleScript } from './scripts.js'
 
 export interface InventoryOptions {
   /** How long a reservation holds its units before they return to stock. @defaultValue 1_800_000 (30 min) */
@@ -85,12 +85,10 @@ export class Inventory extends Component {
   async addStock(product: string, units: number): Promise<number> {
     if (!Number.isSafeInteger(units)) throw errors.invalidArgument('units', 'a safe integer', units)
     const keys = this.#keys(product, '-')
-    const after = await this.#ctx.connection.send<number>(['INCRBY', keys.stock, String(units)], { key: keys.stock })
-    if (after < 0) {
-      await this.#ctx.connection.send(['INCRBY', keys.stock, String(-units)], { key: keys.stock })
-      throw errors.invalidArgument('units', `at most the ${after - units} available`, -units)
-    }
-    return after
+    // One script: a removal larger than the stock is refused without writing anything.
+    const [added, value] = await addStockScript.call(this.#ctx.connection, keys, [units])
+    if (added !== 1) throw errors.invalidArgument('units', `at most the ${value} available`, -units)
+    return value
   }
 
   /** Units available now (not counting those reserved). */

@@ -36,3 +36,5 @@ export const settleScript = defineKeyedScript<
   [op: 'confirm' | 'cancel' | 'lapse', gen: string, keepMs: number],
   [status: number, value: string | number]
 >('inventory-settle')
+
+export const addStockScript = defineKeyedScript<ProductKeys, [units: number], [status: number, value: number]>('inventory-add')

@@ -4,7 +4,7 @@ import { BlockingConnection } from '../core/blocking.js'
 import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
 import { defineScript } from '../core/scripts.js'
-import { count, timerMs } from '../core/validate.js'
+import { count, optionsObject, timerMs } from '../core/validate.js'
 import type { MessagingContext } from './context.js'
 import { validateDelta } from './counter.js'
 
@@ -86,8 +86,9 @@ export class EventCounter {
   }
 
   /** Applies up to `limit` pending events (safe to call from any number of processes at once). */
-  async apply({ limit = 1000 }: { limit?: number } = {}): Promise<ApplyResult> {
-    const { cursor: _, ...result } = await this.applyWithCursor(limit)
+  async apply(options?: { limit?: number }): Promise<ApplyResult> {
+    const { limit = 1000 } = optionsObject(options, 'apply options')
+    const { cursor: _, ...result } = await this.applyWithCursor(count(limit, 'limit'))
     return result
   }
 
@@ -99,8 +100,8 @@ export class EventCounter {
   }
 
   /** Applies events as they arrive until closed (or redkit is); blocks on the stream while idle. */
-  consume(options: ConsumerOptions = {}): EventCounterConsumer {
-    return new EventCounterConsumer(this.#ctx, this, options)
+  consume(options?: ConsumerOptions): EventCounterConsumer {
+    return new EventCounterConsumer(this.#ctx, this, optionsObject(options, 'consume options'))
   }
 }
 

@@ -1,6 +1,7 @@
 import { validateMs } from '../core/backoff.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { validateName } from '../core/keys.js'
+import { optionsObject } from '../core/validate.js'
 import type { MessagingContext } from './context.js'
 import { parseCron } from './cron.js'
 import type { JobOptions, StoredRepeat } from './options.js'
@@ -84,6 +85,7 @@ export class Scheduler {
 
   /** Runs `data` on `queue` once, after a delay or at a time; resolves `created: false` if the id exists. */
   schedule<T>(task: DelayedTask<T>): Promise<AddedJob> {
+    task = optionsObject(task, 'schedule task')
     const queue = new Queue<T>(this.#ctx, task.queue)
     const options: JobOptions = { ...task.job, jobId: task.id }
     if (task.runAt !== undefined) options.runAt = task.runAt
@@ -96,6 +98,7 @@ export class Scheduler {
    * first pending run and whether anything changed.
    */
   async repeat<T>(task: RepeatingTask<T>): Promise<RepeatResult> {
+    task = optionsObject(task, 'repeat task')
     const queue = new Queue<T>(this.#ctx, task.queue)
     if ((task.cron === undefined) === (task.everyMs === undefined)) {
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'repeat needs exactly one of cron or everyMs')

@@ -79,6 +79,9 @@ describe('credentials that change after the first connection', () => {
     expect(await errorCode(createRedkit({ url: `redis://:right-pass-1@${server.host}:${server.port}/99` }))).toBe('E_INVALID_ARGUMENT')
     expect(Date.now() - started).toBeLessThan(4000)
     expect(await errorCode(createRedkit({ url: 'redis://' }))).toBe('E_INVALID_ARGUMENT')
+    // A malformed %-escape in the credentials: typed, not node-redis's raw URIError (review finding 7).
+    expect(await errorCode(createRedkit({ url: `redis://:%E0%A4%A@${server.host}:${server.port}` }))).toBe('E_INVALID_ARGUMENT')
+    expect(await errorCode(createRedkit({ url: `redis://u%ZZ:pw@${server.host}:${server.port}` }))).toBe('E_INVALID_ARGUMENT')
     expect(await errorCode(createRedkit({ url: 'redis:///0' }))).toBe('E_INVALID_ARGUMENT')
     expect(await errorCode(createRedkit({ url: `redis://${server.host}:${server.port}/abc` }))).toBe('E_INVALID_ARGUMENT')
     for (const bad of [Number.NaN, -1, 1.5, '100', Number.POSITIVE_INFINITY, 2 ** 31]) {

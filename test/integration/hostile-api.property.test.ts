@@ -91,6 +91,16 @@ const T: Target[] = [
   { name: 'counter.decr', call: (rk, a) => rk.counter('n').decr(a as never) },
   { name: 'counter.reset', call: (rk, a) => rk.counter('n').reset(a as never) },
   { name: 'counter(name)', call: (rk, a) => rk.counter(a as never).value() },
+  { name: 'eventCounter.apply', call: (rk, a) => rk.eventCounter('ec').apply(a as never) },
+  {
+    name: 'eventCounter.consume',
+    call: async (rk, a) => {
+      const consumer = rk.eventCounter('ec').consume(a as never)
+      await (consumer as unknown as { close(): Promise<void> }).close()
+    },
+  },
+  { name: 'scheduler.schedule', call: (rk, a) => rk.scheduler.schedule(a as never) },
+  { name: 'scheduler.repeat', call: (rk, a) => rk.scheduler.repeat(a as never) },
   // locks: a fresh name per call, released when taken, so one call never waits for another's hold
   {
     name: 'lock(name, options).tryAcquire',

@@ -99,5 +99,12 @@ describe.each(PROCESS_TOPOLOGIES)('inventory on %s', (_topology, options, env) =
     await shop.setStock('p', 2)
     expect(await errorCode(shop.addStock('p', -3))).toBe('E_INVALID_ARGUMENT')
     expect(await shop.available('p')).toBe(2)
+    // A refused removal on a product with no stock yet writes nothing (review finding 9).
+    const key = `${rk.keys.prefix}:{inv:bad:absent}:stock`
+    expect(await errorCode(shop.addStock('absent', -1))).toBe('E_INVALID_ARGUMENT')
+    expect(await rk.connection.send(['EXISTS', key], { key })).toBe(0)
+    expect(await shop.addStock('absent', 3)).toBe(3)
+    expect(await rk.connection.send(['EXISTS', key], { key })).toBe(1)
+    expect(await shop.addStock('absent', -3)).toBe(0)
   })
 })

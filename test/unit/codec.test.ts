@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { guardCodec, jsonCodec } from '../../src/core/codec.js'
+import { guardCodec, jsonCodec, MAX_DEPTH } from '../../src/core/codec.js'
 import { thrownCode } from '../support/expect.js'
 
 function roundTrip(value: unknown): unknown {
@@ -151,5 +151,34 @@ describe('jsonCodec against hostile and unusual values (issue 13)', () => {
       }),
       { numRuns: 2000 },
     )
+  })
+})
+
+describe('jsonCodec read side: stored text encode could not have written is E_DECODE (review finding 10)', () => {
+  const nest = (levels: number): unknown => {
+    let value: unknown = 1
+    for (let i = 0; i < levels; i++) value = { v: value }
+    return value
+  }
+  it('refuses numbers JSON reads as Infinity, invalid dates, bad bigints and nesting past MAX_DEPTH', () => {
+    for (const text of ['1e400', '[-1e400]', '{"a":1e309}', '{"$rk:date":"garbage"}', '{"$rk:bigint":"1.5"}', JSON.stringify(nest(300))]) {
+      expect(
+        thrownCode(() => jsonCodec.decode(text)),
+        text.slice(0, 40),
+      ).toBe('E_DECODE')
+    }
+  })
+  it('still reads everything encode writes, up to the deepest value it accepts', () => {
+    expect(jsonCodec.decode(jsonCodec.encode(nest(MAX_DEPTH - 1)))).toEqual(nest(MAX_DEPTH - 1))
+    const deepest = (() => {
+      for (let levels = MAX_DEPTH + 2; levels > 0; levels--) {
+        try {
+          return { levels, text: jsonCodec.encode(nest(levels)) }
+        } catch {}
+      }
+      throw new Error('nothing encodes')
+    })()
+    expect(jsonCodec.decode(deepest.text)).toEqual(nest(deepest.levels))
+    expect(jsonCodec.decode(jsonCodec.encode({ '$rk:date': 1, when: new Date(0) }))).toEqual({ '$rk:date': 1, when: new Date(0) })
   })
 })

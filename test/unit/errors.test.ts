@@ -50,3 +50,18 @@ describe('errors', () => {
     }
   })
 })
+
+describe('redactUrlCredentials on URLs as users mistype them (review finding 6)', () => {
+  it('never leaves what may be a password', () => {
+    for (const [given, shown] of [
+      ['redis://user:secret@host:1', 'redis://user:***@host:1'],
+      ['redis://:p@ss@host', 'redis://:***@host'],
+      ['redis:/:S3cret@127.0.0.1:1', 'redis:/***@127.0.0.1:1'],
+      ['redis:S3cret@127.0.0.1:1', 'redis:***@127.0.0.1:1'],
+      ['url must start with redis:// [redis:/:S3cret@h:1]', 'url must start with redis:// [redis:/***@h:1]'],
+      ['rediss://host:6380/0', 'rediss://host:6380/0'],
+      ['connect ECONNREFUSED 127.0.0.1:6379', 'connect ECONNREFUSED 127.0.0.1:6379'],
+    ])
+      expect(redactUrlCredentials(given as string)).toBe(shown)
+  })
+})

@@ -32,6 +32,7 @@ const EXPECTED: Record<string, string[]> = {
     'aclSetUserLine',
     'createRedkit',
     'isRedkitError',
+    'redactUrlCredentials',
   ],
   'src/events/index.ts': [
     'DeadLetter',

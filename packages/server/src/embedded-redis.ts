@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs'
-import { ErrorCodes, RedkitError } from 'redkit'
+import { ErrorCodes, RedkitError, redactUrlCredentials } from 'redkit'
 import { pingTcp, type RedisProcess, startRedisServer } from './redis-process.js'
 
 /**
@@ -58,14 +58,9 @@ export function parsePort(value: string | number, what: string): number {
 
 /** A Redis URL safe to print: the password becomes `***`, the rest is kept. */
 export function displayRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password !== '') parsed.password = '***'
-    return parsed.href
-  } catch {
-    // Not a URL: never echo what may hold credentials (everything between '//' and the last '@').
-    return url.replace(/\/\/\S*@/, '//***@')
-  }
+  // One redaction for the library, the CLI and the service: also for malformed URLs
+  // (`redis:/:secret@host`), which parse as a path and would print as given.
+  return redactUrlCredentials(url)
 }
 
 export async function resolveRedis(options: ResolveRedisOptions = {}): Promise<ResolvedRedis> {
