@@ -120,13 +120,24 @@ describe('dashboard (browser)', () => {
     await shot('7-dead-again')
   })
 
+  it('a lock held by one task shows the next one waiting for it', async () => {
+    await page.locator('#lock-name').fill('e2e-lock')
+    await page.getByTestId('lock-hold').click()
+    await page.getByTestId('lock-e2e-lock').filter({ hasText: 'held (token' }).waitFor({ timeout: 5000 })
+    await page.getByTestId('lock-hold').click()
+    await page.locator('[data-testid=lock-e2e-lock][data-waiters="1"]').waitFor({ timeout: 5000 })
+    await shot('8-lock-waiter')
+    // The holder releases after 3 s, the waiter takes over, then releases too.
+    await page.locator('[data-testid=lock-e2e-lock][data-waiters="0"]').waitFor({ timeout: 8000 })
+  })
+
   it('fits a phone screen, and the page logged no console errors', async () => {
     await page.setViewportSize({ width: 390, height: 844 })
     // Charts follow their panel's width (a ResizeObserver), so the page settles a frame or two later.
     await expect
       .poll(async () => page.evaluate('document.documentElement.scrollWidth - window.innerWidth') as Promise<number>, { timeout: 5000 })
       .toBeLessThanOrEqual(0)
-    await shot('8-phone')
+    await shot('9-phone')
     expect(consoleErrors).toEqual([])
   })
 })

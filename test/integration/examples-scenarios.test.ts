@@ -8,7 +8,8 @@ import { standaloneUrl } from '../support/redis.js'
 const runExample = (file: string) => runChildExample(file, { REDIS_URL: standaloneUrl() }, 30_000)
 const lines = (text: string, pattern: RegExp) => text.split('\n').filter((line) => pattern.test(line))
 
-describe('scenario examples', () => {
+// Each example has its own key prefix (its pid), so they run side by side.
+describe.concurrent('scenario examples', () => {
   it('orders-queue charges every order once despite a dying worker and retries, and dead-letters the bad one', async () => {
     const { code, stdout, stderr } = await runExample('orders-queue.ts')
     expect(code, stderr).toBe(0)

@@ -396,6 +396,35 @@ describe('service REST API', () => {
     })
   })
 
+  describe('locks', () => {
+    type LockView = { name: string; holder: { id: string; token: number } | null; waiters: Array<{ id: string }> }
+    const lockOf = async (name: string) => ((await inject('GET', '/api/locks')).json().locks as LockView[]).find((l) => l.name === name)
+
+    it('a second task waits in line behind the holder, then holds with a larger fencing token', async () => {
+      const first = await inject('POST', '/api/locks/report/hold', { ms: 1000 })
+      expect(first.statusCode).toBe(202)
+      await eventually(async () => (await lockOf('report'))?.holder?.id === first.json().id, 5000, 'first holds')
+      const second = await inject('POST', '/api/locks/report/hold', { ms: 100 })
+      await eventually(async () => (await lockOf('report'))?.waiters.some((w) => w.id === second.json().id) ?? false, 5000, 'second waits')
+      const firstToken = (await lockOf('report'))?.holder?.token as number
+      await eventually(async () => (await lockOf('report'))?.holder?.id === second.json().id, 8000, 'second holds')
+      expect((await lockOf('report'))?.holder?.token).toBeGreaterThan(firstToken)
+      await eventually(async () => (await lockOf('report')) === undefined, 8000, 'lock free')
+    })
+
+    it('a waiter gives up after its timeout; bad input is 400', async () => {
+      await inject('POST', '/api/locks/busy/hold', { ms: 1500 })
+      await eventually(async () => (await lockOf('busy'))?.holder !== null && (await lockOf('busy')) !== undefined, 5000, 'busy held')
+      const impatient = (await inject('POST', '/api/locks/busy/hold', { ms: 10, timeoutMs: 100 })).json()
+      await eventually(async () => !(await lockOf('busy'))?.waiters.some((w) => w.id === impatient.id), 5000, 'waiter gave up')
+      expect((await lockOf('busy'))?.holder?.id).not.toBe(impatient.id)
+      expectError(await inject('POST', '/api/locks/busy/hold', { ms: 0 }), 400, 'E_VALIDATION', /ms/)
+      expectError(await inject('POST', '/api/locks/bad%20name/hold', { ms: 10 }), 400, 'E_VALIDATION')
+      expectError(await inject('POST', '/api/locks/busy/hold', { ms: 10, forever: true }), 400, 'E_VALIDATION')
+      await eventually(async () => (await lockOf('busy')) === undefined, 8000, 'busy free')
+    })
+  })
+
   describe('/metrics', () => {
     it('exports the scenarios: cache, queue, expiry lateness, presence, stock, sessions, rate limit', async () => {
       await inject('GET', '/api/users/20')
@@ -420,6 +449,8 @@ describe('service REST API', () => {
       expect(value(/^redkit_session_events_total\{event="logout"\} (\d+)$/m)).toBe(3)
       expect(value(/^redkit_rate_limit_decisions_total\{limiter="api",decision="denied"\} (\d+)$/m)).toBeGreaterThanOrEqual(1)
       expect(value(/^redkit_rate_limit_decisions_total\{limiter="api",decision="allowed"\} (\d+)$/m)).toBeGreaterThanOrEqual(RATE_LIMIT)
+      expect(value(/^redkit_lock_wait_seconds_count\{outcome="acquired"\} (\d+)$/m)).toBe(3)
+      expect(value(/^redkit_lock_wait_seconds_count\{outcome="timeout"\} (\d+)$/m)).toBe(1)
     })
   })
 
@@ -521,7 +552,7 @@ describe('service REST API', () => {
       try {
         const snapshot = await reader.next('snapshot')
         expect(Object.keys(snapshot).sort()).toEqual(
-          ['at', 'cache', 'devices', 'expirations', 'inventory', 'leaderboard', 'pageViews', 'queues', 'rateLimit'].sort(),
+          ['at', 'cache', 'devices', 'expirations', 'inventory', 'leaderboard', 'locks', 'pageViews', 'queues', 'rateLimit'].sort(),
         )
         await inject('POST', '/api/devices/live-1/heartbeat')
         expect((await reader.next('device', (e) => e.data.id === 'live-1')).data.online).toBe(true)

@@ -6,6 +6,7 @@ import { installErrorHandler } from './api/errors.js'
 import { inventoryRoutes } from './api/inventory.js'
 import { jobRoutes } from './api/jobs.js'
 import { liveRoutes } from './api/live.js'
+import { lockRoutes } from './api/locks.js'
 import { sessionRoutes } from './api/sessions.js'
 import { SseStreams } from './api/sse.js'
 import { statsRoutes } from './api/stats.js'
@@ -91,6 +92,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await app.register(userRoutes(scenarios))
     await app.register(statsRoutes(scenarios))
     await app.register(sessionRoutes(scenarios))
+    await app.register(lockRoutes(scenarios))
     await app.register(dashboardRoutes(options.dashboardDir ?? defaultDashboardDir()))
     await app.register(
       liveRoutes(scenarios, streams, options.snapshotIntervalMs === undefined ? {} : { snapshotIntervalMs: options.snapshotIntervalMs }),

@@ -1,4 +1,5 @@
 export { type ApiErrorBody, apiError } from './api/errors.js'
+export { type LockTask, locksSnapshot } from './api/locks.js'
 export { type SseStream, SseStreams } from './api/sse.js'
 export { type AppOptions, buildApp } from './app.js'
 export {

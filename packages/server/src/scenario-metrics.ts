@@ -12,6 +12,7 @@ export const SCENARIO_METRIC_NAMES = {
   inventoryAvailable: 'redkit_inventory_available',
   sessions: 'redkit_session_events_total',
   rateLimit: 'redkit_rate_limit_decisions_total',
+  lockWait: 'redkit_lock_wait_seconds',
 } as const
 
 /**
@@ -120,6 +121,13 @@ export function registerScenarioMetrics(registry: Registry, scenarios: Scenarios
     labelNames: ['limiter', 'decision'],
     registers,
   })
+  const lockWait = new Histogram({
+    name: SCENARIO_METRIC_NAMES.lockWait,
+    help: 'How long lock tasks (POST /api/locks/:name/hold) waited, by outcome: acquired, timeout or error.',
+    labelNames: ['outcome'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  })
   for (const outcome of ['completed', 'failed', 'dead']) processed.inc({ queue: scenarios.queue.name, outcome }, 0)
   for (const decision of ['allowed', 'denied']) rateLimit.inc({ limiter: 'api', decision }, 0)
   for (const event of ['login', 'logout']) sessions.inc({ event }, 0)
@@ -134,6 +142,9 @@ export function registerScenarioMetrics(registry: Registry, scenarios: Scenarios
         if (data.state === 'completed' || data.state === 'failed' || data.state === 'dead') {
           processed.inc({ queue: scenarios.queue.name, outcome: data.state })
         }
+        break
+      case 'lock-wait':
+        lockWait.observe({ outcome: String(data.outcome) }, Number(data.seconds))
         break
       case 'rate-limit':
         rateLimit.inc({ limiter: 'api', decision: data.allowed ? 'allowed' : 'denied' })

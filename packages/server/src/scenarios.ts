@@ -5,6 +5,7 @@ import type { Inventory, Reservation } from 'redkit/lock'
 import type { Queue, Worker } from 'redkit/messaging'
 import type { SessionManager } from 'redkit/session'
 import type { Leaderboard, RateLimiter, Timeseries, UniqueCounter } from 'redkit/stats'
+import type { LockTask } from './api/locks.js'
 import type { DemoDatabase, Product, User } from './db.js'
 import { EventHub, percentile, Ring } from './hub.js'
 
@@ -77,6 +78,10 @@ export class Scenarios {
   readonly simulated = new Map<string, SimulatedDevice>()
   /** Reservations made through this service that are still live (the library keeps no list). */
   readonly reservations = new Map<string, Reservation>()
+  /** Lock tasks of `POST /api/locks/:name/hold` (waiting or holding), and their runs (awaited by close). */
+  readonly lockTasks = new Map<string, LockTask>()
+  readonly lockRuns = new Set<Promise<void>>()
+  readonly #closing = new AbortController()
   #worker: Worker<DemoJobData, unknown> | undefined
   #products: Product[] = []
   readonly #subscriptions: Subscription[] = []
@@ -231,6 +236,11 @@ export class Scenarios {
     return { count: events.length, p50: percentile(late, 50), p99: percentile(late, 99), recent: events.slice(-20).reverse() }
   }
 
+  /** Aborted when the scenarios close: lock waits and holds end then. */
+  get closing(): AbortSignal {
+    return this.#closing.signal
+  }
+
   get worker(): Worker<DemoJobData, unknown> | undefined {
     return this.#worker
   }
@@ -238,7 +248,9 @@ export class Scenarios {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.#closing.abort()
     for (const id of [...this.simulated.keys()]) this.stopDevice(id, true)
+    await Promise.allSettled([...this.lockRuns])
     const errors: unknown[] = []
     for (const step of [
       () => this.#worker?.close(),

@@ -3,6 +3,7 @@ import type { Scenarios } from '../scenarios.js'
 import { devicesSnapshot } from './devices.js'
 import { inventorySnapshot } from './inventory.js'
 import { queueSnapshot } from './jobs.js'
+import { locksSnapshot } from './locks.js'
 import { idParams, idString } from './schemas.js'
 import type { SseStream, SseStreams } from './sse.js'
 import { pageViewsSnapshot } from './stats.js'
@@ -27,6 +28,7 @@ export async function dashboardSnapshot(scenarios: Scenarios) {
     at: Date.now(),
     devices,
     inventory,
+    locks: locksSnapshot(scenarios).locks,
     queues,
     cache: cacheSnapshot(scenarios),
     expirations: scenarios.latenessSummary(),

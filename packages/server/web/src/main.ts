@@ -3,6 +3,7 @@ import { LiveChart } from './chart.js'
 import { byId } from './dom.js'
 import { renderDevices, setupDevices } from './panels/devices.js'
 import { renderInventory } from './panels/inventory.js'
+import { renderLocks, setupLocks } from './panels/locks.js'
 import { refreshJobs, renderQueue, setupQueue } from './panels/queue.js'
 import { renderStats, setupChat, setupStats } from './panels/stats.js'
 import type { Snapshot } from './types.js'
@@ -30,6 +31,7 @@ let previous: Snapshot | undefined
 function render(snapshot: Snapshot): void {
   renderDevices(snapshot)
   renderInventory(snapshot)
+  renderLocks(snapshot)
   renderQueue(snapshot)
   renderStats(snapshot, pageViewChart)
   renderExpirations(snapshot)
@@ -85,6 +87,7 @@ function connect(): void {
 }
 
 setupDevices()
+setupLocks()
 setupQueue()
 setupStats()
 setupChat()

@@ -13,6 +13,11 @@ export interface Snapshot {
     products: Array<{ id: string; name: string; priceCents: number; initialStock: number; available: number; reserved: number }>
     reservations: Array<{ id: string; product: string; qty: number; user: string; expiresAt: number }>
   }
+  locks: Array<{
+    name: string
+    holder: { id: string; since: number; acquiredAt?: number; holdMs: number; token?: number } | null
+    waiters: Array<{ id: string; since: number }>
+  }>
   queues: {
     name: string
     paused: boolean
