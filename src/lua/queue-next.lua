@@ -146,12 +146,12 @@ for i = 0, m - 1 do
       if keep == 0 then
         doneIds[#doneIds + 1] = key
       else
-        redis.call('HSET', key, 'r', ARGV[b + 2], 's', ARGV[b + 4], 'f', now, 'k', token)
+        redis.call('HSET', key, 'r', ARGV[b + 2], 's', ARGV[b + 4], 'f', now, 'k', token, 'w', '0')
         doneArgs[#doneArgs + 1] = now
         doneArgs[#doneArgs + 1] = id
       end
     elseif kind == 'r' then
-      redis.call('HSET', key, 'a', ARGV[b + 5], 'e', ARGV[b + 2], 'x', ARGV[b + 3], 's', ARGV[b + 4], 'k', token)
+      redis.call('HSET', key, 'a', ARGV[b + 5], 'e', ARGV[b + 2], 'x', ARGV[b + 3], 's', ARGV[b + 4], 'k', token, 'w', '0')
       local spec = ARGV[b + 6]
       local c = string.find(spec, ':', 1, true)
       local delay, priority = tonumber(string.sub(spec, 1, c - 1)), tonumber(string.sub(spec, c + 1))
@@ -164,7 +164,7 @@ for i = 0, m - 1 do
         retryLater[#retryLater + 1] = id
       end
     else
-      redis.call('HSET', key, 'a', ARGV[b + 5], 'e', ARGV[b + 2], 'x', ARGV[b + 3], 's', ARGV[b + 4], 'f', now, 'k', token)
+      redis.call('HSET', key, 'a', ARGV[b + 5], 'e', ARGV[b + 2], 'x', ARGV[b + 3], 's', ARGV[b + 4], 'f', now, 'k', token, 'w', '0')
       deadArgs[#deadArgs + 1] = now
       deadArgs[#deadArgs + 1] = id
     end
@@ -226,11 +226,11 @@ if ARGV[5] == '1' then
         recovered = recovered + 1
         local stalls = redis.call('HINCRBY', key, 'l', 1)
         if stalls > maxStalls then
-          redis.call('HSET', key, 'f', now, 'e', 'E_JOB_LOST the lease expired ' .. stalls .. ' times (the worker died, stalled or lost its connection)', 'x', '{"code":"E_JOB_LOST"}')
+          redis.call('HSET', key, 'f', now, 'e', 'E_JOB_LOST the lease expired ' .. stalls .. ' times (the worker died, stalled or lost its connection)', 'x', '{"code":"E_JOB_LOST"}', 'w', '0')
           redis.call('ZADD', dead, now, id)
           recoveredDead[#recoveredDead + 1] = id
         else
-          redis.call('HSET', key, 'e', 'E_JOB_LOST the lease expired (the worker died, stalled or lost its connection)', 'x', '{"code":"E_JOB_LOST"}')
+          redis.call('HSET', key, 'e', 'E_JOB_LOST the lease expired (the worker died, stalled or lost its connection)', 'x', '{"code":"E_JOB_LOST"}', 'w', '0')
           local priority = tonumber(redis.call('HGET', key, 'p') or '0') or 0
           if priority > 0 then prioritize(id, priority) else front[#front + 1] = id end
         end
@@ -300,6 +300,8 @@ if wanted > 0 then
         missing[#missing + 1] = id
         mark_advance(schedNext, advance, id, 0)
       elseif f[1] then
+        -- The job's state is in its hash ('w' 1 while leased), so getJob never scans the ready list.
+        redis.call('HSET', key, 'w', '1')
         taken = taken + 1
         local member = tokenPrefix .. i .. ':' .. id
         zargs[#zargs + 1] = deadline

@@ -25,7 +25,9 @@ for i = #ARGV, 1, -1 do
   if redis.call('ZREM', KEYS[1], member) == 1 then
     released = released + 1
     local id = string.sub(member, string.find(member, ':', 1, true) + 1)
-    local priority = tonumber(redis.call('HGET', KEYS[6] .. id, 'p') or '0') or 0
+    local key = KEYS[6] .. id
+    if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'w', '0') end
+    local priority = tonumber(redis.call('HGET', key, 'p') or '0') or 0
     if priority > 0 then
       add_prioritized(KEYS[3], KEYS[4], id, priority)
     else

@@ -31,7 +31,7 @@ redis.call('ZREM', KEYS[1], unpack(ids))
 local plain = {}
 for _, id in ipairs(ids) do
   local key = KEYS[6] .. id
-  redis.call('HDEL', key, 'a', 'f', 'k', 's')
+  redis.call('HDEL', key, 'a', 'f', 'k', 's', 'w')
   local priority = tonumber(redis.call('HGET', key, 'p') or '0') or 0
   if priority > 0 then
     add_prioritized(KEYS[3], KEYS[4], id, priority)

@@ -31,6 +31,8 @@ export const JobField = {
   progress: 'g',
   /** expired leases so far (stalls; counted apart from attempts) */
   stalls: 'l',
+  /** '1' while the job is leased (active), else '0' or absent: getJob reads the state from it, never scanning the ready list */
+  leased: 'w',
 } as const
 
 /** Keys of the stored options JSON (field `o`); only what differs from the defaults is stored. */
