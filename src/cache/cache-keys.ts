@@ -2,9 +2,10 @@ import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { type KeySpace, MAX_NAME_LENGTH, validateName, validateObjectName } from '../core/keys.js'
 import { ENTRY_ROOT } from './wire.js'
 
-// Control characters, the hash-tag braces and the escape character itself.
+// Control characters, the hash-tag braces, the escape character itself, and surrogates (a lone one
+// is refused by validateName: Redis would store '\uD800' and '\uDBFF' as the same U+FFFD key).
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the point
-const SPECIAL = /[\u0000-\u001f\u007f{}%]/
+const SPECIAL = /[\u0000-\u001f\u007f{}%\uD800-\uDFFF]/
 
 /** `{`, `}` and `%` percent-encoded, so a user key can sit inside a hash tag and be read back. */
 function escapeKey(key: string): string {

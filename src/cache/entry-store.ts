@@ -131,10 +131,11 @@ export class EntryStore<T> {
     const ttlMs = meta.ttlMs ?? (encoded ? settings.ttlMs : (settings.negativeTtlMs ?? settings.ttlMs))
     const fresh = encoded ? jitterTtl(ttlMs, settings.jitter) : ttlMs
     const hardTtl = encoded ? fresh + settings.swrMs : fresh
+    // Checked first (a tags function may return anything): nothing is written for bad tags.
+    const indexKeys = meta.tags === undefined ? undefined : this.#tags.indexKeys(meta.tags)
     const kept: EntryMeta = { ttlMs: meta.ttlMs, tags: meta.tags }
     const text = encoded ? entryText(encoded.kind, now, now + fresh, encoded.payload, kept) : entryText('n', now, now + fresh, '', kept)
-    const indexKeys = meta.tags && meta.tags.length > 0 ? this.#tags.indexKeys(meta.tags) : undefined
-    if (indexKeys) await this.#tags.add(indexKeys, entryKey, hardTtl)
+    if (indexKeys && indexKeys.length > 0) await this.#tags.add(indexKeys, entryKey, hardTtl)
     const token = lease?.token ?? ''
     const stored = await scripts.set
       .run(

@@ -1,5 +1,5 @@
 import type { Connection } from '../core/connection.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { errors } from '../core/errors.js'
 import type { CacheKeys } from './cache-keys.js'
 import { scripts } from './scripts.js'
 
@@ -31,9 +31,9 @@ export class TagIndex {
     this.#keys = keys
   }
 
-  /** Validates tags and returns their index keys. */
+  /** Validates tags (each a name: E_INVALID_KEY) and returns their index keys. */
   indexKeys(tags: readonly string[]): string[] {
-    if (!Array.isArray(tags)) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'tags must be an array of strings')
+    if (!Array.isArray(tags)) throw errors.invalidArgument('tags', 'an array of strings', tags)
     return [...new Set(tags)].map((tag) => this.#keys.tag(tag))
   }
 

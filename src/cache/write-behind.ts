@@ -70,6 +70,8 @@ export class WriteBehind<T> extends Component {
   #applying = 0
   #reclaiming = false
   #group: Promise<void> | undefined
+  /** The group existed once: creating it again means it was lost. */
+  #hadGroup = false
 
   constructor(
     rk: RedkitContext,
@@ -147,18 +149,35 @@ export class WriteBehind<T> extends Component {
     this.#claimTimer.unref()
   }
 
+  /**
+   * Creates the consumer group once; again after a read or claim failed (`#groupMayBeGone`). A group
+   * created where this drain had one before means the stream or its group was lost (the key
+   * deleted or replaced, a restart without persistence): reported once, by the instance that
+   * recreated it, and the drain goes on with the writes queued since.
+   */
   async #ensureGroup(): Promise<void> {
     this.#group ??= this.#rk.connection
       .send(['XGROUP', 'CREATE', this.#keys.stream, GROUP, '0', 'MKSTREAM'], { key: this.#keys.stream })
       .then(
-        () => undefined,
+        () => {
+          if (this.#hadGroup) this.#hooks.error(groupLost(this.#keys.stream))
+          this.#hadGroup = true
+        },
         (error: unknown) => {
-          if (error instanceof Error && /BUSYGROUP/.test(error.message)) return
+          if (error instanceof Error && /BUSYGROUP/.test(error.message)) {
+            this.#hadGroup = true
+            return
+          }
           this.#group = undefined
           throw error
         },
       )
     return this.#group
+  }
+
+  /** After a failed read or claim: the group is created again (BUSYGROUP when it is still there). */
+  #groupMayBeGone(): void {
+    this.#group = undefined
   }
 
   async #run(): Promise<void> {
@@ -173,6 +192,7 @@ export class WriteBehind<T> extends Component {
       } catch (error) {
         if (this.closed) break
         failures++
+        this.#groupMayBeGone()
         this.#report(error, 'write-behind read')
         await sleep(backoffDelay(failures, { delayMs: 100, maxDelayMs: 2000 })).catch(() => {})
       }
@@ -221,10 +241,15 @@ export class WriteBehind<T> extends Component {
     await this.#ensureGroup()
     let cursor = '0-0'
     do {
-      const reply = await this.#rk.connection.send<[string, unknown, unknown]>(
-        ['XAUTOCLAIM', this.#keys.stream, GROUP, this.#consumer, String(this.#claimIdleMs), cursor, 'COUNT', String(this.#batch)],
-        { key: this.#keys.stream },
-      )
+      const reply = await this.#rk.connection
+        .send<[string, unknown, unknown]>(
+          ['XAUTOCLAIM', this.#keys.stream, GROUP, this.#consumer, String(this.#claimIdleMs), cursor, 'COUNT', String(this.#batch)],
+          { key: this.#keys.stream },
+        )
+        .catch((error: unknown) => {
+          this.#groupMayBeGone()
+          throw error
+        })
       cursor = String(reply[0])
       const writes = parseEntries([[this.#keys.stream, reply[1]]])
       if (writes.length > 0) await this.#process(writes)
@@ -372,6 +397,13 @@ export class WriteBehind<T> extends Component {
     // Work cut short by close() (E_CLOSED) is dropped by report().
     this.report(error, context)
   }
+}
+
+function groupLost(stream: string): RedkitError {
+  return new RedkitError(
+    ErrorCodes.E_REDIS,
+    `write-behind stream ${stream} lost its consumer group (the key was deleted or replaced, or Redis restarted without persistence): writes queued before may be lost; the group was created again and the drain goes on`,
+  )
 }
 
 /** Stream ids `ms-seq` compared numerically. */

@@ -43,7 +43,7 @@ export class WritePolicy<T> {
     if (value === undefined)
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'undefined means "absent" in a cache: use delete(key) to remove a value')
     const encoded = this.#store.encode(value)
-    if (options.tags) this.#tags.indexKeys(options.tags)
+    if (options.tags !== undefined) this.#tags.indexKeys(options.tags)
     const ttlMs = options.ttlMs === undefined ? undefined : durationMs(options.ttlMs, 'ttlMs')
     // The guard first: a key written to the source but missing from the filter would read as
     // absent for ever. When the add fails, the set fails before anything was written.

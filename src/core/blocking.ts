@@ -1,3 +1,4 @@
+import { ErrorReply } from 'redis'
 import { withTimeout } from './async.js'
 import type { Connection, NodeRedisClient } from './connection.js'
 import { ErrorCodes, RedkitError } from './errors.js'
@@ -39,6 +40,9 @@ export class BlockingConnection {
       })) as T
     } catch (error) {
       if (error instanceof RedkitError) throw error
+      // A reply of the server (WRONGTYPE on a planted key, NOGROUP, NOPERM) is mapped like any
+      // command's (E_REDIS, E_PERMISSION...): only a failing connection is E_CONNECTION.
+      if (!this.#closed && error instanceof ErrorReply) throw this.#connection.mapError(error, args[0] ?? 'command')
       throw new RedkitError(this.#closed ? ErrorCodes.E_CLOSED : ErrorCodes.E_CONNECTION, `${args[0]}: ${(error as Error).message}`, {
         cause: error,
       })

@@ -91,6 +91,39 @@ describe.each(TOPOLOGIES)('cache write-behind coherence on %s', (_topology, opti
     expect(Date.now() - started).toBeLessThan(1500)
     await cache.close()
   })
+
+  it('the drain goes on after its stream is deleted, or replaced by garbage and removed: the group is created again, each loss reported once (review 13)', async () => {
+    const cacheName = name()
+    const stream = `${prefix}:{${cacheName}}:wb`
+    const written: string[] = []
+    const errors: RedkitError[] = []
+    const cache = rk.cache<string>(cacheName, { write: 'behind', writer: (key, value) => void written.push(`${key}=${value}`) })
+    cache.on('error', (e) => void (e.code !== 'E_SERVER_CONFIG' && errors.push(e)))
+    const lost = () => errors.filter((e) => /lost its consumer group/.test(e.message))
+    await cache.set('k1', 'a')
+    await eventually(() => written.includes('k1=a'), 10_000, 'the first write')
+    await eventually(async () => (await cache.pendingWrites()) === 0, 10_000, 'k1 acknowledged')
+    // Deleted (FLUSHDB, an operator): the next write still reaches the writer.
+    await del(stream)
+    await cache.set('k2', 'b')
+    await eventually(() => written.includes('k2=b'), 15_000, 'a write queued after the stream was deleted')
+    await eventually(async () => (await cache.pendingWrites()) === 0, 10_000, 'k2 acknowledged')
+    expect(lost()).toHaveLength(1)
+    // Replaced by garbage: a typed error of the server's reply, not a connection failure.
+    await rk.connection.send(['SET', stream, 'garbage'], { key: stream })
+    await eventually(() => errors.some((e) => /WRONGTYPE/.test(e.message)), 10_000, 'the garbage reported')
+    await del(stream)
+    await cache.set('k3', 'c')
+    await eventually(() => written.includes('k3=c'), 15_000, 'a write queued after the garbage was removed')
+    expect(written).toEqual(['k1=a', 'k2=b', 'k3=c'])
+    expect(lost()).toHaveLength(2)
+    const garbage = errors.filter((e) => /WRONGTYPE/.test(e.message))
+    expect(garbage.filter((e) => e.code !== 'E_REDIS' && e.code !== 'E_SCRIPT').map((e) => `${e.code} ${e.message}`)).toEqual([])
+    expect(errors.filter((e) => e.code === 'E_CONNECTION')).toEqual([])
+    expect(new Set(lost().map((e) => e.code))).toEqual(new Set(['E_REDIS']))
+    await eventually(async () => (await cache.pendingWrites()) === 0, 10_000, 'every write acknowledged')
+    await cache.close()
+  })
 })
 
 describe('cache write-behind server checks', () => {

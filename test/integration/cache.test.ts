@@ -206,6 +206,36 @@ describe.each(topologies)('cache on %s', (topology, options, openRaw) => {
     expect(await cache.get('item1')).toBeUndefined()
   })
 
+  it('tags are names: lone surrogates are refused (they would collide), null tags are E_INVALID_ARGUMENT, and nothing is written (review 13)', async () => {
+    const cacheName = name()
+    const writes: string[] = []
+    const cache = rk.cache<number>(cacheName, { write: 'through', writer: (key) => void writes.push(key) })
+    const errors: Array<{ code?: string }> = []
+    cache.on('error', (error) => errors.push(error))
+    expect(await errorCode(cache.set('k1', 1, { tags: ['\uD800'] }))).toBe('E_INVALID_KEY')
+    expect(await errorCode(cache.set('k1', 1, { tags: ['ok', 'a\uDBFFb'] }))).toBe('E_INVALID_KEY')
+    expect(await errorCode(cache.set('k1', 1, { tags: null as never }))).toBe('E_INVALID_ARGUMENT')
+    expect(await errorCode(cache.set('k1', 1, { tags: 'ok' as never }))).toBe('E_INVALID_ARGUMENT')
+    expect(await errorCode(cache.invalidateTags(['\uDBFF']))).toBe('E_INVALID_KEY')
+    // Keys too: '\uD800' and '\uDBFF' would be one entry.
+    expect(await errorCode(cache.set('\uD800', 1))).toBe('E_INVALID_KEY')
+    expect(await errorCode(cache.get('\uDBFF'))).toBe('E_INVALID_KEY')
+    expect(writes).toEqual([])
+    // A loaded value with bad tags is returned, reported as a typed error, and not stored.
+    expect(await cache.getOrLoad('k2', async () => 2, { tags: null as never })).toBe(2)
+    expect(await cache.getOrLoad('k3', async () => 3, { tags: () => ['\uD800'] })).toBe(3)
+    await eventually(() => errors.length >= 2, 5000, 'both reported')
+    expect(errors.map((e) => e.code).sort()).toEqual(['E_INVALID_ARGUMENT', 'E_INVALID_KEY'])
+    for (const key of ['k1', 'k2', 'k3']) expect(await raw.get(`${prefix}:cache:{${cacheName}:${key}}`), key).toBeNull()
+    // Well-formed astral characters (surrogate pairs) are names like any other.
+    await cache.set('\u{1F600}', 1, { tags: ['\u{1F3F7}'] })
+    await cache.set('k4', 4, { tags: ['\u{1F3F8}'] })
+    expect(await cache.get('\u{1F600}')).toBe(1)
+    expect(await cache.invalidateTags(['\u{1F3F7}'])).toBe(1)
+    expect(await cache.get('\u{1F600}')).toBeUndefined()
+    expect(await cache.get('k4')).toBe(4)
+  })
+
   it('wrap caches a function by the key of its arguments; refresh reloads now', async () => {
     const cache = rk.cache<string>(name())
     let calls = 0

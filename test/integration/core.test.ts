@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BlockingConnection } from '../../src/core/blocking.js'
 import { defineKeyedScript, defineScript } from '../../src/core/scripts.js'
 import { hasExpiredEvents, readConfig } from '../../src/core/server-config.js'
 import { createRedkit, isRedkitError, type Redkit, type RedkitOptions } from '../../src/index.js'
@@ -71,6 +72,21 @@ describe.each(topologies)('core on %s', (topology, options, masters) => {
     expect(await popped).toEqual([key, 'v'])
     expect(Date.now() - started).toBeGreaterThanOrEqual(150)
     await blocking.close()
+  })
+
+  it("a blocking command's error reply is the server's error (WRONGTYPE: E_REDIS), not E_CONNECTION (review 13)", async () => {
+    const key = rk.keys.key('blocking', 'planted')
+    await rk.connection.send(['SET', key, 'garbage'], { key })
+    const blocking = new BlockingConnection(rk.connection)
+    try {
+      const read = blocking.call(['XREADGROUP', 'GROUP', 'g', 'c', 'BLOCK', '100', 'STREAMS', key, '>'], key, 5000)
+      expect(await errorCode(read)).toBe('E_REDIS')
+      expect(await errorCode(blocking.call(['BLPOP', key, '0.1'], key, 5000))).toBe('E_REDIS')
+    } finally {
+      blocking.close()
+    }
+    // Closed: E_CLOSED, as before.
+    expect(await errorCode(blocking.call(['BLPOP', key, '0.1'], key, 5000))).toBe('E_CLOSED')
   })
 
   it('reports undecodable stored values as E_DECODE', async () => {
