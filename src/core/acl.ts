@@ -115,9 +115,10 @@ const COMMANDS = [
   'xinfo|consumers',
   'xinfo|groups',
   'xautoclaim',
-  // HyperLogLog (unique counts)
+  // HyperLogLog (unique counts; pfmerge for counts over more than 100 buckets)
   'pfadd',
   'pfcount',
+  'pfmerge',
   // pub/sub
   'publish',
   'subscribe',

@@ -181,6 +181,12 @@ onEveryTopology(
       ] as const)
         await board.add(m, s)
       expect((await board.around('b', 1)).map((e) => e.member)).toEqual(['c', 'b', 'a'])
+      // A count over more than 100 buckets merges them in steps (PFMERGE into a temporary key).
+      const hourly = t.rk.unique('acl-hourly', { granularity: 'hour' })
+      const start = Date.parse('2030-06-01T00:00:00Z')
+      await hourly.add('u', start)
+      await hourly.add('v', start + 150 * 3_600_000)
+      expect(await hourly.count({ from: start, to: start + 150 * 3_600_000 })).toBe(2)
     })
 
     it('single sign-on: login, join, the combined view, logout everywhere', async () => {
