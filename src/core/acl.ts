@@ -128,7 +128,8 @@ const COMMANDS = [
   'pubsub|numsub',
 ] as const
 
-const CLUSTER_COMMANDS = ['cluster|slots', 'cluster|myid', 'cluster|nodes', 'spublish', 'ssubscribe', 'sunsubscribe'] as const
+// ASKING: a command for a key already moved by a migration in progress is resent with it.
+const CLUSTER_COMMANDS = ['cluster|slots', 'cluster|myid', 'cluster|nodes', 'asking', 'spublish', 'ssubscribe', 'sunsubscribe'] as const
 
 /** Escapes Redis glob metacharacters, so a prefix is matched as it is written. */
 function literal(text: string): string {

@@ -22,6 +22,7 @@ import {
 } from './connection-options.js'
 import { ErrorCodes, RedkitError, SecretScrubber, toRedkitError } from './errors.js'
 import { HealthCheck } from './health-check.js'
+import { InflightBound } from './inflight-bound.js'
 import { PubSub, type PubSubClient } from './pubsub.js'
 import { ReconnectPolicy } from './reconnect-policy.js'
 import { optionsObject } from './validate.js'
@@ -60,6 +61,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #closed = false
   #everReady = false
   #pubsub: PubSub | undefined
+  readonly #inflight: InflightBound
   #sibling: Promise<Connection> | undefined
 
   private constructor(options: ConnectionOptions, scrubber: SecretScrubber) {
@@ -68,6 +70,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#options = options
     this.scrubber = scrubber
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000
+    this.#inflight = new InflightBound(this.#connectTimeoutMs)
     this.#reconnect = new ReconnectPolicy({
       scrubber,
       connectTimeoutMs: this.#connectTimeoutMs,
@@ -166,6 +169,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.#main.isReady
   }
 
+  /** How long a command may wait for a connection (and, on Cluster, for its reply). */
+  get connectTimeoutMs(): number {
+    return this.#connectTimeoutMs
+  }
+
   get closed(): boolean {
     return this.#closed
   }
@@ -205,13 +213,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   async #sendCluster<T>(args: string[], key: string | undefined, readonly: boolean): Promise<T> {
     const cluster = this.#main as unknown as { sendCommand: (...args: unknown[]) => Promise<T> }
-    // Each attempt is bounded too: a node that takes the command and never answers is cut at the bound.
+    // node-redis's timeout covers a command still queued; the in-flight bound covers one a node took
+    // and never answers (a frozen master): cut at the bound, not resent (it may yet run there).
     const commandOptions = { timeout: this.#connectTimeoutMs }
     const deadline = Date.now() + this.#connectTimeoutMs
     for (let attempt = 1; ; attempt++) {
       try {
-        return await cluster.sendCommand(key, readonly, args, commandOptions)
+        return await this.#inflight.run(cluster.sendCommand(key, readonly, args, commandOptions), () => {
+          this.refreshTopology().catch(() => {})
+          return new RedkitError(
+            ErrorCodes.E_CONNECTION,
+            `${args[0] ?? 'command'}: no reply within ${this.#connectTimeoutMs} ms from the node serving this key (it may still run there)`,
+          )
+        })
       } catch (error) {
+        if (error instanceof RedkitError) throw error
         const retry = clusterRetryOf(error)
         const leftMs = deadline - Date.now()
         if (retry === undefined || this.#closed || leftMs <= 0) throw this.#mapError(error, args[0] ?? 'command')
@@ -427,6 +443,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.#closed) return
     this.#closed = true
     this.#health.stop()
+    this.#inflight.stop()
     await this.#pubsub?.close()
     const clients: Array<{ close(): Promise<unknown> | unknown; destroy?(): unknown }> = [...this.#dedicated]
     this.#dedicated.clear()

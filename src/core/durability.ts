@@ -26,6 +26,8 @@ export function validateDurable(value: unknown, what = 'durable'): DurableOption
 /** What a durable writer needs of a connection: its topology and a second connection like it. */
 export interface SiblingSource {
   readonly topology: ScriptConnection['topology']
+  /** WAIT must answer within it: on Cluster a reply later than this is cut as a frozen node's. */
+  readonly connectTimeoutMs: number
   sibling(): Promise<ScriptConnection>
 }
 
@@ -41,6 +43,11 @@ export class DurableWriter implements ScriptConnection {
   #writer: Promise<ScriptConnection> | undefined
 
   constructor(source: SiblingSource, durable: DurableOptions) {
+    if (durable.timeoutMs >= source.connectTimeoutMs)
+      throw new RedkitError(
+        ErrorCodes.E_INVALID_ARGUMENT,
+        `durable.timeoutMs (${durable.timeoutMs} ms) must be below connectTimeoutMs (${source.connectTimeoutMs} ms): a longer WAIT would look like a frozen node`,
+      )
     this.#source = source
     this.topology = source.topology
     this.durable = durable

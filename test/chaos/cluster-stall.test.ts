@@ -65,7 +65,8 @@ describe('Cluster with a frozen master', () => {
     expect(await held).toBe('E_CONNECTION')
     // Detected by a PING unanswered for 1 s, checked every 200 ms.
     expect(Date.now() - started).toBeLessThan(5000)
-    expect(reconnecting.some((m) => m.includes(`${frozen.host}:${frozen.port}`))).toBe(true)
+    // The health check also reports the frozen node (the command's own bound may cut it first).
+    await eventually(() => reconnecting.some((m) => m.includes(`${frozen.host}:${frozen.port}`)), 5000, 'the frozen node reported')
 
     frozen.signal('SIGCONT')
     await eventually(
@@ -73,5 +74,42 @@ describe('Cluster with a frozen master', () => {
       10_000,
       'the thawed master answers again',
     )
+  }, 30_000)
+
+  it('without the health check, a command to a frozen master is still cut at connectTimeoutMs, and no late reply counts', async () => {
+    // A health check that would notice only after a minute: the command's own bound must act.
+    const bounded = await createRedkit({
+      cluster: { rootNodes: nodes.map((n) => n.url) },
+      prefix: 'stall2',
+      connectTimeoutMs: 1000,
+      healthCheckIntervalMs: 60_000,
+    })
+    bounded.on('error', () => {})
+    try {
+      const masters = bounded.connection.masters()
+      const slots = await masters[0]!.send<Array<[number, number, [string, number]]>>(['CLUSTER', 'SLOTS'])
+      const frozen = nodes[1] as RedisProcess
+      let key = ''
+      for (let i = 0; !key; i++) {
+        const slot = hashSlot(`f${i}`)
+        if (Number(slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1]) === frozen.port) key = `f${i}`
+      }
+      await bounded.connection.send(['SET', key, '1'], { key })
+      frozen.signal('SIGSTOP')
+      const started = Date.now()
+      const outcome = await bounded.connection.send(['INCR', key], { key }).then(
+        (value) => `answered ${String(value)}`,
+        (error: unknown) => (isRedkitError(error) ? error.code : String(error)),
+      )
+      const waited = Date.now() - started
+      frozen.signal('SIGCONT')
+      expect(outcome).toBe('E_CONNECTION')
+      // The bound plus one sweep (a quarter of it), with room for a loaded machine.
+      expect(waited).toBeLessThan(1000 * 1.25 + 1500)
+      expect(waited).toBeGreaterThanOrEqual(950)
+    } finally {
+      nodes[1]?.signal('SIGCONT')
+      await bounded.close()
+    }
   }, 30_000)
 })
