@@ -77,7 +77,9 @@ class ServeProcess {
   }
 
   /** Resolves with the first match of `pattern` in stdout. */
-  async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
+  // The service opens its demo database (PGlite: a WebAssembly PostgreSQL) before it listens: a few
+  // seconds on a quiet machine, 18 s seen at load 15.
+  async waitFor(pattern: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const match = pattern.exec(this.stdout)
@@ -194,7 +196,8 @@ describe('redkit CLI', () => {
       const port = await findFreePort()
       const result = await runCli(['doctor', '--redis-url', `redis://127.0.0.1:${port}`])
       expect(result.code).toBe(2)
-      expect(result.ms).toBeLessThan(10_000)
+      // The 3 s connect timeout plus the CLI's start (tsx): 5 s of it seen on a loaded machine.
+      expect(result.ms).toBeLessThan(15_000)
       const lines = result.stderr.split('\n').filter((line) => line.startsWith('redkit doctor:'))
       expect(lines).toHaveLength(1)
       expect(lines[0]).toContain('E_CONNECTION')
@@ -219,7 +222,7 @@ describe('redkit CLI', () => {
     })
   })
 
-  describe('serve', () => {
+  describe('serve', { timeout: 90_000 }, () => {
     it('uses REDIS_URL (printed redacted), answers /health, and exits 0 on SIGINT', async () => {
       const url = `redis://:${PASSWORD}@${secured.host}:${secured.port}`
       const serve = new ServeProcess([], { REDIS_URL: url, PORT: '0' })
