@@ -36,13 +36,18 @@ local headChecked = false
 local earliest = nil
 local prioAdded = 0
 
--- Every key this call may write, checked before the first write (see check-types).
+-- Every key this call may write, checked before the first write (see check-types). The wake list
+-- too: a job added without its marker would wait for an idle worker's next safety look.
 local checks = { wake, 'list' }
 for i = 0, n - 1 do
   local base = 3 + i * 8
   local priority, due = tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
-  checks[#checks + 1] = jobPrefix .. ARGV[base]
-  checks[#checks + 1] = 'hash'
+  -- A job's hash: its TYPE replaces the EXISTS of an idempotent add. A lone generated-id job
+  -- needs none: its HSET is then the script's first write, and a refusal there writes nothing.
+  if n > 1 or ARGV[base + 5] == '1' or ARGV[base + 6] ~= '' then
+    checks[#checks + 1] = jobPrefix .. ARGV[base]
+    checks[#checks + 1] = 'hash'
+  end
   if ARGV[base + 6] ~= '' then
     for _, c in ipairs({ sched, 'hash', schedNext, 'hash', advance, 'zset' }) do checks[#checks + 1] = c end
   end

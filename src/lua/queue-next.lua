@@ -68,11 +68,8 @@ do
   end
   local m = tonumber(ARGV[12])
   if m > 0 then
+    -- (The jobs' own hashes are written with pcall in section 1: one TYPE per job saved.)
     need(completed, 'zset', dead, 'zset', delayed, 'zset', dprio, 'hash', prio, 'zset', pseq, 'counter', ready, 'list')
-    for i = 0, m - 1 do
-      local member = ARGV[13 + i * 7]
-      need(jobPrefix .. string.sub(member, (string.find(member, ':', 1, true) or 0) + 1), 'hash')
-    end
   end
   if ARGV[4] == '1' then need(delayed, 'zset', dprio, 'hash', prio, 'zset', pseq, 'counter', ready, 'list') end
   if ARGV[5] == '1' or wanted > 0 then
@@ -128,7 +125,12 @@ local function prioritize(id, priority)
 end
 
 -- 1. Outcomes of finished jobs. A lease that is gone (expired and recovered, or released) means
--- another delivery owns the job now: this late result is rejected and nothing is written.
+-- another delivery owns the job now: this late result is rejected and nothing is written. A job
+-- whose hash was overwritten with another type since its lease (planted data) is lost: its
+-- outcome goes to the dead letters, the garbage is left as it is (pcall: nothing half-written).
+local function stored(...)
+  return type(redis.pcall(...)) ~= 'table'
+end
 local m = tonumber(ARGV[12])
 local statuses = {}
 local doneIds, doneArgs, deadArgs, retryLater = {}, {}, {}, {}
@@ -139,19 +141,23 @@ for i = 0, m - 1 do
   local token, id = string.sub(member, 1, sep - 1), string.sub(member, sep + 1)
   local key = jobPrefix .. id
   if redis.call('ZREM', active, member) == 0 then
-    statuses[#statuses + 1] = (redis.call('HGET', key, 'k') == token) and 2 or 0
+    statuses[#statuses + 1] = (redis.pcall('HGET', key, 'k') == token) and 2 or 0
   else
     statuses[#statuses + 1] = 1
     if kind == 'c' then
       if keep == 0 then
         doneIds[#doneIds + 1] = key
-      else
-        redis.call('HSET', key, 'r', ARGV[b + 2], 's', ARGV[b + 4], 'f', now, 'k', token, 'w', '0')
+      elseif stored('HSET', key, 'r', ARGV[b + 2], 's', ARGV[b + 4], 'f', now, 'k', token, 'w', '0') then
         doneArgs[#doneArgs + 1] = now
         doneArgs[#doneArgs + 1] = id
+      else
+        deadArgs[#deadArgs + 1] = now
+        deadArgs[#deadArgs + 1] = id
       end
+    elseif not stored('HSET', key, 'a', ARGV[b + 5], 'e', ARGV[b + 2], 'x', ARGV[b + 3], 's', ARGV[b + 4], 'k', token, 'w', '0') then
+      deadArgs[#deadArgs + 1] = now
+      deadArgs[#deadArgs + 1] = id
     elseif kind == 'r' then
-      redis.call('HSET', key, 'a', ARGV[b + 5], 'e', ARGV[b + 2], 'x', ARGV[b + 3], 's', ARGV[b + 4], 'k', token, 'w', '0')
       local spec = ARGV[b + 6]
       local c = string.find(spec, ':', 1, true)
       local delay, priority = tonumber(string.sub(spec, 1, c - 1)), tonumber(string.sub(spec, c + 1))
@@ -164,7 +170,7 @@ for i = 0, m - 1 do
         retryLater[#retryLater + 1] = id
       end
     else
-      redis.call('HSET', key, 'a', ARGV[b + 5], 'e', ARGV[b + 2], 'x', ARGV[b + 3], 's', ARGV[b + 4], 'f', now, 'k', token, 'w', '0')
+      stored('HSET', key, 'f', now)
       deadArgs[#deadArgs + 1] = now
       deadArgs[#deadArgs + 1] = id
     end
