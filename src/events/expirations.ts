@@ -51,7 +51,7 @@ export class Expirations extends Component {
   readonly #rk: RedkitContext
   readonly #keys: ExpiryKeys
   readonly #writer: DeadlineWriter
-  /** Cluster: the sweepers' slot directory, told of new deadlines (shared with presence). */
+  /** @internal Cluster: the sweepers' slot directory, told of new deadlines (shared with presence). */
   readonly directory: SlotDirectory
   readonly #options: Required<ExpirationsOptions>
   readonly #readers = new Map<string, { reader: GroupReader; started: Promise<void> }>()
