@@ -71,16 +71,8 @@ export interface StartServiceOptions {
 /** Resolves Redis, connects, and starts listening. Everything started is stopped again if a later step fails. */
 export async function startService(config: ServeConfig, options: StartServiceOptions = {}): Promise<RunningService> {
   const print = options.print ?? ((line: string) => console.log(line))
-  // The database starts (PGlite takes seconds) while Redis is found.
-  const opening = openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir })
-  opening.catch(() => {})
-  let redis: ResolvedRedis
-  try {
-    redis = await resolveRedis({ redisUrl: config.redisUrl, localPort: config.localRedisPort })
-  } catch (error) {
-    await opening.then((db) => db.close()).catch(() => {})
-    throw error
-  }
+  // Redis first: without it nothing runs, and a missing redis-server is reported at once (PGlite takes seconds to open).
+  const redis = await resolveRedis({ redisUrl: config.redisUrl, localPort: config.localRedisPort })
   print(redis.description)
   let rk: Redkit | undefined
   let db: DemoDatabase | undefined
@@ -112,7 +104,7 @@ export async function startService(config: ServeConfig, options: StartServiceOpt
           `redis: the embedded redis-server exited unexpectedly (${code === null ? 'killed by a signal' : `code ${code}`}); /health now answers 503`,
         )
     })
-    db = await opening
+    db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir })
     print(db.description)
     const scenarios = new Scenarios(rk, db)
     try {
