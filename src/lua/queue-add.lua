@@ -39,15 +39,13 @@ local prioAdded = 0
 -- Every key this call may write, checked before the first write (see check-types). The wake list
 -- too: a job added without its marker would wait for an idle worker's next safety look.
 local checks = { wake, 'list' }
+local jobKeys = {}
 for i = 0, n - 1 do
   local base = 3 + i * 8
   local priority, due = tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4])
-  -- A job's hash: its TYPE replaces the EXISTS of an idempotent add. A lone generated-id job
-  -- needs none: its HSET is then the script's first write, and a refusal there writes nothing.
-  if n > 1 or ARGV[base + 5] == '1' or ARGV[base + 6] ~= '' then
-    checks[#checks + 1] = jobPrefix .. ARGV[base]
-    checks[#checks + 1] = 'hash'
-  end
+  -- A job's hash (checked below). A lone generated-id job needs no check: its HSET is then the
+  -- script's first write, and a refusal there writes nothing.
+  if n > 1 or ARGV[base + 5] == '1' or ARGV[base + 6] ~= '' then jobKeys[#jobKeys + 1] = jobPrefix .. ARGV[base] end
   if ARGV[base + 6] ~= '' then
     for _, c in ipairs({ sched, 'hash', schedNext, 'hash', advance, 'zset' }) do checks[#checks + 1] = c end
   end
@@ -60,7 +58,17 @@ for i = 0, n - 1 do
     checks[#checks + 1] = 'list'
   end
 end
+-- One EXISTS for all the jobs' hashes (it also answers an idempotent add); only when some exist
+-- is each one's TYPE looked at.
 local found = {}
+if #jobKeys > 0 and redis.call('EXISTS', unpack(jobKeys)) > 0 then
+  for _, key in ipairs(jobKeys) do
+    checks[#checks + 1] = key
+    checks[#checks + 1] = 'hash'
+  end
+else
+  for _, key in ipairs(jobKeys) do found[key] = 'none' end
+end
 local refused = check_types(checks, found)
 if refused then return refused end
 local written = {}
