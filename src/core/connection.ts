@@ -70,7 +70,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#options = options
     this.scrubber = scrubber
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000
-    this.#inflight = new InflightBound(this.#connectTimeoutMs)
+    // Twice the connect bound: a command may legitimately wait on a node that is busy for a while
+    // (CLIENT PAUSE, a long script elsewhere), and a reply cut short is a command that may still
+    // run there with nobody to hear its result.
+    this.#inflight = new InflightBound(2 * this.#connectTimeoutMs)
     this.#reconnect = new ReconnectPolicy({
       scrubber,
       connectTimeoutMs: this.#connectTimeoutMs,
@@ -214,7 +217,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   async #sendCluster<T>(args: string[], key: string | undefined, readonly: boolean): Promise<T> {
     const cluster = this.#main as unknown as { sendCommand: (...args: unknown[]) => Promise<T> }
     // node-redis's timeout covers a command still queued; the in-flight bound covers one a node took
-    // and never answers (a frozen master): cut at the bound, not resent (it may yet run there).
+    // and never answers (a frozen master): cut at twice connectTimeoutMs, not resent (it may yet run there).
     const commandOptions = { timeout: this.#connectTimeoutMs }
     const deadline = Date.now() + this.#connectTimeoutMs
     for (let attempt = 1; ; attempt++) {
@@ -223,7 +226,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           this.refreshTopology().catch(() => {})
           return new RedkitError(
             ErrorCodes.E_CONNECTION,
-            `${args[0] ?? 'command'}: no reply within ${this.#connectTimeoutMs} ms from the node serving this key (it may still run there)`,
+            `${args[0] ?? 'command'}: no reply within ${2 * this.#connectTimeoutMs} ms from the node serving this key (it may still run there)`,
           )
         })
       } catch (error) {
