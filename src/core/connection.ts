@@ -335,13 +335,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   async #connectBounded<C extends NodeRedisClient>(client: C, what: string): Promise<C> {
     if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
-    client.on('error', () => {})
+    // node-redis retries a failed handshake for ever; what it last failed on is the cause to report
+    // (refused credentials, a command the server disabled), not just "did not connect in time".
+    let lastError: unknown
+    client.on('error', (error: unknown) => {
+      lastError = error
+    })
     try {
       await withTimeout(
         client.connect() as Promise<unknown>,
         this.#connectTimeoutMs,
         () => {
-          throw new RedkitError(ErrorCodes.E_CONNECTION, `cannot connect ${what} within ${this.#connectTimeoutMs} ms`)
+          const within = `cannot connect ${what} within ${this.#connectTimeoutMs} ms`
+          // A socket that never opened maps to E_CONNECTION; a refusal by the server keeps its own code.
+          throw lastError === undefined ? new RedkitError(ErrorCodes.E_CONNECTION, within) : toRedkitError(lastError, this.scrubber, within)
         },
         { unref: false },
       )

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { startRedisServer } from '../../packages/server/src/redis-process.js'
 import type { FallbackEvent } from '../../src/cache/index.js'
 import { scripts } from '../../src/cache/scripts.js'
 import { createRedkit, type Redkit, type RedkitError } from '../../src/index.js'
@@ -76,6 +77,25 @@ describe('cache with Redis unreachable', () => {
     await eventually(async () => (await cache.getOrLoad('k', () => 0)) === 1 && cache.nearSize === 1, 2000, 'near refilled')
     await rk.close()
     await proxy.close()
+  }, 30_000)
+
+  it('a server with CLIENT disabled (managed services): the near cache stays off, says why, and reads go to Redis', async () => {
+    const server = await startRedisServer({ args: ['--rename-command', 'CLIENT', ''] })
+    const rk = await createRedkit({ url: server.url, prefix: testPrefix(), connectTimeoutMs: 1000 })
+    try {
+      const errors: RedkitError[] = []
+      const cache = rk.cache<number>('no-client', { near: { maxEntries: 10 } })
+      cache.on('error', (e) => errors.push(e))
+      await cache.set('k', 1)
+      // The cause, not just "cannot connect in time": node-redis's handshake sends CLIENT TRACKING.
+      await eventually(() => errors.some((e) => /CLIENT/.test(e.message)), 5000, 'the near cache reports what it needs')
+      expect(cache.nearReady).toBe(false)
+      expect(await cache.getOrLoad('k', () => 0)).toBe(1)
+      expect(cache.nearSize).toBe(0)
+    } finally {
+      await rk.close()
+      await server.stop()
+    }
   }, 30_000)
 
   it('an invalidation that arrives before the lock script’s reply keeps that reply out of the near cache', async () => {
