@@ -27,6 +27,8 @@ export interface PubSubClient {
   destroy(): unknown
   /** Standalone and Sentinel clients answer PING while subscribed; the Cluster client has none. */
   ping?(): Promise<unknown>
+  /** False while node-redis reconnects by itself (it resubscribes then). */
+  readonly isReady?: boolean
 }
 
 interface Entry {
@@ -59,6 +61,8 @@ export class PubSub {
   #closed = false
   #liveness: { options: LivenessOptions; timer: NodeJS.Timeout } | undefined
   #checking = false
+  /** A replacement could not connect: the subscriptions wait for the next check to be restored. */
+  #restorePending = false
 
   readonly #scrubber: SecretScrubber
 
@@ -161,10 +165,22 @@ export class PubSub {
   /** One liveness check now (the interval calls this). Resolves false when the subscriber was replaced. */
   async checkLiveness(): Promise<boolean> {
     const liveness = this.#liveness
+    if (!liveness || this.#checking || this.#closed) return true
+    if (this.#restorePending) {
+      this.#checking = true
+      try {
+        await this.#restore()
+      } finally {
+        this.#checking = false
+      }
+      return false
+    }
     const pending = this.#client
-    if (!liveness || !pending || this.#checking || this.#closed) return true
+    if (!pending) return true
     const client = await pending.catch(() => undefined)
-    if (!client?.ping) return true
+    // While node-redis reconnects (Redis restarting, a cut), a PING would only wait in its queue:
+    // the reconnect resubscribes by itself; a stall is a connection that looks up and is silent.
+    if (!client?.ping || client.isReady === false) return true
     this.#checking = true
     let timer: NodeJS.Timeout | undefined
     try {
@@ -199,15 +215,24 @@ export class PubSub {
       `the pub/sub connection did not answer a PING within ${options.timeoutMs} ms; replaced, and its subscriptions moved`,
     )
     options.replaced?.(error)
+    this.#restorePending = true
+    await this.#restore()
+  }
+
+  /** A new subscriber with every subscription moved to it; on failure, the next check tries again. */
+  async #restore(): Promise<void> {
     try {
       const client = await this.#connect()
       await Promise.all([...this.#entries.values()].map((entry) => subscribeOn(client, entry)))
+      this.#restorePending = false
       // #connect marked it healthy before the subscriptions moved: tell the listeners now.
       if (!this.#closed) this.#notify(true)
     } catch {
-      // Redis is unreachable: the next check (or the next subscribe) connects again.
+      // Redis is unreachable: the next check connects again (a subscribe meanwhile connects too).
+      const failed = this.#client
       this.#client = undefined
       this.#healthy = false
+      void failed?.then((client) => client.destroy()).catch(() => {})
     }
   }
 

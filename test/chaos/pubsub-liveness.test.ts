@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, type Redkit, type RedkitError } from '../../src/index.js'
 import { type ChaosProxy, startChaosProxy } from '../support/chaos-proxy.js'
 import { closeAll, type RawClient, rawClient, standaloneUrl, testPrefix } from '../support/redis.js'
-import { eventually } from '../support/wait.js'
+import { eventually, sleep } from '../support/wait.js'
 
 // Issue 11 bug 10: a subscriber connection that goes half-open (no error, no data) used to silence
 // every channel until TCP keepalive noticed, about 11 minutes. The shared subscriber is PINGed on the
@@ -49,4 +49,24 @@ describe('the shared pub/sub connection goes half-open', () => {
     await eventually(() => heard.includes('after'), 5000, 'heard on the new connection')
     await sub.close()
   })
+
+  it('a replacement that cannot connect (Redis unreachable) is retried on the next checks, and the channel hears again', async () => {
+    const chat = rk.channel<string>('room-2')
+    const heard: string[] = []
+    const resyncs: boolean[] = []
+    chat.on('resync', (healthy) => resyncs.push(healthy))
+    const sub = await chat.subscribe((text) => void heard.push(text))
+    // Half-open, and no new connection gets through: the replacement fails.
+    proxy.refuse(true)
+    proxy.freeze()
+    await eventually(() => resyncs.includes(false), 10_000, 'the stalled subscriber noticed')
+    // Longer than connectTimeoutMs (5 s): the replacement's own connect gives up.
+    await sleep(6500)
+    expect(resyncs.includes(true)).toBe(false)
+    proxy.refuse(false)
+    await eventually(() => resyncs.includes(true), 15_000, 'subscriptions restored once Redis is reachable')
+    await raw.publish(chat.redisName, JSON.stringify('back'))
+    await eventually(() => heard.includes('back'), 5000, 'heard after the restore')
+    await sub.close()
+  }, 40_000)
 })
