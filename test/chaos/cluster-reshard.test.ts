@@ -109,40 +109,55 @@ describe('Cluster: resharding under load', () => {
     expect(acked.length).toBeGreaterThan(100)
   }, 120_000)
 
-  it('a script whose keys are split by a migration in progress waits (TRYAGAIN) and succeeds once the slot has moved', async () => {
-    const queue = rk.queue<{ n: number }>('split')
-    for (let n = 0; n < 40; n++) await queue.add({ n })
-    const slot = hashSlot('{split}')
-    const owners = await rk.connection.send<Array<[number, number, [string, number, string]]>>(['CLUSTER', 'SLOTS'], { key: '{split}' })
-    const sourcePort = Number(owners.find(([lo, hi]) => slot >= lo && slot <= hi)?.[2][1])
+  /**
+   * Puts the slot of `tag` into migration from its master to another one (IMPORTING, MIGRATING),
+   * so a test moves its keys by hand, step by step, and then assigns the slot to the target.
+   */
+  async function migrationOf(tag: string) {
+    const slot = String(hashSlot(tag))
+    const owners = await rk.connection.send<Array<[number, number, [string, number, string]]>>(['CLUSTER', 'SLOTS'], { key: tag })
+    const sourcePort = Number(owners.find(([lo, hi]) => Number(slot) >= lo && Number(slot) <= hi)?.[2][1])
     const source = nodes.find((n) => n.port === sourcePort) as RedisProcess
     const target = nodes.find((n) => n !== source) as RedisProcess
     const [src, dst] = [await rawClient(source.url), await rawClient(target.url)]
     const [srcId, dstId] = [await nodeId(source), await nodeId(target)]
-    try {
-      await dst.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', srcId])
-      await src.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dstId])
-      const migrate = async (count: number) => {
-        const keys = await src.sendCommand<string[]>(['CLUSTER', 'GETKEYSINSLOT', String(slot), String(count)])
+    await dst.sendCommand(['CLUSTER', 'SETSLOT', slot, 'IMPORTING', srcId])
+    await src.sendCommand(['CLUSTER', 'SETSLOT', slot, 'MIGRATING', dstId])
+    return {
+      /** Up to `count` keys still on the source. */
+      keys: (count: number) => src.sendCommand<string[]>(['CLUSTER', 'GETKEYSINSLOT', slot, String(count)]),
+      move: async (keys: string[]) => {
         if (keys.length > 0) await src.sendCommand(['MIGRATE', target.host, String(target.port), '', '0', '5000', 'KEYS', ...keys])
-        return keys.length
-      }
+      },
+      /** The slot belongs to the target now, on every node. */
+      finish: async () => {
+        for (const node of nodes) {
+          const client = await rawClient(node.url)
+          await client.sendCommand(['CLUSTER', 'SETSLOT', slot, 'NODE', dstId]).catch(() => {})
+          await client.close()
+        }
+      },
+      close: () => Promise.all([src.close(), dst.close()]),
+    }
+  }
+
+  it('a script whose keys are split by a migration in progress waits (TRYAGAIN) and succeeds once the slot has moved', async () => {
+    const queue = rk.queue<{ n: number }>('split')
+    for (let n = 0; n < 40; n++) await queue.add({ n })
+    const migration = await migrationOf('{split}')
+    try {
       // Half the queue's keys moved: its scripts now get TRYAGAIN from the source.
-      await migrate(20)
+      await migration.move(await migration.keys(20))
       const adding = queue.add({ n: 40 })
       const counting = queue.counts()
       await sleep(400)
-      while ((await migrate(100)) > 0) {}
-      for (const node of nodes) {
-        const client = await rawClient(node.url)
-        await client.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'NODE', dstId]).catch(() => {})
-        await client.close()
-      }
+      for (let keys = await migration.keys(100); keys.length > 0; keys = await migration.keys(100)) await migration.move(keys)
+      await migration.finish()
       expect((await adding).created).toBe(true)
       expect((await counting).waiting).toBeGreaterThanOrEqual(40)
       expect((await queue.counts()).waiting).toBe(41)
     } finally {
-      await Promise.all([src.close(), dst.close()])
+      await migration.close()
     }
   }, 60_000)
 
@@ -153,36 +168,22 @@ describe('Cluster: resharding under load', () => {
     const waiter = rk.lock('moving', { ttlMs: 30_000 })
     const waiting = waiter.acquire({ timeoutMs: 20_000 })
     await sleep(200)
-    const slot = hashSlot('{lock:moving}')
-    const owners = await rk.connection.send<Array<[number, number, [string, number, string]]>>(['CLUSTER', 'SLOTS'], {
-      key: '{lock:moving}',
-    })
-    const sourcePort = Number(owners.find(([lo, hi]) => slot >= lo && slot <= hi)?.[2][1])
-    const source = nodes.find((n) => n.port === sourcePort) as RedisProcess
-    const target = nodes.find((n) => n !== source) as RedisProcess
-    const [src, dst] = [await rawClient(source.url), await rawClient(target.url)]
-    const [srcId, dstId] = [await nodeId(source), await nodeId(target)]
+    const migration = await migrationOf('{lock:moving}')
     try {
-      await dst.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'IMPORTING', srcId])
-      await src.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'MIGRATING', dstId])
-      const keys = await src.sendCommand<string[]>(['CLUSTER', 'GETKEYSINSLOT', String(slot), '100'])
+      const keys = await migration.keys(100)
       expect(keys.length).toBeGreaterThan(1)
       // Move one key: the release script's keys are now split between the nodes (TRYAGAIN).
-      await src.sendCommand(['MIGRATE', target.host, String(target.port), '', '0', '5000', 'KEYS', keys[0] as string])
+      await migration.move(keys.slice(0, 1))
       const releasing = holder.release()
       await sleep(300)
-      await src.sendCommand(['MIGRATE', target.host, String(target.port), '', '0', '5000', 'KEYS', ...keys.slice(1)])
-      for (const node of nodes) {
-        const client = await rawClient(node.url)
-        await client.sendCommand(['CLUSTER', 'SETSLOT', String(slot), 'NODE', dstId]).catch(() => {})
-        await client.close()
-      }
+      await migration.move(keys.slice(1))
+      await migration.finish()
       expect(await releasing).toBe(true)
       await waiting
       expect(waiter.held).toBe(true)
       expect(await waiter.release()).toBe(true)
     } finally {
-      await Promise.all([src.close(), dst.close()])
+      await migration.close()
     }
   }, 60_000)
 })
