@@ -5,6 +5,16 @@ import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
 import { clusterArgs, formCluster } from '../support/cluster.js'
 import { eventually } from '../support/wait.js'
 
+/** The first key `<name><n>` whose slot the node on `port` serves, in a CLUSTER SLOTS reply. */
+function keyOn(slots: Array<[number, number, [string, number]]>, port: number, name: string): string {
+  for (let i = 0; ; i++) {
+    const key = `${name}${i}`
+    const slot = hashSlot(key)
+    const range = slots.find(([from, to]) => slot >= from && slot <= to)
+    if (Number(range?.[2][1]) === port) return key
+  }
+}
+
 // A master that stops answering while its sockets stay open (SIGSTOP: a frozen process, as in a
 // long GC pause of a VM) raises no socket error. Without a per-command timer, commands sent to it
 // would wait forever; the health check PINGs each master and replaces the client of one that does
@@ -38,17 +48,9 @@ describe('Cluster with a frozen master', () => {
     const masters = rk.connection.masters()
     expect(masters).toHaveLength(3)
     const slots = await masters[0]!.send<Array<[number, number, [string, number]]>>(['CLUSTER', 'SLOTS'])
-    const keyOn = (port: number): string => {
-      for (let i = 0; ; i++) {
-        const key = `k${i}`
-        const slot = hashSlot(key)
-        const range = slots.find(([from, to]) => slot >= from && slot <= to)
-        if (Number(range?.[2][1]) === port) return key
-      }
-    }
     const frozen = nodes[0] as RedisProcess
-    const frozenKey = keyOn(frozen.port)
-    const otherKey = keyOn((nodes[1] as RedisProcess).port)
+    const frozenKey = keyOn(slots, frozen.port, 'k')
+    const otherKey = keyOn(slots, (nodes[1] as RedisProcess).port, 'k')
     await rk.connection.send(['SET', frozenKey, 'a'], { key: frozenKey })
     await rk.connection.send(['SET', otherKey, 'b'], { key: otherKey })
 
@@ -89,11 +91,7 @@ describe('Cluster with a frozen master', () => {
       const masters = bounded.connection.masters()
       const slots = await masters[0]!.send<Array<[number, number, [string, number]]>>(['CLUSTER', 'SLOTS'])
       const frozen = nodes[1] as RedisProcess
-      let key = ''
-      for (let i = 0; !key; i++) {
-        const slot = hashSlot(`f${i}`)
-        if (Number(slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1]) === frozen.port) key = `f${i}`
-      }
+      const key = keyOn(slots, frozen.port, 'f')
       await bounded.connection.send(['SET', key, '1'], { key })
       frozen.signal('SIGSTOP')
       const started = Date.now()
