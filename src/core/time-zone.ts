@@ -151,6 +151,22 @@ function firstShowing(wall: number, timeZone: string, hint: number): number {
   return first
 }
 
+/**
+ * The first instant in (from, to] at which the zone's offset differs from its offset at `from`, or
+ * undefined. Probes a week apart, then a binary search: two changes less than a week apart that
+ * cancel out are not seen (tzdata has none in the future of any zone).
+ */
+export function nextOffsetChange(from: number, to: number, timeZone: string): number | undefined {
+  if (timeZone === 'UTC' || to <= from) return undefined
+  const offset = zoneOffset(from, timeZone)
+  for (let lo = from; lo < to; ) {
+    const hi = Math.min(lo + 7 * DAY, to)
+    if (zoneOffset(hi, timeZone) !== offset) return offsetChange(lo, hi, offset, timeZone)
+    lo = hi
+  }
+  return undefined
+}
+
 /** The first instant in (from, to] whose offset differs from `offset` (there is one). */
 function offsetChange(from: number, to: number, offset: number, timeZone: string): number {
   let lo = from

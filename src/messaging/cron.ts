@@ -1,13 +1,18 @@
 import { ErrorCodes, RedkitError } from '../core/errors.js'
-import { isTimeZone, wallClock as wallOf } from '../core/time-zone.js'
+import { isTimeZone, nextOffsetChange, zoneOffset } from '../core/time-zone.js'
 
 /**
  * Cron expressions: 5 fields (minute hour day-of-month month day-of-week) or 6 (with seconds first),
  * `*`, `?`, lists `a,b`, ranges `a-b`, steps `*\/n` `a-b/n` `a/n`, month and day names (JAN, MON),
  * day-of-week 0-7 (0 and 7 are Sunday), and @yearly @annually @monthly @weekly @daily @midnight
  * @hourly. As in Vixie cron, when both day fields are restricted a day matching either one matches.
- * Evaluated in an IANA time zone (default UTC): a wall time skipped by a DST change runs at the
- * same wall offset after the gap, a repeated one runs once (its first occurrence).
+ * Evaluated in an IANA time zone (default UTC), with Vixie cron's DST rules. A job is a wildcard
+ * job when its second, minute or hour field starts with `*` (`*`, `*\/5`), else a fixed-time job.
+ * - clocks set back (the repeated wall times of a fall-back): wildcard jobs run in both passes
+ *   (real time goes on: `*\/5 * * * *` runs every 5 minutes), fixed-time jobs once (the first pass).
+ * - clocks set forward (the skipped wall times of a spring-forward): wildcard jobs skip them (they
+ *   do not exist), a fixed-time job due in them runs once, at the instant the clocks jump.
+ * `L`, `W` and `#` are refused (E_INVALID_ARGUMENT with `details.unsupported`).
  */
 export interface CronExpression {
   readonly source: string
@@ -89,15 +94,8 @@ export function parseField(text: string, spec: FieldSpec, source: string): { val
   return { values, star }
 }
 
-/** The instant at which the clocks of `timeZone` show `wall`; see the DST rules above. */
-function instantOf(wall: number, timeZone: string): number {
-  if (timeZone === 'UTC') return wall
-  const day = 86_400_000
-  const before = wall - (wallOf(wall - day, timeZone) - (wall - day))
-  const after = wall - (wallOf(wall + day, timeZone) - (wall + day))
-  const valid = [before, after].filter((t) => wallOf(t, timeZone) === wall)
-  return valid.length > 0 ? Math.min(...valid) : Math.max(before, after)
-}
+/** Vixie cron's DST window: offset changes are at most this large (real ones: 30 min to 2 h). */
+const MAX_SHIFT = 3 * 3_600_000
 
 export function parseCron(expression: string, timeZone = 'UTC'): CronExpression {
   if (typeof expression !== 'string') throw invalid(String(expression), 'it must be a string')
@@ -109,6 +107,14 @@ export function parseCron(expression: string, timeZone = 'UTC'): CronExpression 
   if (fields.length !== 5 && fields.length !== 6) throw invalid(source, `expected 5 or 6 fields, got ${fields.length}`)
   if (fields.length === 5) fields.unshift('0')
   const [s, mi, h, dom, mo, dow] = fields as [string, string, string, string, string, string]
+  if (/[LW]/i.test(dom) || /#|(^|[,\d])L/i.test(dow))
+    throw new RedkitError(
+      ErrorCodes.E_INVALID_ARGUMENT,
+      `invalid cron expression '${source}': 'L', 'W' and '#' (last day, nearest weekday, nth weekday) are not supported; list the days instead`,
+      { details: { cron: source, unsupported: true } },
+    )
+  // Vixie cron's wildcard jobs: a second, minute or hour field that starts with '*' (also '*/n').
+  const wildcard = [s, mi, h].some((field) => field.startsWith('*'))
   const seconds = parseField(s, SECOND, source).values
   const minutes = parseField(mi, MINUTE, source).values
   const hours = parseField(h, HOUR, source).values
@@ -125,12 +131,10 @@ export function parseCron(expression: string, timeZone = 'UTC'): CronExpression 
     return inMonth || inWeek
   }
 
-  const next = (after: number): number | undefined => {
-    let instantFloor = after
-    const limit = after + 8 * 366 * 86_400_000
-    // Walk wall-clock time field by field; `d` carries the wall time as a UTC date.
-    let d = new Date(wallOf(after, timeZone) + 1000)
-    for (let guard = 0; guard < 100_000 && d.getTime() <= limit + 86_400_000; guard++) {
+  /** The first wall time at or after `from` (a UTC epoch standing for a local time) that matches, or undefined past `limit`. */
+  const firstWall = (from: number, limit: number): number | undefined => {
+    let d = new Date(from)
+    for (let guard = 0; guard < 100_000 && d.getTime() <= limit; guard++) {
       if (!months.has(d.getUTCMonth() + 1)) {
         d = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1))
         continue
@@ -151,11 +155,49 @@ export function parseCron(expression: string, timeZone = 'UTC'): CronExpression 
         d = new Date(d.getTime() + 1000)
         continue
       }
-      const instant = instantOf(d.getTime(), timeZone)
-      if (instant > instantFloor) return instant
-      // A repeated wall time (DST fall-back) already passed: move on.
-      instantFloor = Math.max(instantFloor, instant)
-      d = new Date(d.getTime() + 1000)
+      return d.getTime()
+    }
+    return undefined
+  }
+
+  /** Whether the wall time shown at `instant` (offset `offset`) was shown before: the second pass of a fall-back. */
+  const repeated = (instant: number, offset: number): boolean => {
+    const earlier = zoneOffset(instant - MAX_SHIFT, timeZone)
+    if (earlier <= offset) return false
+    const first = instant - (earlier - offset)
+    return zoneOffset(first, timeZone) === earlier
+  }
+
+  const next = (after: number): number | undefined => {
+    const limit = after + 8 * 366 * 86_400_000
+    const ceilSecond = (t: number) => Math.ceil(t / 1000) * 1000
+    let start = after + 1 // the first instant that may fire
+    if (timeZone === 'UTC') return firstWall(ceilSecond(start), limit)
+    for (let guard = 0; guard < 10_000 && start <= limit; guard++) {
+      // In the span of constant offset that holds `start`, wall time is instant + offset.
+      const offset = zoneOffset(start, timeZone)
+      const wall = firstWall(ceilSecond(start + offset), limit + MAX_SHIFT)
+      if (wall === undefined) return undefined
+      const instant = wall - offset
+      // An offset change before that instant ends the span (a change within MAX_SHIFT after
+      // `start` may also repeat wall times before the candidate).
+      const change =
+        zoneOffset(instant, timeZone) !== offset
+          ? nextOffsetChange(start, instant, timeZone)
+          : nextOffsetChange(start, Math.min(instant, start + MAX_SHIFT), timeZone)
+      if (change === undefined) {
+        if (wildcard || !repeated(instant, offset)) return instant > limit ? undefined : instant
+        // A fixed-time job ran at this wall time in the first pass: skip the second.
+        start = instant + 1
+        continue
+      }
+      const offsetAfter = zoneOffset(change, timeZone)
+      // Spring forward: a fixed-time job due in the skipped wall times runs once, when clocks jump.
+      if (offsetAfter > offset && !wildcard) {
+        const skipped = firstWall(ceilSecond(change + offset), change + offsetAfter - 1)
+        if (skipped !== undefined && skipped < change + offsetAfter) return change
+      }
+      start = change
     }
     return undefined
   }
