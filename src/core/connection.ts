@@ -409,12 +409,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#dedicated.add(client)
     const original = client.close.bind(client)
     // A graceful close of a connection that is reconnecting to a dead server would wait for it
-    // forever: give in-flight replies 2 s, then destroy.
+    // forever: give in-flight replies their grace, then destroy.
     client.close = () => {
       this.#dedicated.delete(client)
-      return closeClient({ close: original, destroy: () => client.destroy?.(), isOpen: client.isOpen }, 2000)
+      return closeClient({ close: original, destroy: () => client.destroy?.(), isOpen: client.isOpen }, this.#closeGraceMs())
     }
     return client
+  }
+
+  /** How long a close waits for replies in flight: 2 s, or connectTimeoutMs when that is shorter. */
+  #closeGraceMs(): number {
+    return Math.min(2000, this.#connectTimeoutMs)
   }
 
   /**
@@ -446,19 +451,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Releases the main connection (if redkit created it) and every dedicated one. Replies still in
-   * flight get `graceMs` to arrive; then sockets are destroyed, so close() never hangs on a dead
-   * server. Idempotent.
+   * flight get `graceMs` (at most 2 s, and no longer than connectTimeoutMs) to arrive; then sockets
+   * are destroyed, so close() never hangs on a dead or frozen server. Idempotent.
    */
-  async close({ graceMs = 2000 }: { graceMs?: number } = {}): Promise<void> {
+  async close({ graceMs = this.#closeGraceMs() }: { graceMs?: number } = {}): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#health.stop()
     this.#inflight.stop()
-    await this.#pubsub?.close()
     const clients: Array<{ close(): Promise<unknown> | unknown; destroy?(): unknown }> = [...this.#dedicated]
     this.#dedicated.clear()
     if (this.#owned) clients.push(this.#main)
-    await Promise.all(clients.map((client) => (client instanceof Connection ? client.close({ graceMs }) : closeClient(client, graceMs))))
+    // In parallel: each part waits at most its grace for a frozen node, and the waits must not add up.
+    await Promise.all([
+      this.#pubsub?.close(),
+      ...clients.map((client) => (client instanceof Connection ? client.close({ graceMs }) : closeClient(client, graceMs))),
+    ])
     this.emit('end')
   }
 

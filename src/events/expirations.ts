@@ -298,11 +298,15 @@ export class Expirations extends Component {
 
   /** Stops sweeping and delivering; handlers in flight finish and are acknowledged first. */
   protected override async teardown(): Promise<void> {
-    await Promise.allSettled([...this.#readers.values()].map(({ reader }) => reader.stop()))
+    // All at once: each part's stop is bounded, and with a frozen node the bounds must not add up.
+    const readers = [...this.#readers.values()].map(({ reader }) => reader.stop())
     this.#readers.clear()
-    await this.#sweeper?.stop()
-    await withTimeout(this.directory.close(), 2000, () => undefined)
-    await this.#native?.close()
+    await Promise.allSettled([
+      ...readers,
+      this.#sweeper?.stop(),
+      withTimeout(this.directory.close(), 2000, () => undefined),
+      this.#native?.close(),
+    ])
   }
 }
 

@@ -265,10 +265,13 @@ export class Sweeper extends Component {
     this.#running = false
     clearTimeout(this.#timer)
     // A sweep cut short is safe: claims are leased, and the standalone sweep is one atomic script.
-    await withTimeout(this.#sweeping ?? Promise.resolve(), STOP_BOUND_MS, () => undefined)
+    // Both at once: with a frozen node, two bounded waits in a row would add up.
     const unsubscribe = this.#unsubscribe
     this.#unsubscribe = undefined
-    await withTimeout(unsubscribe?.().catch(() => {}) ?? Promise.resolve(), STOP_BOUND_MS, () => undefined)
+    await Promise.all([
+      withTimeout(this.#sweeping ?? Promise.resolve(), STOP_BOUND_MS, () => undefined),
+      withTimeout(unsubscribe?.().catch(() => {}) ?? Promise.resolve(), STOP_BOUND_MS, () => undefined),
+    ])
     this.#resolveStopped()
   }
 }

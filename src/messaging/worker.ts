@@ -194,6 +194,21 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
           this.#handleReply(reply, call.wanted, call.outcomes)
         },
         (error: unknown) => {
+          if (this.state !== 'open') {
+            // Closing: a node that failed to answer within the command bound will not answer within
+            // close's either (a frozen master). Resending would hold close() for closeTimeoutMs; the
+            // unstored outcomes' leases lapse instead, and those jobs run again (a stall, not an attempt).
+            const unstored = call.outcomes.length + this.#outcomes.splice(0).length
+            if (unstored > 0)
+              this.report(
+                new RedkitError(
+                  ErrorCodes.E_CONNECTION,
+                  `worker closed before the outcomes of ${unstored} job(s) could be stored (${describeError(error).message}); their leases lapse and they run again`,
+                  { cause: error },
+                ),
+              )
+            return
+          }
           // The script may have run and only its reply been lost: send the very same call again
           // (same token prefix). The script recognises it and answers with the first run's leases
           // and statuses, so nothing leased is orphaned and nothing settled is reported lost.

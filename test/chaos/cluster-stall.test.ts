@@ -4,6 +4,7 @@ import { hashSlot } from '../../src/core/keys.js'
 import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
 import { clusterArgs, formCluster } from '../support/cluster.js'
 import { eventually } from '../support/wait.js'
+import { startWorkload } from '../support/workload.js'
 
 /** The first key `<name><n>` whose slot the node on `port` serves, in a CLUSTER SLOTS reply. */
 function keyOn(slots: Array<[number, number, [string, number]]>, port: number, name: string): string {
@@ -110,4 +111,51 @@ describe('Cluster with a frozen master', () => {
       await bounded.close()
     }
   }, 30_000)
+})
+
+// On a cluster of its own: with a second redkit instance in the process the slow path did not show.
+describe('rk.close() with a frozen Cluster master', () => {
+  let nodes: RedisProcess[] = []
+
+  beforeAll(async () => {
+    nodes = await Promise.all([0, 1, 2].map(() => startRedisServer({ args: clusterArgs(60_000) })))
+    await formCluster(nodes)
+  }, 60_000)
+
+  afterAll(async () => {
+    for (const node of nodes) node.signal('SIGCONT')
+    await Promise.all(nodes.map((n) => n.stop()))
+  })
+
+  it('returns within 5 s (connectTimeoutMs 1 s) while every module is busy', async () => {
+    // Each component's close waits, bounded, for its calls in flight; with a frozen node those
+    // bounds must not add up (they used to: worker 10 s + sweeper 4 s + connection 2 s).
+    const busy = await createRedkit({
+      cluster: { rootNodes: nodes.map((n) => n.url) },
+      prefix: 'stall3',
+      connectTimeoutMs: 1000,
+      healthCheckIntervalMs: 200,
+      healthCheckTimeoutMs: 1000,
+    })
+    busy.on('error', () => {})
+    // Freeze the master of the worker's queue, which (with these names) also serves the lock and
+    // the expirations: their closes waited longest.
+    const slots = await busy.connection.masters()[0]!.send<Array<[number, number, [string, number]]>>(['CLUSTER', 'SLOTS'])
+    const slot = hashSlot('{w-jobs}')
+    const port = Number(slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1])
+    const frozen = nodes.find((n) => n.port === port) as RedisProcess
+    try {
+      const workload = await startWorkload(busy, 'w')
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      frozen.signal('SIGSTOP')
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const started = Date.now()
+      void workload.stop(0).catch(() => {})
+      await busy.close().catch(() => {})
+      expect(Date.now() - started).toBeLessThan(5000)
+    } finally {
+      frozen.signal('SIGCONT')
+      await busy.close().catch(() => {})
+    }
+  }, 60_000)
 })
