@@ -24,6 +24,7 @@ import {
   Counter,
   EventCounter,
   type JobHandler,
+  type JobHandlers,
   Queue,
   type QueueOptions,
   Scheduler,
@@ -127,8 +128,11 @@ export class Redkit extends EventEmitter<RedkitEvents> implements RedkitContext 
     return this.#scheduler
   }
 
-  /** Consumes a queue with leases, retries, dead letters; stopped by `rk.close()`. */
-  worker<T = unknown, R = unknown>(name: string, handler: JobHandler<T, R>, options?: WorkerOptions): Worker<T, R> {
+  /**
+   * Consumes a queue with leases, retries, dead letters; stopped by `rk.close()`. `handler` is one
+   * function for every job, or an object of handlers by job name (`add(data, { name })`).
+   */
+  worker<T = unknown, R = unknown>(name: string, handler: JobHandler<T, R> | JobHandlers<T, R>, options?: WorkerOptions): Worker<T, R> {
     return new Worker<T, R>(this, name, handler, optionsObject(options))
   }
 

@@ -13,4 +13,12 @@ export type { Job, JobError, JobInfo, JobState } from './job.js'
 export { type BackoffPolicy, type JobOptions, MAX_PRIORITY, type QueueOptions } from './options.js'
 export { type AddedJob, type JobCounts, Queue, type QueueEvents } from './queue.js'
 export { type DelayedTask, type RepeatingTask, type RepeatResult, type ScheduleInfo, Scheduler, type TaskJobOptions } from './scheduler.js'
-export { type JobHandler, type JobTraceContext, jobTracing, Worker, type WorkerEvents, type WorkerOptions } from './worker.js'
+export {
+  type JobHandler,
+  type JobHandlers,
+  type JobTraceContext,
+  jobTracing,
+  Worker,
+  type WorkerEvents,
+  type WorkerOptions,
+} from './worker.js'

@@ -16,6 +16,8 @@ export interface JobError {
 /** A snapshot of a job as stored in Redis (`queue.getJob`). */
 export interface JobInfo<T = unknown, R = unknown> {
   id: string
+  /** The job's name (`add(data, { name })`), if it has one. */
+  name: string | undefined
   state: JobState
   data: T
   /** Failed deliveries so far (stalls are counted apart, in `stalledCount`). */
@@ -44,6 +46,8 @@ export interface JobInfo<T = unknown, R = unknown> {
 /** The job a handler receives. */
 export interface Job<T = unknown> {
   readonly id: string
+  /** The job's name (`add(data, { name })`), if it has one. */
+  readonly name: string | undefined
   readonly queue: string
   readonly data: T
   /** Deliveries of this job that failed before this one (a lost lease is a stall, not an attempt). */
@@ -119,6 +123,7 @@ export function parseJobInfo<T, R>(codec: Codec, id: string, state: string, flat
   }
   return {
     id,
+    name: typeof options.nm === 'string' ? options.nm : undefined,
     state: state as JobState,
     data,
     attemptsMade: toNumber(f.a) ?? 0,

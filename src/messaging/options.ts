@@ -21,6 +21,12 @@ export interface BackoffPolicy {
 /** Options of one job, given to `queue.add`. Unset fields fall back to the queue's `defaultJobOptions`, then the worker's. */
 export interface JobOptions {
   /**
+   * The job's name, so several kinds of job share one queue: a worker given a handler per name
+   * (`rk.worker(queue, { email: ..., sms: ... })`) runs each job with its name's handler.
+   * 1 to 256 characters. @defaultValue none
+   */
+  name?: string
+  /**
    * Your id for the job: adding a job whose id already exists adds nothing (idempotent add), for as
    * long as the job's record is kept (see the worker's `keepCompleted`). @defaultValue a generated unique id
    */
@@ -67,6 +73,8 @@ export interface StoredJobOptions {
   bo?: { t: 'f' | 'e'; d: number; m?: number; j?: number }
   /** repeat: the schedule this job is an occurrence of */
   rp?: StoredRepeat
+  /** name */
+  nm?: string
 }
 
 /** A repeating schedule as carried by each of its occurrences (so a worker can add the next one). */
@@ -89,6 +97,18 @@ export interface StoredRepeat {
 
 export function validateJobId(id: unknown): string {
   return validateName(id, 'jobId')
+}
+
+export const MAX_JOB_NAME_LENGTH = 256
+
+export function validateJobName(name: unknown): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_JOB_NAME_LENGTH) {
+    throw new RedkitError(
+      ErrorCodes.E_INVALID_ARGUMENT,
+      `a job name must be a string of 1 to ${MAX_JOB_NAME_LENGTH} characters, got ${typeof name === 'string' ? `${name.length} characters` : typeof name}`,
+    )
+  }
+  return name
 }
 
 export function validatePriority(priority: unknown): number {
@@ -180,6 +200,7 @@ export function prepareJob(
   const backoff = normalizeBackoff(merged.backoff)
   if (backoff) stored.bo = storeBackoff(backoff)
   if (extra?.rp) stored.rp = extra.rp
+  if (merged.name !== undefined) stored.nm = validateJobName(merged.name)
   const priority = validatePriority(merged.priority)
   let dueAt = 0
   if (merged.runAt !== undefined) {

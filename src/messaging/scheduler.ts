@@ -10,7 +10,7 @@ import { scheduleScript } from './queue-scripts.js'
 import { nextOccurrence, occurrenceId, scheduleVersion } from './repeat.js'
 
 /** Job options a scheduled task may carry. */
-export type TaskJobOptions = Pick<JobOptions, 'attempts' | 'backoff' | 'priority'>
+export type TaskJobOptions = Pick<JobOptions, 'attempts' | 'backoff' | 'priority' | 'name'>
 
 export interface DelayedTask<T> {
   /** The queue whose workers run the task. */

@@ -43,6 +43,8 @@ export const StoredOption = {
   backoff: 'bo',
   /** the repeating schedule this job is an occurrence of (StoredRepeat) */
   repeat: 'rp',
+  /** the job's name */
+  name: 'nm',
 } as const
 
 /** Keys of a StoredRepeat (inside `rp`). */

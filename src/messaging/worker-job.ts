@@ -4,6 +4,7 @@ import type { Job } from './job.js'
 /** The job object handed to a handler, bound to one lease. */
 export class ActiveJob<T> implements Job<T> {
   readonly id: string
+  readonly name: string | undefined
   readonly queue: string
   readonly data: T
   readonly attemptsMade: number
@@ -16,6 +17,7 @@ export class ActiveJob<T> implements Job<T> {
 
   constructor(fields: Omit<Job<T>, 'signal' | 'updateProgress'>, store: (progress: unknown) => Promise<boolean>) {
     this.id = fields.id
+    this.name = fields.name
     this.queue = fields.queue
     this.data = fields.data
     this.attemptsMade = fields.attemptsMade

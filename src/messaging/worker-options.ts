@@ -13,6 +13,39 @@ import {
 
 export type JobHandler<T, R> = (job: Job<T>) => Promise<R> | R
 
+/**
+ * A handler per job name (`add(data, { name })`). A job whose name has no handler (or that has no
+ * name) fails with E_INVALID_ARGUMENT, retried like any failure (a newer worker may know it).
+ */
+export type JobHandlers<T, R> = Readonly<Record<string, JobHandler<T, R>>>
+
+/** One handler for every job, or one per job name, as a worker takes them. */
+export function handlerOf<T, R>(handler: JobHandler<T, R> | JobHandlers<T, R>): JobHandler<T, R> {
+  if (typeof handler === 'function') return handler
+  if (handler === null || typeof handler !== 'object' || Array.isArray(handler))
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'worker needs a handler function or an object of handlers by job name')
+  const byName = new Map<string, JobHandler<T, R>>()
+  for (const [name, fn] of Object.entries(handler)) {
+    if (typeof fn !== 'function')
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `the handler for job name '${name}' is not a function`)
+    byName.set(name, fn)
+  }
+  if (byName.size === 0) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'worker needs at least one handler')
+  return (job) => {
+    const fn = job.name === undefined ? undefined : byName.get(job.name)
+    if (!fn) {
+      throw new RedkitError(
+        ErrorCodes.E_INVALID_ARGUMENT,
+        job.name === undefined
+          ? `job ${job.id} has no name and this worker has handlers by name only`
+          : `no handler for job name '${job.name}'`,
+        { details: { id: job.id, name: job.name } },
+      )
+    }
+    return fn(job)
+  }
+}
+
 export interface WorkerOptions extends QueueOptions {
   /** Jobs run at the same time by this worker. @defaultValue 1 */
   concurrency?: number

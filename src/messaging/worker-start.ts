@@ -65,6 +65,7 @@ export function decodeLeased<T>(
   const job = new ActiveJob<T>(
     {
       id,
+      name: typeof options.nm === 'string' ? options.nm : undefined,
       queue: c.queue,
       data: decoded,
       attemptsMade,

@@ -12,7 +12,9 @@ import { Queue } from './queue.js'
 import { type NextReply, nextScript, progressScript, withJob } from './queue-scripts.js'
 import { checkEviction } from './server-check.js'
 import {
+  handlerOf,
   type JobHandler,
+  type JobHandlers,
   type ResolvedWorkerOptions,
   resolveWorkerOptions,
   type WorkerEvents,
@@ -24,7 +26,7 @@ import { advanceSchedules } from './worker-schedules.js'
 import { releaseLeases, waitForHandlers } from './worker-shutdown.js'
 import { decodeLeased, type LeasedFields, type Running } from './worker-start.js'
 
-export type { JobHandler, WorkerEvents, WorkerOptions } from './worker-options.js'
+export type { JobHandler, JobHandlers, WorkerEvents, WorkerOptions } from './worker-options.js'
 
 /** What `redkit:messaging:job` tracing events carry (node:diagnostics_channel `tracingChannel`). */
 export interface JobTraceContext {
@@ -101,14 +103,14 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
   #handlersDone: Array<() => void> = []
   readonly #releasing = new Set<Promise<unknown>>()
 
-  constructor(ctx: MessagingContext, name: string, handler: JobHandler<T, R>, options: WorkerOptions = {}) {
-    if (typeof handler !== 'function') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'worker needs a handler function')
+  constructor(ctx: MessagingContext, name: string, handler: JobHandler<T, R> | JobHandlers<T, R>, options: WorkerOptions = {}) {
+    const run = handlerOf(handler)
     const queue = new Queue<T>(ctx, name, options)
     const resolved = resolveWorkerOptions(options)
     super({ name: queue.name, kind: 'worker', host: ctx })
     this.#ctx = ctx
     this.#queue = queue
-    this.#handler = handler
+    this.#handler = run
     this.#o = resolved
     this.#closeTimeoutMs = resolved.closeTimeoutMs
     this.#idle = new IdleWaiter(ctx, queue.keys.wake, resolved.idleBlockMs, {

@@ -101,6 +101,7 @@ const EXPECTED: Record<string, string[]> = {
     'JobCounts',
     'JobError',
     'JobHandler',
+    'JobHandlers',
     'JobInfo',
     'JobOptions',
     'JobState',
