@@ -158,4 +158,22 @@ describe('rk.close() with a frozen Cluster master', () => {
       await busy.close().catch(() => {})
     }
   }, 60_000)
+
+  it('createRedkit connects while one root node is frozen, wherever node-redis starts its discovery', async () => {
+    // node-redis picks a random root node to ask for the slot map: without a bound on that client,
+    // one start in three waited on the frozen node until connectTimeoutMs and failed.
+    const frozen = nodes[0] as RedisProcess
+    frozen.signal('SIGSTOP')
+    try {
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const started = Date.now()
+        const rk = await createRedkit({ cluster: { rootNodes: nodes.map((n) => n.url) }, prefix: 'stall4', connectTimeoutMs: 1000 })
+        rk.on('error', () => {})
+        expect(Date.now() - started).toBeLessThan(1500)
+        await rk.close()
+      }
+    } finally {
+      frozen.signal('SIGCONT')
+    }
+  }, 60_000)
 })
