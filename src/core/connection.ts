@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { TimeoutError } from 'redis'
+import { ErrorReply, TimeoutError } from 'redis'
 import { closeClient, withTimeout } from './async.js'
 import { ClientFactory, dedicatedOverrides } from './client-factory.js'
 import { sleep } from './clock.js'
@@ -251,6 +251,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   #mapError(error: unknown, command: string): RedkitError {
+    // A command still pending when redkit closed fails however the driver tears it down (on
+    // Sentinel with a frozen primary, a TypeError from inside node-redis): say what happened.
+    if (this.#closed && !(error instanceof ErrorReply))
+      return new RedkitError(ErrorCodes.E_CLOSED, `${command}: redkit closed before the reply arrived`, { cause: this.scrubber.sanitize(error) })
     if (error instanceof TimeoutError) {
       return new RedkitError(
         ErrorCodes.E_CONNECTION,

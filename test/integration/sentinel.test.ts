@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { defineScript } from '../../src/core/scripts.js'
-import { createRedkit, type Redkit } from '../../src/index.js'
+import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
 import { testPrefix } from '../support/redis.js'
 import { eventually } from '../support/wait.js'
 
@@ -104,5 +104,34 @@ describe('Sentinel', () => {
     expect(await cache.getOrLoad('k', load)).toBe(1)
     expect(await cache.getOrLoad('k', load)).toBe(1)
     expect(loads).toBe(1)
+  })
+
+  it('fails commands pending at close with E_CLOSED while the primary is frozen', async () => {
+    const closing = await createRedkit({
+      sentinel: { name: 'rkmaster', sentinels: [{ host: sentinel.host, port: sentinel.port }] },
+      prefix: testPrefix(),
+      connectTimeoutMs: 1000,
+    })
+    closing.on('error', () => {})
+    await closing.connection.send(['SET', closing.keys.key('frozen'), '1'])
+    master.signal('SIGSTOP')
+    try {
+      const outcome = (p: Promise<unknown>) =>
+        p.then(
+          () => 'answered',
+          (e: unknown) => (isRedkitError(e) ? e.code : `raw ${String(e)}`),
+        )
+      const pending = [
+        outcome(closing.connection.send(['GET', closing.keys.key('frozen')])),
+        outcome(closing.queue('frozen').add({ n: 1 })),
+        outcome(closing.cache('frozen').get('k')),
+      ]
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await closing.close()
+      // Before: E_REDIS / E_SCRIPT carrying a TypeError from inside the driver.
+      expect(await Promise.all(pending)).toEqual(['E_CLOSED', 'E_CLOSED', 'E_CLOSED'])
+    } finally {
+      master.signal('SIGCONT')
+    }
   })
 })
