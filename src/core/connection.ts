@@ -254,7 +254,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // A command still pending when redkit closed fails however the driver tears it down (on
     // Sentinel with a frozen primary, a TypeError from inside node-redis): say what happened.
     if (this.#closed && !(error instanceof ErrorReply))
-      return new RedkitError(ErrorCodes.E_CLOSED, `${command}: redkit closed before the reply arrived`, { cause: this.scrubber.sanitize(error) })
+      return new RedkitError(ErrorCodes.E_CLOSED, `${command}: redkit closed before the reply arrived`, {
+        cause: this.scrubber.sanitize(error),
+      })
     if (error instanceof TimeoutError) {
       return new RedkitError(
         ErrorCodes.E_CONNECTION,
