@@ -105,10 +105,14 @@ export class ClientFactory {
       nodeClientOptions: {
         username: sentinel.username,
         password: sentinel.password,
-        socket: this.#socketOptions(),
+        socket: this.#socketOptions(sentinel.tls),
         ...this.#credentials(),
       },
-      sentinelClientOptions: { username: sentinel.sentinelUsername, password: sentinel.sentinelPassword, socket: this.#socketOptions() },
+      sentinelClientOptions: {
+        username: sentinel.sentinelUsername,
+        password: sentinel.sentinelPassword,
+        socket: this.#socketOptions(sentinel.tls),
+      },
       commandOptions: NO_TIMEOUT,
     }) as AnySentinel
   }

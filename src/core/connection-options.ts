@@ -34,6 +34,8 @@ export interface SentinelOptions {
   /** Credentials for the Sentinel processes themselves. */
   sentinelUsername?: string
   sentinelPassword?: string
+  /** TLS to the Sentinel processes and the data nodes they name (`true` or Node TLS options). */
+  tls?: boolean | TlsConnectionOptions
 }
 
 export interface ConnectionOptions {
