@@ -2,7 +2,7 @@
  * redkit/stats against its peers, on the same throwaway Redis, 100 concurrent callers, in
  * interleaved slices (one run, ratios taken between neighbouring slices):
  * - rate limiter decisions over 1,000 keys: rate-limiter-flexible's RateLimiterRedis (fixed window,
- *   EVAL per decision) against redkit's fixed window, sliding window (exact log) and token bucket
+ *   EVAL per decision) against redkit's fixed window, sliding window (buckets) and token bucket
  *   (GCRA), with a raw EVALSHA of a one-line script as the ceiling of one script call per decision;
  * - one hot key over its limit: rate-limiter-flexible without and with its own in-memory block
  *   (inMemoryBlockOnConsumed) against redkit's in-memory block;
@@ -107,7 +107,7 @@ export default defineBenchmark({
       const RAW = 'node-redis EVALSHA return 1 (ceiling: one script call)'
       const RLF = 'rate-limiter-flexible RateLimiterRedis'
       const RK_FIXED = 'redkit rateLimiter fixed-window'
-      const RK_SLIDING = 'redkit rateLimiter sliding-window (exact log)'
+      const RK_SLIDING = 'redkit rateLimiter sliding-window (buckets)'
       const RK_BUCKET = 'redkit rateLimiter token-bucket (GCRA)'
       ctx.log(`rate limiter: ${KEYS} keys, concurrency ${CONCURRENCY}, slices of ${sliceMs} ms, ${rounds} rounds`)
       const decisions = await interleave(

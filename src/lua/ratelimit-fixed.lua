@@ -37,7 +37,7 @@ local function decide(key, cost)
   if allowed == 0 then retryAfter = reset end
   local retryOne = 0
   if used >= limit then retryOne = reset end
-  return {allowed, math.max(0, limit - used), reset, retryAfter, retryOne}
+  return allowed, math.max(0, limit - used), reset, retryAfter, retryOne
 end
 
 return ratelimit_run(decide, now)

@@ -52,7 +52,7 @@ local function decide(key, cost)
   local retryAfter = 0
   if allowed == 0 then retryAfter = math.ceil(allowAt - now) end
   local retryOne = math.max(0, math.ceil(tat + interval - window - now - 1e-6))
-  return {allowed, remaining, math.ceil(tat - now), retryAfter, retryOne}
+  return allowed, remaining, math.ceil(tat - now), retryAfter, retryOne
 end
 
 return ratelimit_run(decide, now)

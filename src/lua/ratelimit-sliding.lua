@@ -1,124 +1,163 @@
 --[[
-  Rate limiter, exact sliding window, on the server's clock: a log of the decisions allowed in the
-  last window. Members are "<cumulative cost>:<cost>", so the cost in the window is one subtraction
-  (newest cumulative minus the oldest entry's cumulative before it) and never a walk of the log.
-  The cumulative is zero-padded to 16 digits: entries of the same millisecond are ordered by member,
-  and padded, that order is the order they were added in.
-  KEYS[1...] logs: one per decision (sorted set: member "<16-digit cumulative>:<cost>", score = server time in ms)
+  Rate limiter, sliding window at bucket precision, on the server's clock. Time is cut into buckets
+  of `precision` ms, B = window / precision of them make a window, and a decision in bucket c
+  counts buckets c - B .. c: B + 1 buckets, which cover every window of `window` ms that ends now,
+  so never more than `limit` is allowed in any window of `window` ms (a unit spent at t is back
+  between t + window and t + window + precision).
+  The state is one hash: field s packs (struct '<dddd') h, the newest bucket counted; t, the total
+  of buckets h - B .. h; n, the newest bucket with cost; x, the expiry last set (epoch ms). Fields
+  0 .. B are a ring of R = B + 1 counts, field j mod R holding bucket j. A decision is one HMGET and
+  one HSET under steady traffic (the counts of the current and previous buckets are read with s):
+  the buckets that entered the window since h have their slots zeroed and subtracted from t (the
+  counts they held are R buckets old), the current slot gets the cost. The expiry is pushed a window
+  past the current bucket's end once a window, not per call.
+  Only a refused decision, or one that fills the window, walks the ring (from the oldest bucket,
+  until enough has left) to say when capacity returns.
+  KEYS[1...] windows: one per decision (hash: s -> packed h, t, n, x; field (bucket mod (B + 1)) -> count; expiring at x)
   ARGV[1] limit (positive integer)
-  ARGV[2] window in ms (positive integer)
-  ARGV[3] cost of the decision on KEYS[1] (positive integer <= limit; 0 = peek: decide as for cost 1, record nothing); one per key
+  ARGV[2] window in ms (positive integer, a multiple of precision)
+  ARGV[3] precision: bucket size in ms (positive integer)
+  ARGV[4] cost of the decision on KEYS[1] (positive integer <= limit; 0 = peek: decide as for cost 1, record nothing); one per key
   Reply: {allowed 0|1, remaining, resetMs, retryAfterMs, retryOneMs} per decision, in KEYS order, then the server time in ms
   Decisions run one after the other: several on one key see each other.
 ]]
 --- @include "server-time"
 --- @include "ratelimit-run"
 local limit, window = ratelimit_args()
+local precision = tonumber(ARGV[3])
+local B = window / precision
+local R = B + 1
 local now = server_time_ms()
-local cutoff = now - window
--- Cumulatives restart from the window's base past 2^52, far below the 2^53 a double counts exactly.
-local REBASE_AT = 4503599627370496
+local clock = math.floor(now / precision)
+local CHUNK = 16
+local MAX = 9007199254740991
+local NONE = {n = 0} -- no slot to zero (never written to)
 
-local function parse(member)
-  local cum, c = string.match(member or '', '^(%d+):(%d+)$')
-  cum, c = tonumber(cum), tonumber(c)
-  if not cum or c < 1 or cum < c or cum > 9007199254740991 then return nil end
-  return cum, c
+-- A stored count or bucket: a non-negative integer of at most `most`, else nil.
+local function whole(v, most)
+  local n = tonumber(v)
+  if not n or n < 0 or n > most or n ~= math.floor(n) then return nil end
+  return n
 end
 
-local function entry(cum, cost)
-  return string.format('%016.0f', cum) .. ':' .. cost
+-- The ring's fields of buckets from .. to (at most CHUNK of them).
+local function counts(key, from, to)
+  local fields = {}
+  for j = from, to do fields[#fields + 1] = j % R end
+  return redis.call('HMGET', key, unpack(fields))
 end
 
--- Re-adds `members` (checked first) with `score` (nil: keep each one's) and `shift` taken off each cumulative.
-local function rewrite(key, rows, score, shift)
-  local add = {}
-  for i = 1, #rows, 2 do
-    local cum, c = parse(rows[i])
-    if not cum or cum - shift < c then return false end
-    add[#add + 1] = score or rows[i + 1]
-    add[#add + 1] = entry(cum - shift, c)
+-- Subtracts the count `raw` of the slot bucket j enters (it held bucket j - R, leaving the window)
+-- from `total`, and queues the slot's zeroing in `writes` (not the current bucket's: it is written
+-- anyway). Returns the new total, or nil for a count redkit did not write.
+local function leave(j, raw, total, writes, c)
+  local n = whole(raw or 0, limit)
+  if not n then return nil end
+  if n > 0 and j ~= c then
+    writes[writes.n + 1] = j % R
+    writes[writes.n + 2] = 0
+    writes.n = writes.n + 2
   end
-  if shift > 0 then redis.call('DEL', key) end
-  for i = 1, #add, 1000 do redis.call('ZADD', key, unpack(add, i, math.min(i + 999, #add))) end
-  return true
+  return total - n
+end
+
+-- The wait until `need` units of cost have left the window at bucket c: the oldest buckets are
+-- walked until they hold that much; bucket j leaves when the clock reaches bucket j + R.
+local function waitFor(key, need, c)
+  if need <= 0 then return 0 end
+  local acc = 0
+  for from = c - B, c, CHUNK do
+    local to = math.min(from + CHUNK - 1, c)
+    local values = counts(key, from, to)
+    for i = 1, to - from + 1 do
+      local n = whole(values[i] or 0, limit)
+      if not n then return nil end
+      acc = acc + n
+      if acc >= need then return math.max(0, (from + i - 1 + R) * precision - now) end
+    end
+  end
+  return nil -- the total says more than the ring holds: not written by redkit
 end
 
 local function decide(key, cost)
-  -- Entries out of the window never count again: they go first (so the oldest left is the oldest
-  -- in the window, one cheap ZRANGE), and are the only thing a refused call may have removed.
-  -- Everything else is read and checked before the first write.
-  local used, base, newestCum, newestScore = 0, 0, 0, nil
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  if #oldest > 0 then
-    local newest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-    local oc, ocost = parse(oldest[1])
-    local nc = parse(newest[1])
-    if not oc or not nc or nc < oc then return ratelimit_corrupt('log', key) end
-    base = oc - ocost
-    used = nc - base
-    newestCum = nc
-    newestScore = tonumber(newest[2])
-    if newestScore > now then
-      -- Entries ahead of the server's clock (it stepped back, a failover reached a replica whose
-      -- clock is behind, or they were planted) are moved to now: they keep counting, for one window
-      -- from now at most, and the log keeps its order (same score, members ordered by cumulative).
-      if not rewrite(key, redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf'), now, 0) then return ratelimit_corrupt('log', key) end
-      redis.call('PEXPIRE', key, window)
-      newestScore = now
-    end
-  end
-  if cost > 0 and used + cost <= limit and newestCum + cost > REBASE_AT then
-    if not rewrite(key, redis.call('ZRANGE', key, 0, -1, 'WITHSCORES'), nil, base) then return ratelimit_corrupt('log', key) end
-    newestCum = newestCum - base
-    base = 0
-  end
-
-  -- The wait until `need` units of cost have left the window: the first entry whose cumulative
-  -- reaches base + need, found by binary search on rank (the log is ordered by time and cumulative).
-  local function waitFor(need)
-    if need <= 0 then return 0 end
-    local lo, hi = 0, redis.call('ZCARD', key) - 1
-    local found = nil
-    while lo <= hi do
-      local mid = math.floor((lo + hi) / 2)
-      local row = redis.call('ZRANGE', key, mid, mid, 'WITHSCORES')
-      local cum = parse(row[1])
-      if not cum then return nil end
-      if cum - base >= need then
-        found = tonumber(row[2])
-        hi = mid - 1
-      else
-        lo = mid + 1
+  local c = clock
+  local here = c % R
+  -- The state and the slots of the current and previous buckets, in one read.
+  local v = redis.call('HMGET', key, 's', here, (c - 1) % R)
+  local head, total, newest, expiry = c, 0, nil, 0
+  local mine = 0
+  local writes = NONE
+  local moved = false -- the window moved since the state was written: write it even if nothing is spent
+  if v[1] then
+    if #v[1] ~= 32 then return ratelimit_corrupt('window', key) end
+    head, total, newest, expiry = struct.unpack('<dddd', v[1])
+    head, total, newest, expiry = whole(head, MAX), whole(total, limit), whole(newest, MAX), whole(expiry, MAX)
+    if not head or not total or not newest or not expiry or newest > head then return ratelimit_corrupt('window', key) end
+    if head > c or c - head >= R then
+      -- Counted ahead of the server's clock (it stepped back, a failover reached a replica whose
+      -- clock is behind, or it was planted): everything counted moves to now, and keeps counting
+      -- for one window from now at most. Or all of it has left the window: the ring restarts.
+      redis.call('DEL', key)
+      if head > c then mine = total else total = 0 end
+      head, newest, expiry, moved = c, c, 0, true
+    elseif c > head then
+      writes, moved = {n = 0}, true
+      -- Buckets head + 1 .. c enter the window. The current and previous buckets' slots came with
+      -- the state; after a longer pause the others are read here (one HGETALL past CHUNK of them).
+      if c - head > CHUNK + 1 then
+        local all, ring = redis.call('HGETALL', key), {}
+        for i = 1, #all, 2 do ring[all[i]] = all[i + 1] end
+        for j = head + 1, c - 2 do
+          total = total and leave(j, ring[tostring(j % R)], total, writes, c)
+        end
+      elseif head < c - 2 then
+        local values = counts(key, head + 1, c - 2)
+        for i = 1, c - 2 - head do
+          total = total and leave(head + i, values[i], total, writes, c)
+        end
       end
+      if total and head < c - 1 then total = leave(c - 1, v[3], total, writes, c) end
+      if total then total = leave(c, v[2], total, writes, c) end
+      if not total or total < 0 then return ratelimit_corrupt('window', key) end
+    else
+      mine = whole(v[2] or 0, limit)
+      if not mine then return ratelimit_corrupt('window', key) end
     end
-    if not found then return window end
-    return math.max(0, found + window - now)
+  elseif v[2] or v[3] then
+    return ratelimit_corrupt('window', key) -- slots without a state: not written by redkit
   end
 
   local allowed = 0
-  if cost > 0 and used + cost <= limit then
+  if cost > 0 and total + cost <= limit then
+    -- The expiry is pushed a window past the moment this bucket leaves, once a window.
     allowed = 1
-    newestCum = newestCum + cost
-    redis.call('ZADD', key, now, entry(newestCum, cost))
-    redis.call('PEXPIRE', key, window)
-    used = used + cost
-    newestScore = now
-  elseif cost == 0 and used < limit then
-    allowed = 1
+    total = total + cost
+    newest = c
+    local push = expiry < (c + R) * precision
+    if push then expiry = (c + R) * precision + window end
+    redis.call('HSET', key, 's', struct.pack('<dddd', c, total, c, expiry), here, mine + cost, unpack(writes, 1, writes.n))
+    if push then redis.call('PEXPIREAT', key, expiry) end
+  else
+    if cost == 0 and total < limit then allowed = 1 end
+    if moved and total > 0 then
+      -- Nothing spent, but the window moved: keep the total for it (the current slot zeroed).
+      local fresh = expiry == 0
+      if fresh then expiry = (newest + R) * precision + window end
+      redis.call('HSET', key, 's', struct.pack('<dddd', c, total, newest, expiry), here, mine, unpack(writes, 1, writes.n))
+      if fresh then redis.call('PEXPIREAT', key, expiry) end
+    end
   end
 
   local retryAfter = 0
   if allowed == 0 then
-    retryAfter = waitFor(used + math.max(cost, 1) - limit)
-    if not retryAfter then return ratelimit_corrupt('log', key) end
+    retryAfter = waitFor(key, total + math.max(cost, 1) - limit, c)
+    if not retryAfter then return ratelimit_corrupt('window', key) end
   end
-  local retryOne = waitFor(used + 1 - limit)
-  if not retryOne then return ratelimit_corrupt('log', key) end
+  local retryOne = waitFor(key, total + 1 - limit, c)
+  if not retryOne then return ratelimit_corrupt('window', key) end
   local reset = 0
-  if newestScore and used > 0 then reset = math.max(0, newestScore + window - now) end
-  return {allowed, math.max(0, limit - used), reset, retryAfter, retryOne}
+  if total > 0 then reset = math.max(0, (newest + R) * precision - now) end
+  return allowed, limit - total, reset, retryAfter, retryOne
 end
 
-return ratelimit_run(decide, now)
+return ratelimit_run(decide, now, 3)

@@ -16,18 +16,22 @@ export interface RateLimitShape {
   algorithm: RateLimitAlgorithm
   limit: number
   windowMs: number
+  /** The sliding window's bucket (part of its key); unused by the other algorithms. */
+  precisionMs: number
 }
 
 /**
- * The state of one rate-limited key: `<prefix>:{<name>:<key>}:rl-<algo>:<limit>:<windowMs>`. The
- * limit and window are part of it because each algorithm's state means something only for them
- * (a fixed-window counter of another window length would be overwritten by the other's index).
+ * The state of one rate-limited key: `<prefix>:{<name>:<key>}:rl-<algo>:<limit>:<windowMs>`, and
+ * `:<precisionMs>` for the sliding window. The limit, window and bucket are part of it because each
+ * algorithm's state means something only for them (a fixed-window counter of another window length
+ * would be overwritten by the other's index; a ring of other buckets would be misread).
  * @throws RedkitError E_INVALID_KEY when the key holds a brace
  */
 export function rateLimitKey(keys: KeySpace, name: string, shape: RateLimitShape, key: string): string {
   if (key.includes('{') || key.includes('}'))
     throw new RedkitError(ErrorCodes.E_INVALID_KEY, "rate limit keys must not contain '{' or '}' (they delimit hash tags)")
-  return `${keys.prefix}:{${name}:${key}}:${PARTS.rateLimit[shape.algorithm]}:${shape.limit}:${shape.windowMs}`
+  const base = `${keys.prefix}:{${name}:${key}}:${PARTS.rateLimit[shape.algorithm]}:${shape.limit}:${shape.windowMs}`
+  return shape.algorithm === 'sliding-window' ? `${base}:${shape.precisionMs}` : base
 }
 
 export interface LeaderboardKeys {

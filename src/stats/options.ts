@@ -16,7 +16,7 @@ const DAY = 86_400_000
 
 /** Every default of `redkit/stats`, cited by the options' TSDoc. */
 export const DEFAULTS = {
-  rateLimiter: { algorithm: 'sliding-window' as RateLimitAlgorithm, inMemoryBlock: true, inMemoryBlockMaxKeys: 10_000 },
+  rateLimiter: { algorithm: 'sliding-window' as RateLimitAlgorithm, inMemoryBlock: true, inMemoryBlockMaxKeys: 10_000, buckets: 10 },
   leaderboard: { order: 'desc' as LeaderboardOrder, period: 'none' as LeaderboardPeriod, timeZone: 'UTC', keepPastMs: 7 * DAY },
   timeseries: {
     granularities: ['minute', 'hour', 'day', 'month'] as readonly Granularity[],
@@ -34,6 +34,7 @@ export const MAX_LIMIT = 1_000_000_000
 /** Longest retention: ten years, in ms (beyond Node timer range: it is only handed to PEXPIREAT). */
 const MAX_RETENTION_MS = 3660 * DAY
 
+/** Resolved limiter options; `precisionMs` is the sliding window's bucket (for the other algorithms: windowMs, unused). */
 export type ResolvedRateLimiterOptions = Required<RateLimiterOptions>
 
 export function resolveRateLimiter(options: RateLimiterOptions): ResolvedRateLimiterOptions {
@@ -43,10 +44,15 @@ export function resolveRateLimiter(options: RateLimiterOptions): ResolvedRateLim
   const d = DEFAULTS.rateLimiter
   const inMemoryBlock = o.inMemoryBlock ?? d.inMemoryBlock
   if (typeof inMemoryBlock !== 'boolean') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'inMemoryBlock must be a boolean')
+  const windowMs = duration(o.windowMs, 'windowMs')
+  const algorithm = oneOf(o.algorithm ?? d.algorithm, 'algorithm', ALGORITHMS)
+  if (algorithm !== 'sliding-window' && o.precisionMs !== undefined)
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `precisionMs is the sliding window's bucket: ${algorithm} takes none`)
   return {
     limit: integer(o.limit, 'limit', 1, MAX_LIMIT),
-    windowMs: duration(o.windowMs, 'windowMs'),
-    algorithm: oneOf(o.algorithm ?? d.algorithm, 'algorithm', ALGORITHMS),
+    windowMs,
+    algorithm,
+    precisionMs: algorithm === 'sliding-window' ? bucketsOf(windowMs, o.precisionMs, d.buckets).precisionMs : windowMs,
     inMemoryBlock,
     inMemoryBlockMaxKeys: integer(o.inMemoryBlockMaxKeys ?? d.inMemoryBlockMaxKeys, 'inMemoryBlockMaxKeys', 1, 10_000_000),
   }
@@ -110,27 +116,37 @@ export function resolveSlidingWindow(options: SlidingWindowOptions): Required<Sl
   const o = optionsObject(options, 'slidingWindow options')
   if (o.windowMs === undefined) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'slidingWindow needs { windowMs }')
   const windowMs = duration(o.windowMs, 'windowMs')
-  const precisionMs = o.precisionMs === undefined ? defaultPrecision(windowMs) : duration(o.precisionMs, 'precisionMs')
+  return { windowMs, ...bucketsOf(windowMs, o.precisionMs, DEFAULTS.slidingWindow.buckets) }
+}
+
+/**
+ * The buckets of a window (a sliding window counter's, or a sliding-window rate limiter's):
+ * `precisionMs` must divide `windowMs` into at most DEFAULTS.slidingWindow.maxBuckets buckets;
+ * without it, defaultPrecision(windowMs, fewest).
+ */
+function bucketsOf(windowMs: number, precision: unknown, fewest: number): { precisionMs: number; buckets: number } {
+  const precisionMs = precision === undefined ? defaultPrecision(windowMs, fewest) : duration(precision, 'precisionMs')
   const buckets = windowMs / precisionMs
   if (!Number.isInteger(buckets) || buckets > DEFAULTS.slidingWindow.maxBuckets)
     throw new RedkitError(
       ErrorCodes.E_INVALID_ARGUMENT,
-      o.precisionMs === undefined
-        ? `windowMs (${windowMs}) has no divisor that makes 60 to ${DEFAULTS.slidingWindow.maxBuckets} buckets: pass precisionMs (a divisor of windowMs)`
+      precision === undefined
+        ? `windowMs (${windowMs}) has no divisor that makes ${fewest} to ${DEFAULTS.slidingWindow.maxBuckets} buckets: pass precisionMs (a divisor of windowMs)`
         : `windowMs (${windowMs}) must be a multiple of precisionMs (${precisionMs}), with at most ${DEFAULTS.slidingWindow.maxBuckets} buckets`,
     )
-  return { windowMs, precisionMs, buckets }
+  return { precisionMs, buckets }
 }
 
 /**
  * The default bucket size of a sliding window: the largest divisor of windowMs that makes at least
- * 60 buckets (1 ms for windows shorter than 60 ms), so that common windows work without a
- * precision: 1000 ms gets 10 ms buckets (100), 5000 ms 50 ms (100), 10,000 ms 125 ms (80),
- * 60,000 ms 1000 ms (60). A windowMs with no such divisor (a prime: 7919 ms) would need 1 ms
- * buckets, more than 10,000 past 10 s: pass precisionMs then (the error says so).
+ * `fewest` buckets (1 ms for windows shorter than `fewest` ms), so that common windows work without
+ * a precision. A counter (60 buckets): 1000 ms gets 10 ms buckets (100), 5000 ms 50 ms (100),
+ * 10,000 ms 125 ms (80), 60,000 ms 1000 ms (60). A rate limiter (10 buckets): 1000 ms gets 100 ms,
+ * 60,000 ms 6 s. A windowMs with no such divisor (a prime: 7919 ms) would need 1 ms buckets, more
+ * than 10,000 past 10 s: pass precisionMs then (the error says so).
  */
-export function defaultPrecision(windowMs: number): number {
-  const most = Math.max(1, Math.floor(windowMs / DEFAULTS.slidingWindow.buckets))
+export function defaultPrecision(windowMs: number, fewest: number = DEFAULTS.slidingWindow.buckets): number {
+  const most = Math.max(1, Math.floor(windowMs / fewest))
   let best = 1
   for (let d = 1; d * d <= windowMs; d++) {
     if (windowMs % d !== 0) continue

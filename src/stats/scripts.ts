@@ -1,7 +1,7 @@
 import { defineKeyedScript, defineScript, type Script } from '../core/scripts.js'
 import type { BloomKeys, LeaderboardKeys, TimeseriesKeys } from './keys.js'
 
-/** Every rate limiter script takes one key per decision and `[limit, windowMs, ...costs]`; five numbers per decision, then the server time. */
+/** Every rate limiter script takes one key per decision and `[limit, windowMs, ...costs]` (the sliding window: `[limit, windowMs, precisionMs, ...costs]`); five numbers per decision, then the server time. */
 type RateLimitScript = Script<readonly string[], readonly number[], number[]>
 
 /** Typed handles on the stats scripts (src/lua/<name>.lua); the KEYS/ARGV order is each file's header. */

@@ -1,7 +1,11 @@
 /** The name of every stored part of `redkit/stats` objects (the last segment of their keys). */
 export const PARTS = {
-  /** Rate limiter state, one key per (limiter, user key), algorithm, limit and window (`rl-log:<limit>:<windowMs>`). */
-  rateLimit: { 'sliding-window': 'rl-log', 'token-bucket': 'rl-tat', 'fixed-window': 'rl-fixed' },
+  /**
+   * Rate limiter state, one key per (limiter, user key), algorithm, limit and window
+   * (`rl-win:<limit>:<windowMs>:<precisionMs>`, `rl-tat:<limit>:<windowMs>`, ...). The sliding window
+   * was a log (`rl-log`) before 2026-12-01: those keys are not read, and expire within their window.
+   */
+  rateLimit: { 'sliding-window': 'rl-win', 'token-bucket': 'rl-tat', 'fixed-window': 'rl-fixed' },
   /** Leaderboard: the sorted set, member -> stored member, and the tie-break sequence. */
   leaderboard: 'lb',
   leaderboardIndex: 'index',

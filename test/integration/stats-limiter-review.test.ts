@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedisServer } from '../../packages/server/src/redis-process.js'
 import { createRedkit, type Redkit } from '../../src/index.js'
 import { errorCode, TOPOLOGIES } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'
@@ -9,7 +10,7 @@ import { eventually, sleep } from '../support/wait.js'
  * rate limiter findings 1, 4, 12, 17 and 19.
  */
 const ALGORITHMS = ['sliding-window', 'token-bucket', 'fixed-window'] as const
-const PART = { 'sliding-window': 'rl-log', 'token-bucket': 'rl-tat', 'fixed-window': 'rl-fixed' } as const
+const PART = { 'sliding-window': 'rl-win', 'token-bucket': 'rl-tat', 'fixed-window': 'rl-fixed' } as const
 
 describe.each(TOPOLOGIES)('rate limiter review regressions on %s', (_name, options) => {
   let rk: Redkit
@@ -31,39 +32,112 @@ describe.each(TOPOLOGIES)('rate limiter review regressions on %s', (_name, optio
     await rk?.close()
   })
 
-  it('sliding window: an entry dated an hour ahead (server clock stepped back) denies for at most one window', async () => {
+  /** Plants a sliding-window state (h, t, n, x packed as the script does) and slot counts in `key`. */
+  const plantWindow = (key: string, state: [number, number, number, number], slots: Record<number, string> = {}) =>
+    rk.connection.send(
+      [
+        'EVAL',
+        "redis.call('HSET', KEYS[1], 's', struct.pack('<dddd', tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])), unpack(ARGV, 5)) return 1",
+        '1',
+        key,
+        ...state.map(String),
+        ...Object.entries(slots).flat(),
+      ],
+      { key },
+    )
+
+  it('sliding window: a state counted an hour ahead (server clock stepped back) denies for at most one window', async () => {
     const rl = rk.rateLimiter('future', { limit: 5, windowMs: 1000, inMemoryBlock: false })
-    const key = keyOf('future', 'k', 'sliding-window', 5, 1000)
-    await send(['ZADD', key, String((await serverMs(key)) + 3_600_000), '0000000000000001:1'])
+    const key = `${keyOf('future', 'k', 'sliding-window', 5, 1000)}:${rl.precisionMs}`
+    const ahead = Math.floor(((await serverMs(key)) + 3_600_000) / rl.precisionMs)
+    await plantWindow(key, [ahead, 1, ahead, (ahead + 100) * rl.precisionMs], { [ahead % 11]: '1' })
     await send(['PEXPIRE', key, '3601000'])
     let denied = 0
     for (let i = 0; i < 6; i++) if (!(await rl.consume('k')).allowed) denied++
     expect(denied).toBe(2)
     const refused = await rl.peek('k')
-    expect(refused.retryAfterMs).toBeLessThanOrEqual(1000)
-    expect(await send<number>(['PTTL', key])).toBeLessThanOrEqual(1000)
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(1000 + rl.precisionMs)
+    expect(await send<number>(['PTTL', key])).toBeLessThanOrEqual(2 * 1000 + rl.precisionMs)
     await eventually(async () => (await rl.consume('k')).allowed, 3000, 'the key allowed again within a window')
   })
 
-  it('sliding window: a planted +inf score is moved to now, not an E_SCRIPT that grows the log', async () => {
-    const rl = rk.rateLimiter('inf', { limit: 5, windowMs: 500, inMemoryBlock: false })
-    const key = keyOf('inf', 'k', 'sliding-window', 5, 500)
-    await send(['ZADD', key, '+inf', '0000000000000001:1'])
-    expect((await rl.consume('k')).allowed).toBe(true)
-    expect(await send<number>(['ZCARD', key])).toBe(2)
-    expect(await send<string>(['ZSCORE', key, '0000000000000001:1'])).not.toBe('inf')
-    await eventually(async () => (await rl.peek('k')).remaining === 5, 3000, 'the planted entry left the window')
+  it('sliding window: planted states and counts (wrong size, NaN, infinite, negative, fractional, over the limit) are E_DECODE', async () => {
+    const rl = rk.rateLimiter('planted-window', { limit: 5, windowMs: 1000, inMemoryBlock: false })
+    const key = `${keyOf('planted-window', 'k', 'sliding-window', 5, 1000)}:${rl.precisionMs}`
+    const c = Math.floor((await serverMs(key)) / rl.precisionMs)
+    const x = (c + 100) * rl.precisionMs
+    const everySlot = (value: string) => Object.fromEntries(Array.from({ length: 11 }, (_, i) => [i, value]))
+    const plants: Array<() => Promise<unknown>> = [
+      () => send(['HSET', key, 's', 'x'.repeat(31)]),
+      () => plantWindow(key, [Number.NaN, 1, c, x]),
+      () => plantWindow(key, [c, Number.POSITIVE_INFINITY, c, x]),
+      () => plantWindow(key, [c, -1, c, x]),
+      () => plantWindow(key, [c + 0.5, 1, c, x]),
+      () => plantWindow(key, [c, 6, c, x]), // a total over the limit
+      () => plantWindow(key, [c, 1, c + 1, x]), // newest after the head
+      // In every slot: whichever the decision reads (the clock may have moved on a bucket).
+      () => plantWindow(key, [c, 1, c, x], everySlot('999')), // a count over the limit
+      () => plantWindow(key, [c, 1, c, x], everySlot('abc')),
+      () => send(['HSET', key, ...Object.entries(everySlot('1')).flat()]), // counts without a state
+    ]
+    for (const [i, plant] of plants.entries()) {
+      await send(['DEL', key])
+      await plant()
+      expect(await errorCode(rl.consume('k')), `plant ${i}`).toBe('E_DECODE')
+    }
+    await rl.reset('k')
+    expect(await rl.consume('k')).toMatchObject({ allowed: true, remaining: 4 })
   })
 
-  it('sliding window: a cumulative near 2^53 restarts from the window base instead of writing what it then refuses', async () => {
-    const rl = rk.rateLimiter('cum', { limit: 10_000, windowMs: 60_000, inMemoryBlock: false })
-    const key = keyOf('cum', 'k', 'sliding-window', 10_000, 60_000)
-    await send(['ZADD', key, String(await serverMs(key)), `${2 ** 53 - 10}:5`])
-    expect(await rl.consume('k', 1500)).toMatchObject({ allowed: true, remaining: 10_000 - 1505 })
-    for (let i = 0; i < 3; i++) expect((await rl.consume('k', 1000)).allowed).toBe(true)
-    expect((await rl.peek('k')).remaining).toBe(10_000 - 4505)
-    const members = await send<string[]>(['ZRANGE', key, '0', '-1'])
-    for (const m of members) expect(Number(m.split(':')[0])).toBeLessThan(2 ** 52)
+  it('sliding window: after a pause the buckets that left are subtracted (read in one call), the rest still count', {
+    timeout: 20_000,
+  }, async () => {
+    // 2 s window, 100 ms buckets (21 slots): a pause of more than 17 buckets reads the ring with one HGETALL.
+    const rl = rk.rateLimiter('pause', { limit: 10, windowMs: 2000, precisionMs: 100, inMemoryBlock: false })
+    const spent: Array<{ at: number; cost: number }> = []
+    const spend = async (cost: number) => {
+      const r = await rl.consume('k', cost)
+      expect(r.allowed).toBe(true)
+      spent.push({ at: r.at as number, cost })
+    }
+    /** What the window holds at server time `at`: a unit of bucket b counts until bucket b + 21. */
+    const expected = (at: number) =>
+      10 - spent.filter((s) => Math.floor(s.at / 100) + 21 > Math.floor(at / 100)).reduce((sum, s) => sum + s.cost, 0)
+    await spend(4)
+    await sleep(900)
+    await spend(3)
+    for (const pause of [300, 900, 700, 2500]) {
+      await sleep(pause)
+      const peeked = await rl.peek('k')
+      expect(peeked.remaining, `after ${pause} ms`).toBe(expected(peeked.at as number))
+    }
+    expect((await rl.peek('k')).remaining).toBe(10)
+  })
+
+  // Issue 15: the exact log did five sorted-set operations per decision (0.82x the peer's decisions/s).
+  it('sliding window: a decision under steady traffic is one HMGET and one HSET, whatever the number of buckets', {
+    timeout: 30_000,
+  }, async () => {
+    const server = await startRedisServer()
+    const own = await createRedkit({ url: server.url, prefix: testPrefix() })
+    try {
+      const fine = own.rateLimiter('fine', { limit: 100_000, windowMs: 10_000, precisionMs: 10, inMemoryBlock: false }) // 1,001 slots
+      await fine.consume('k') // loads the script
+      await own.connection.send(['CONFIG', 'RESETSTAT'])
+      for (let i = 0; i < 200; i++) expect((await fine.consume('k')).allowed).toBe(true)
+      const stats = await own.connection.send<string>(['INFO', 'commandstats'])
+      const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+      expect(calls('evalsha')).toBe(200)
+      expect(calls('hset')).toBe(200)
+      // One HMGET each; a second only when a decision comes more than two buckets (20 ms) after the last.
+      expect(calls('hmget')).toBeGreaterThanOrEqual(200)
+      expect(calls('hmget')).toBeLessThan(300)
+      expect(calls('hgetall') + calls('zadd') + calls('zrange')).toBe(0)
+      expect(calls('pexpireat')).toBeLessThanOrEqual(2) // the expiry moves once a window
+    } finally {
+      await own.close()
+      await server.stop()
+    }
   })
 
   it('token bucket: a planted TAT far ahead without a TTL is clamped and stored with one, so the retry-after holds', async () => {

@@ -64,13 +64,14 @@ describe.each([
   })
 
   it('draft 8 headers by default, 429 with Retry-After when spent', async () => {
-    const limiter = rk.rateLimiter(`mw8-${_framework}`, { limit: 2, windowMs: 60_000 })
+    // Sliding window, 1 s buckets: a unit is back when its bucket leaves, 60.001 to 61 s after it was spent (61 in whole seconds).
+    const limiter = rk.rateLimiter(`mw8-${_framework}`, { limit: 2, windowMs: 60_000, precisionMs: 1000 })
     const server = await serve(rk, (app) => app.use({ limiter }))
     try {
       const first = await fetch(`${server.url}/a`)
       expect(first.status).toBe(200)
       expect(first.headers.get('ratelimit-policy')).toBe('"2-in-60s";q=2;w=60')
-      expect(first.headers.get('ratelimit')).toMatch(/^"2-in-60s";r=1;t=(59|60)$/)
+      expect(first.headers.get('ratelimit')).toMatch(/^"2-in-60s";r=1;t=61$/)
       expect((await fetch(`${server.url}/a`)).status).toBe(200)
       const denied = await fetch(`${server.url}/a`)
       expect(denied.status).toBe(429)
@@ -83,8 +84,9 @@ describe.each([
   })
 
   it('drafts 6 and 7 as options; skip, keyGenerator and per-route limits', async () => {
-    const six = rk.rateLimiter(`mw6-${_framework}`, { limit: 1, windowMs: 10_000 })
-    const seven = rk.rateLimiter(`mw7-${_framework}`, { limit: 3, windowMs: 10_000 })
+    // 1 s buckets: the reset is 10.001 to 11 s, 11 in whole seconds (rounded up).
+    const six = rk.rateLimiter(`mw6-${_framework}`, { limit: 1, windowMs: 10_000, precisionMs: 1000 })
+    const seven = rk.rateLimiter(`mw7-${_framework}`, { limit: 3, windowMs: 10_000, precisionMs: 1000 })
     const server = await serve(rk, (app) => {
       app.use({ limiter: six, headers: 'draft-6', keyGenerator: (req) => String(req.headers['x-user'] ?? 'anon') }, '/six')
       app.use({ limiter: seven, headers: 'draft-7', skip: (req) => req.headers['x-internal'] === 'yes' }, '/seven')
@@ -93,12 +95,12 @@ describe.each([
       const a = await fetch(`${server.url}/six/x`, { headers: { 'x-user': 'ann' } })
       expect(a.headers.get('ratelimit-limit')).toBe('1')
       expect(a.headers.get('ratelimit-remaining')).toBe('0')
-      expect(a.headers.get('ratelimit-reset')).toBe('10')
+      expect(a.headers.get('ratelimit-reset')).toBe('11')
       expect(a.headers.get('ratelimit-policy')).toBe('1;w=10')
       expect((await fetch(`${server.url}/six/x`, { headers: { 'x-user': 'ann' } })).status).toBe(429)
       expect((await fetch(`${server.url}/six/x`, { headers: { 'x-user': 'ben' } })).status).toBe(200)
       const b = await fetch(`${server.url}/seven/x`)
-      expect(b.headers.get('ratelimit')).toBe('limit=3, remaining=2, reset=10')
+      expect(b.headers.get('ratelimit')).toBe('limit=3, remaining=2, reset=11')
       for (let i = 0; i < 5; i++) expect((await fetch(`${server.url}/seven/x`, { headers: { 'x-internal': 'yes' } })).status).toBe(200)
       expect((await seven.peek('127.0.0.1')).remaining).toBe(2)
       expect((await fetch(`${server.url}/other`)).headers.get('ratelimit')).toBeNull()

@@ -18,6 +18,8 @@ export class RateLimiter {
   readonly name: string
   readonly limit: number
   readonly windowMs: number
+  /** The sliding window's bucket in ms (for the other algorithms: windowMs). */
+  readonly precisionMs: number
   readonly algorithm: RateLimitAlgorithm
   readonly #rk: RedkitContext
   readonly #options: ResolvedRateLimiterOptions
@@ -37,9 +39,11 @@ export class RateLimiter {
     this.#options = resolveRateLimiter(options)
     this.limit = this.#options.limit
     this.windowMs = this.#options.windowMs
+    this.precisionMs = this.#options.precisionMs
     this.algorithm = this.#options.algorithm
     this.#rk = rk
-    this.#batcher = new DecisionBatcher(rk.connection, scripts.rateLimit[this.algorithm], [this.limit, this.windowMs])
+    const head = this.algorithm === 'sliding-window' ? [this.limit, this.windowMs, this.precisionMs] : [this.limit, this.windowMs]
+    this.#batcher = new DecisionBatcher(rk.connection, scripts.rateLimit[this.algorithm], head)
     this.#block = this.#options.inMemoryBlock ? new InMemoryBlock(this.#options.inMemoryBlockMaxKeys) : undefined
   }
 
