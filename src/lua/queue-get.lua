@@ -5,11 +5,18 @@
   KEYS[3] completed: completed zset
   KEYS[4] dead: dead zset
   ARGV[1] job id
-  Reply: false when there is no such job, else { state, flat HGETALL fields }; state is one of
-    'waiting', 'delayed', 'active', 'completed', 'dead'
+  Reply: false when there is no such job, else { state, flat HGETALL fields without the log lines
+    (fields 'L<n>', see queue-log) }; state is one of 'waiting', 'delayed', 'active', 'completed', 'dead'
 ]]
-local fields = redis.call('HGETALL', KEYS[1])
-if #fields == 0 then return false end
+local all = redis.call('HGETALL', KEYS[1])
+if #all == 0 then return false end
+local fields = {}
+for i = 1, #all, 2 do
+  if not string.find(all[i], '^L%d') then
+    fields[#fields + 1] = all[i]
+    fields[#fields + 1] = all[i + 1]
+  end
+end
 local id = ARGV[1]
 local state
 if redis.call('ZSCORE', KEYS[3], id) then

@@ -66,6 +66,10 @@ export interface Job<T = unknown> {
    * @throws RedkitError E_JOB_LOST when this worker no longer holds the job's lease.
    */
   updateProgress(progress: unknown): Promise<void>
+  /** Appends a line to the job's log (`queue.getLogs(id)`); resolves the lines logged so far. */
+  log(line: string): Promise<number>
+  /** Replaces the job's stored data (a retry runs with it) and `job.data`. @throws RedkitError E_ENCODE, E_TOO_LARGE */
+  updateData(data: T): Promise<void>
 }
 
 export function decodeOptional(codec: Codec, text: string | undefined): unknown {

@@ -48,6 +48,15 @@ export const nextScript = defineKeyedScript<QueueKeys, NextArgs, NextReply>('que
 export const extendScript = defineKeyedScript<QueueKeys, [leaseMs: number, ...members: string[]], number[]>('queue-extend')
 export const progressScript = defineKeyedScript<JobScriptKeys, [member: string, progress: string], number>('queue-progress')
 export const releaseScript = defineKeyedScript<QueueKeys, string[], number>('queue-release')
+export const delayScript = defineKeyedScript<QueueKeys, [id: string, dueAt: number], number>('queue-delay')
+export const priorityScript = defineKeyedScript<JobScriptKeys, [id: string, priority: number], number>('queue-priority')
+export const updateScript = defineKeyedScript<JobScriptKeys, [data: string], number>('queue-update')
+export const logScript = defineKeyedScript<JobScriptKeys, [line: string, keep: number], number>('queue-log')
+export const logsScript = defineKeyedScript<
+  JobScriptKeys,
+  [keep: number, offset: number, limit: number],
+  [count: number, ...lines: string[]]
+>('queue-logs')
 export const getScript = defineKeyedScript<JobScriptKeys, [id: string], [state: string, fields: string[]] | null>('queue-get')
 export const countsScript = defineKeyedScript<QueueKeys, [], number[]>('queue-counts')
 export const pauseScript = defineKeyedScript<QueueKeys, [pause: 0 | 1], number>('queue-pause')

@@ -16,6 +16,7 @@ import {
   type QueueOptions,
   validateCount,
   validateJobId,
+  validatePriority,
 } from './options.js'
 import { type QueueKeys, queueKeys, queuePattern } from './queue-keys.js'
 import {
@@ -23,10 +24,15 @@ import {
   cancelScript,
   cleanScript,
   countsScript,
+  delayScript,
   drainScript,
   getScript,
+  logScript,
+  logsScript,
   pauseScript,
+  priorityScript,
   retryDeadScript,
+  updateScript,
   withJob,
 } from './queue-scripts.js'
 
@@ -57,6 +63,11 @@ export interface QueueEvents {
   cleaned: [state: 'completed' | 'dead', count: number]
   drained: [count: number]
 }
+
+/** Log lines kept per job (the newest); older ones are dropped as new ones are written. */
+export const LOG_LINES_KEPT = 1000
+/** Longest log line, characters. */
+export const MAX_LOG_LINE = 16_384
 
 /** Jobs per script call in addBulk: keeps each call short (other clients wait while a script runs). */
 const BULK_CHUNK = 200
@@ -169,6 +180,69 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
     const reply = await getScript.call(this.#ctx.connection, withJob(k, id), [id])
     if (!reply) return null
     return parseJobInfo<T, R>(this.#ctx.codec, id, reply[0], reply[1])
+  }
+
+  // ---- per-job actions --------------------------------------------------------------------------
+
+  /** Runs a delayed job now (a retry waiting for its backoff too). Resolves false when the job is not delayed. */
+  async promote(id: string): Promise<boolean> {
+    return (await delayScript.call(this.#ctx.connection, this.keys, [validateJobId(id), 0])) === 1
+  }
+
+  /**
+   * Gives a delayed job a new delay, counted from now (0 runs it now, as `promote`). Resolves false
+   * when the job is not delayed.
+   */
+  async changeDelay(id: string, delayMs: number): Promise<boolean> {
+    validateJobId(id)
+    const delay = validateMs(delayMs, 'delayMs', { allowZero: true })
+    return (await delayScript.call(this.#ctx.connection, this.keys, [id, delay === 0 ? 0 : Date.now() + delay])) === 1
+  }
+
+  /**
+   * Changes the priority of a job that has not started (waiting or delayed); 0 = none. Resolves
+   * false when it is running, finished or unknown. A job without a priority is looked up in the
+   * ready list (a scan of it).
+   */
+  async changePriority(id: string, priority: number): Promise<boolean> {
+    validateJobId(id)
+    const p = validatePriority(priority)
+    return (await priorityScript.call(this.#ctx.connection, withJob(this.keys, id), [id, p])) === 1
+  }
+
+  /**
+   * Replaces a job's data, in any state (a delivery already running keeps the data it started
+   * with; a retry gets the new data). Resolves false when there is no such job.
+   * @throws RedkitError E_ENCODE, E_TOO_LARGE (nothing is written)
+   */
+  async updateData(id: string, data: T): Promise<boolean> {
+    validateJobId(id)
+    const encoded = this.encodePayload(data, `job ${id} data`)
+    return (await updateScript.call(this.#ctx.connection, withJob(this.keys, id), [encoded])) === 1
+  }
+
+  /**
+   * Appends a line to a job's log (kept with the job and deleted with it; the newest 1,000 lines
+   * stay). Resolves the number of lines logged so far, 0 when there is no such job.
+   */
+  async log(id: string, line: string): Promise<number> {
+    validateJobId(id)
+    if (typeof line !== 'string') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'a log line must be a string')
+    if (line.length > MAX_LOG_LINE)
+      throw new RedkitError(ErrorCodes.E_TOO_LARGE, `a log line is ${line.length} characters; the limit is ${MAX_LOG_LINE}`, {
+        details: { size: line.length, limit: MAX_LOG_LINE },
+      })
+    return logScript.call(this.#ctx.connection, withJob(this.keys, id), [line, LOG_LINES_KEPT])
+  }
+
+  /** A job's log lines, oldest kept first, and how many were logged in all (`count`, dropped ones included). */
+  async getLogs(id: string, options: { offset?: number; limit?: number } = {}): Promise<{ count: number; logs: string[] }> {
+    validateJobId(id)
+    const { offset = 0, limit = 100 } = optionsObject(options)
+    validateCount(limit, 'limit')
+    validateCount(offset, 'offset', { allowZero: true })
+    const [count, ...logs] = await logsScript.call(this.#ctx.connection, withJob(this.keys, id), [LOG_LINES_KEPT, offset, limit])
+    return { count, logs }
   }
 
   /**

@@ -33,6 +33,10 @@ export const JobField = {
   stalls: 'l',
   /** '1' while the job is leased (active), else '0' or absent: getJob reads the state from it, never scanning the ready list */
   leased: 'w',
+  /** log lines written so far (the lines are fields `L<n>`, n from 1; only the newest LOG_LINES_KEPT stay) */
+  logCount: '#',
+  /** prefix of a log line's field: `L1`, `L2`, ... */
+  logLine: 'L',
 } as const
 
 /** Keys of the stored options JSON (field `o`); only what differs from the defaults is stored. */

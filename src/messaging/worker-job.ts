@@ -1,31 +1,51 @@
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import type { Job } from './job.js'
 
+/** What a handler's job does through its queue. */
+export interface JobActions<T> {
+  store(progress: unknown): Promise<boolean>
+  log(line: string): Promise<number>
+  update(data: T): Promise<boolean>
+}
+
 /** The job object handed to a handler, bound to one lease. */
 export class ActiveJob<T> implements Job<T> {
   readonly id: string
   readonly name: string | undefined
   readonly queue: string
-  readonly data: T
+  #data: T
   readonly attemptsMade: number
   readonly attempts: number
   readonly createdAt: number
   readonly startedAt: number
   readonly progress: unknown
   readonly #abort = new AbortController()
-  readonly #store: (progress: unknown) => Promise<boolean>
+  readonly #actions: JobActions<T>
 
-  constructor(fields: Omit<Job<T>, 'signal' | 'updateProgress'>, store: (progress: unknown) => Promise<boolean>) {
+  constructor(fields: Omit<Job<T>, 'signal' | 'updateProgress' | 'log' | 'updateData'>, actions: JobActions<T>) {
     this.id = fields.id
     this.name = fields.name
     this.queue = fields.queue
-    this.data = fields.data
+    this.#data = fields.data
     this.attemptsMade = fields.attemptsMade
     this.attempts = fields.attempts
     this.createdAt = fields.createdAt
     this.startedAt = fields.startedAt
     this.progress = fields.progress
-    this.#store = store
+    this.#actions = actions
+  }
+
+  get data(): T {
+    return this.#data
+  }
+
+  log(line: string): Promise<number> {
+    return this.#actions.log(line)
+  }
+
+  async updateData(data: T): Promise<void> {
+    if (!(await this.#actions.update(data))) throw new RedkitError(ErrorCodes.E_JOB_LOST, `job ${this.id}: its record is gone`)
+    this.#data = data
   }
 
   get signal(): AbortSignal {
@@ -39,7 +59,7 @@ export class ActiveJob<T> implements Job<T> {
 
   async updateProgress(progress: unknown): Promise<void> {
     if (this.#abort.signal.aborted && isLost(this.#abort.signal.reason)) throw this.#abort.signal.reason
-    if (!(await this.#store(progress))) {
+    if (!(await this.#actions.store(progress))) {
       const lost = new RedkitError(ErrorCodes.E_JOB_LOST, `job ${this.id}: the lease is gone (another delivery owns the job now)`)
       this.abort(lost)
       throw lost

@@ -35,6 +35,8 @@ export interface StartContext {
   defaultAttempts: number
   defaultBackoff: Required<BackoffPolicy>
   store: (member: string, id: string, progress: unknown) => Promise<boolean>
+  /** The queue the job is in (its log and data). */
+  actions: { log(id: string, line: string): Promise<number>; updateData(id: string, data: unknown): Promise<boolean> }
 }
 
 /**
@@ -74,7 +76,11 @@ export function decodeLeased<T>(
       startedAt: serverNow,
       progress: storedProgress,
     },
-    (value) => c.store(member, id, value),
+    {
+      store: (value) => c.store(member, id, value),
+      log: (line) => c.actions.log(id, line),
+      update: (value) => c.actions.updateData(id, value),
+    },
   )
   const entry: Running<T> = {
     member,

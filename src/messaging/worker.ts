@@ -337,6 +337,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
       defaultAttempts: this.#o.attempts,
       defaultBackoff: this.#o.backoff,
       store: (member, id, value) => this.#storeProgress(member, id, value),
+      actions: this.#queue as Queue<unknown>,
     })
     if ('failure' in decoded) {
       // Malformed in Redis: no retry can fix it. Dead-letter it with the reason; the worker goes on.

@@ -57,6 +57,97 @@ onEveryTopology(
       expect((await queue.counts()).waiting).toBe(0)
       await queue.destroy()
     })
+
+    it('per-job actions from the queue: promote, changeDelay, changePriority, updateData', async () => {
+      const name = queueName('actions')
+      const queue = t.rk.queue<{ n: number }>(name)
+      const { id: later } = await queue.add({ n: 1 }, { delayMs: 60_000, priority: 4 })
+      const { id: plain } = await queue.add({ n: 2 })
+      expect(await queue.promote(plain)).toBe(false) // not delayed
+      expect(await queue.changeDelay(plain, 1000)).toBe(false)
+      expect(await queue.promote('nope')).toBe(false)
+      expect(await queue.promote(later)).toBe(true)
+      expect(await queue.getJob(later)).toMatchObject({ state: 'waiting', priority: 4 })
+      expect(await queue.jobIds('waiting')).toEqual([plain, later])
+      // Priorities: a plain job moves into the prioritized set; 1 overtakes 4; 0 makes a job plain again.
+      const { id: p3 } = await queue.add({ n: 3 }, { priority: 3 })
+      expect(await queue.jobIds('waiting')).toEqual([plain, p3, later])
+      expect(await queue.changePriority(later, 1)).toBe(true)
+      expect(await queue.jobIds('waiting')).toEqual([plain, later, p3])
+      expect(await queue.changePriority(plain, 2)).toBe(true)
+      expect(await queue.jobIds('waiting')).toEqual([later, plain, p3])
+      expect(await queue.changePriority(p3, 0)).toBe(true)
+      expect(await queue.jobIds('waiting')).toEqual([p3, later, plain])
+      expect(await queue.getJob(plain)).toMatchObject({ priority: 2 })
+      expect(await queue.getJob(p3)).toMatchObject({ priority: 0 })
+      expect(await queue.changePriority('nope', 1)).toBe(false)
+      // changeDelay: a delayed job gets a new due time; its priority is kept for when it is due.
+      const { id: delayed } = await queue.add({ n: 4 }, { delayMs: 60_000 })
+      expect(await queue.changePriority(delayed, 7)).toBe(true)
+      expect(await queue.updateData(delayed, { n: 40 })).toBe(true)
+      expect(await queue.updateData('nope', { n: 0 })).toBe(false)
+      expect(await queue.changeDelay(delayed, 300)).toBe(true)
+      expect(await errorCode(queue.changeDelay(delayed, -1))).toBe('E_INVALID_ARGUMENT')
+      expect(await errorCode(queue.changePriority(delayed, 1.5))).toBe('E_INVALID_ARGUMENT')
+      expect(await errorCode(queue.updateData(delayed, { n: (() => 1) as never }))).toBe('E_ENCODE')
+      expect(await errorCode(queue.promote(''))).toBe('E_INVALID_KEY')
+      expect(await queue.getJob(delayed)).toMatchObject({ state: 'delayed', data: { n: 40 }, priority: 7 })
+
+      const seen: Array<[number, number]> = []
+      const started = Date.now()
+      let delayedRanAfter = 0
+      const worker = t.rk.worker<{ n: number }>(name, (job) => {
+        if (job.id === delayed) delayedRanAfter = Date.now() - started
+        seen.push([job.data.n, 0])
+      })
+      await eventually(() => seen.length === 4, 5000, 'all four ran')
+      await worker.close()
+      expect(seen.map(([n]) => n)).toEqual([3, 1, 2, 40])
+      expect(delayedRanAfter).toBeGreaterThan(150)
+      expect(delayedRanAfter).toBeLessThan(3000)
+      // Finished jobs no longer wait: nothing to promote or re-prioritise.
+      expect(await queue.changePriority(p3, 1)).toBe(false)
+      await queue.destroy()
+    })
+
+    it('job logs and updateData from a handler; logs are capped, kept with the job and deleted with it', async () => {
+      const name = queueName('logs')
+      const queue = t.rk.queue<{ step: number }>(name)
+      const { id } = await queue.add({ step: 0 }, { attempts: 2, backoff: 0 })
+      const worker = t.rk.worker<{ step: number }>(name, async (job) => {
+        await job.log(`attempt ${job.attemptsMade + 1} at step ${job.data.step}`)
+        if (job.attemptsMade === 0) {
+          await job.updateData({ step: 1 })
+          expect(job.data).toEqual({ step: 1 })
+          throw new Error('first attempt fails')
+        }
+        return job.data.step
+      })
+      await eventually(async () => (await queue.getJob(id))?.state === 'completed', 5000, 'completed')
+      await worker.close()
+      expect(await queue.getLogs(id)).toEqual({ count: 2, logs: ['attempt 1 at step 0', 'attempt 2 at step 1'] })
+      const job = await queue.getJob(id)
+      expect(job).toMatchObject({ data: { step: 1 }, result: 1, attemptsMade: 1 })
+      expect(Object.keys(job ?? {})).not.toContain('logs')
+      // From the queue, capped at the newest 1,000 lines.
+      for (let i = 0; i < 1004; i += 100)
+        await Promise.all(Array.from({ length: Math.min(100, 1004 - i) }, (_, j) => queue.log(id, `line ${i + j}`)))
+      const logs = await queue.getLogs(id, { offset: 0, limit: 2000 })
+      expect(logs.count).toBe(1006)
+      expect(logs.logs).toHaveLength(1000)
+      expect(await queue.getLogs(id, { offset: 998, limit: 5 })).toEqual({
+        count: 1006,
+        logs: expect.arrayContaining([expect.any(String)]),
+      })
+      expect((await queue.getLogs(id, { offset: 998, limit: 5 })).logs).toHaveLength(2)
+      expect(await queue.log('nope', 'x')).toBe(0)
+      expect(await errorCode(queue.log(id, 'x'.repeat(20_000)))).toBe('E_TOO_LARGE')
+      expect(await errorCode(queue.log(id, 5 as never))).toBe('E_INVALID_ARGUMENT')
+      // Deleted with the job.
+      expect(await queue.clean({ state: 'completed' })).toBe(1)
+      expect(await queue.getLogs(id)).toEqual({ count: 0, logs: [] })
+      await queue.destroy()
+    })
   },
   { only: ['standalone', 'cluster'] },
 )
