@@ -123,7 +123,7 @@ export default defineBenchmark({
         signal: ctx.signal,
         onSlice: logSlice(ctx),
       })
-      recordInterleave(ctx, result, { units: { 'ops/s': 'ops/s', p50: 'ms', p99: 'ms' }, params })
+      recordInterleave(ctx, result, { units: { 'ops/s': 'ops/s', p50: 'ms', p99: 'ms', 'cpu µs/op': 'µs' }, params })
       const pairRatio = (name: string, against: string[], label: string) => recordPairRatio(ctx, result, name, against, label, params)
       pairRatio(REDKIT, [BENTO, CM], 'best peer')
       pairRatio(REDKIT, [BENTO], 'bentocache')

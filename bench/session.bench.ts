@@ -6,13 +6,15 @@
  * - redkit's SessionManager `get`, which also checks the fingerprint, records the access and slides
  *   the idle timeout in the same round trip, against what express-session asks of connect-redis on
  *   a request that does not change its session: `get`, then `touch`.
+ * Each slice also reports the CPU each operation cost this process (`cpu µs/op`) and the server
+ * (`server µs/op`, from INFO cpu): on a shared machine they move much less than throughput does.
  */
 
 import { RedisStore } from 'connect-redis'
 import { createClient } from 'redis'
 import { createRedkit } from '../src/index.js'
 import { RedkitSessionStore } from '../src/session/index.js'
-import { closedLoopSubject, interleave, logSlice, recordInterleave, recordPairRatio, sliceTiming } from './lib/interleave.js'
+import { closedLoopSubject, interleave, logSlice, recordInterleave, recordPairRatio, serverCpuOf, sliceTiming } from './lib/interleave.js'
 import { defineBenchmark } from './lib/types.js'
 
 const CONCURRENCY = 100
@@ -61,8 +63,9 @@ export default defineBenchmark({
       )
       ctx.log(`${SESSIONS} sessions per subject; slices of ${sliceMs} ms, ${rounds} rounds, concurrency ${CONCURRENCY}`)
 
+      const serverCpuUs = serverCpuOf((section) => raw.info(section))
       const subject = (name: string, op: (seq: number) => Promise<unknown>) =>
-        closedLoopSubject(name, op, { concurrency: CONCURRENCY, sliceMs, warmupMs, signal: ctx.signal })
+        closedLoopSubject(name, op, { concurrency: CONCURRENCY, sliceMs, warmupMs, signal: ctx.signal, serverCpuUs })
       const sid = (seq: number) => sids[seq % SESSIONS] as string
       const RAW = 'node-redis GET (raw ceiling)'
       const CR_GET = 'connect-redis get'
@@ -95,8 +98,9 @@ export default defineBenchmark({
         signal: ctx.signal,
         onSlice: logSlice(ctx),
       })
-      recordInterleave(ctx, result, { units: { 'ops/s': 'ops/s', p50: 'ms', p99: 'ms' }, params })
-      const pair = (ours: string, theirs: string) => recordPairRatio(ctx, result, ours, [theirs], theirs, params)
+      recordInterleave(ctx, result, { units: { 'ops/s': 'ops/s', p50: 'ms', p99: 'ms', 'cpu µs/op': 'µs', 'server µs/op': 'µs' }, params })
+      const pair = (ours: string, theirs: string) =>
+        recordPairRatio(ctx, result, ours, [theirs], theirs, params, ['cpu µs/op', 'server µs/op'])
       pair(RK_GET, CR_GET)
       pair(RK_SET, CR_SET)
       pair(RK_TOUCH, CR_TOUCH)

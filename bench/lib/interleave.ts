@@ -201,30 +201,57 @@ export function sliceTiming(ctx: BenchContext): { sliceMs: number; warmupMs: num
   return ctx.quick ? { sliceMs: 500, warmupMs: 100, rounds: 2 } : { sliceMs: 3000, warmupMs: 300, rounds: 4 }
 }
 
-/** A subject whose slice is a closed loop of `op` at `concurrency`: ops/s, p50 and p99 latency. */
+/**
+ * A subject whose slice is a closed loop of `op` at `concurrency`: ops/s, p50 and p99 latency, and
+ * `cpu µs/op` (this process's CPU per operation). With `serverCpuUs` (the server's CPU time so far,
+ * in µs, e.g. from INFO cpu), also `server µs/op`: the server's CPU per operation over the slice.
+ */
 export function closedLoopSubject(
   name: string,
   op: (seq: number) => Promise<unknown>,
-  options: { concurrency: number; sliceMs: number; warmupMs: number; signal: AbortSignal; params?: Record<string, unknown> },
+  options: {
+    concurrency: number
+    sliceMs: number
+    warmupMs: number
+    signal: AbortSignal
+    params?: Record<string, unknown>
+    serverCpuUs?: () => Promise<number>
+  },
 ): InterleaveSubject {
   return {
     name,
     ...(options.params ? { params: options.params } : {}),
     async slice(): Promise<Figures> {
+      const serverBefore = await options.serverCpuUs?.()
       const r = await closedLoop(op, {
         concurrency: options.concurrency,
         durationMs: options.sliceMs,
         warmupMs: options.warmupMs,
         signal: options.signal,
       })
-      return { 'ops/s': r.opsPerSec, p50: r.latencyMs.p50, p99: r.latencyMs.p99 }
+      const figures: Figures = { 'ops/s': r.opsPerSec, p50: r.latencyMs.p50, p99: r.latencyMs.p99, 'cpu µs/op': r.cpuUsPerOp }
+      if (serverBefore !== undefined && options.serverCpuUs && r.totalOps > 0)
+        figures['server µs/op'] = ((await options.serverCpuUs()) - serverBefore) / r.totalOps
+      return figures
     },
+  }
+}
+
+/** The CPU time (user + system, µs) a redis-server has used, from INFO cpu: for `serverCpuUs`. */
+export function serverCpuOf(info: (section: string) => Promise<string>): () => Promise<number> {
+  return async () => {
+    const text = await info('cpu')
+    const seconds = (field: string) => Number(new RegExp(`${field}:([\\d.]+)`).exec(text)?.[1] ?? Number.NaN)
+    return (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1e6
   }
 }
 
 /**
  * Records `ours` against the best of `theirs`, round by round (slices that ran next to each other),
  * as the median of the per-round ops/s ratios (metric `ops/s vs <label>`, unit `x`), and logs it.
+ * With `costs` (metrics where less is better, such as `cpu µs/op`), also the median per-round
+ * ratio of theirs (the cheapest) to ours for each (`<metric> vs peer`, with the peer in params:
+ * above 1x, ours costs less).
  */
 export function recordPairRatio(
   ctx: BenchContext,
@@ -233,11 +260,18 @@ export function recordPairRatio(
   theirs: string[],
   label: string,
   params: Record<string, unknown>,
+  costs: string[] = [],
 ): number {
   const slices = (name: string) => result.subjects.find((s) => s.name === name)?.slices ?? []
-  const perRound = slices(ours)
-    .map((f, round) => (f['ops/s'] ?? Number.NaN) / Math.max(...theirs.map((t) => slices(t)[round]?.['ops/s'] ?? Number.NaN)))
-    .filter(Number.isFinite)
+  const ratios = (metric: string, better: 'higher' | 'lower') =>
+    slices(ours)
+      .map((f, round) => {
+        const peer = theirs.map((t) => slices(t)[round]?.[metric] ?? Number.NaN)
+        const own = f[metric] ?? Number.NaN
+        return better === 'higher' ? own / Math.max(...peer) : Math.min(...peer) / own
+      })
+      .filter(Number.isFinite)
+  const perRound = ratios('ops/s', 'higher')
   const value = median(perRound)
   ctx.record({
     subject: ours,
@@ -247,6 +281,19 @@ export function recordPairRatio(
     params: { ...params, stat: 'median', perRound: perRound.map(round3) },
   })
   ctx.log(`${ours} / ${label}: ${value.toFixed(2)}x (per round ${perRound.map((r) => r.toFixed(2)).join(', ')})`)
+  for (const metric of costs) {
+    const cost = ratios(metric, 'lower')
+    if (cost.length === 0) continue
+    const ratio = median(cost)
+    ctx.record({
+      subject: ours,
+      metric: `${metric} vs peer`,
+      value: ratio,
+      unit: 'x',
+      params: { ...params, stat: 'median', peer: label, perRound: cost.map(round3), better: 'above 1x: ours costs less' },
+    })
+    ctx.log(`  ${metric}: ${label} / ${ours} = ${ratio.toFixed(2)}x (per round ${cost.map((r) => r.toFixed(2)).join(', ')})`)
+  }
   return value
 }
 
@@ -255,6 +302,8 @@ export function logSlice(ctx: BenchContext): (slice: SliceFigures) => void {
   return ({ round, subject, figures }) =>
     ctx.log(
       `  round ${round} ${subject}: ${formatValue(figures['ops/s'] ?? Number.NaN, 'ops/s')} ops/s, ` +
-        `p50 ${formatValue(figures.p50 ?? Number.NaN, 'ms')} ms, p99 ${formatValue(figures.p99 ?? Number.NaN, 'ms')} ms`,
+        `p50 ${formatValue(figures.p50 ?? Number.NaN, 'ms')} ms, p99 ${formatValue(figures.p99 ?? Number.NaN, 'ms')} ms` +
+        (figures['cpu µs/op'] === undefined ? '' : `, cpu ${(figures['cpu µs/op'] as number).toFixed(2)} µs/op`) +
+        (figures['server µs/op'] === undefined ? '' : `, server ${(figures['server µs/op'] as number).toFixed(2)} µs/op`),
     )
 }

@@ -38,6 +38,14 @@ export interface LoadResult {
   latencyMs: LatencySummary
   /** The raw histogram, in microseconds (merge slices with `histogram.add(other)`). */
   histogram: hdr.Histogram
+  /**
+   * This process's CPU time (user + system) per operation completed from the start of the
+   * measurement to the end of the load, in microseconds: what an operation costs the client,
+   * which the machine's other load moves much less than it moves throughput.
+   */
+  cpuUsPerOp: number
+  /** Every operation that completed, warm-up included (to divide a cost measured around the whole load). */
+  totalOps: number
 }
 
 export function createLatencyHistogram(): hdr.Histogram {
@@ -79,6 +87,18 @@ export async function closedLoop(op: LoadOp, options: LoadOptions): Promise<Load
   let firstError: unknown
   let stopped = false
   let lastEnd = measureStart
+  let total = 0
+  // CPU and completions at the start of the measurement (a timer: the workers never yield to one
+  // another for long), then at the end: the cost of the operations in between.
+  let cpuAtStart = warmupMs > 0 ? undefined : process.cpuUsage()
+  let totalAtStart = 0
+  const cpuTimer =
+    warmupMs > 0
+      ? setTimeout(() => {
+          cpuAtStart = process.cpuUsage()
+          totalAtStart = total
+        }, warmupMs)
+      : undefined
 
   const worker = async (index: number) => {
     let start = performance.now()
@@ -100,6 +120,7 @@ export async function closedLoop(op: LoadOp, options: LoadOptions): Promise<Load
         continue
       }
       const end = performance.now()
+      total++
       if (end >= measureStart && end <= deadline) {
         completed++
         histogram.recordValue(Math.max(1, Math.round((end - start) * 1000)))
@@ -125,8 +146,11 @@ export async function closedLoop(op: LoadOp, options: LoadOptions): Promise<Load
   } else {
     await workers
   }
+  clearTimeout(cpuTimer)
+  const cpu = process.cpuUsage(cpuAtStart)
   if (firstError !== undefined && !tolerateErrors) throw firstError
 
+  const measuredOps = cpuAtStart === undefined ? 0 : total - totalAtStart
   const windowEnd = Number.isFinite(deadline) && !signal?.aborted && opsLimit === undefined ? deadline : lastEnd
   const elapsedMs = Math.max(windowEnd - measureStart, 1e-3)
   return {
@@ -136,5 +160,7 @@ export async function closedLoop(op: LoadOp, options: LoadOptions): Promise<Load
     opsPerSec: (completed * 1000) / elapsedMs,
     latencyMs: summarize(histogram),
     histogram,
+    cpuUsPerOp: measuredOps > 0 ? (cpu.user + cpu.system) / measuredOps : Number.NaN,
+    totalOps: total,
   }
 }

@@ -98,7 +98,7 @@ export class SessionRecords {
     const connection = this.#rk.connection
     let reply: Array<string | null>
     try {
-      reply = await connection.sendUnmapped<Array<string | null>>(['HMGET', key, ...FIELDS], key)
+      reply = await connection.sendUnmapped<Array<string | null>>(hmgetOf(key), key)
     } catch (error) {
       throw connection.mapError(error, 'HMGET')
     }
@@ -279,6 +279,15 @@ function entriesOf(reply: unknown[]): Entry[] {
       ? (reply as Array<[unknown, unknown]>)
       : Array.from({ length: reply.length / 2 }, (_, i) => [reply[2 * i], reply[2 * i + 1]] as [unknown, unknown])
   return pairs.map(([id, score]) => ({ id: String(id), settled: Number(score) < settledBefore }))
+}
+
+const HMGET_FIELDS: readonly string[] = ['HMGET', '', ...FIELDS]
+
+/** `HMGET <key> <every field>`: a copy of one prebuilt array (no spread of FIELDS per read). */
+function hmgetOf(key: string): string[] {
+  const args = HMGET_FIELDS.slice()
+  args[1] = key
+  return args
 }
 
 /** A session hash's fields (HMGET in FIELDS order), or undefined when it does not exist. */

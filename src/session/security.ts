@@ -33,15 +33,17 @@ export interface ClientContext {
 export const MAX_IP_LENGTH = 64
 export const MAX_USER_AGENT_LENGTH = 1024
 
+const CONTEXT_FIELDS = [
+  ['ip', MAX_IP_LENGTH],
+  ['userAgent', MAX_USER_AGENT_LENGTH],
+] as const
+
 /** Validates a client context (it comes from request headers, so from the client): strings of bounded length only. */
 export function validateClientContext<C extends ClientContext>(context: C | undefined, what = 'context'): C {
   if (context === undefined) return {} as C
   if (context === null || typeof context !== 'object' || Array.isArray(context))
     throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `${what} must be an object such as { ip, userAgent }`)
-  for (const [field, max] of [
-    ['ip', MAX_IP_LENGTH],
-    ['userAgent', MAX_USER_AGENT_LENGTH],
-  ] as const) {
+  for (const [field, max] of CONTEXT_FIELDS) {
     const value = context[field]
     if (value === undefined) continue
     if (typeof value !== 'string')

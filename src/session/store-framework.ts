@@ -29,12 +29,17 @@ export function expressSession(): ExpressSessionModule {
   }
 }
 
+/** A valid expiry: a date string or a Date that names a time (Date.parse allocates no Date). */
+function isExpiry(v: unknown): boolean {
+  return typeof v === 'string' ? Number.isFinite(Date.parse(v)) : v instanceof Date && Number.isFinite(v.getTime())
+}
+
 /**
  * The cookie fields a stored session may carry (express-session's and @fastify/session's), each
  * with the types it may have; null or absent means the framework's default.
  */
 const COOKIE_FIELDS: ReadonlyArray<readonly [string, (value: unknown) => boolean]> = [
-  ['expires', (v) => (typeof v === 'string' || v instanceof Date) && Number.isFinite(new Date(v).getTime())],
+  ['expires', isExpiry],
   ['originalMaxAge', (v) => typeof v === 'number' && Number.isFinite(v)],
   ['httpOnly', (v) => typeof v === 'boolean'],
   ['secure', (v) => typeof v === 'boolean' || v === 'auto'],
@@ -51,27 +56,27 @@ function wrongShape(problem: string): RedkitError {
 }
 
 /**
- * The known cookie fields of stored data, type-checked, in a fresh object: nothing else is copied,
- * so stored data never sets a prototype (an own `__proto__` key) or a method (`serialize`) on the
- * Cookie. @throws RedkitError E_DECODE for a cookie or a field of the wrong type
+ * Checks a stored cookie's known fields, and copies them into `into` when given: nothing else is
+ * copied, so stored data never sets a prototype (an own `__proto__` key) or a method (`serialize`)
+ * on the Cookie. Every read checks (without copying, so a read allocates nothing here).
+ * @throws RedkitError E_DECODE for a cookie or a field of the wrong type
  */
-function cookieFieldsOf(stored: unknown): Record<string, unknown> {
-  const fields: Record<string, unknown> = {}
-  if (stored === undefined || stored === null) return fields
+function checkCookie(stored: unknown, into?: Record<string, unknown>): void {
+  if (stored === undefined || stored === null) return
   if (typeof stored !== 'object' || Array.isArray(stored)) throw wrongShape('cookie is not an object')
-  for (const [field, valid] of COOKIE_FIELDS) {
+  for (let i = 0; i < COOKIE_FIELDS.length; i++) {
+    const [field, valid] = COOKIE_FIELDS[i] as readonly [string, (value: unknown) => boolean]
     const value = (stored as Record<string, unknown>)[field]
     if (value === undefined || value === null) continue
     if (!valid(value)) throw wrongShape(`cookie field ${field} has the wrong type (${typeof value})`)
-    fields[field] = value
+    if (into) into[field] = value
   }
-  return fields
 }
 
 /** Checks that stored data is a session a framework can use. @throws RedkitError E_DECODE */
 export function checkStoredSession(data: unknown): asserts data is FrameworkSession {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw wrongShape('is not an object')
-  cookieFieldsOf((data as FrameworkSession).cookie)
+  checkCookie((data as FrameworkSession).cookie)
 }
 
 /**
@@ -80,8 +85,9 @@ export function checkStoredSession(data: unknown): asserts data is FrameworkSess
  */
 export function expressSessionOf<S>(req: FrameworkRequest, data: FrameworkSession): S {
   const { Cookie, Session } = expressSession()
-  checkStoredSession(data)
-  const fields = cookieFieldsOf(data.cookie)
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw wrongShape('is not an object')
+  const fields: Record<string, unknown> = {}
+  checkCookie(data.cookie, fields)
   if (typeof fields.expires === 'string') fields.expires = new Date(fields.expires)
   const cookie = new Cookie(fields)
   // As express-session's own createSession: the stored originalMaxAge (checked above, or null), not
@@ -95,25 +101,27 @@ export function expressSessionOf<S>(req: FrameworkRequest, data: FrameworkSessio
  * Runs a store operation for both calling styles: node callback, or the returned promise. With a
  * callback the error goes there only (the promise the framework ignores never rejects), and the
  * callback runs outside the promise chain: one that throws is reported through `onThrow`, never
- * an unhandled rejection, and is never called a second time with its own error.
+ * an unhandled rejection, and is never called a second time with its own error. Without one, the
+ * work's own promise is returned as is (no wrapper, no closure).
  */
 export function settle<T>(work: Promise<T>, callback: StoreCallback<T> | undefined, onThrow: (error: unknown) => void): Promise<T> {
   if (!callback) return work
-  const call = (error: Error | null, result?: T) => {
-    try {
-      callback(error, result)
-    } catch (thrown) {
-      onThrow(thrown)
-    }
-  }
   return work.then(
     (result) => {
-      call(null, result)
+      call(callback, null, result, onThrow)
       return result
     },
     (error: Error) => {
-      call(error)
+      call(callback, error, undefined, onThrow)
       return undefined as T
     },
   )
+}
+
+function call<T>(callback: StoreCallback<T>, error: Error | null, result: T | undefined, onThrow: (error: unknown) => void): void {
+  try {
+    callback(error, result)
+  } catch (thrown) {
+    onThrow(thrown)
+  }
 }

@@ -78,7 +78,8 @@ export class StoreRules {
     let ttl = ttlMs
     if (cookie?.expires) {
       const { expires } = cookie
-      const at = expires instanceof Date ? expires.getTime() : new Date(expires as string).getTime()
+      // Date.parse reads a string as new Date() does, without allocating a Date.
+      const at = typeof expires === 'string' ? Date.parse(expires) : new Date(expires as Date).getTime()
       if (Number.isFinite(at)) ttl = Math.ceil(at - Date.now())
     } else if (typeof cookie?.maxAge === 'number' && Number.isFinite(cookie.maxAge)) ttl = Math.ceil(cookie.maxAge)
     return ttl <= 0 ? -1 : ttl

@@ -63,18 +63,21 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     if (resolved.userIdOf) warnIfEvictable(this.#rk)
   }
 
+  /** A callback that threw: reported on `error` (or as a process warning), never an unhandled rejection. */
+  readonly #onThrow = (thrown: unknown): void => {
+    const error = new RedkitError(
+      ErrorCodes.E_INVALID_ARGUMENT,
+      `a session store callback threw: ${(thrown as Error)?.message ?? String(thrown)}`,
+      {
+        cause: thrown,
+      },
+    )
+    if (this.listenerCount('error') > 0) this.emit('error', error)
+    else process.emitWarning(error.message, { code: error.code })
+  }
+
   #settle<T>(work: Promise<T>, callback: StoreCallback<T> | undefined): Promise<T> {
-    return settle(work, callback, (thrown) => {
-      const error = new RedkitError(
-        ErrorCodes.E_INVALID_ARGUMENT,
-        `a session store callback threw: ${(thrown as Error)?.message ?? String(thrown)}`,
-        {
-          cause: thrown,
-        },
-      )
-      if (this.listenerCount('error') > 0) this.emit('error', error)
-      else process.emitWarning(error.message, { code: error.code })
-    })
+    return callback ? settle(work, callback, this.#onThrow) : work
   }
 
   // The session type is a type parameter so that each framework's own Session type fits as is.
@@ -242,10 +245,22 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     return expressSessionOf<S>(req, data)
   }
 
-  async #get(sid: string): Promise<StoredSessionData | null> {
-    if (!this.#isId(sid)) return null
-    const text = await this.#read(this.#records.key(sid))
-    if (text === null) return null
+  /** One GET, then the parse: a single promise chain (no async frames on the hot path). */
+  #get(sid: string): Promise<StoredSessionData | null> {
+    if (!this.#isId(sid)) return Promise.resolve(null)
+    const key = this.#records.key(sid)
+    const connection = this.#rk.connection
+    return connection.sendUnmapped<string | null>(['GET', key], key).then(
+      (text) => (text === null ? null : this.#parse(sid, text)),
+      (error: unknown) => {
+        // A tombstone (a hash in the session's place): the session is destroyed.
+        if (isWrongType(error)) return null
+        throw connection.mapError(error, 'GET')
+      },
+    )
+  }
+
+  #parse(sid: string, text: string): StoredSessionData | null {
     try {
       const session = this.#o.serializer.parse(text)
       // Not an object, or a cookie of the wrong shape (planted): no framework could use it.
@@ -347,19 +362,36 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     if (user !== '' && (now !== epoch || now !== expected)) await this.#records.destroy(sid)
   }
 
-  async #touch(sid: string, session: FrameworkSession): Promise<void> {
-    if (this.#o.disableTouch || this.#o.disableTTL || !this.#isId(sid)) return
-    const keys = this.#records.keys.of(sid)
-    const ttl = Math.max(1, this.#rules.ttlOf(session))
+  /**
+   * Slides a session's TTL. Without `userIdOf` or `absoluteTimeoutMs` it is one `PEXPIRE` and
+   * nothing else (one promise over the driver's); otherwise the script that caps the TTL at the
+   * deadline, and the user's index kept alive alongside.
+   */
+  #touch(sid: string, session: FrameworkSession): Promise<void> {
+    if (this.#o.disableTouch || this.#o.disableTTL || !this.#isId(sid)) return Promise.resolve()
+    let ttl: number
+    let user: string
+    try {
+      ttl = Math.max(1, this.#rules.ttlOf(session))
+      user = this.#o.userIdOf ? this.#rules.ownerOf(session as StoredSessionData) : ''
+    } catch (error) {
+      return Promise.reject(error)
+    }
     const connection = this.#rk.connection
-    const user = this.#o.userIdOf ? this.#rules.ownerOf(session as StoredSessionData) : ''
-    await Promise.all([
+    if (this.#o.absoluteTimeoutMs === 0 && user === '') {
+      const key = this.#records.key(sid)
+      return connection.sendUnmapped(['PEXPIRE', key, String(ttl)], key).then(noop, (error: unknown) => {
+        throw connection.mapError(error, 'PEXPIRE')
+      })
+    }
+    const keys = this.#records.keys.of(sid)
+    return Promise.all([
       this.#o.absoluteTimeoutMs > 0
         ? storeTouchScript.call(connection, keys, [ttl])
         : connection.send(['PEXPIRE', keys.session, String(ttl)], { key: keys.session }),
       // The index lives as long as its longest session: a rolling session keeps it alive.
       user === '' ? undefined : this.#records.indexExtend(user, this.#rules.indexDeadline(ttl)),
-    ])
+    ]).then(noop)
   }
 
   /** Ends a session with a tombstone that outlives it. */
