@@ -57,6 +57,7 @@ export default defineBenchmark({
     const rk = await createRedkit({ url: ctx.redisUrl, prefix: 'bench-service' })
     const scenarios = new Scenarios(rk, db)
     await scenarios.start()
+    await scenarios.databaseReady()
     const app = await buildApp({ rk, scenarios, defaultMetrics: false })
     const noNear = rk.cache('users-no-near', { ttlMs: 600_000, negativeTtlMs: 5000 })
     app.get<{ Params: { id: string } }>('/bench/users-no-near/:id', async (request) => {

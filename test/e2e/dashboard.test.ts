@@ -44,6 +44,7 @@ describe('dashboard (browser)', () => {
     db = await opening
     const scenarios = new Scenarios(rk, db, { deviceTtlMs: DEVICE_TTL_MS, reservationLapseMs: LAPSE_MS })
     await scenarios.start()
+    await scenarios.databaseReady()
     app = await buildApp({ rk, scenarios, defaultMetrics: false, snapshotIntervalMs: 250, dashboardDir: webDir })
     await app.listen({ port: 0, host: '127.0.0.1' })
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`

@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { findFreePort, type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
@@ -19,10 +21,15 @@ interface Result {
   ms: number
 }
 
-/** Env for the CLI: none of the developer's REDIS_URL/PORT/HOST leaks into a test. */
+/**
+ * Env for the CLI: none of the developer's REDIS_URL/PORT/HOST/database settings leaks into a test,
+ * and the embedded PGlite is in memory unless a test gives PGLITE_DIR or XDG_DATA_HOME (its default
+ * directory must never be the developer's).
+ */
 function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra }
-  for (const name of ['REDIS_URL', 'PORT', 'HOST', 'LOG_LEVEL']) if (!(name in extra)) delete env[name]
+  const env: NodeJS.ProcessEnv = { ...process.env, PGLITE_DIR: 'memory://', ...extra }
+  for (const name of ['REDIS_URL', 'PORT', 'HOST', 'LOG_LEVEL', 'DATABASE_URL', 'XDG_DATA_HOME']) if (!(name in extra)) delete env[name]
+  if ('XDG_DATA_HOME' in extra && !('PGLITE_DIR' in extra)) delete env.PGLITE_DIR
   return env
 }
 
@@ -76,10 +83,12 @@ class ServeProcess {
     this.closed = new Promise((resolve) => this.child.once('close', (code, signal) => resolve({ code, signal })))
   }
 
-  /** Resolves with the first match of `pattern` in stdout. */
-  // The service opens its demo database (PGlite: a WebAssembly PostgreSQL) before it listens: a few
-  // seconds on a quiet machine, 18 s seen at load 15.
-  async waitFor(pattern: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
+  /**
+   * Resolves with the first match of `pattern` in stdout. The service listens without waiting for
+   * its demo database (PGlite: a few seconds, 20 s to create at load 15); what is left is tsx
+   * compiling the CLI and connecting to Redis, 2-5 s at load 15.
+   */
+  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const match = pattern.exec(this.stdout)
@@ -222,7 +231,7 @@ describe('redkit CLI', () => {
     })
   })
 
-  describe('serve', { timeout: 90_000 }, () => {
+  describe('serve', { timeout: 60_000 }, () => {
     it('uses REDIS_URL (printed redacted), answers /health, and exits 0 on SIGINT', async () => {
       const url = `redis://:${PASSWORD}@${secured.host}:${secured.port}`
       const serve = new ServeProcess([], { REDIS_URL: url, PORT: '0' })
@@ -279,6 +288,56 @@ describe('redkit CLI', () => {
       expect(serve.stdout).toContain(`using the server already running at redis://127.0.0.1:${plain.port}`)
       expect(serve.stdout).not.toContain('embedded redis-server')
       expect(await serve.stop('SIGINT')).toEqual({ code: 0, signal: null })
+    })
+
+    it('listens before the demo database is open, keeps PGlite in the user data directory, and finds its data there on the next start', {
+      timeout: 150_000,
+    }, async () => {
+      const home = mkdtempSync(path.join(tmpdir(), 'redkit-xdg-'))
+      const dir = path.join(home, 'redkit', 'pglite')
+      try {
+        const first = new ServeProcess([], { REDIS_URL: plain.url, PORT: '0', XDG_DATA_HOME: home })
+        serves.push(first)
+        const [, base] = await first.waitFor(LISTENING)
+        expect(first.stdout).toContain(`data in ${dir}`)
+        // Creating a PGlite directory takes seconds: the service answered before it was done.
+        expect(first.stdout).not.toMatch(/open in/)
+        expect((await fetch(`${base}/health`)).status).toBe(200)
+        const early = await fetch(`${base}/api/users/7`)
+        if (early.status === 503) expect(((await early.json()) as { error: { code: string } }).error.code).toBe('E_DB_OPENING')
+        await first.waitFor(/embedded PGlite .*open in [\d.]+ s/, 120_000)
+        const put = await fetch(`${base}/api/users/7`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'Kept Across Restarts' }),
+        })
+        expect(put.status).toBe(200)
+        expect(await first.stop('SIGINT')).toEqual({ code: 0, signal: null })
+        expect(existsSync(path.join(dir, 'PG_VERSION'))).toBe(true)
+        expect(existsSync(`${dir}.lock`)).toBe(false)
+
+        const second = new ServeProcess([], { REDIS_URL: plain.url, PORT: '0', XDG_DATA_HOME: home })
+        serves.push(second)
+        const [, again] = await second.waitFor(LISTENING)
+        await second.waitFor(/embedded PGlite .*open in [\d.]+ s/, 60_000)
+        expect(existsSync(`${dir}.lock`)).toBe(true)
+        // A second service on the same directory is refused (PGlite serves one process), and says what to do.
+        const third = new ServeProcess([], { REDIS_URL: plain.url, PORT: '0', XDG_DATA_HOME: home })
+        serves.push(third)
+        const [, other] = await third.waitFor(LISTENING)
+        await third.waitFor(/database: cannot open it/)
+        expect(third.stdout).toContain(`is in use by process ${second.child.pid}`)
+        const refused = await fetch(`${other}/api/users/7`)
+        expect(refused.status).toBe(503)
+        expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('E_DB_UNAVAILABLE')
+        expect(await third.stop('SIGINT')).toEqual({ code: 0, signal: null })
+        expect(existsSync(`${dir}.lock`)).toBe(true)
+        // The cache entry was deleted by the PUT: this read is the database's, across the restart.
+        expect(((await (await fetch(`${again}/api/users/7`)).json()) as { name: string }).name).toBe('Kept Across Restarts')
+        expect(await second.stop('SIGINT')).toEqual({ code: 0, signal: null })
+      } finally {
+        rmSync(home, { recursive: true, force: true })
+      }
     })
 
     it('exits 1 naming how to install redis-server when it is needed but missing', async () => {

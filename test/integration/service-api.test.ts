@@ -83,6 +83,7 @@ describe('service REST API', () => {
       rateWindowMs: 60_000,
     })
     await scenarios.start()
+    await scenarios.databaseReady()
     app = await buildApp({ rk, scenarios, defaultMetrics: false, snapshotIntervalMs: 300 })
     await app.listen({ port: 0, host: '127.0.0.1' })
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
@@ -552,7 +553,19 @@ describe('service REST API', () => {
       try {
         const snapshot = await reader.next('snapshot')
         expect(Object.keys(snapshot).sort()).toEqual(
-          ['at', 'cache', 'devices', 'expirations', 'inventory', 'leaderboard', 'locks', 'pageViews', 'queues', 'rateLimit'].sort(),
+          [
+            'at',
+            'cache',
+            'database',
+            'devices',
+            'expirations',
+            'inventory',
+            'leaderboard',
+            'locks',
+            'pageViews',
+            'queues',
+            'rateLimit',
+          ].sort(),
         )
         await inject('POST', '/api/devices/live-1/heartbeat')
         expect((await reader.next('device', (e) => e.data.id === 'live-1')).data.online).toBe(true)
@@ -583,6 +596,70 @@ describe('service REST API', () => {
       expect(Date.now() - start).toBeLessThan(5000)
       await reader.done
       await events.done
+    })
+  })
+
+  describe('while the demo database opens', () => {
+    // The service listens before the database is open (PGlite: seconds, 10-20 s to create under load).
+    it('routes on Redis answer at once; routes that need the database are 503 E_DB_OPENING until it is open', async () => {
+      let open: (db: DemoDatabase) => void = () => {}
+      const opening = new Promise<DemoDatabase>((resolve) => {
+        open = resolve
+      })
+      const early = new Scenarios(rk, opening, { deviceTtlMs: DEVICE_TTL_MS })
+      await early.start()
+      const other = await buildApp({ rk, scenarios: early, defaultMetrics: false })
+      try {
+        const health = await other.inject({ method: 'GET', url: '/health' })
+        expect(health.statusCode).toBe(200)
+        expect(health.json().database).toMatchObject({ state: 'opening', ms: expect.any(Number) })
+        expect((await other.inject({ method: 'POST', url: '/api/devices/early-1/heartbeat' })).statusCode).toBe(200)
+        expect((await other.inject({ method: 'GET', url: '/api/leaderboard' })).statusCode).toBe(200)
+        expect((await other.inject({ method: 'GET', url: '/api/queues' })).statusCode).toBe(200)
+        const snapshot = (await other.inject({ method: 'GET', url: '/api/dashboard' })).json()
+        expect(snapshot.database.state).toBe('opening')
+        for (const [method, url, payload] of [
+          ['GET', '/api/users/1', undefined],
+          ['PUT', '/api/users/1', { name: 'Early' }],
+          ['GET', '/api/inventory', undefined],
+          ['POST', '/api/inventory/keyboard/reserve', { qty: 1, user: 'u1' }],
+        ] as const) {
+          const response = await other.inject({ method, url, ...(payload ? { payload } : {}) })
+          expectError(response, 503, 'E_DB_OPENING', /still opening.*retry/)
+          expect(response.headers['retry-after']).toBe('1')
+        }
+        // Bad input is still a 400: validation comes first.
+        expectError(await other.inject({ method: 'GET', url: '/api/users/0' }), 400, 'E_VALIDATION')
+
+        open(db)
+        await early.databaseReady()
+        expect((await other.inject({ method: 'GET', url: '/api/users/1' })).statusCode).toBe(200)
+        expect((await other.inject({ method: 'GET', url: '/api/inventory' })).json().products.length).toBeGreaterThan(0)
+        expect((await other.inject({ method: 'GET', url: '/health' })).json().database).toMatchObject({ state: 'open' })
+      } finally {
+        await other.close()
+      }
+    })
+
+    it('a database that cannot be opened makes those routes 503 E_DB_UNAVAILABLE with the reason; Redis routes go on', async () => {
+      const failing = new Scenarios(rk, Promise.reject(new Error('no such database "nowhere"')))
+      await failing.start()
+      await expect(failing.databaseReady()).rejects.toThrow('nowhere')
+      const other = await buildApp({ rk, scenarios: failing, defaultMetrics: false })
+      try {
+        expectError(
+          await other.inject({ method: 'GET', url: '/api/users/1' }),
+          503,
+          'E_DB_UNAVAILABLE',
+          /could not be opened: no such database "nowhere"/,
+        )
+        const health = await other.inject({ method: 'GET', url: '/health' })
+        expect(health.statusCode).toBe(200)
+        expect(health.json().database).toMatchObject({ state: 'failed', error: 'no such database "nowhere"' })
+        expect((await other.inject({ method: 'GET', url: '/api/leaderboard' })).statusCode).toBe(200)
+      } finally {
+        await other.close()
+      }
     })
   })
 

@@ -4,7 +4,15 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { type DemoDatabase, openDatabase, SEED_PRODUCTS, SEED_USERS } from '../../packages/server/src/index.js'
+import {
+  type DemoDatabase,
+  defaultPgliteDir,
+  MEMORY,
+  openDatabase,
+  resolveServeConfig,
+  SEED_PRODUCTS,
+  SEED_USERS,
+} from '../../packages/server/src/index.js'
 import { errorCode } from '../support/expect.js'
 
 // The demo database behind the service's caches: the same schema and seed on the embedded PGlite
@@ -27,7 +35,12 @@ async function reachable(url: string): Promise<boolean> {
 
 const postgresThere = await reachable(PG_URL)
 
-function contract(name: string, open: (schema: string) => Promise<DemoDatabase>, cleanup: (schema: string) => Promise<void>) {
+function contract(
+  name: string,
+  open: (schema: string) => Promise<DemoDatabase>,
+  cleanup: (schema: string) => Promise<void>,
+  options: { exclusive?: boolean } = {},
+) {
   describe(name, () => {
     const schema = `t_${randomBytes(4).toString('hex')}`
     let db: DemoDatabase | undefined
@@ -67,6 +80,13 @@ function contract(name: string, open: (schema: string) => Promise<DemoDatabase>,
       expect((await db.getUser(2))?.email).toBe('new@example.org')
       expect(await db.userIds()).toHaveLength(SEED_USERS)
     })
+
+    it.runIf(options.exclusive)('a second open of the same directory is refused while it is open (PGlite serves one process)', async () => {
+      const error = await open(schema).catch((e: Error) => e)
+      expect((error as { code?: string }).code).toBe('E_INVALID_ARGUMENT')
+      expect((error as Error).message).toMatch(/is open already in this process/)
+      expect((await db?.getUser(2))?.email).toBe('new@example.org')
+    })
   })
 }
 
@@ -88,7 +108,22 @@ describe('demo database', () => {
     'PGlite (embedded)',
     (schema) => openDatabase({ dataDir, schema }),
     async () => rmSync(dataDir, { recursive: true, force: true }),
+    { exclusive: true },
   )
+
+  it('the service keeps PGlite in the user data directory unless PGLITE_DIR says otherwise', () => {
+    const home = '/home/ada'
+    expect(resolveServeConfig({}, { HOME: home, XDG_DATA_HOME: '/data/xdg' }).pgliteDir).toBe('/data/xdg/redkit/pglite')
+    expect(resolveServeConfig({}, { PGLITE_DIR: '/srv/pg', XDG_DATA_HOME: '/data/xdg' }).pgliteDir).toBe('/srv/pg')
+    expect(resolveServeConfig({}, { PGLITE_DIR: MEMORY }).pgliteDir).toBe('memory://')
+    expect(defaultPgliteDir({}, 'linux', home)).toBe('/home/ada/.local/share/redkit/pglite')
+    // A relative XDG_DATA_HOME is invalid by the XDG spec and ignored.
+    expect(defaultPgliteDir({ XDG_DATA_HOME: 'rel' }, 'linux', home)).toBe('/home/ada/.local/share/redkit/pglite')
+    expect(defaultPgliteDir({}, 'darwin', '/Users/ada')).toBe('/Users/ada/Library/Application Support/redkit/pglite')
+    expect(defaultPgliteDir({ LOCALAPPDATA: 'C:\\Users\\ada\\AppData\\Local' }, 'win32', 'C:\\Users\\ada')).toBe(
+      'C:\\Users\\ada\\AppData\\Local\\redkit\\pglite',
+    )
+  })
 
   describe.skipIf(!postgresThere)('PostgreSQL (DATABASE_URL)', () => {
     contract('pg', (schema) => openDatabase({ databaseUrl: PG_URL, schema }), dropSchema)

@@ -16,7 +16,7 @@ import { RedisProbe } from './probe.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { registerScenarioMetrics } from './scenario-metrics.js'
-import type { Scenarios } from './scenarios.js'
+import type { DatabaseStatus, Scenarios } from './scenarios.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,6 +26,8 @@ declare module 'fastify' {
     metrics: ServiceMetrics
     /** Bounded, coalesced Redis PING used by /health and /metrics. */
     redisProbe: RedisProbe
+    /** Where the demo database stands (with scenarios; undefined without). */
+    databaseStatus: (() => DatabaseStatus) | undefined
   }
 }
 
@@ -71,6 +73,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('redkit', options.rk)
   app.decorate('redisProbe', probe)
   app.decorate('metrics', metrics)
+  app.decorate('databaseStatus', options.scenarios ? () => (options.scenarios as Scenarios).databaseStatus() : undefined)
   app.addHook('onClose', async () => metrics.close())
 
   await app.register(healthRoutes)

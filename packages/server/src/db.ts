@@ -1,3 +1,6 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import path from 'node:path'
 import { ErrorCodes, RedkitError } from 'redkit'
 
 /**
@@ -175,7 +178,11 @@ class SqlDemoDatabase implements DemoDatabase {
 export interface OpenDatabaseOptions {
   /** `postgres://...`: a real server through `pg`. Empty or absent: PGlite. */
   databaseUrl?: string | undefined
-  /** PGlite's data directory; absent: in memory (gone when the service stops). */
+  /**
+   * PGlite's data directory (created when missing; one process at a time, enforced by a lock file
+   * beside it). Absent or `memory://`: in memory (gone when the database closes, reseeded at each
+   * open). The service passes `PGLITE_DIR`, else {@link defaultPgliteDir}.
+   */
   dataDir?: string | undefined
   /** The schema holding the demo tables. @defaultValue 'redkit_demo' */
   schema?: string
@@ -212,16 +219,106 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
       pool.end(),
     )
   }
-  const { PGlite } = await import('@electric-sql/pglite')
-  const db = new PGlite(options.dataDir)
-  await db.waitReady
-  await migrateAndSeed(db, schema)
-  const where = options.dataDir ? `data in ${options.dataDir}` : 'in memory'
-  return new SqlDemoDatabase(
-    'pglite',
-    `database: no DATABASE_URL; embedded PGlite (PostgreSQL in WebAssembly), ${where}, schema ${schema}`,
-    db,
-    schema,
-    () => db.close(),
-  )
+  const dataDir = options.dataDir && options.dataDir !== MEMORY ? path.resolve(options.dataDir) : undefined
+  const release = dataDir ? lockDataDir(dataDir) : () => {}
+  try {
+    const { PGlite } = await import('@electric-sql/pglite')
+    const db = new PGlite(dataDir)
+    try {
+      await db.waitReady
+      await migrateAndSeed(db, schema)
+    } catch (error) {
+      await db.close().catch(() => {})
+      throw error
+    }
+    const where = dataDir ? `data in ${dataDir}` : 'in memory'
+    return new SqlDemoDatabase(
+      'pglite',
+      `database: no DATABASE_URL; embedded PGlite (PostgreSQL in WebAssembly), ${where}, schema ${schema}`,
+      db,
+      schema,
+      async () => {
+        try {
+          await db.close()
+        } finally {
+          release()
+        }
+      },
+    )
+  } catch (error) {
+    release()
+    throw error
+  }
+}
+
+/** `PGLITE_DIR=memory://` (PGlite's own spelling): the embedded database lives in memory. */
+export const MEMORY = 'memory://'
+
+/**
+ * Where the service keeps the embedded PGlite's data when `PGLITE_DIR` is not set: the user's data
+ * directory, so it survives restarts (opening an existing directory takes a second or two;
+ * creating one, as in-memory does at every start, takes 10-20 s on a loaded machine) and stays out
+ * of the working tree. `$XDG_DATA_HOME/redkit/pglite` (else `~/.local/share/redkit/pglite`) on
+ * Linux, `~/Library/Application Support/redkit/pglite` on macOS, `%LOCALAPPDATA%\redkit\pglite` on Windows.
+ */
+export function defaultPgliteDir(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+  home = homedir(),
+): string {
+  if (platform === 'win32') return path.win32.join(env.LOCALAPPDATA || path.win32.join(home, 'AppData', 'Local'), 'redkit', 'pglite')
+  if (platform === 'darwin') return path.posix.join(home, 'Library', 'Application Support', 'redkit', 'pglite')
+  const xdg = env.XDG_DATA_HOME && path.isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : path.join(home, '.local', 'share')
+  return path.join(xdg, 'redkit', 'pglite')
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * PGlite does not lock its directory, and two processes writing one corrupt it: `<dir>.lock` (beside
+ * it, holding the pid) keeps a second service out. A lock whose process is gone (killed) is taken over.
+ * @returns the release function
+ */
+const lockedHere = new Set<string>()
+
+function lockDataDir(dir: string): () => void {
+  const lock = `${dir}.lock`
+  if (lockedHere.has(dir)) {
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `the PGlite data directory ${dir} is open already in this process; close it first`)
+  }
+  mkdirSync(path.dirname(lock), { recursive: true })
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' })
+      break
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error
+      const holder = Number.parseInt(readFileSync(lock, 'utf8'), 10)
+      // Our own pid in it, but not locked here: a process before us had it (a restarted container).
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+        throw new RedkitError(
+          ErrorCodes.E_INVALID_ARGUMENT,
+          `the PGlite data directory ${dir} is in use by process ${holder} (${lock}); PGlite serves one process at a time: set PGLITE_DIR to another directory (or memory://), or DATABASE_URL`,
+        )
+      }
+      rmSync(lock, { force: true })
+    }
+  }
+  lockedHere.add(dir)
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    lockedHere.delete(dir)
+    try {
+      if (readFileSync(lock, 'utf8') === String(process.pid)) rmSync(lock, { force: true })
+    } catch {}
+  }
 }

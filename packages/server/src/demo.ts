@@ -45,6 +45,11 @@ export async function runDemo(
     print('demo: no --load given; the service runs without generated traffic (add --load [--rate N])')
     return
   }
+  if (service) {
+    // The load reads users and reserves stock: both need the demo database, which opens after the service listens.
+    print('load: waiting for the demo database to open')
+    await service.scenarios.databaseReady()
+  }
   const load = new LoadGenerator({ baseUrl, rate })
   print(`load: ${rate} steps/s on every scenario of ${baseUrl}${durationS ? ` for ${durationS} s` : ' (Ctrl-C stops)'}`)
   load.start()

@@ -4,7 +4,9 @@ export { type SseStream, SseStreams } from './api/sse.js'
 export { type AppOptions, buildApp } from './app.js'
 export {
   type DemoDatabase,
+  defaultPgliteDir,
   displayDatabaseUrl,
+  MEMORY,
   type OpenDatabaseOptions,
   openDatabase,
   type Product,
@@ -31,7 +33,15 @@ export { type ProbeResult, RedisProbe, type RedisProbeOptions } from './probe.js
 export { type HealthOk, type HealthUnavailable, healthRoutes } from './routes/health.js'
 export { metricsRoutes } from './routes/metrics.js'
 export { registerScenarioMetrics, SCENARIO_METRIC_NAMES } from './scenario-metrics.js'
-export { type DemoJobData, type OfflineDevice, QUEUE_NAME, type ScenarioOptions, Scenarios, userKey } from './scenarios.js'
+export {
+  type DatabaseStatus,
+  type DemoJobData,
+  type OfflineDevice,
+  QUEUE_NAME,
+  type ScenarioOptions,
+  Scenarios,
+  userKey,
+} from './scenarios.js'
 export {
   type RunningService,
   type RunServiceOptions,

@@ -41,6 +41,17 @@ interface SimulatedDevice {
   startedAt: number
 }
 
+/** Where the demo database stands: the service listens at once and opens it meanwhile. */
+export interface DatabaseStatus {
+  state: 'opening' | 'open' | 'failed'
+  /** One line: which database and where (from the database once open). */
+  description?: string
+  /** How long it has been opening, or took to open (and seed Redis from). */
+  ms: number
+  /** Why it could not be opened (state `failed`). */
+  error?: string
+}
+
 export interface OfflineDevice {
   id: string
   offlineAt: number
@@ -87,12 +98,24 @@ export class Scenarios {
   readonly #subscriptions: Subscription[] = []
   readonly #workerConcurrency: number
   #closed = false
+  readonly #dbOpening: Promise<DemoDatabase>
+  #db: DemoDatabase | undefined
+  #dbStatus: DatabaseStatus
+  readonly #dbSince = performance.now()
+  #dbReady: Promise<void> | undefined
 
+  /**
+   * @param database the demo database, or its opening: everything on Redis runs at once, the routes
+   * that need the database answer 503 until it is open (see {@link databaseStatus})
+   */
   constructor(
     readonly rk: Redkit,
-    readonly db: DemoDatabase,
+    database: DemoDatabase | Promise<DemoDatabase>,
     options: ScenarioOptions = {},
   ) {
+    this.#dbOpening = Promise.resolve(database)
+    this.#dbOpening.catch(() => {})
+    this.#dbStatus = { state: 'opening', ms: 0 }
     this.deviceTtlMs = options.deviceTtlMs ?? 10_000
     this.reservationLapseMs = options.reservationLapseMs ?? 30_000
     this.rateLimit = options.rateLimit ?? 10
@@ -123,16 +146,55 @@ export class Scenarios {
     return this.#products
   }
 
-  /** Seeds Redis from the database (stock once per Redis, the user-id filter always) and starts listening. */
+  /** The demo database, once open (the routes that use it check {@link databaseStatus} first). */
+  get db(): DemoDatabase {
+    if (this.#db && this.#dbStatus.state === 'open') return this.#db
+    throw new Error(`the demo database is ${this.#dbStatus.state}`)
+  }
+
+  databaseStatus(): DatabaseStatus {
+    const status = { ...this.#dbStatus }
+    if (status.state === 'opening') status.ms = Math.round(performance.now() - this.#dbSince)
+    return status
+  }
+
+  /** Resolves once the database is open and Redis is seeded from it; rejects when it could not be opened. Call after start(). */
+  databaseReady(): Promise<void> {
+    if (!this.#dbReady) return Promise.reject(new Error('Scenarios.start() was not called'))
+    return this.#dbReady
+  }
+
+  /**
+   * Starts everything that runs on Redis alone (presence, expiry and job subscriptions, the worker)
+   * and returns; the database is awaited meanwhile, then Redis is seeded from it (stock once per
+   * Redis, the user-id filter always) and the routes that need it open (`databaseReady()`).
+   */
   async start(): Promise<void> {
-    this.#products = await this.db.products()
-    // Stock is seeded once per Redis: a restart must not reset stock that live reservations will return.
-    if ((await this.rk.counter('demo-stock-seeded').incr()) === 1) {
-      for (const product of this.#products) await this.inventory.setStock(product.id, product.initialStock)
-    }
-    const ids = await this.db.userIds()
-    if (this.users.bloom && ids.length > 0) await this.users.bloom.addMany(ids.map((id) => userKey(id)))
     await this.inventory.start()
+    this.#dbReady = this.#dbOpening
+      .then(async (db) => {
+        this.#db = db
+        if (this.#closed) return
+        this.#products = await db.products()
+        // Stock is seeded once per Redis: a restart must not reset stock that live reservations will return.
+        if ((await this.rk.counter('demo-stock-seeded').incr()) === 1) {
+          for (const product of this.#products) await this.inventory.setStock(product.id, product.initialStock)
+        }
+        const ids = await db.userIds()
+        if (this.users.bloom && ids.length > 0) await this.users.bloom.addMany(ids.map((id) => userKey(id)))
+        this.#dbStatus = { state: 'open', description: db.description, ms: Math.round(performance.now() - this.#dbSince) }
+        this.hub.publish('database', this.databaseStatus())
+      })
+      .catch((error: unknown) => {
+        this.#dbStatus = {
+          state: 'failed',
+          ms: Math.round(performance.now() - this.#dbSince),
+          error: error instanceof Error ? error.message : String(error),
+        }
+        this.hub.publish('database', this.databaseStatus())
+        throw error
+      })
+    this.#dbReady.catch(() => {})
 
     this.#subscriptions.push(
       await this.devices.on(

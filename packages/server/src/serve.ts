@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net'
+import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { createRedkit, ErrorCodes, isRedkitError, type Redkit, RedkitError } from 'redkit'
 import { buildApp } from './app.js'
-import { type DemoDatabase, openDatabase } from './db.js'
+import { type DemoDatabase, defaultPgliteDir, displayDatabaseUrl, MEMORY, openDatabase } from './db.js'
 import { defaultLocalRedisPort, parsePort, type ResolvedRedis, resolveRedis } from './embedded-redis.js'
 import { Scenarios } from './scenarios.js'
 
@@ -21,8 +22,8 @@ export interface ServeConfig {
   localRedisPort: number
   /** `postgres://...` (`DATABASE_URL`); undefined: the embedded PGlite. */
   databaseUrl: string | undefined
-  /** PGlite's data directory (`PGLITE_DIR`); undefined: in memory. */
-  pgliteDir: string | undefined
+  /** PGlite's data directory (`PGLITE_DIR`, `memory://` for none): the user's data directory by default ({@link defaultPgliteDir}). */
+  pgliteDir: string
   /** Fastify/pino log level (`LOG_LEVEL`). */
   logLevel: string
 }
@@ -47,7 +48,7 @@ export function resolveServeConfig(flags: ServeFlags = {}, env: NodeJS.ProcessEn
     redisUrl: pick(flags.redisUrl, 'REDIS_URL'),
     localRedisPort: defaultLocalRedisPort(env),
     databaseUrl: pick(flags.databaseUrl, 'DATABASE_URL'),
-    pgliteDir: pick(undefined, 'PGLITE_DIR'),
+    pgliteDir: pick(undefined, 'PGLITE_DIR') ?? defaultPgliteDir(env),
     logLevel,
   }
 }
@@ -57,7 +58,9 @@ export interface RunningService {
   url: string
   redis: ResolvedRedis
   rk: Redkit
-  db: DemoDatabase
+  /** The demo database's opening: the service listens before it is open (routes that need it answer 503 meanwhile). */
+  database: Promise<DemoDatabase>
+  scenarios: Scenarios
   app: FastifyInstance
   /** Closes Fastify (and the scenarios), then redkit, the database, then the embedded redis-server. Idempotent. */
   close(): Promise<void>
@@ -75,14 +78,14 @@ export async function startService(config: ServeConfig, options: StartServiceOpt
   const redis = await resolveRedis({ redisUrl: config.redisUrl, localPort: config.localRedisPort })
   print(redis.description)
   let rk: Redkit | undefined
-  let db: DemoDatabase | undefined
+  let database: DatabaseOpening | undefined
   let app: FastifyInstance | undefined
   let closing: Promise<void> | undefined
   const close = () => {
     closing ??= (async () => {
       // In order: stop taking requests, release Redis connections, then stop the server they used.
       const errors: unknown[] = []
-      for (const step of [() => app?.close(), () => rk?.close(), () => db?.close(), () => redis.stop()]) {
+      for (const step of [() => app?.close(), () => rk?.close(), () => closeDatabase(database), () => redis.stop()]) {
         try {
           await step()
         } catch (error) {
@@ -104,11 +107,36 @@ export async function startService(config: ServeConfig, options: StartServiceOpt
           `redis: the embedded redis-server exited unexpectedly (${code === null ? 'killed by a signal' : `code ${code}`}); /health now answers 503`,
         )
     })
-    db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir })
-    print(db.description)
-    const scenarios = new Scenarios(rk, db)
+    // Opened meanwhile: the routes on Redis alone answer at once, those that need the database answer 503 until it is open.
+    const started = performance.now()
+    print(
+      config.databaseUrl
+        ? `database: connecting to ${displayDatabaseUrl(config.databaseUrl)} (DATABASE_URL)`
+        : `database: opening the embedded PGlite, data in ${config.pgliteDir === MEMORY ? 'memory' : path.resolve(config.pgliteDir)} (PGLITE_DIR); the routes that need it answer 503 until it is open`,
+    )
+    const opening: DatabaseOpening = { promise: openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.pgliteDir }) }
+    database = opening
+    opening.promise.then(
+      (db) => {
+        opening.db = db
+      },
+      () => {},
+    )
+    const scenarios = new Scenarios(rk, opening.promise)
     try {
       await scenarios.start()
+      // Open, and Redis seeded from it (stock, the user-id filter): every route answers from here on.
+      scenarios.databaseReady().then(
+        () => {
+          if (!closing) print(`${opening.db?.description} (open in ${((performance.now() - started) / 1000).toFixed(1)} s)`)
+        },
+        (error: unknown) => {
+          if (!closing)
+            print(
+              `database: cannot open it (${error instanceof Error ? error.message : String(error)}); the routes that need it answer 503`,
+            )
+        },
+      )
       app = await buildApp({ rk, scenarios, logger: { level: config.logLevel } })
     } catch (error) {
       await scenarios.close().catch(() => {})
@@ -125,11 +153,28 @@ export async function startService(config: ServeConfig, options: StartServiceOpt
     }
     const url = baseUrl(app, config.host)
     print(`redkit service listening on ${url}  (dashboard: ${url}/, health: ${url}/health, metrics: ${url}/metrics)`)
-    return { url, redis, rk, db, app, close }
+    return { url, redis, rk, database: opening.promise, scenarios, app, close }
   } catch (error) {
     await close().catch(() => {})
     throw error
   }
+}
+
+interface DatabaseOpening {
+  promise: Promise<DemoDatabase>
+  /** Set once it is open. */
+  db?: DemoDatabase
+}
+
+/**
+ * An open database is closed; one still opening is closed once it is open, without waiting for it
+ * (PGlite can take 20 s; a shutdown must not). A process that exits meanwhile ends the opening:
+ * PGlite writes a new directory only at the end of its creation, so the next start creates it again.
+ */
+async function closeDatabase(database: DatabaseOpening | undefined): Promise<void> {
+  if (!database) return
+  if (database.db) await database.db.close()
+  else database.promise.then((db) => db.close()).catch(() => {})
 }
 
 async function connect(redis: ResolvedRedis): Promise<Redkit> {

@@ -1,11 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Scenarios } from '../scenarios.js'
+import { requireDatabase } from './database.js'
 import { apiError } from './errors.js'
 import { idParams, idString } from './schemas.js'
 
 /** Inventory: stock per product, reservations that lapse back into stock, confirm and cancel. */
 export function inventoryRoutes(scenarios: Scenarios): FastifyPluginAsync {
   return async (app) => {
+    // The catalog (which products exist, their names and prices) is in the database.
+    app.addHook('preHandler', requireDatabase(scenarios))
     const known = (product: string) => scenarios.products.some((p) => p.id === product)
 
     app.get('/api/inventory', async () => inventorySnapshot(scenarios))

@@ -26,6 +26,7 @@ export async function dashboardSnapshot(scenarios: Scenarios) {
   ])
   return {
     at: Date.now(),
+    database: scenarios.databaseStatus(),
     devices,
     inventory,
     locks: locksSnapshot(scenarios).locks,

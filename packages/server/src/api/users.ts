@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { type Scenarios, userKey } from '../scenarios.js'
+import { requireDatabase } from './database.js'
 import { apiError } from './errors.js'
 
 const idParam = {
@@ -15,6 +16,7 @@ const idParam = {
  */
 export function userRoutes(scenarios: Scenarios): FastifyPluginAsync {
   return async (app) => {
+    app.addHook('preHandler', requireDatabase(scenarios))
     app.get<{ Params: { id: number } }>('/api/users/:id', { schema: { params: idParam } }, async (request, reply) => {
       const { id } = request.params
       const user = await scenarios.users.getOrLoad(userKey(id), () => scenarios.db.getUser(id))
@@ -53,5 +55,10 @@ export function userRoutes(scenarios: Scenarios): FastifyPluginAsync {
 export function cacheSnapshot(scenarios: Scenarios) {
   const stats = { ...scenarios.users.stats }
   const lookups = stats.hits + stats.misses
-  return { name: 'users', stats, hitRatio: lookups === 0 ? null : stats.hits / lookups, databaseReads: scenarios.db.reads }
+  return {
+    name: 'users',
+    stats,
+    hitRatio: lookups === 0 ? null : stats.hits / lookups,
+    databaseReads: scenarios.databaseStatus().state === 'open' ? scenarios.db.reads : 0,
+  }
 }

@@ -29,6 +29,7 @@ const pageViewChart = new LiveChart(byId('page-view-chart'), [{ label: 'views/mi
 let previous: Snapshot | undefined
 
 function render(snapshot: Snapshot): void {
+  renderDatabase(snapshot)
   renderDevices(snapshot)
   renderInventory(snapshot)
   renderLocks(snapshot)
@@ -45,6 +46,15 @@ function render(snapshot: Snapshot): void {
     throughputChart.push(snapshot.at, rate('completed'), rate('failed'), rate('dead'))
     previous = snapshot
   }
+}
+
+function renderDatabase(snapshot: Snapshot): void {
+  const { state, ms, error } = snapshot.database
+  const line = byId('database-status')
+  line.dataset.state = state
+  if (state === 'open') line.textContent = ''
+  else if (state === 'opening') line.textContent = `demo database opening (${Math.round(ms / 1000)} s): users and inventory answer once it is open`
+  else line.textContent = `demo database unavailable: ${error ?? 'unknown error'}`
 }
 
 function renderExpirations(snapshot: Snapshot): void {

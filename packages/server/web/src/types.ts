@@ -2,6 +2,7 @@
 
 export interface Snapshot {
   at: number
+  database: { state: 'opening' | 'open' | 'failed'; ms: number; description?: string; error?: string }
   devices: {
     ttlMs: number
     online: Array<{ id: string; since: number; lastBeat: number; deadline: number }>
