@@ -87,7 +87,7 @@ describe('service REST API', () => {
     app = await buildApp({ rk, scenarios, defaultMetrics: false, snapshotIntervalMs: 300 })
     await app.listen({ port: 0, host: '127.0.0.1' })
     base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
-  })
+  }, 150_000) // creating an in-memory PGlite: 10-70 s at load 15-25
 
   afterAll(async () => {
     await app?.close()
@@ -116,10 +116,11 @@ describe('service REST API', () => {
       const first = await inject('POST', '/api/devices/sensor-1/heartbeat', { firmware: '1.2.3' })
       expect(first.statusCode).toBe(200)
       expect(first.json()).toEqual({ id: 'sensor-1', cameOnline: true, ttlMs: DEVICE_TTL_MS })
+      // Measured from the last heartbeat's request (a slow GET below must not eat into the TTL).
+      const started = Date.now()
       expect((await inject('POST', '/api/devices/sensor-1/heartbeat')).json().cameOnline).toBe(false)
       const list = (await inject('GET', '/api/devices')).json()
       expect(list.online.map((d: { id: string }) => d.id)).toContain('sensor-1')
-      const started = Date.now()
       await eventually(
         async () => (await inject('GET', '/api/devices')).json().offline.some((d: { id: string }) => d.id === 'sensor-1'),
         DEVICE_TTL_MS + 8000,

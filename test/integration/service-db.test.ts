@@ -50,7 +50,7 @@ function contract(
       await cleanup(schema)
     })
 
-    it('creates the schema and seeds users and products', async () => {
+    it('creates the schema and seeds users and products', { timeout: 150_000 }, async () => {
       db = await open(schema)
       expect(await db.userIds()).toHaveLength(SEED_USERS)
       expect((await db.products()).map((p) => p.id)).toEqual(SEED_PRODUCTS.map((p) => p.id).sort())
