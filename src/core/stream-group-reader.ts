@@ -6,7 +6,7 @@ import type { Connection } from './connection.js'
 import { defineScript } from './scripts.js'
 import { entriesOf, type StreamEntry } from './stream-reply.js'
 
-const deadScript = defineScript<[stream: string, dead: string], string[], number>('stream-dead')
+const deadScript = defineScript<[stream: string, dead: string, failures: string], string[], number>('stream-dead')
 const createScript = defineScript<
   [stream: string, registry: string],
   [group: string, from: 'new' | 'retained', lost: '0' | '1', youngMs: number, temporary: '0' | '1'],
@@ -14,13 +14,24 @@ const createScript = defineScript<
 >('stream-group-create')
 const extendScript = defineScript<[stream: string], string[], number>('stream-extend')
 
-/** What the reader hands over: one stream entry, with the handler call it is. */
+/** What the reader hands over: one item of one stream entry, with the handler call it is. */
 export interface ReaderEntry {
   streamId: string
   fields: string[]
+  /** The item of the entry (from 0); an entry holds one item unless `items` says otherwise. */
+  item: number
   /** 1 on the first handler call of this delivery, more on retries after a handler failure. */
   attempt: number
 }
+
+/**
+ * How an item ended: handled; dead-lettered (one item: the entry acknowledged with it, 'acked');
+ * or left pending (stopping, or the dead letter could not be written).
+ */
+type Outcome = 'done' | 'dead' | 'acked' | 'pending'
+
+/** Marks an item of a several-item entry as dead-lettered in `failures` (its entry is acknowledged later). */
+const DEAD_MARK = 'dead'
 
 export interface StreamGroupReaderOptions {
   stream: string
@@ -29,13 +40,19 @@ export interface StreamGroupReaderOptions {
   group: string
   from: 'new' | 'retained'
   /**
-   * Handler calls after which a failing entry goes to the dead letters. Only calls that ran count:
-   * an entry taken over from a consumer that died gets its attempts again (a crash is not a failure).
+   * Handler calls after which a failing item goes to the dead letters. Only calls that ran count:
+   * an item taken over from a consumer that died gets its attempts again (a crash is not a failure).
    */
   attempts: number
   backoff: BackoffOptions
-  /** Entries handled at once, exactly; entries with the same `orderKey` are always handled one after the other, in stream order. */
+  /** Items handled at once, exactly; entries with the same `orderKey` are always handled one after the other, in stream order. */
   concurrency: number
+  /**
+   * The number of items an entry carries (default 1; expiry events: one entry per sweep batch).
+   * Each item is handled, retried, counted and dead-lettered on its own; the entry is acknowledged
+   * once every item is settled, so a crash re-delivers the items of the entry already handled too.
+   */
+  items?(fields: string[]): number
   reclaimIdleMs: number
   maxDeadLetters: number
   /** Entries fetched per read. @defaultValue 500 */
@@ -54,17 +71,18 @@ export interface StreamGroupReaderOptions {
   /** With `registry`: how long after the stream's state began new groups start at its beginning. @defaultValue 86_400_000 */
   youngStateMs?: number
   /**
-   * Failed handler calls per entry and group (a hash), so that an entry taken over by another
-   * consumer goes on counting from there. Without it, every delivery gets `attempts` calls.
+   * Failed handler calls per item and group (a hash in the stream's slot), so that an item taken
+   * over by another consumer goes on counting from there; an item of a several-item entry that was
+   * dead-lettered is marked here until its entry is acknowledged.
    */
-  failures?: string
+  failures: string
   /** The group was found gone and recreated: the events it had not acknowledged are lost. Called once per recreation. */
   onReset?(): void
   /** The order key of an entry (presence: the member id), so one member's transitions keep their order. */
   orderKey(fields: string[]): string
-  /** Runs the handlers; throws to have the entry retried. */
+  /** Runs the handlers of one item; throws to have the item retried. */
   handle(entry: ReaderEntry): Promise<void>
-  /** Describes the dead letter of an entry that failed every attempt (field/value pairs). */
+  /** Describes the dead letter of an item that failed every attempt (field/value pairs). */
   onDead(entry: ReaderEntry, error: unknown): string[]
   /** Called once the dead letter is stored (and the entry acknowledged). */
   afterDead?(entry: ReaderEntry, error: unknown): void
@@ -78,10 +96,10 @@ const BLOCK_MS = 1000
 
 /**
  * One consumer of one consumer group of a stream (presence transitions, expiry events): a blocking
- * XREADGROUP on a dedicated connection that reads only as many entries as there are free handler
- * slots; each entry acknowledged as soon as its handlers resolve
- * (acknowledgements of one tick share one XACK); retries with backoff and a dead letter after the
- * last attempt; entries this consumer still holds kept fresh while it works, so only entries of a
+ * XREADGROUP on a dedicated connection that reads only about as many items as there are free
+ * handler slots; each item handled, retried with backoff and dead-lettered after the last attempt
+ * on its own; an entry acknowledged as soon as its items are settled (acknowledgements of one tick
+ * share one XACK); entries this consumer still holds kept fresh while it works, so only entries of a
  * consumer that died are taken over (after `reclaimIdleMs`). Delivery is at least once per group.
  */
 export class StreamGroupReader {
@@ -92,14 +110,23 @@ export class StreamGroupReader {
   #running = false
   #loop: Promise<void> | undefined
   #lastReclaim = 0
-  /** Entries read and not yet acknowledged or dead-lettered. */
+  /** Entries read and not yet acknowledged or left pending. */
   readonly #held = new Set<string>()
   #acks: string[] = []
+  /** Failure fields (dead-lettered items) forgotten with the next XACK. */
+  #forgets: string[] = []
   #acking: Promise<void> | undefined
   #extender: NodeJS.Timeout | undefined
-  /** Entries dispatched and not settled yet. */
-  #active = 0
+  /** Items dispatched and not settled yet (waiting for their lane or a slot, or running). */
+  #load = 0
+  /** Items holding a handler slot (at most `concurrency`). */
+  #busy = 0
+  /** Items waiting for a slot, first come first served (a queue with a moving head). */
+  #waiting: Array<() => void> = []
+  #waitingHead = 0
   #slotFreed: (() => void) | undefined
+  /** Items per entry of the last read: how many entries fill the free slots. */
+  #itemsPerEntry = 1
   /** The last entry started per order key: the next one of that key waits for it. */
   readonly #lanes = new Map<string, Promise<void>>()
 
@@ -144,15 +171,19 @@ export class StreamGroupReader {
     const { concurrency } = this.#options
     while (this.#running) {
       try {
-        if (this.#active >= concurrency) {
-          // Every slot is busy: read again once a handler finishes, not before (exactly `concurrency` at once).
+        if (this.#load >= concurrency) {
+          // Every slot is taken: read again once an item settles, not before.
           await new Promise<void>((resolve) => {
             this.#slotFreed = resolve
           })
           continue
         }
-        const wanted = Math.min(this.#options.readCount ?? READ_COUNT, concurrency - this.#active)
-        for (const [streamId, fields] of entriesOf(await this.#read(wanted))) this.#dispatch({ streamId, fields, attempt: 1 })
+        const free = concurrency - this.#load
+        const wanted = Math.min(this.#options.readCount ?? READ_COUNT, Math.max(1, Math.ceil(free / this.#itemsPerEntry)))
+        const entries = entriesOf(await this.#read(wanted))
+        let items = 0
+        for (const [streamId, fields] of entries) items += this.#dispatch(streamId, fields, false)
+        if (entries.length > 0) this.#itemsPerEntry = Math.max(1, items / entries.length)
         if (Date.now() - this.#lastReclaim >= this.#options.reclaimIdleMs / 2) {
           this.#lastReclaim = Date.now()
           await this.#reclaim()
@@ -196,7 +227,7 @@ export class StreamGroupReader {
     })
     await this.#dropIdleConsumers()
     if (!Array.isArray(pending) || pending.length === 0) return
-    const free = Math.max(1, this.#options.concurrency - this.#active)
+    const free = Math.max(1, Math.ceil((this.#options.concurrency - this.#load) / this.#itemsPerEntry))
     const ids = pending
       .filter((row): row is unknown[] => Array.isArray(row))
       .map((row) => String(row[0]))
@@ -204,7 +235,7 @@ export class StreamGroupReader {
     const claimed = entriesOf([
       [stream, await this.#connection.send(['XCLAIM', stream, group, this.consumer, String(reclaimIdleMs), ...ids], { key: stream })],
     ])
-    for (const [streamId, fields] of claimed) this.#dispatch({ streamId, fields, attempt: 1 }, true)
+    for (const [streamId, fields] of claimed) this.#dispatch(streamId, fields, true)
   }
 
   /** Consumers of processes that died stay in the group forever otherwise. Deleting one that holds nothing loses nothing. */
@@ -221,33 +252,97 @@ export class StreamGroupReader {
     }
   }
 
-  /** Starts an entry: after the previous entry of its order key, concurrently with other keys. */
-  #dispatch(entry: ReaderEntry, redelivered = false): void {
-    this.#held.add(entry.streamId)
-    this.#active++
-    const key = this.#options.orderKey(entry.fields)
-    const run = (this.#lanes.get(key) ?? Promise.resolve()).then(() => this.#process(entry, redelivered))
+  /** Starts an entry: after the previous entry of its order key, concurrently with other keys. @returns its items */
+  #dispatch(streamId: string, fields: string[], redelivered: boolean): number {
+    const items = this.#options.items ? Math.max(0, Math.floor(this.#options.items(fields))) : 1
+    this.#held.add(streamId)
+    this.#load += items
+    const key = this.#options.orderKey(fields)
+    const run = (this.#lanes.get(key) ?? Promise.resolve()).then(() => this.#process(streamId, fields, items, redelivered))
     this.#lanes.set(key, run)
     void run.finally(() => {
       if (this.#lanes.get(key) === run) this.#lanes.delete(key)
-      this.#active--
-      const wake = this.#slotFreed
-      this.#slotFreed = undefined
-      wake?.()
     })
+    return items
   }
 
-  async #process(entry: ReaderEntry, redelivered: boolean): Promise<void> {
+  /** Handles every item of an entry, then acknowledges it unless one stays pending. */
+  async #process(streamId: string, fields: string[], items: number, redelivered: boolean): Promise<void> {
+    let failed: Array<number | 'dead'> = []
     try {
-      if (await this.#handleEntry(entry, redelivered)) {
-        this.#ack(entry.streamId)
-        return
-      }
+      // Handler calls that failed before, in any consumer: a delivery cut short by a crash ran no
+      // failing call, so it costs no attempt.
+      if (redelivered && items > 0) failed = await this.#failures(streamId, items)
+    } catch (error) {
+      // Unknown counts: leave the entry pending, to be taken over later.
+      this.#options.onError(error)
+      this.#settle(items)
+      this.#held.delete(streamId)
+      return
+    }
+    const outcomes =
+      items === 1
+        ? [await this.#processItem({ streamId, fields, item: 0, attempt: 1 }, items, failed[0] ?? 0)]
+        : await Promise.all(
+            Array.from({ length: items }, (_, item) => this.#processItem({ streamId, fields, item, attempt: 1 }, items, failed[item] ?? 0)),
+          )
+    if (outcomes.includes('pending') || outcomes[0] === 'acked') {
+      this.#held.delete(streamId)
+      return
+    }
+    const forget = items > 1 ? outcomes.flatMap((o, item) => (o === 'dead' ? [this.#field(streamId, item, items)] : [])) : []
+    this.#ack(streamId, forget)
+  }
+
+  /** Runs one item in a handler slot. */
+  async #processItem(entry: ReaderEntry, items: number, failed: number | 'dead'): Promise<Outcome> {
+    if (failed === DEAD_MARK) {
+      // Dead-lettered by a consumer that died before its entry was acknowledged.
+      this.#settle(1)
+      return 'dead'
+    }
+    await this.#acquire()
+    try {
+      return await this.#handleItem(entry, items, failed)
     } catch (error) {
       // The dead letter could not be written: the entry stays pending and is taken over later.
       this.#options.onError(error)
+      return 'pending'
+    } finally {
+      this.#release()
+      this.#settle(1)
     }
-    this.#held.delete(entry.streamId)
+  }
+
+  #acquire(): Promise<void> {
+    if (this.#busy < this.#options.concurrency) {
+      this.#busy++
+      return Promise.resolve()
+    }
+    return new Promise<void>((resolve) => this.#waiting.push(resolve))
+  }
+
+  /** Hands the slot to the next waiting item, or frees it. */
+  #release(): void {
+    if (this.#waitingHead < this.#waiting.length) {
+      const next = this.#waiting[this.#waitingHead] as () => void
+      this.#waiting[this.#waitingHead++] = noop
+      if (this.#waitingHead === this.#waiting.length) {
+        this.#waiting = []
+        this.#waitingHead = 0
+      }
+      next()
+      return
+    }
+    this.#busy--
+  }
+
+  /** `n` items settled: the read loop may fetch more. */
+  #settle(n: number): void {
+    this.#load -= n
+    const wake = this.#slotFreed
+    this.#slotFreed = undefined
+    wake?.()
   }
 
   /** Resolves once every entry started so far is settled and acknowledged. */
@@ -256,15 +351,22 @@ export class StreamGroupReader {
     await this.#acking
   }
 
-  /** Acknowledges as handlers finish; acknowledgements of one tick travel in one XACK. */
-  #ack(streamId: string): void {
+  /** Acknowledges as entries settle; acknowledgements of one tick travel in one XACK. */
+  #ack(streamId: string, forget: string[]): void {
     this.#acks.push(streamId)
+    for (const field of forget) this.#forgets.push(field)
     this.#acking ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
       const ids = this.#acks
+      const fields = this.#forgets
       this.#acks = []
+      this.#forgets = []
       this.#acking = undefined
       try {
-        await this.#connection.send(['XACK', this.#options.stream, this.#options.group, ...ids], { key: this.#options.stream })
+        const { stream, group, failures } = this.#options
+        // The dead marks go first: a crash in between re-delivers the entry, and its dead-lettered
+        // items get their attempts again (a second dead letter, never a lost event).
+        if (fields.length > 0) await this.#connection.send(['HDEL', failures, ...fields], { key: failures })
+        await this.#connection.send(['XACK', stream, group, ...ids], { key: stream })
       } catch (error) {
         // Still pending: handled again after reclaimIdleMs (at least once).
         this.#options.onError(error)
@@ -283,54 +385,66 @@ export class StreamGroupReader {
       .catch((error) => this.#options.onError(error))
   }
 
-  /** True when the entry is to be acknowledged; false when it stays pending (stopping) or was dead-lettered. */
-  async #handleEntry(entry: ReaderEntry, redelivered: boolean): Promise<boolean> {
+  /** The failures field of an item: entries of one item keep the field of the one-item format. */
+  #field(streamId: string, item: number, items: number): string {
+    return items === 1 ? `${streamId}/${this.#options.group}` : `${streamId}/${this.#options.group}/${item}`
+  }
+
+  /** The item's outcome; 'pending' when it stays pending (stopping). Throws when its dead letter could not be written. */
+  async #handleItem(entry: ReaderEntry, items: number, failedBefore: number): Promise<Outcome> {
     const { attempts, backoff } = this.#options
-    // Handler calls that failed before, in any consumer: a delivery cut short by a crash ran no
-    // failing call, so it costs no attempt.
-    const field = `${entry.streamId}/${this.#options.group}`
-    let failed = redelivered ? await this.#failures(field) : 0
+    const field = this.#field(entry.streamId, entry.item, items)
+    let failed = failedBefore
     let lastError: unknown = failed > 0 ? new Error(`failed ${failed} times before (error not kept)`) : undefined
     for (let attempt = failed + 1; attempt <= attempts; attempt++) {
       try {
         await this.#options.handle({ ...entry, attempt })
         if (failed > 0) await this.#forget(field)
-        return true
+        return 'done'
       } catch (error) {
         lastError = error
         failed = attempt
         await this.#countFailure(field)
-        if (!this.#running) return false
+        if (!this.#running) return 'pending'
         if (attempt < attempts) await sleep(backoffDelay(attempt, backoff))
       }
     }
-    // Copied to the dead letters and acknowledged in one step.
+    // One item: copied to the dead letters and acknowledged in one step. Several: copied and marked
+    // dead, the entry acknowledged once its other items are settled.
     await deadScript.run(
       this.#connection,
-      [this.#options.stream, this.#options.dead],
-      [this.#options.group, entry.streamId, String(this.#options.maxDeadLetters), ...this.#options.onDead(entry, lastError)],
+      [this.#options.stream, this.#options.dead, this.#options.failures],
+      [
+        this.#options.group,
+        entry.streamId,
+        String(this.#options.maxDeadLetters),
+        field,
+        items === 1 ? '1' : '0',
+        ...this.#options.onDead(entry, lastError),
+      ],
     )
-    await this.#forget(field)
     this.#options.afterDead?.({ ...entry, attempt: attempts }, lastError)
-    return false
+    return items === 1 ? 'acked' : 'dead'
   }
 
-  async #failures(field: string): Promise<number> {
+  /** Failed calls per item before this delivery (or 'dead' for an item already dead-lettered). */
+  async #failures(streamId: string, items: number): Promise<Array<number | 'dead'>> {
     const { failures } = this.#options
-    if (!failures) return 0
-    const n = await this.#connection.send<string | null>(['HGET', failures, field], { key: failures })
-    return Math.max(0, Math.floor(Number(n ?? 0)) || 0)
+    const fields = Array.from({ length: items }, (_, item) => this.#field(streamId, item, items))
+    const counts =
+      items === 1
+        ? [await this.#connection.send<string | null>(['HGET', failures, fields[0] as string], { key: failures })]
+        : await this.#connection.send<Array<string | null>>(['HMGET', failures, ...fields], { key: failures })
+    return counts.map((n) => (n === DEAD_MARK ? DEAD_MARK : Math.max(0, Math.floor(Number(n ?? 0)) || 0)))
   }
 
   async #countFailure(field: string): Promise<void> {
     const { failures } = this.#options
-    if (!failures) return
     await this.#connection.send(['HINCRBY', failures, field, '1'], { key: failures }).catch((error) => this.#options.onError(error))
   }
 
   async #forget(field: string): Promise<void> {
     const { failures } = this.#options
-    if (!failures) return
     await this.#connection.send(['HDEL', failures, field], { key: failures }).catch((error) => this.#options.onError(error))
   }
 
@@ -371,7 +485,7 @@ export class StreamGroupReader {
       )
       // One attempt each while stopping: an entry whose handler fails stays pending, and another
       // consumer of the group takes it over after reclaimIdleMs (no backoff, no dead letter on close).
-      for (const [streamId, fields] of own as StreamEntry[]) this.#dispatch({ streamId, fields, attempt: 1 }, true)
+      for (const [streamId, fields] of own as StreamEntry[]) this.#dispatch(streamId, fields, true)
       await this.#drain()
       if (this.#options.temporary && this.#options.registry) {
         // A group of its own: nobody else reads it, so nothing it holds is needed any more.
@@ -389,6 +503,8 @@ export class StreamGroupReader {
     }
   }
 }
+
+function noop(): void {}
 
 /** XINFO rows: flat field/value arrays (RESP2) or maps (RESP3). */
 function toRecord(row: unknown): Record<string, unknown> {

@@ -310,7 +310,7 @@ export class Expirations extends Component {
   }
 }
 
-/** A sweep batch travels through Lua's unpack (one XADD per batch), which takes at most ~8,000 values. */
+/** A sweep batch travels through Lua's unpack (one ZREM of the batch), which takes at most ~8,000 values. */
 function validateSweepBatch(value: unknown): number {
   return count(value, 'sweepBatch', { max: 2000 })
 }

@@ -17,7 +17,7 @@ export const scripts = {
   ),
   sweep: defineScript<
     [index: string, values: string, stream: string, eventValues: string, tracked: string],
-    [limit: number, minId: string],
+    [limit: number, minId: string, perEntry: number],
     [number, number, number, number]
   >('events-sweep'),
   claim: defineScript<
@@ -25,8 +25,8 @@ export const scripts = {
     [limit: number, leaseMs: number],
     Array<string | number | null>
   >('events-claim'),
-  /** ARGV: MINID, then triples key, deadline, kept value or ''. */
-  append: defineScript<[stream: string, eventValues: string], string[], number>('events-append'),
+  /** ARGV: MINID, events per entry, then triples key, deadline, kept value or ''. */
+  append: defineScript<[stream: string, eventValues: string], Array<string | number>, number>('events-append'),
   trim: defineScript<
     [stream: string, eventValues: string, registry: string],
     [replayMs: number, retentionMs: number, staleMs: number],

@@ -3,7 +3,7 @@ import { Component } from '../core/component.js'
 import type { Connection } from '../core/connection.js'
 import type { ExpiryKeys } from './expiry-keys.js'
 import { scripts } from './scripts.js'
-import { LAPSED_SEPARATOR } from './wire.js'
+import { EVENTS_PER_ENTRY, LAPSED_SEPARATOR } from './wire.js'
 
 export interface SweeperOptions {
   batch: number
@@ -24,6 +24,8 @@ const STOP_BOUND_MS = 2000
 const TRIM_INTERVAL_MS = 1000
 /** Cluster: how long a sweep waits for the slots of one batch before it goes on without the slow ones. */
 const SLOT_WAIT_MS = 500
+/** Cluster: most arguments (3 per event) in one coalesced append call. */
+const APPEND_MAX_ARGS = 6000
 
 /**
  * Moves due deadlines into the event stream. Sleeps until the earliest deadline, woken early by a
@@ -44,6 +46,8 @@ export class Sweeper extends Component {
   #offsetKnown = false
   #lastReconcile = 0
   #lastTrim = 0
+  /** Cluster: the append call the slot sweeps of this tick join (see #append). */
+  #appendBatch: { events: string[]; done: Promise<void> } | undefined
   /** Cluster: slot sweeps in flight, by slot. */
   readonly #slotSweeps = new Map<number, Promise<void>>()
   #resolveStopped!: () => void
@@ -150,7 +154,7 @@ export class Sweeper extends Component {
       const [examined, , next, serverNow] = await scripts.sweep.run(
         this.#connection,
         [slot.index, slot.values, this.#keys.stream, this.#keys.eventValues, slot.tracked],
-        [this.#options.batch, this.#minId(approxServerNow)],
+        [this.#options.batch, this.#minId(approxServerNow), EVENTS_PER_ENTRY],
       )
       this.#learnOffset(serverNow)
       if (examined < this.#options.batch || !this.#running) return next
@@ -213,7 +217,7 @@ export class Sweeper extends Component {
       const reply = await scripts.claim.run(this.#connection, keys, [this.#options.batch, this.#options.leaseMs])
       const leaseEnd = String(reply[0])
       this.#learnOffset(Number(reply[1]))
-      const events: string[] = [this.#minId(Number(reply[1]))]
+      const events: string[] = []
       const claimed: string[] = [leaseEnd]
       for (let i = 2; i + 2 < reply.length; i += 3) {
         const member = String(reply[i])
@@ -223,11 +227,31 @@ export class Sweeper extends Component {
         const cut = member.indexOf(LAPSED_SEPARATOR)
         events.push(cut === -1 ? member : member.slice(0, cut), deadline, reply[i + 2] == null ? '' : String(reply[i + 2]))
       }
-      if (claimed.length > 1) await scripts.append.run(this.#connection, [this.#keys.stream, this.#keys.eventValues], events)
+      if (claimed.length > 1) await this.#append(events)
       next = await scripts.release.run(this.#connection, keys, claimed)
       if ((claimed.length - 1) / 2 < this.#options.batch || !this.#running) break
     }
     await scripts.dirSettle.run(this.#connection, [this.#keys.directory, this.#keys.versions], [String(slotNumber), version, next])
+  }
+
+  /**
+   * Cluster: appends the claimed events of the slot sweeps of one tick in one script call, so that
+   * slots holding a few due deadlines each still fill whole stream entries. A failed call fails
+   * every slot sweep in it: their claims are re-delivered after the lease.
+   */
+  #append(events: string[]): Promise<void> {
+    let batch = this.#appendBatch
+    if (!batch || batch.events.length >= APPEND_MAX_ARGS) {
+      const next: { events: string[]; done: Promise<void> } = { events: [], done: Promise.resolve() }
+      next.done = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        if (this.#appendBatch === next) this.#appendBatch = undefined
+        const minId = this.#minId(Date.now() + this.#offsetMs)
+        await scripts.append.run(this.#connection, [this.#keys.stream, this.#keys.eventValues], [minId, EVENTS_PER_ENTRY, ...next.events])
+      })
+      this.#appendBatch = batch = next
+    }
+    for (const value of events) batch.events.push(value)
+    return batch.done
   }
 
   /**

@@ -3,7 +3,21 @@
  * same fields; a change here is a change of the stored format.
  */
 
-/** An expiry event: one stream entry per event (`events-sweep.lua`, `events-append.lua`). */
+/**
+ * Expiry events: a stream entry carries up to EVENTS_PER_ENTRY events (the event-value include):
+ * BATCH_FIELD = BATCH_FORMAT, then key = deadline, or deadline + '|' when a value is kept aside
+ * (in the values stream under the entry's id, field = the event's position from 1).
+ */
+export const BATCH_FIELD = ''
+export const BATCH_FORMAT = 'b1'
+/**
+ * Events per stream entry. One entry per event cost a stream entry, a pending-list entry and an
+ * acknowledgement per event (42,000 events/s); per batch of 100 they cost about 1% of that. A crash
+ * re-delivers the entry's events already handled (at least once), so entries stay small.
+ */
+export const EVENTS_PER_ENTRY = 100
+
+/** An expiry event of the previous version: one stream entry per event (still read). */
 export const EVENT_FIELD = {
   key: 'k',
   deadline: 'd',
