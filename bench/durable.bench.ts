@@ -5,19 +5,26 @@ import { closedLoop } from './lib/load.js'
 import { defineBenchmark } from './lib/types.js'
 
 /**
- * What `durable: { replicas: 1 }` costs (issue 16 item 5): queue adds and lock acquire+release with
+ * What `durable: { replicas: 1 }` costs (issue 16 item 5): queue adds, expiry writes and lock acquire+release with
  * and without WAIT, against the harness's server with one local replica, interleaved slices, at
  * concurrency 1 (latency) and 16 (throughput). A local replica is the cheapest case; across a
  * network each durable write adds the replica's round trip.
  */
 export default defineBenchmark({
   name: 'durable',
-  description: 'queue add and lock acquire with and without durable (WAIT 1 replica)',
+  description: 'queue add, expirations.set and lock acquire with and without durable (WAIT 1 replica)',
   async run(ctx) {
     const replica = await startRedisServer({
       args: ['--replicaof', '127.0.0.1', String(ctx.redisPort), '--save', '', '--appendonly', 'no'],
     })
     const rk = await createRedkit({ url: ctx.redisUrl, prefix: 'bench-durable' })
+    // Expiry writes only (no sweeper): the deadlines lie an hour ahead.
+    const plainTimed = await createRedkit({ url: ctx.redisUrl, prefix: 'bench-durable', expirations: { sweep: false } })
+    const durableTimed = await createRedkit({
+      url: ctx.redisUrl,
+      prefix: 'bench-durable',
+      expirations: { sweep: false, durable: { replicas: 1, timeoutMs: 1000 } },
+    })
     try {
       // Until the replica is attached, every WAIT would time out.
       for (let i = 0; i < 100 && Number(await rk.connection.send(['WAIT', '1', '100'])) < 1; i++) {}
@@ -44,6 +51,10 @@ export default defineBenchmark({
             subject('queue.add durable', () => durableQueue.add({ n: 1 })),
             subject('lock acquire+release', lockOp({})),
             subject('lock acquire+release durable', lockOp({ durable })),
+            subject('expirations.set', (seq) => plainTimed.expirations.set(`bench-durable:e${seq % 10_000}`, 1, { ttlMs: 3_600_000 })),
+            subject('expirations.set durable', (seq) =>
+              durableTimed.expirations.set(`bench-durable:e${seq % 10_000}`, 1, { ttlMs: 3_600_000 }),
+            ),
           ],
           { rounds, baseline: 'queue.add', ratioOf: ['ops/s'], signal: ctx.signal },
         )
@@ -55,7 +66,7 @@ export default defineBenchmark({
         await rk.connection.send(['FLUSHALL'])
       }
     } finally {
-      await rk.close()
+      await Promise.all([rk.close(), plainTimed.close(), durableTimed.close()])
       await replica.stop()
     }
   },

@@ -4,6 +4,7 @@ import { withTimeout } from '../core/async.js'
 import { validateBackoff } from '../core/backoff.js'
 import { Component, type ErrorSink } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
+import { DurableWriter, validateDurable } from '../core/durability.js'
 import { ErrorCodes, errors, RedkitError } from '../core/errors.js'
 import { compileGlob } from '../core/glob.js'
 import { validateName, validateObjectName } from '../core/keys.js'
@@ -53,7 +54,7 @@ export class Expirations extends Component {
   readonly #writer: DeadlineWriter
   /** @internal Cluster: the sweepers' slot directory, told of new deadlines (shared with presence). */
   readonly directory: SlotDirectory
-  readonly #options: Required<ExpirationsOptions>
+  readonly #options: Required<Omit<ExpirationsOptions, 'durable'>>
   readonly #readers = new Map<string, { reader: GroupReader; started: Promise<void> }>()
   #offsetMs = 0
   #sweeper: Sweeper | undefined
@@ -77,7 +78,9 @@ export class Expirations extends Component {
     this.#options = resolved
     this.#keys = new ExpiryKeys(rk.keys, rk.topology === 'cluster')
     this.directory = new SlotDirectory(rk.connection, this.#keys, (error) => this.report(error))
-    this.#writer = new DeadlineWriter(rk.connection, this.#keys, rk.codec, this.directory)
+    const durable = validateDurable(options.durable)
+    const writes = durable ? new DurableWriter(rk.connection, durable) : rk.connection
+    this.#writer = new DeadlineWriter(writes, this.#keys, rk.codec, this.directory)
   }
 
   /** A valid key name that is not one of the expiry machinery's own keys. */

@@ -1,4 +1,5 @@
 import type { BackoffOptions } from '../core/backoff.js'
+import type { DurableOptions } from '../core/durability.js'
 import type { RedkitError } from '../core/errors.js'
 
 /** One expiration, as a handler receives it. Times are epoch ms. */
@@ -117,6 +118,12 @@ export interface ExpirationsOptions {
   reclaimIdleMs?: number
   /** Native mode on Cluster: how often the set of masters is compared with the subscribed ones. @defaultValue 5000 */
   nativeTopologyCheckMs?: number
+  /**
+   * `set`, `expire` and `cancel` resolve only once this many replicas have the write (Redis `WAIT`,
+   * on a connection of its own); otherwise they fail with `E_NOT_DURABLE` (the write is on the
+   * master). `timeoutMs` must be below `connectTimeoutMs`.
+   */
+  durable?: DurableOptions
 }
 
 export interface DeadLetter {

@@ -1,5 +1,5 @@
 import type { Codec } from '../core/codec.js'
-import type { Connection } from '../core/connection.js'
+import type { ScriptConnection } from '../core/scripts.js'
 import type { SlotDirectory } from './directory.js'
 import type { ExpiryKeys } from './expiry-keys.js'
 import { scripts } from './scripts.js'
@@ -10,12 +10,13 @@ import { scripts } from './scripts.js'
  * later one needs no touch, as the directory already holds the slot at an earlier deadline.
  */
 export class DeadlineWriter {
-  readonly #connection: Connection
+  /** The shared connection, or a durable writer (each write then WAITs for the replicas). */
+  readonly #connection: ScriptConnection
   readonly #keys: ExpiryKeys
   readonly #codec: Codec
   readonly #directory: SlotDirectory
 
-  constructor(connection: Connection, keys: ExpiryKeys, codec: Codec, directory: SlotDirectory) {
+  constructor(connection: ScriptConnection, keys: ExpiryKeys, codec: Codec, directory: SlotDirectory) {
     this.#connection = connection
     this.#keys = keys
     this.#codec = codec

@@ -93,7 +93,33 @@ describe('durable writes (WAIT)', () => {
     }
   })
 
-  it('refuses bad durable options with E_INVALID_ARGUMENT', () => {
+  it('a durable expiry write is on the replica when it resolves; with the replica frozen, E_NOT_DURABLE and the expiry still fires', async () => {
+    const timed = await createRedkit({ url: primary.url, prefix: 'dur-exp', expirations: { durable } })
+    timed.on('error', () => {})
+    try {
+      const fired: string[] = []
+      await timed.expirations.on('dur-exp:res:*', (event) => void fired.push(event.key))
+      for (let n = 0; n < 10; n++) {
+        await timed.expirations.set(`dur-exp:res:${n}`, n, { ttlMs: 60_000 })
+        // The key and its deadline, read at once from the replica.
+        expect(await onReplica.sendCommand(['EXISTS', `dur-exp:res:${n}`])).toBe(1)
+      }
+      const deadlines = await onReplica.sendCommand<string[]>(['KEYS', 'dur-exp:{exp}*'])
+      expect(deadlines.length).toBeGreaterThan(0)
+      replica.signal('SIGSTOP')
+      try {
+        expect(await errorCode(timed.expirations.set('dur-exp:res:frozen', 1, { ttlMs: 300 }))).toBe('E_NOT_DURABLE')
+      } finally {
+        replica.signal('SIGCONT')
+      }
+      // On the master all the same: its expiry is delivered.
+      await eventually(() => fired.includes('dur-exp:res:frozen'), 10_000, 'the expiry of a write that was not durable')
+    } finally {
+      await timed.close()
+    }
+  })
+
+  it('refuses bad durable options with E_INVALID_ARGUMENT', async () => {
     for (const bad of [
       null,
       1,
@@ -106,6 +132,9 @@ describe('durable writes (WAIT)', () => {
     ]) {
       expect(thrownCode(() => rk.queue('q', { durable: bad as never }))).toBe('E_INVALID_ARGUMENT')
       expect(thrownCode(() => rk.lock('l', { durable: bad as never }))).toBe('E_INVALID_ARGUMENT')
+      const other = await createRedkit({ url: primary.url, prefix: 'dur-bad', expirations: { durable: bad as never } })
+      expect(thrownCode(() => other.expirations)).toBe('E_INVALID_ARGUMENT')
+      await other.close()
     }
   })
 })
