@@ -27,7 +27,9 @@
   ARGV[7] rate limit: max jobs per window (0 = none)
   ARGV[8] rate limit window, ms
   ARGV[9] completed jobs kept: -1 all, 0 none (delete on completion), else the newest K
-  ARGV[10] 1 = trim the completed set to K now
+  ARGV[10] retention now: '0' = not now; '1' = trim the completed set to K; or
+    '<completed max age ms>:<dead letters kept>:<dead max age ms>' (each -1 = no bound): the completed
+    set is trimmed to K and to that age, the dead letters to that count and age (at most 1,000 jobs each per call)
   ARGV[11] stalls allowed: a job whose lease expired more often than this is dead-lettered (E_JOB_LOST)
   ARGV[12] number of outcomes M; then 7 values per outcome:
   ARGV[13] active member ('<token>:<job id>')
@@ -54,6 +56,12 @@ local leaseMs = tonumber(ARGV[1])
 local wanted = tonumber(ARGV[2])
 local tokenPrefix = ARGV[3]
 local keep = tonumber(ARGV[9])
+local trimNow = ARGV[10] ~= '0' and ARGV[10] ~= ''
+local completedAge, deadKeep, deadAge = -1, -1, -1
+do
+  local a, b, c = string.match(ARGV[10], '^(%-?%d+):(%-?%d+):(%-?%d+)$')
+  if a then completedAge, deadKeep, deadAge = tonumber(a), tonumber(b), tonumber(c) end
+end
 local now = server_time_ms()
 -- A stale advance (its worker died or failed to add) is taken over after this long.
 local ADVANCE_GRACE_MS = 2000
@@ -79,7 +87,7 @@ do
     need(meta, 'hash', wake, 'list', delayed, 'zset')
     if tonumber(ARGV[7]) > 0 then need(limiter, 'counter') end
   end
-  if keep > 0 and ARGV[10] == '1' then need(completed, 'zset') end
+  if trimNow then need(completed, 'zset', dead, 'zset') end
   local refused = check_types(checks)
   if refused then return refused end
 end
@@ -356,17 +364,29 @@ if wanted > 0 then
   end
 end
 
--- 5. Retention of completed jobs, amortised: the worker asks for it now and then.
-if keep > 0 and ARGV[10] == '1' then
-  local excess = redis.call('ZCARD', completed) - keep
-  if excess > 0 then
-    if excess > 1000 then excess = 1000 end
-    local old = redis.call('ZRANGE', completed, 0, excess - 1)
+-- 5. Retention of completed jobs and dead letters, amortised: the worker asks for it now and then.
+-- Oldest first (scores are finish times): those past the age bound, then those past the count.
+local function trim_finished(set, count, ageMs)
+  local budget = 1000
+  local function drop(ids)
+    if #ids == 0 then return end
     local keys = {}
-    for i, id in ipairs(old) do keys[i] = jobPrefix .. id end
+    for i, id in ipairs(ids) do keys[i] = jobPrefix .. id end
     redis.call('DEL', unpack(keys))
-    redis.call('ZREMRANGEBYRANK', completed, 0, excess - 1)
+    redis.call('ZREM', set, unpack(ids))
+    budget = budget - #ids
   end
+  if ageMs >= 0 then
+    drop(redis.call('ZRANGEBYSCORE', set, '-inf', '(' .. string.format('%d', now - ageMs), 'LIMIT', 0, budget))
+  end
+  if count >= 0 and budget > 0 then
+    local excess = math.min(redis.call('ZCARD', set) - count, budget)
+    if excess > 0 then drop(redis.call('ZRANGE', set, 0, excess - 1)) end
+  end
+end
+if trimNow then
+  if keep > 0 or completedAge >= 0 then trim_finished(completed, keep > 0 and keep or -1, completedAge) end
+  if deadKeep >= 0 or deadAge >= 0 then trim_finished(dead, deadKeep, deadAge) end
 end
 
 -- 6. What this call did, for a resend of it (same token prefix) whose first reply was lost.

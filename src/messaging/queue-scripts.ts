@@ -27,7 +27,8 @@ type NextArgs = [
   limitMax: number,
   limitMs: number,
   keepCompleted: number,
-  trim: 0 | 1,
+  /** 0 = not now, else '<completed age ms>:<dead kept>:<dead age ms>' (see queue-next) */
+  trim: 0 | string,
   maxStalls: number,
   outcomeCount: number,
   ...outcomes: ScriptArg[],

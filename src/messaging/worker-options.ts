@@ -75,12 +75,50 @@ export interface WorkerOptions extends QueueOptions {
   limiter?: { max: number; durationMs: number }
   /** Completed jobs kept (with their result) for `getJob`: 0 deletes them at once, Infinity keeps all. @defaultValue 1000 */
   keepCompleted?: number
+  /**
+   * Retention of completed jobs (BullMQ's option; wins over `keepCompleted`): `true` deletes each at
+   * once, `false` keeps all, a number keeps the newest N, `{ count, ageMs }` keeps the newest `count`
+   * and none finished more than `ageMs` ago. For the whole queue (the worker trims it).
+   * @defaultValue `{ count: 1000 }`
+   */
+  removeOnComplete?: boolean | number | KeepPolicy
+  /**
+   * Retention of dead letters, as `removeOnComplete` (`true`: deleted at the next trim, within
+   * seconds). Bounded by default. @defaultValue `{ count: 10_000 }`
+   */
+  removeOnFail?: boolean | number | KeepPolicy
   /** How long `close()` waits for running handlers before it gives their jobs back. @defaultValue 10_000 */
   closeTimeoutMs?: number
   /** Longest single blocking wait of an idle worker: its whole cost while idle is one command per this. @defaultValue 5000 */
   idleBlockMs?: number
   /** Start at once; otherwise call `run()`. @defaultValue true */
   autostart?: boolean
+}
+
+/** How many finished jobs to keep, and for how long (the tighter bound wins). */
+export interface KeepPolicy {
+  /** The newest this many are kept. @defaultValue no bound */
+  count?: number
+  /** None finished more than this long ago (ms) is kept. @defaultValue no bound */
+  ageMs?: number
+}
+
+/** Dead letters kept by default: bounded, so a poison stream cannot fill Redis. */
+export const DEFAULT_KEEP_DEAD = 10_000
+
+/** [count (-1 = all), age ms (-1 = no bound)] of a retention option. */
+function keepOf(value: boolean | number | KeepPolicy, what: string): [count: number, ageMs: number] {
+  if (value === true) return [0, -1]
+  if (value === false || value === Number.POSITIVE_INFINITY) return [-1, -1]
+  if (typeof value === 'number') return [validateCount(value, what, { allowZero: true }), -1]
+  if (value === null || typeof value !== 'object')
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `${what} must be a boolean, a count or { count, ageMs }`)
+  const count =
+    value.count === undefined || value.count === Number.POSITIVE_INFINITY
+      ? -1
+      : validateCount(value.count, `${what}.count`, { allowZero: true })
+  const ageMs = value.ageMs === undefined ? -1 : timerMs(value.ageMs, `${what}.ageMs`)
+  return [count, ageMs]
 }
 
 export interface WorkerEvents<T, R> {
@@ -112,6 +150,12 @@ export interface ResolvedWorkerOptions {
   limiter: { max: number; durationMs: number } | undefined
   /** -1 keeps all, 0 deletes at once, else the newest K */
   keep: number
+  /** completed jobs older than this are deleted (-1 = no bound) */
+  completedAgeMs: number
+  /** dead letters kept: -1 all, else the newest K */
+  deadKeep: number
+  /** dead letters older than this are deleted (-1 = no bound) */
+  deadAgeMs: number
   closeTimeoutMs: number
   idleBlockMs: number
   maxStalledCount: number
@@ -132,13 +176,21 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
           durationMs: timerMs(options.limiter?.durationMs, 'limiter.durationMs'),
         }
   const keep = options.keepCompleted ?? 1000
+  const [completedKeep, completedAgeMs] =
+    options.removeOnComplete === undefined
+      ? [keep === Number.POSITIVE_INFINITY ? -1 : validateCount(keep, 'keepCompleted', { allowZero: true }), -1]
+      : keepOf(options.removeOnComplete, 'removeOnComplete')
+  const [deadKeep, deadAgeMs] = keepOf(options.removeOnFail ?? { count: DEFAULT_KEEP_DEAD }, 'removeOnFail')
   return {
     concurrency,
     leaseMs,
     attempts: validateAttempts(options.attempts ?? DEFAULT_ATTEMPTS),
     backoff: normalizeBackoff(options.backoff) ?? DEFAULT_BACKOFF,
     limiter,
-    keep: keep === Number.POSITIVE_INFINITY ? -1 : validateCount(keep, 'keepCompleted', { allowZero: true }),
+    keep: completedKeep,
+    completedAgeMs,
+    deadKeep,
+    deadAgeMs,
     closeTimeoutMs: timerMs(options.closeTimeoutMs ?? 10_000, 'closeTimeoutMs', { allowZero: true }),
     idleBlockMs: timerMs(options.idleBlockMs ?? 5000, 'idleBlockMs'),
     maxStalledCount: validateCount(options.maxStalledCount ?? 1, 'maxStalledCount', { allowZero: true }),

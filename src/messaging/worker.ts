@@ -97,6 +97,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
   #lastRecover = Number.NEGATIVE_INFINITY
   #lastTrim = 0
   #completedSinceTrim = 0
+  #deadSinceTrim = 0
   #nextDelayedAt = -2
   #closeTimeoutMs: number
   #flushed: Array<() => void> = []
@@ -192,6 +193,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
           if (call.trim) {
             this.#lastTrim = call.at
             this.#completedSinceTrim = 0
+            this.#deadSinceTrim = 0
           }
           this.#handleReply(reply, call.wanted, call.outcomes)
         },
@@ -237,8 +239,13 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
     const recover = this.#force || now - this.#lastRecover >= Math.min(1000, o.leaseMs / 2)
     if (this.#outcomes.length === 0 && wanted === 0 && !recover) return undefined
     const outcomes = this.#outcomes.splice(0, MAX_BATCH)
+    // Retention, amortised: after a tenth of the kept count has finished, or every 5 s while jobs
+    // finish (always, when an age bound must be met even if nothing finishes).
+    const finished = this.#completedSinceTrim + this.#deadSinceTrim
+    const aged = o.completedAgeMs >= 0 || o.deadAgeMs >= 0
     const trim =
-      o.keep > 0 && (this.#completedSinceTrim >= Math.max(10, o.keep / 10) || (this.#completedSinceTrim > 0 && now - this.#lastTrim > 5000))
+      (o.keep > 0 || aged || o.deadKeep >= 0) &&
+      (finished >= Math.max(10, (o.keep > 0 ? o.keep : 1000) / 10) || ((finished > 0 || aged) && now - this.#lastTrim > 5000))
     const woke = this.#woke
     this.#force = false
     this.#woke = false
@@ -253,7 +260,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
       o.limiter?.max ?? 0,
       o.limiter?.durationMs ?? 0,
       o.keep,
-      trim ? 1 : 0,
+      trim ? `${o.completedAgeMs}:${o.deadKeep}:${o.deadAgeMs}` : 0,
       o.maxStalledCount,
       outcomes.length,
       ...outcomeArgs(outcomes),
@@ -318,6 +325,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
     } else if (outcome.kind === 'r') {
       if (outcome.job) this.emit('failed', outcome.job, outcome.error as Error, outcome.retryInMs ?? 0)
     } else {
+      this.#deadSinceTrim++
       this.emit('dead', outcome.id, outcome.error as Error, outcome.job)
     }
   }

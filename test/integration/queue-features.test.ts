@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest'
-import type { Job } from '../../src/messaging/index.js'
+import { type Job, UnrecoverableError } from '../../src/messaging/index.js'
+import { resolveWorkerOptions } from '../../src/messaging/worker-options.js'
 import { errorCode } from '../support/expect.js'
 import { onEveryTopology } from '../support/topology.js'
 import { eventually } from '../support/wait.js'
@@ -148,6 +149,58 @@ onEveryTopology(
       expect(await queue.getLogs(id)).toEqual({ count: 0, logs: [] })
       await queue.destroy()
     })
+
+    it('retention: removeOnComplete and removeOnFail by count and by age; dead letters bounded by default', async () => {
+      expect(resolveWorkerOptions({})).toMatchObject({ keep: 1000, deadKeep: 10_000, completedAgeMs: -1, deadAgeMs: -1 })
+      expect(resolveWorkerOptions({ removeOnComplete: true, removeOnFail: false })).toMatchObject({ keep: 0, deadKeep: -1 })
+      expect(await errorCode(() => t.rk.worker('x', () => 1, { removeOnFail: { count: -1 } }))).toBe('E_INVALID_ARGUMENT')
+      expect(await errorCode(() => t.rk.worker('x', () => 1, { removeOnComplete: { ageMs: 0 } }))).toBe('E_INVALID_ARGUMENT')
+      expect(await errorCode(() => t.rk.worker('x', () => 1, { removeOnComplete: 'all' as never }))).toBe('E_INVALID_ARGUMENT')
+
+      // By count: the newest 5 completed and the newest 3 dead letters stay.
+      const byCount = queueName('keep-count')
+      const queue = t.rk.queue<number>(byCount)
+      await queue.addBulk(Array.from({ length: 30 }, (_, i) => ({ data: i })))
+      const worker = t.rk.worker<number>(
+        byCount,
+        (job) => {
+          if (job.data % 5 === 0) throw new UnrecoverableError('poison')
+          return job.data
+        },
+        { removeOnComplete: 5, removeOnFail: { count: 3 }, idleBlockMs: 200 },
+      )
+      await eventually(
+        async () => {
+          const c = await queue.counts()
+          return c.completed === 5 && c.dead === 3 && c.waiting === 0
+        },
+        15_000,
+        'trimmed to 5 completed and 3 dead',
+      )
+      await worker.close()
+      expect((await queue.jobIds('dead')).sort()).toHaveLength(3)
+      expect(await queue.getJob((await queue.jobIds('completed'))[0] as string)).not.toBeNull()
+
+      // By age: finished jobs older than 300 ms are deleted (hashes too).
+      const byAge = queueName('keep-age')
+      const aged = t.rk.queue<number>(byAge)
+      const { id } = await aged.add(1)
+      const { id: bad } = await aged.add(2)
+      const w2 = t.rk.worker<number>(
+        byAge,
+        (job) => {
+          if (job.data === 2) throw new UnrecoverableError('poison')
+          return 1
+        },
+        { removeOnComplete: { ageMs: 300 }, removeOnFail: { ageMs: 300, count: 100 }, idleBlockMs: 200 },
+      )
+      await eventually(async () => (await aged.getJob(id))?.state === 'completed', 5000, 'completed')
+      await eventually(async () => (await aged.getJob(id)) === null && (await aged.getJob(bad)) === null, 12_000, 'aged out')
+      await w2.close()
+      expect(await aged.counts()).toMatchObject({ completed: 0, dead: 0 })
+      await queue.destroy()
+      await aged.destroy()
+    }, 40_000)
   },
   { only: ['standalone', 'cluster'] },
 )
