@@ -4,6 +4,7 @@ import { DurableWriter } from '../core/durability.js'
 import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
 import { Hold } from './hold.js'
 import type { LockKeys } from './keys.js'
+import { LocalLocks } from './local.js'
 import { DEFAULTS, marginMs, type ResolvedLockOptions, resolveAcquire, ttlOption } from './options.js'
 import { race } from './race.js'
 import { acquireScript, extendScript, releaseScript } from './scripts.js'
@@ -49,6 +50,7 @@ export class FairLock implements LockHandle {
   readonly #lostHandlers = new Set<(error: RedkitError) => void>()
   readonly #kind: 'sharded' | 'channel'
   readonly #wakeups: Wakeups
+  readonly #local: LocalLocks
   #hold: Hold | undefined
   #busy = false
 
@@ -59,6 +61,7 @@ export class FairLock implements LockHandle {
     this.#options = options
     this.#kind = ctx.topology === 'cluster' ? 'sharded' : 'channel'
     this.#wakeups = Wakeups.of(ctx)
+    this.#local = LocalLocks.of(ctx)
     this.#durable = options.durable ? new DurableWriter(ctx.connection, options.durable) : undefined
   }
 
@@ -113,6 +116,7 @@ export class FairLock implements LockHandle {
     this.#hold = undefined
     const wasActive = hold.active
     hold.end()
+    this.#local.ended(this.#resource.keys.holders, hold.owner)
     const released = await this.#leave(hold.owner)
     return wasActive && released
   }
@@ -159,10 +163,12 @@ export class FairLock implements LockHandle {
     let pending: Woken | undefined
     const onWake = (grant: Grant) => {
       // Only a grant read from a release reply of this process is trusted; a message asks again.
-      const outcome: Woken =
-        grant.fence > 0 && grant.after !== undefined
-          ? { kind: 'granted', fence: grant.fence, ttlMs: grant.ttlMs, after: Math.max(lastSent, grant.after) }
-          : { kind: 'retry' }
+      const trusted = grant.fence > 0 && grant.after !== undefined
+      const outcome: Woken = trusted
+        ? { kind: 'granted', fence: grant.fence, ttlMs: grant.ttlMs, after: Math.max(lastSent, grant.after ?? 0) }
+        : { kind: 'retry' }
+      // Held from now on as far as this process's own attempts are concerned (see LocalLocks).
+      if (trusted) this.#local.held(keys.holders, grant.token, this.#resource.weight)
       if (wake) wake(outcome)
       else if (!pending || outcome.kind === 'granted') pending = outcome
     }
@@ -173,6 +179,7 @@ export class FairLock implements LockHandle {
       if (stopped) return
       stopped = true
       listener.stop()
+      this.#local.ended(keys.holders, token)
       // Leaves the queue, and releases the hold if it was handed over meanwhile.
       void this.#leave(token).catch(() => {})
     }
@@ -181,6 +188,7 @@ export class FairLock implements LockHandle {
     // the old entry can reach the new one.
     const requeue = () => {
       listener.stop()
+      this.#local.ended(keys.holders, token)
       void this.#leave(token).catch(() => {})
       token = this.#newToken()
       listener = this.#wakeups.listen(keys.channel, token, onWake)
@@ -275,6 +283,7 @@ export class FairLock implements LockHandle {
       } catch (error) {
         this.#hold = undefined
         hold.end()
+        this.#local.ended(this.#resource.keys.holders, hold.owner)
         await this.#leave(token).catch(() => {})
         throw error
       }
@@ -284,12 +293,28 @@ export class FairLock implements LockHandle {
     if (extended === true) return true
     this.#hold = undefined
     hold.end()
+    this.#local.ended(this.#resource.keys.holders, hold.owner)
     return false
   }
 
   async #attempt(token: string, placeMs: number): Promise<Granted | Waiting> {
+    const { keys, capacity } = this.#resource
+    // While this process's own holds fill the lock, the attempt cannot be granted before one of
+    // them is released from here: it goes out with that release (one write for both).
+    const [status, a, b] =
+      placeMs > 0 && !this.#durable && this.#local.fills(keys.holders, capacity)
+        ? await new Promise<[number, number, number]>((resolve, reject) =>
+            this.#local.defer(keys.holders, () => {
+              this.#send(token, placeMs).then(resolve, reject)
+            }),
+          )
+        : await this.#send(token, placeMs)
+    return status === 1 ? { kind: 'granted', fence: a, ttlMs: b, after: 0 } : { kind: 'waiting', earliestMs: a }
+  }
+
+  #send(token: string, placeMs: number): Promise<[number, number, number]> {
     const { keys, weight, capacity } = this.#resource
-    const [status, a, b] = await acquireScript
+    return acquireScript
       .call(this.#durable ?? this.#ctx.connection, keys, [
         token,
         this.#options.ttlMs,
@@ -308,11 +333,12 @@ export class FairLock implements LockHandle {
         if (isRedkitError(error, ErrorCodes.E_NOT_DURABLE)) await this.#leave(token).catch(() => {})
         throw error
       })
-    return status === 1 ? { kind: 'granted', fence: a, ttlMs: b, after: 0 } : { kind: 'waiting', earliestMs: a }
   }
 
   async #leave(token: string): Promise<boolean> {
     const { keys, capacity } = this.#resource
+    // Attempts waiting for this lock's next command go first, in the same write.
+    this.#local.flush(keys.holders)
     const sentAt = Date.now()
     const reply = await releaseScript.call(this.#ctx.connection, keys, [
       token,
@@ -351,6 +377,7 @@ export class FairLock implements LockHandle {
       extend: async (who, ms) => (await extendScript.call(this.#ctx.connection, keys, [who, ms])) === 1,
       release: (who) => this.#leave(who),
       lost: (error) => {
+        this.#local.ended(keys.holders, hold.owner)
         if (this.#hold !== hold) return
         for (const handler of this.#lostHandlers) {
           try {
@@ -362,6 +389,7 @@ export class FairLock implements LockHandle {
       },
     })
     this.#hold = hold
+    this.#local.held(keys.holders, owner, this.#resource.weight, hold)
     return hold
   }
 }

@@ -50,14 +50,18 @@ const CLOSE_RELEASE_MS = 1_000
 export class Hold extends Component {
   readonly owner: string
   readonly fence: number
-  readonly #controller = new AbortController()
-  readonly #signal: AbortSignal
   readonly #options: HoldOptions
+  /** Made when the signal is first read: most holds end before anyone looks at it. */
+  #controller: AbortController | undefined
+  /** Why the hold ended (what its signal aborts with), once it has. */
+  #endReason: unknown
   #ttlMs: number
   #validFrom: number
   #validForMs: number
-  #deadlineTimer: Timer | undefined
-  #renewTimer: Timer | undefined
+  /** One timer for both the next renewal (with a watchdog) and the local deadline, whichever is next. */
+  #timer: Timer | undefined
+  /** When the next renewal is due (local clock); Infinity without a watchdog or while one is in flight. */
+  #renewAt = Number.POSITIVE_INFINITY
   #chain: Promise<unknown> = Promise.resolve()
   #renewing = false
   #lastError: unknown
@@ -70,12 +74,17 @@ export class Hold extends Component {
     this.#ttlMs = options.ttlMs
     this.#validFrom = options.grantedAfter
     this.#validForMs = options.validForMs
-    this.#signal = watchedSignal(this.#controller.signal, () => this.#check())
     this.#arm()
   }
 
+  /** Aborts when the hold ends (loss, release, rk.close()); already aborted if it has. */
   get signal(): AbortSignal {
-    return this.#signal
+    if (!this.#controller) {
+      this.#controller = new AbortController()
+      if (this.#endReason !== undefined) this.#controller.abort(this.#endReason)
+      else watchedSignal(this.#controller.signal, () => this.#check())
+    }
+    return this.#controller.signal
   }
 
   /** Held as far as this process can know: not ended, and the local deadline not passed. */
@@ -100,7 +109,7 @@ export class Hold extends Component {
   lose(message: string): void {
     if (this.closed) return
     const error = new RedkitError(ErrorCodes.E_LOCK_LOST, message, this.#lastError === undefined ? {} : { cause: this.#lastError })
-    this.#controller.abort(error)
+    this.#abort(error)
     void this.close()
     this.#options.lost(error)
   }
@@ -108,17 +117,17 @@ export class Hold extends Component {
   /** Ends the hold without reporting a loss (its owner released it): the signal aborts all the same. */
   end(): void {
     if (this.closed) return
-    this.#controller.abort(RELEASED)
+    this.#abort(RELEASED)
     void this.close()
   }
 
   protected override async teardown(): Promise<void> {
-    this.clock.clearTimeout(this.#deadlineTimer)
-    this.clock.clearTimeout(this.#renewTimer)
-    if (this.#controller.signal.aborted) return
+    this.clock.clearTimeout(this.#timer)
+    this.#timer = undefined
+    if (this.#endReason !== undefined) return
     // rk.close() with the hold still held: tell the work under it, and give the lock back so the
     // waiters elsewhere do not wait out the TTL.
-    this.#controller.abort(new RedkitError(ErrorCodes.E_CLOSED, `${this.name}: redkit is closing, the hold is released`))
+    this.#abort(new RedkitError(ErrorCodes.E_CLOSED, `${this.name}: redkit is closing, the hold is released`))
     const release = this.#options.release
     if (release)
       await withTimeout(
@@ -126,6 +135,11 @@ export class Hold extends Component {
         CLOSE_RELEASE_MS,
         () => undefined,
       ).catch(() => {})
+  }
+
+  #abort(reason: unknown): void {
+    this.#endReason = reason
+    this.#controller?.abort(reason)
   }
 
   #check(): void {
@@ -148,36 +162,52 @@ export class Hold extends Component {
     return true
   }
 
+  /** A fresh validity: the next renewal a third of it in (with a watchdog), the deadline at its end. */
   #arm(): void {
-    this.clock.clearTimeout(this.#deadlineTimer)
-    const left = Math.max(0, this.deadline - this.clock.now())
-    this.#deadlineTimer = this.clock.setTimeout(() => this.lose(`${this.name} expired before it could be extended`), left)
-    this.#deadlineTimer.unref()
-    if (this.#options.watchdog) this.#scheduleRenewal(Math.floor(this.#validForMs / 3))
+    if (this.#options.watchdog && !this.#renewing) this.#renewAt = this.#validFrom + Math.floor(this.#validForMs / 3)
+    this.#schedule()
   }
 
-  #scheduleRenewal(afterMs: number): void {
-    this.clock.clearTimeout(this.#renewTimer)
-    const due = Math.max(0, this.#validFrom + afterMs - this.clock.now())
-    this.#renewTimer = this.clock.setTimeout(() => this.#renew(), due)
-    this.#renewTimer.unref()
+  /** (Re)arms the one timer for the renewal or the deadline, whichever comes first. */
+  #schedule(): void {
+    if (this.closed) return
+    this.clock.clearTimeout(this.#timer)
+    const at = Math.min(this.#renewAt, this.deadline)
+    this.#timer = this.clock.setTimeout(() => this.#due(), Math.max(0, at - this.clock.now()))
+    this.#timer.unref()
+  }
+
+  #due(): void {
+    this.#timer = undefined
+    if (this.closed) return
+    if (this.clock.now() >= this.deadline) {
+      this.lose(`${this.name} expired before it could be extended`)
+      return
+    }
+    if (this.clock.now() >= this.#renewAt) this.#renew()
+    this.#schedule()
   }
 
   #renew(): void {
     if (this.closed || this.#renewing) return
     this.#renewing = true
+    this.#renewAt = Number.POSITIVE_INFINITY
     this.extend()
       .catch((error: unknown) => {
         // A connection blip: retry soon, a tenth of what the hold is known to last (a hold handed
         // over for a place's life must get several retries in before its deadline, finding 24);
-        // the deadline timer ends the hold if no renewal lands in time.
+        // the deadline ends the hold if no renewal lands in time.
         this.#lastError = this.report(error, `${this.name} renewal`)
         if (this.closed) return
         const retryIn = Math.max(10, Math.floor(Math.min(this.#validForMs, this.#ttlMs) / 10))
-        this.#scheduleRenewal(this.clock.now() - this.#validFrom + retryIn)
+        this.#renewAt = this.clock.now() + retryIn
       })
       .finally(() => {
         this.#renewing = false
+        // A successful renewal re-armed through #arm (skipped while renewing): arm it now.
+        if (!this.closed && this.#options.watchdog && this.#renewAt === Number.POSITIVE_INFINITY)
+          this.#renewAt = this.#validFrom + Math.floor(this.#validForMs / 3)
+        this.#schedule()
       })
   }
 }

@@ -36,8 +36,10 @@ if unfair and state.used + weight <= capacity then
   redis.call('HDEL', waiters, token)
   return { 1, tonumber(lock_grant(holders, state, token, ttl, weight, now, nowUs)), ttl }
 end
-local queued = redis.call('EXISTS', queue) == 1
-if not unfair then
+-- A lock without room for anyone (used >= capacity) has nothing to hand over and cannot take the
+-- caller: the queue is not even looked at.
+if not unfair and state.used < capacity then
+  local queued = redis.call('EXISTS', queue) == 1
   if queued then
     local fence
     for _, g in ipairs(lock_handoff(holders, queue, waiters, state, capacity, now, nowUs)) do

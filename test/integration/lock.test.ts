@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
+import { COALESCE_MS } from '../../src/lock/local.js'
 import { errorCode, TOPOLOGIES, thrownCode } from '../support/expect.js'
 import { standaloneUrl, testPrefix } from '../support/redis.js'
 import { sleep } from '../support/wait.js'
@@ -123,6 +124,31 @@ describe.each(TOPOLOGIES)('lock on %s', (_topology, options) => {
     await Promise.all(waiting)
     expect(order).toEqual([0, 1, 2, 3, 4])
     expect(Date.now() - started).toBeLessThan(1000)
+  })
+
+  it('an acquire while this process fills the lock reaches the queue within COALESCE_MS, ahead of a later remote waiter', async () => {
+    const holder = rk.lock('coalesce', { ttlMs: 20_000 })
+    await holder.acquire()
+    const order: string[] = []
+    const local = rk.lock('coalesce', { ttlMs: 20_000 })
+    const localDone = local.acquire({ timeoutMs: 5000 }).then(async () => {
+      order.push('local')
+      await local.release()
+    })
+    // The attempt waits for this process's next command on the lock (the release), but not longer
+    // than COALESCE_MS: it is queued by now although the holder still holds.
+    await sleep(COALESCE_MS + 50)
+    const queue = rk.keys.key('lock:coalesce', 'queue')
+    expect(await rk.connection.send(['ZCARD', queue], { key: queue })).toBe(1)
+    const remote = other.lock('coalesce', { ttlMs: 20_000 })
+    const remoteDone = remote.acquire({ timeoutMs: 5000 }).then(async () => {
+      order.push('remote')
+      await remote.release()
+    })
+    await sleep(100)
+    await holder.release()
+    await Promise.all([localDone, remoteDone])
+    expect(order).toEqual(['local', 'remote'])
   })
 
   it('release and extend by a non-owner fail; a double release is harmless', async () => {

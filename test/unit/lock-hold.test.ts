@@ -132,4 +132,33 @@ describe('lock hold (watchdog)', () => {
     expect(lost.map((e) => e.code)).toEqual(['E_LOCK_LOST'])
     expect(() => signal.throwIfAborted()).toThrow()
   })
+
+  // The signal is made when first read (most holds end unread): read after the end, it is already
+  // aborted with the end's reason; read before, it aborts at the end.
+  it('a signal read after the hold ended is already aborted with the reason of its end', async () => {
+    const clock = new TestClock()
+    const released = hold(clock).h
+    const early = released.signal
+    released.end()
+    expect(early.aborted).toBe(true)
+    expect(released.signal.aborted).toBe(true)
+    expect((released.signal.reason as RedkitError).message).toBe('the hold was released')
+    const { h, calls } = hold(clock)
+    await clock.advance(1000)
+    calls[0]?.settle(false)
+    await clock.advance(0)
+    expect(h.signal.aborted).toBe(true)
+    expect((h.signal.reason as RedkitError).code).toBe('E_LOCK_LOST')
+  })
+
+  // One timer serves the renewal and the deadline: without a watchdog there is no renewal, and the
+  // deadline still ends the hold.
+  it('without a watchdog, nothing renews and the deadline ends the hold', async () => {
+    const clock = new TestClock()
+    const { h, calls, lost } = hold(clock, { watchdog: false })
+    await clock.advance(3000)
+    expect(calls).toHaveLength(0)
+    expect(h.active).toBe(false)
+    expect(lost.map((e) => e.code)).toEqual(['E_LOCK_LOST'])
+  })
 })

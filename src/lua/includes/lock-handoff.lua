@@ -7,7 +7,8 @@ local function lock_handoff(holders, queue, waiters, state, capacity, now, nowUs
   local grants = {}
   for _ = 1, 1000 do
     if state.used >= capacity then break end
-    local head = redis.call('ZRANGE', queue, 0, 0)[1]
+    local popped = redis.call('ZPOPMIN', queue)
+    local head = popped[1]
     if not head then break end
     local info = redis.call('HGET', waiters, head)
     local expiry, ttl, w
@@ -15,12 +16,12 @@ local function lock_handoff(holders, queue, waiters, state, capacity, now, nowUs
     expiry, ttl, w = tonumber(expiry), tonumber(ttl), tonumber(w)
     if w and w > capacity then w = capacity end
     if not expiry or expiry <= now or ttl < 1 then
-      redis.call('ZREM', queue, head)
       redis.call('HDEL', waiters, head)
     elseif state.used + w > capacity then
+      -- Does not fit yet: back at its place (its exact arrival score), and it stays first.
+      redis.call('ZADD', queue, popped[2], head)
       break
     else
-      redis.call('ZREM', queue, head)
       redis.call('HDEL', waiters, head)
       grants[#grants + 1] = { head, lock_grant(holders, state, head, ttl, w, now, nowUs), ttl }
     end
