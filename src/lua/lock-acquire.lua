@@ -41,15 +41,17 @@ end
 if not unfair and state.used < capacity then
   local queued = redis.call('EXISTS', queue) == 1
   if queued then
-    local fence
+    local fence, granted
     for _, g in ipairs(lock_handoff(holders, queue, waiters, state, capacity, now, nowUs)) do
       if g[1] == token then
-        fence = g[2]
+        fence, granted = g[2], g[3]
       else
         lock_publish(publish, channel, table.concat(g, ':'))
       end
     end
-    if fence then return { 1, tonumber(fence), ttl } end
+    -- The ttl the handoff wrote (a place's life for a waiter), not the caller's full ttl: the
+    -- caller must renew or extend it before then.
+    if fence then return { 1, tonumber(fence), granted } end
     -- The handoff may have emptied the queue (lapsed places); only worth asking when the caller fits.
     if state.used + weight <= capacity then queued = redis.call('EXISTS', queue) == 1 end
   end

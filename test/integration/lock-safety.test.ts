@@ -169,6 +169,30 @@ describe.each(TOPOLOGIES)('lock safety on %s', (topology, options) => {
   })
 
   // Finding 18: unfair readers starve a queued writer; the option is refused for read-write locks.
+  // Finding 22: the unfair release woke the queue's head without looking at its place, and nothing
+  // dropped a dead head: every release woke nobody, and a live waiter waited for its own poll.
+  it('fair: false: a release skips a dead waiter at the head and wakes the live one behind it at once', async () => {
+    const holder = rk.lock('unfair-dead', { fair: false })
+    await holder.acquire()
+    const queue = rk.keys.key('lock:unfair-dead', 'queue')
+    const waiters = rk.keys.key('lock:unfair-dead', 'waiters')
+    // A waiter whose process died: its place has lapsed, and it arrived first.
+    await send(queue, ['ZADD', queue, '0', 'dead'])
+    await send(queue, ['HSET', waiters, 'dead', '1:30000:1'])
+    await send(queue, ['PEXPIRE', queue, '30000'])
+    await send(queue, ['PEXPIRE', waiters, '30000'])
+    const live = other.lock('unfair-dead', { fair: false, pollMs: 10_000 })
+    const waiting = live.acquire({ timeoutMs: 15_000 })
+    await eventually(async () => Number(await send(queue, ['ZCARD', queue])) === 2, 5000, 'the live waiter queued')
+    const started = Date.now()
+    await holder.release()
+    await waiting
+    // Woken by the release, not by its own poll (10 s).
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect(Number((await send(queue, ['ZSCORE', queue, 'dead'])) ?? -1)).toBe(-1)
+    await live.release()
+  }, 30_000)
+
   it('a read-write lock refuses fair: false', () => {
     expect(thrownCode(() => rk.readWriteLock('rw', { fair: false }))).toBe('E_INVALID_ARGUMENT')
   })
@@ -222,6 +246,111 @@ describe('lock safety, faults from outside (standalone)', () => {
       await proxy.close()
     }
   }, 20_000)
+
+  // Finding 3 (its watchdog: false case): a hold handed over to a waiter lasted the full TTL when
+  // the waiter had no watchdog, so a waiter that died while queued stalled everyone behind it that
+  // long. A waiter cut off from Redis (its connection frozen) is as good as dead. The live waiter
+  // behind it then takes the lock through its own attempt's handoff, which (until 2026-12-01
+  // evening) replied the full TTL for a hold written for a place's life: the taker neither renewed
+  // nor extended it in time, and the lock went to a second holder about 3 s later.
+  it.each([false, true])(
+    "watchdog %s: a waiter cut off while queued stalls the lock for about a place's life, and the next one keeps it",
+    async (watchdog) => {
+      const url = new URL(standaloneUrl())
+      const proxy = await startChaosProxy({ host: url.hostname, port: Number(url.port) })
+      const prefix = testPrefix()
+      const dying = await createRedkit({ url: proxy.url, prefix })
+      const direct = await createRedkit({ url: standaloneUrl(), prefix })
+      const rival = await createRedkit({ url: standaloneUrl(), prefix })
+      dying.on('error', () => {})
+      try {
+        const options = { ttlMs: 30_000, watchdog }
+        const holder = direct.lock('dead-waiter', options)
+        await holder.acquire()
+        const queue = direct.keys.key('lock:dead-waiter', 'queue')
+        void dying
+          .lock('dead-waiter', options)
+          .acquire({ timeoutMs: 60_000 })
+          .catch(() => {})
+        await eventually(async () => Number(await direct.connection.send(['ZCARD', queue])) === 1, 5000, 'the doomed waiter queued')
+        proxy.freeze()
+        const next = direct.lock('dead-waiter', options)
+        const waited = next.acquire({ timeoutMs: 25_000 })
+        await eventually(async () => Number(await direct.connection.send(['ZCARD', queue])) === 2, 5000, 'the live waiter queued')
+        const started = Date.now()
+        // Handed to the cut-off waiter first (its place is still live); it never takes it.
+        await holder.release()
+        await waited
+        expect(Date.now() - started).toBeLessThan(8000)
+        // Past the handoff's own life (a place: 3 s), the taker still holds it, alone.
+        await sleep(4000)
+        expect(next.held).toBe(true)
+        expect(await rival.lock('dead-waiter', options).tryAcquire()).toBe(false)
+        expect(await next.release()).toBe(true)
+      } finally {
+        await proxy.close()
+        await Promise.allSettled([dying.close(), direct.close(), rival.close()])
+      }
+    },
+    60_000,
+  )
+
+  // Finding 20: the lapse marker is written a round trip before the reservation's own expiry is
+  // stamped, and a lapse event was applied as it came: units back and confirm() false before the
+  // expiresAt that reserve() returned (here the round trips are long: 300 ms each way).
+  it('inventory: a lapse event that comes before expiresAt changes nothing; the units return after it', async () => {
+    const url = new URL(standaloneUrl())
+    const proxy = await startChaosProxy({ host: url.hostname, port: Number(url.port) })
+    const prefix = testPrefix()
+    const slow = await createRedkit({ url: proxy.url, prefix })
+    const direct = await createRedkit({ url: standaloneUrl(), prefix })
+    try {
+      const shop = slow.inventory('early', { lapseMs: 2500 })
+      const watcher = direct.inventory('early', { lapseMs: 2500 })
+      await watcher.start()
+      await shop.setStock('cap', 10)
+      proxy.setLatency(300)
+      const kept = await shop.reserve('cap', 2, 'ann')
+      const lapsing = await shop.reserve('cap', 3, 'bob')
+      proxy.setLatency(0)
+      if (!kept || !lapsing) throw new Error('not reserved')
+      expect(await watcher.available('cap')).toBe(5)
+      // The markers lapse up to a round trip (600 ms) before the reservations do: just before
+      // expiresAt, nothing has come back and the reservation can still be confirmed.
+      await sleep(Math.max(0, kept.expiresAt - Date.now() - 250))
+      expect(await watcher.available('cap')).toBe(5)
+      expect(await watcher.confirm('cap', kept.id)).toBe(true)
+      await sleep(Math.max(0, lapsing.expiresAt - Date.now() - 150))
+      expect(await watcher.available('cap')).toBe(5)
+      await eventually(async () => (await watcher.available('cap')) === 8, 10_000, 'the lapsed units back')
+      expect(await watcher.confirm('cap', lapsing.id)).toBe(false)
+    } finally {
+      await proxy.close()
+      await Promise.allSettled([slow.close(), direct.close()])
+    }
+  }, 60_000)
+
+  // Finding 21: a reservation's record expired keepMs after its lapse, settled or not, so a lapse
+  // event handled later than lapseMs + keepMs (every consumer down) found nothing: units lost.
+  it('inventory: a lapse handled long after lapseMs + keepMs still returns the units', async () => {
+    const prefix = testPrefix()
+    const first = await createRedkit({ url: standaloneUrl(), prefix })
+    const shop = first.inventory('late', { lapseMs: 800, keepMs: 1 })
+    await shop.setStock('mug', 10)
+    expect(await shop.reserve('mug', 3, 'ann')).toBeDefined()
+    expect(await shop.available('mug')).toBe(7)
+    // Every process stops before the lapse; nobody handles it until well after lapse + keep.
+    await first.close()
+    await sleep(2500)
+    const later = await createRedkit({ url: standaloneUrl(), prefix })
+    try {
+      const again = later.inventory('late', { lapseMs: 800, keepMs: 1 })
+      await again.start()
+      await eventually(async () => (await again.available('mug')) === 10, 15_000, 'the units back')
+    } finally {
+      await later.close()
+    }
+  }, 40_000)
 
   // Finding 23: without channel permissions a contended acquire failed with a raw SimpleError, and
   // release() threw after it had released (the PUBLISH inside the script was refused).
