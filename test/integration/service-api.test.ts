@@ -243,6 +243,20 @@ describe('service REST API', () => {
       expect(await stateOf('later-1')).toBe('delayed')
       expect((await inject('GET', '/api/jobs?state=delayed')).json().jobs.map((j: { id: string }) => j.id)).toContain('later-1')
       expect((await inject('DELETE', '/api/jobs/later-1')).json()).toEqual({ id: 'later-1', removed: true })
+      // Promote runs a delayed job now; only delayed jobs can be.
+      await inject('POST', '/api/jobs', { kind: 'ok', ms: 1, delayMs: 60_000, jobId: 'later-2' })
+      expect((await inject('POST', '/api/jobs/later-2/promote')).json()).toEqual({ id: 'later-2', promoted: true })
+      await eventually(async () => (await stateOf('later-2')) === 'completed', 10_000, 'later-2 completed after promote')
+      expectError(await inject('POST', '/api/jobs/later-2/promote'), 409, 'E_NOT_DELAYED', /completed/)
+      expectError(await inject('POST', '/api/jobs/nope-9/promote'), 404, 'E_NOT_FOUND')
+      expectError(await inject('POST', '/api/jobs/bad%20id/promote'), 400, 'E_VALIDATION')
+      // The demo worker logs what it did; the log is read back by id.
+      const logs = (await inject('GET', '/api/jobs/later-2/logs')).json()
+      expect(logs).toEqual({ id: 'later-2', count: 1, logs: ['attempt 1: ok job, 1 ms'] })
+      expect((await inject('GET', '/api/jobs/later-2/logs?offset=1&limit=5')).json().logs).toEqual([])
+      expectError(await inject('GET', '/api/jobs/later-2/logs?limit=0'), 400, 'E_VALIDATION', /limit/)
+      expectError(await inject('GET', '/api/jobs/later-2/logs?colour=red'), 400, 'E_VALIDATION')
+      expectError(await inject('GET', '/api/jobs/nope-9/logs'), 404, 'E_NOT_FOUND')
       expectError(await inject('DELETE', '/api/jobs/ok-1'), 409, 'E_JOB_STARTED')
 
       expect((await inject('POST', '/api/queues/jobs/pause')).json()).toEqual({ paused: true })

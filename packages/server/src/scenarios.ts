@@ -335,14 +335,27 @@ export function userKey(id: number): string {
   return `user:${id}`
 }
 
-async function runDemoJob(job: { data: DemoJobData; signal: AbortSignal; updateProgress(value: unknown): Promise<void> }) {
+async function runDemoJob(job: {
+  data: DemoJobData
+  attemptsMade: number
+  signal: AbortSignal
+  updateProgress(value: unknown): Promise<void>
+  log(line: string): Promise<number>
+}) {
   const { kind, ms = kind === 'slow' ? 3000 : 100 } = job.data
   const steps = kind === 'slow' ? 5 : 1
+  await job.log(`attempt ${job.attemptsMade + 1}: ${kind} job, ${ms} ms`)
   for (let step = 1; step <= steps; step++) {
     await new Promise((resolve) => setTimeout(resolve, ms / steps))
     if (job.signal.aborted) throw new Error('aborted')
-    if (steps > 1) await job.updateProgress({ step, of: steps })
+    if (steps > 1) {
+      await job.updateProgress({ step, of: steps })
+      await job.log(`step ${step} of ${steps} done`)
+    }
   }
-  if (kind === 'fail') throw new Error(job.data.message ?? 'failed on purpose')
+  if (kind === 'fail') {
+    await job.log(`failing on purpose: ${job.data.message ?? 'failed on purpose'}`)
+    throw new Error(job.data.message ?? 'failed on purpose')
+  }
   return { ok: true, tookMs: ms }
 }

@@ -101,6 +101,39 @@ export function jobRoutes(scenarios: Scenarios): FastifyPluginAsync {
       return { id, retried }
     })
 
+    app.post<{ Params: { id: string } }>('/api/jobs/:id/promote', { schema: { params: idParams('id') } }, async (request, reply) => {
+      const { id } = request.params
+      const job = await queue.getJob(id)
+      if (!job) return reply.code(404).send(apiError('E_NOT_FOUND', `no job '${id}'`))
+      if (!(await queue.promote(id)))
+        return reply.code(409).send(apiError('E_NOT_DELAYED', `job '${id}' is ${job.state}; only delayed jobs can be promoted`))
+      scenarios.hub.publish('job', { id, state: 'waiting', promoted: true })
+      return { id, promoted: true }
+    })
+
+    app.get<{ Params: { id: string }; Querystring: { offset: number; limit: number } }>(
+      '/api/jobs/:id/logs',
+      {
+        schema: {
+          params: idParams('id'),
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
+              limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            },
+          },
+        },
+      },
+      async (request, reply) => {
+        const { id } = request.params
+        if (!(await queue.getJob(id))) return reply.code(404).send(apiError('E_NOT_FOUND', `no job '${id}'`))
+        const { offset, limit } = request.query
+        return { id, ...(await queue.getLogs(id, { offset, limit })) }
+      },
+    )
+
     app.delete<{ Params: { id: string } }>('/api/jobs/:id', { schema: { params: idParams('id') } }, async (request, reply) => {
       const { id } = request.params
       const job = await queue.getJob(id)

@@ -115,9 +115,15 @@ async function showJob(id: string): Promise<void> {
     return
   }
   const job = (await response.json()) as JobInfo
-  byId('job-detail').textContent = JSON.stringify(job, null, 2)
+  const logs = await api<{ count: number; logs: string[] }>('GET', `/api/jobs/${encodeURIComponent(id)}/logs?limit=50`).catch(() => undefined)
+  byId('job-detail').textContent =
+    JSON.stringify(job, null, 2) + (logs ? `\n\nlogs (${logs.count}):\n${logs.logs.join('\n') || '(none)'}` : '')
+  const path = `/api/jobs/${encodeURIComponent(job.id)}`
   actions.replaceChildren(
     ...(job.state === 'dead' ? [button('Retry', () => retry(job.id))] : []),
+    ...(job.state === 'delayed'
+      ? [button('Promote', () => api('POST', `${path}/promote`).then(refreshJobs).catch(notify), { 'data-testid': `promote-${job.id}` })]
+      : []),
     ...(job.state === 'waiting' || job.state === 'delayed'
       ? [button('Remove', () => api('DELETE', `/api/jobs/${encodeURIComponent(job.id)}`).then(refreshJobs).catch(notify))]
       : []),
