@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Cache, CacheOptions } from '../../src/cache/index.js'
 import { createRedkit, type Redkit } from '../../src/index.js'
-import { errorCode, TOPOLOGIES } from '../support/expect.js'
-import { closeAll, clusterUrls, rawClient, rawCluster, standaloneUrl, testPrefix } from '../support/redis.js'
+import { errorCode } from '../support/expect.js'
+import { closeAll, clusterUrls, rawClient, rawCluster, sentinelSetup, standaloneUrl, testPrefix } from '../support/redis.js'
+import { EVERY_TOPOLOGY, topologyOptions } from '../support/topology.js'
 import { eventually, sleep } from '../support/wait.js'
 
 /** A loader whose calls wait until the test lets them return: the race window, held open. */
@@ -24,6 +25,13 @@ function gated<T>(value: (call: number) => T) {
 }
 
 const MODES = ['distributed', 'local'] as const
+
+/** Standalone, Cluster and Sentinel: the cache's messages (fills, invalidations) ride pub/sub on each. */
+const TOPOLOGIES = EVERY_TOPOLOGY.map((name) => [name, () => topologyOptions(name)] as const)
+
+/** The data nodes a classic subscriber must listen on to hear every message. */
+const dataNodeUrls = (topology: (typeof EVERY_TOPOLOGY)[number]) =>
+  topology === 'cluster' ? clusterUrls() : [topology === 'sentinel' ? sentinelSetup().masterUrl : standaloneUrl()]
 
 describe.each(TOPOLOGIES)('cache coherence on %s', (topology, options) => {
   let rk: Redkit
@@ -149,7 +157,7 @@ describe.each(TOPOLOGIES)('cache coherence on %s', (topology, options) => {
     // A classic subscriber on every node, and a sharded one on the channel's shard.
     const classic: string[] = []
     const sharded: string[] = []
-    const nodes = await Promise.all((topology === 'cluster' ? clusterUrls() : [standaloneUrl()]).map((url) => rawClient(url)))
+    const nodes = await Promise.all(dataNodeUrls(topology).map((url) => rawClient(url)))
     const subscribers = await Promise.all(nodes.map((node) => node.duplicate().connect()))
     const shard = topology === 'cluster' ? await rawCluster() : undefined
     try {
