@@ -40,3 +40,37 @@ export function forgetClosedNodeClients(cluster: AnyCluster): void {
 export function clusterRetryDelayMs(attempt: number): number {
   return Math.min(25 * 2 ** (attempt - 1), 400)
 }
+
+interface Destroyable {
+  destroy(): unknown
+}
+
+/**
+ * A client to close whose `destroy()` also reaches every node client of a Cluster client: node-redis
+ * empties its node list as soon as a graceful close() starts, so a later destroy() would miss the
+ * node clients still waiting on a frozen master (their commands would never fail, their sockets
+ * stay open). Other clients are returned as they are.
+ */
+export function withNodeClients<C extends { close(): unknown; destroy?(): unknown; isOpen?: boolean }>(client: C): C {
+  const slots = (
+    client as unknown as {
+      _slots?: { nodeByAddress?: Map<string, { client?: Destroyable }>; pubSubNode?: { client?: Destroyable } }
+    }
+  )._slots
+  if (!slots?.nodeByAddress) return client
+  const nodes: Destroyable[] = [...slots.nodeByAddress.values()].flatMap((node) => (node.client ? [node.client] : []))
+  if (slots.pubSubNode?.client) nodes.push(slots.pubSubNode.client)
+  return {
+    close: () => client.close(),
+    destroy: () => {
+      for (const each of [client, ...nodes]) {
+        try {
+          each.destroy?.()
+        } catch {
+          // already gone
+        }
+      }
+    },
+    isOpen: client.isOpen,
+  } as C
+}

@@ -3,7 +3,7 @@ import { ErrorReply, TimeoutError } from 'redis'
 import { closeClient, withTimeout } from './async.js'
 import { ClientFactory, dedicatedOverrides } from './client-factory.js'
 import { sleep } from './clock.js'
-import { clusterRetryDelayMs, clusterRetryOf, forgetClosedNodeClients } from './cluster-retry.js'
+import { clusterRetryDelayMs, clusterRetryOf, forgetClosedNodeClients, withNodeClients } from './cluster-retry.js'
 import {
   type AnyClient,
   type AnyCluster,
@@ -418,7 +418,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // forever: give in-flight replies their grace, then destroy.
     client.close = () => {
       this.#dedicated.delete(client)
-      return closeClient({ close: original, destroy: () => client.destroy?.(), isOpen: client.isOpen }, this.#closeGraceMs())
+      return closeClient(
+        withNodeClients({
+          close: original,
+          destroy: () => client.destroy?.(),
+          isOpen: client.isOpen,
+          _slots: (client as { _slots?: unknown })._slots,
+        }),
+        this.#closeGraceMs(),
+      )
     }
     return client
   }
@@ -471,7 +479,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // In parallel: each part waits at most its grace for a frozen node, and the waits must not add up.
     await Promise.all([
       this.#pubsub?.close(),
-      ...clients.map((client) => (client instanceof Connection ? client.close({ graceMs }) : closeClient(client, graceMs))),
+      ...clients.map((client) =>
+        client instanceof Connection ? client.close({ graceMs }) : closeClient(withNodeClients(client), graceMs),
+      ),
     ])
     this.emit('end')
   }

@@ -56,7 +56,11 @@ export class DurableWriter implements ScriptConnection {
   async send<T = unknown>(args: string[], options: SendOptions = {}): Promise<T> {
     const writer = await this.#connection()
     const reply = await writer.send<T>(args, options)
-    await this.#wait(writer, options, args[0] ?? 'command')
+    await this.#wait(writer, options, args[0] ?? 'command').catch((error: unknown) => {
+      // The write happened: its caller may still need its reply (an expiry's directory touch).
+      if (error instanceof RedkitError && error.details) error.details.reply = reply
+      throw error
+    })
     return reply
   }
 

@@ -1,4 +1,5 @@
 import type { Codec } from '../core/codec.js'
+import { ErrorCodes, RedkitError } from '../core/errors.js'
 import type { ScriptConnection } from '../core/scripts.js'
 import type { SlotDirectory } from './directory.js'
 import type { ExpiryKeys } from './expiry-keys.js'
@@ -31,11 +32,13 @@ export class DeadlineWriter {
   async set(key: string, value: unknown, ttlMs: number, keepValue: boolean): Promise<number> {
     const encoded = this.#codec.encode(value)
     const slot = this.#keys.forKey(key)
-    const [deadline, touchAt] = await scripts.set.run(
-      this.#connection,
-      [key, slot.index, slot.values, slot.claimed, slot.tracked],
-      [encoded, ttlMs, keepValue ? '1' : '0', this.#wake],
-    )
+    const [deadline, touchAt] = await scripts.set
+      .run(
+        this.#connection,
+        [key, slot.index, slot.values, slot.claimed, slot.tracked],
+        [encoded, ttlMs, keepValue ? '1' : '0', this.#wake],
+      )
+      .catch((error: unknown) => this.#touchWritten(error, slot.slot))
     if (touchAt > 0) this.#directory.touch(slot.slot, touchAt)
     return deadline
   }
@@ -48,14 +51,22 @@ export class DeadlineWriter {
   async expire(key: string, ttlMs: number, keep: boolean | { value: unknown }): Promise<number | undefined> {
     const slot = this.#keys.forKey(key)
     const kept: '0' | '1' | `c${string}` = typeof keep === 'object' ? `c${this.#codec.encode(keep.value)}` : keep ? '1' : '0'
-    const [deadline, touchAt] = await scripts.expire.run(
-      this.#connection,
-      [key, slot.index, slot.values, slot.claimed, slot.tracked],
-      [ttlMs, kept, this.#wake],
-    )
+    const [deadline, touchAt] = await scripts.expire
+      .run(this.#connection, [key, slot.index, slot.values, slot.claimed, slot.tracked], [ttlMs, kept, this.#wake])
+      .catch((error: unknown) => this.#touchWritten(error, slot.slot))
     if (deadline < 0) return undefined
     if (touchAt > 0) this.#directory.touch(slot.slot, touchAt)
     return deadline
+  }
+
+  /**
+   * A durable write that replicas did not acknowledge (E_NOT_DURABLE) is on the master all the same:
+   * tell the directory of its deadline as for any write, or on Cluster its event would never fire.
+   */
+  #touchWritten(error: unknown, slot: number): never {
+    const reply = error instanceof RedkitError && error.code === ErrorCodes.E_NOT_DURABLE ? error.details?.reply : undefined
+    if (Array.isArray(reply) && Number(reply[1]) > 0) this.#directory.touch(slot, Number(reply[1]))
+    throw error
   }
 
   async cancel(key: string, deleteKey: boolean): Promise<boolean> {

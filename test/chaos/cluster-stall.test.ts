@@ -176,4 +176,30 @@ describe('rk.close() with a frozen Cluster master', () => {
       frozen.signal('SIGCONT')
     }
   }, 60_000)
+
+  it('fails the commands still waiting on a frozen master at close with E_CLOSED, at once', async () => {
+    // node-redis empties its node list when a graceful close starts, so destroying the cluster client
+    // afterwards missed the node client stuck on the frozen master: its commands never settled.
+    const rk = await createRedkit({ cluster: { rootNodes: nodes.map((n) => n.url) }, prefix: 'stall5', connectTimeoutMs: 1000 })
+    rk.on('error', () => {})
+    const slots = await rk.connection.masters()[0]!.send<Array<[number, number, [string, number]]>>(['CLUSTER', 'SLOTS'])
+    const frozen = nodes[1] as RedisProcess
+    const key = keyOn(slots, frozen.port, 'pending')
+    await rk.connection.send(['SET', key, '0'], { key })
+    frozen.signal('SIGSTOP')
+    try {
+      const pending = [1, 2, 3].map(() =>
+        rk.connection.send(['INCR', key], { key }).then(
+          () => 'answered',
+          (error: unknown) => (isRedkitError(error) ? error.code : String(error)),
+        ),
+      )
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      await rk.close()
+      const settled = await Promise.race([Promise.all(pending), new Promise((resolve) => setTimeout(() => resolve('still pending'), 2000))])
+      expect(settled).toEqual(['E_CLOSED', 'E_CLOSED', 'E_CLOSED'])
+    } finally {
+      frozen.signal('SIGCONT')
+    }
+  }, 60_000)
 })

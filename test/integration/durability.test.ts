@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
+import { hashSlot } from '../../src/core/keys.js'
 import { createRedkit, type Redkit } from '../../src/index.js'
+import { clusterArgs, formCluster } from '../support/cluster.js'
 import { errorCode, thrownCode } from '../support/expect.js'
 import { closeAll, type RawClient, rawClient } from '../support/redis.js'
 import { eventually } from '../support/wait.js'
@@ -137,4 +139,52 @@ describe('durable writes (WAIT)', () => {
       await other.close()
     }
   })
+})
+
+// On Cluster the slot directory learns a deadline after the write: a durable write that the replica
+// did not acknowledge must still be told to it, or its event would never fire.
+describe('durable expiry writes on Cluster', () => {
+  let nodes: RedisProcess[] = []
+
+  beforeAll(async () => {
+    nodes = await Promise.all(Array.from({ length: 6 }, () => startRedisServer({ args: clusterArgs(60_000) })))
+    await formCluster(nodes, undefined, { replicas: 1 })
+  }, 90_000)
+
+  afterAll(async () => {
+    for (const node of nodes) node.signal('SIGCONT')
+    await Promise.all(nodes.map((n) => n.stop()))
+  })
+
+  it("with the key's replica frozen: E_NOT_DURABLE, and the expiry still fires", async () => {
+    const rk = await createRedkit({
+      cluster: { rootNodes: nodes.slice(0, 3).map((n) => n.url) },
+      prefix: 'dur-cl',
+      connectTimeoutMs: 1000,
+      expirations: { durable: { replicas: 1, timeoutMs: 300 } },
+    })
+    rk.on('error', () => {})
+    let replica: RedisProcess | undefined
+    try {
+      const fired: string[] = []
+      await rk.expirations.on('dur-cl:*', (event) => void fired.push(event.key))
+      const key = 'dur-cl:victim'
+      const slots = await rk.connection.masters()[0]!.send<Array<[number, number, [string, number]]>>(['CLUSTER', 'SLOTS'])
+      const slot = hashSlot(key)
+      const masterPort = Number(slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1])
+      for (const node of nodes) {
+        const raw = await rawClient(node.url)
+        const info = await raw.sendCommand<string>(['INFO', 'replication'])
+        await raw.close()
+        if (info.includes('role:slave') && info.includes(`master_port:${masterPort}`)) replica = node
+      }
+      expect(replica).toBeDefined()
+      replica?.signal('SIGSTOP')
+      expect(await errorCode(rk.expirations.set(key, 1, { ttlMs: 500 }))).toBe('E_NOT_DURABLE')
+      await eventually(() => fired.includes(key), 10_000, 'the expiry of a write the replica did not acknowledge')
+    } finally {
+      replica?.signal('SIGCONT')
+      await rk.close()
+    }
+  }, 60_000)
 })
