@@ -61,13 +61,14 @@ export class ClientFactory {
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'cluster.rootNodes must list at least one node')
     }
     // node-redis asks one root node (picked at random) for the slot map, and a frozen one never
-    // answers nor errors. An idle timeout on that short-lived client makes it give up in time for
-    // the next root node to answer within connectTimeoutMs.
+    // answers nor errors. A connect timeout (it covers the TLS handshake a frozen node never ends)
+    // and an idle timeout on that short-lived client make it give up in time for the next root node
+    // to answer within connectTimeoutMs.
     const discoveryMs = Math.max(200, Math.floor(this.#connectTimeoutMs / 2))
     const rootNodes = cluster.rootNodes.map((node) => {
       const url = typeof node === 'string' ? node : `redis://${node.host}:${node.port}`
       validateUrl(url)
-      return { url, socket: { socketTimeout: discoveryMs } }
+      return { url, socket: { connectTimeout: discoveryMs, socketTimeout: discoveryMs } }
     })
     return createCluster({
       rootNodes,

@@ -91,4 +91,27 @@ describe('Cluster over TLS', () => {
     expect(code).toBe('E_CONNECTION')
     expect(Date.now() - started).toBeLessThan(6000)
   })
+
+  it('connects while one root node is frozen: its TLS handshake never ends, and discovery moves on', async () => {
+    const frozen = nodes[0] as RedisProcess
+    frozen.signal('SIGSTOP')
+    try {
+      for (let attempt = 0; attempt < 8; attempt++) {
+        const started = Date.now()
+        const other = await createRedkit({
+          cluster: {
+            rootNodes: tlsPorts.map((port) => `rediss://127.0.0.1:${port}`),
+            tls: { ca: readFileSync(files.ca), cert: readFileSync(files.clientCert), key: readFileSync(files.clientKey) },
+          },
+          prefix: 'ctls-frozen',
+          connectTimeoutMs: 1000,
+        })
+        other.on('error', () => {})
+        expect(Date.now() - started).toBeLessThan(1500)
+        await other.close()
+      }
+    } finally {
+      frozen.signal('SIGCONT')
+    }
+  }, 60_000)
 })
