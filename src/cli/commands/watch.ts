@@ -99,12 +99,8 @@ async function runWatch(pattern: string, flags: WatchFlags): Promise<void> {
     return fail('watch', error, 1, secrets)
   }
 
-  const target = redactUrlCredentials(urls.join(','))
-  process.stderr.write(
-    `redkit watch: watching ${mode} expirations of ${JSON.stringify(pattern)} on ${target}${mode === 'reliable' ? ` (group ${group})` : ''}; Ctrl-C to stop\n`,
-  )
-
-  await new Promise<void>((resolve) => {
+  // Handlers first: whoever reads the line below may press Ctrl-C at once.
+  const stopped = new Promise<void>((resolve) => {
     let stopping = false
     const stop = () => {
       if (stopping) {
@@ -117,6 +113,12 @@ async function runWatch(pattern: string, flags: WatchFlags): Promise<void> {
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
   })
+  const target = redactUrlCredentials(urls.join(','))
+  process.stderr.write(
+    `redkit watch: watching ${mode} expirations of ${JSON.stringify(pattern)} on ${target}${mode === 'reliable' ? ` (group ${group})` : ''}; Ctrl-C to stop\n`,
+  )
+
+  await stopped
   // Bounded: with Redis unreachable, a graceful close may wait for commands that cannot finish.
   let timer: NodeJS.Timeout | undefined
   const closed = await Promise.race([
