@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { hashSlot } from '../../src/core/keys.js'
 import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
-import { clusterArgs, formCluster } from '../support/cluster.js'
+import { clusterArgs, formCluster, portOfSlot } from '../support/cluster.js'
 import { eventually } from '../support/wait.js'
 import { startWorkload } from '../support/workload.js'
 
@@ -10,9 +10,7 @@ import { startWorkload } from '../support/workload.js'
 function keyOn(slots: Array<[number, number, [string, number]]>, port: number, name: string): string {
   for (let i = 0; ; i++) {
     const key = `${name}${i}`
-    const slot = hashSlot(key)
-    const range = slots.find(([from, to]) => slot >= from && slot <= to)
-    if (Number(range?.[2][1]) === port) return key
+    if (portOfSlot(slots, hashSlot(key)) === port) return key
   }
 }
 
@@ -141,8 +139,7 @@ describe('rk.close() with a frozen Cluster master', () => {
     // Freeze the master of the worker's queue, which (with these names) also serves the lock and
     // the expirations: their closes waited longest.
     const slots = await busy.connection.masters()[0]!.send<Array<[number, number, [string, number]]>>(['CLUSTER', 'SLOTS'])
-    const slot = hashSlot('{w-jobs}')
-    const port = Number(slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1])
+    const port = portOfSlot(slots, hashSlot('{w-jobs}'))
     const frozen = nodes.find((n) => n.port === port) as RedisProcess
     try {
       const workload = await startWorkload(busy, 'w')

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { hashSlot } from '../../src/core/keys.js'
 import { createRedkit, type Redkit } from '../../src/index.js'
-import { clusterArgs, formCluster } from '../support/cluster.js'
+import { clusterArgs, formCluster, portOfSlot } from '../support/cluster.js'
 import { errorCode, thrownCode } from '../support/expect.js'
 import { closeAll, type RawClient, rawClient } from '../support/redis.js'
 import { eventually } from '../support/wait.js'
@@ -170,8 +170,7 @@ describe('durable expiry writes on Cluster', () => {
       await rk.expirations.on('dur-cl:*', (event) => void fired.push(event.key))
       const key = 'dur-cl:victim'
       const slots = await rk.connection.masters()[0]!.send<Array<[number, number, [string, number]]>>(['CLUSTER', 'SLOTS'])
-      const slot = hashSlot(key)
-      const masterPort = Number(slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1])
+      const masterPort = portOfSlot(slots, hashSlot(key))
       for (const node of nodes) {
         const raw = await rawClient(node.url)
         const info = await raw.sendCommand<string>(['INFO', 'replication'])

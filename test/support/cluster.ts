@@ -94,3 +94,8 @@ async function waitForClusterReady(nodes: RedisProcess[]): Promise<void> {
     for (const client of clients) client.destroy()
   }
 }
+
+/** The port of the master serving `slot`, in a CLUSTER SLOTS reply (NaN when no range holds it). */
+export function portOfSlot(slots: Array<[number, number, [string, number]]>, slot: number): number {
+  return Number(slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1])
+}
