@@ -46,6 +46,25 @@ export function occurrenceDue(jobId: string): number | undefined {
   return Number.isSafeInteger(due) ? due : undefined
 }
 
+/** A schedule definition as stored by `rk.scheduler.repeat` (the job template came with issue 11). */
+export interface StoredDefinition {
+  job?: { d: string; o: string; p: number }
+  [field: string]: unknown
+}
+
+/**
+ * A stored schedule definition, or undefined when the text is not a JSON object (planted, or
+ * damaged): one such entry must not hide the other schedules from a listing or stop their advance.
+ */
+export function parseDefinition(text: string): StoredDefinition | undefined {
+  try {
+    const value = JSON.parse(text) as unknown
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as StoredDefinition) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /** A short version of a schedule definition: identical definitions (from any process) get the same one. */
 export function scheduleVersion(definition: unknown): string {
   return createHash('sha1').update(JSON.stringify(definition)).digest('hex').slice(0, 16)

@@ -7,7 +7,7 @@ import { parseCron } from './cron.js'
 import type { JobOptions, StoredRepeat } from './options.js'
 import { type AddedJob, Queue } from './queue.js'
 import { scheduleScript } from './queue-scripts.js'
-import { nextOccurrence, occurrenceId, scheduleVersion } from './repeat.js'
+import { nextOccurrence, occurrenceId, parseDefinition, scheduleVersion } from './repeat.js'
 
 /** Job options a scheduled task may carry. */
 export type TaskJobOptions = Pick<JobOptions, 'attempts' | 'backoff' | 'priority' | 'name'>
@@ -178,12 +178,16 @@ export class Scheduler {
       this.#ctx.connection.send<string[] | Record<string, string>>(['HGETALL', k.scheduleNext], { key: k.scheduleNext }),
     ])
     const nextOf = toRecord(next)
-    return Object.entries(toRecord(defs)).map(([id, json]) => {
-      const { job: _template, ...def } = JSON.parse(json) as Omit<ScheduleInfo, 'id' | 'nextJobId' | 'nextRunAt'> & { job?: unknown }
+    const schedules: ScheduleInfo[] = []
+    for (const [id, json] of Object.entries(toRecord(defs))) {
+      const parsed = parseDefinition(json)
+      if (!parsed) continue
+      const { job: _template, ...def } = parsed as Omit<ScheduleInfo, 'id' | 'nextJobId' | 'nextRunAt'> & { job?: unknown }
       const nextJobId = nextOf[id]
       const at = nextJobId ? Number(nextJobId.slice(nextJobId.lastIndexOf('@') + 1)) : Number.NaN
-      return { id, ...def, nextJobId, nextRunAt: Number.isFinite(at) ? at : undefined }
-    })
+      schedules.push({ id, ...def, nextJobId, nextRunAt: Number.isFinite(at) ? at : undefined })
+    }
+    return schedules
   }
 }
 

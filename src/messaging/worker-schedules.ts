@@ -1,12 +1,7 @@
 import { parseStoredOptions } from './job.js'
 import type { PreparedJob } from './options.js'
 import type { Queue } from './queue.js'
-import { nextOccurrence, occurrenceDue, occurrenceId } from './repeat.js'
-
-/** A schedule definition as stored by `rk.scheduler.repeat` (the job template came with issue 11). */
-interface StoredDefinition {
-  job?: { d: string; o: string; p: number }
-}
+import { nextOccurrence, occurrenceDue, occurrenceId, parseDefinition } from './repeat.js'
 
 /** How many due times an advance skips at most when their occurrences already exist (they ran). */
 const MAX_SKIPS = 5
@@ -22,8 +17,9 @@ export async function advanceSchedules(queue: Queue<unknown>, advances: string[]
   for (let i = 0; i + 3 < advances.length; i += 4) {
     const [id, version, definitionText, lastId] = advances.slice(i, i + 4) as [string, string, string, string]
     if (version === '' || definitionText === '') continue
-    const template = (JSON.parse(definitionText) as StoredDefinition).job
-    // A definition stored by an older redkit has no template: the next registration adds it.
+    const template = parseDefinition(definitionText)?.job
+    // A definition stored by an older redkit has no template (the next registration adds it); one
+    // that is not JSON cannot be advanced either.
     if (!template) continue
     const repeat = parseStoredOptions(template.o, id).rp
     if (!repeat) continue

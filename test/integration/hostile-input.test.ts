@@ -136,6 +136,17 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
     expect(jobs.map((job) => job.id)).toEqual([b?.id])
   })
 
+  // Found by the planted-data suite: a definition that was not JSON made scheduler.list() throw a
+  // raw SyntaxError, and hid every other schedule of the queue.
+  it('one undecodable schedule definition does not make scheduler.list() fail as a whole', async () => {
+    await rk.scheduler.repeat({ queue: 'planted-s', id: 'good', data: 1, everyMs: 60_000 })
+    await rk.scheduler.repeat({ queue: 'planted-s', id: 'bad', data: 2, everyMs: 60_000 })
+    const defs = rk.queue('planted-s').keys.scheduleDefinitions
+    await raw.hSet(defs, 'bad', '{not json')
+    await raw.hSet(defs, 'number', '0')
+    expect((await rk.scheduler.list('planted-s')).map((schedule) => schedule.id)).toEqual(['good'])
+  })
+
   it('a session store callback that throws does not take the process down', async () => {
     const store = new RedkitSessionStore({ redkit: rk, name: 'hostile-cb' })
     const unhandled: unknown[] = []
