@@ -44,6 +44,7 @@ const COMMANDS = [
   'wait',
   // strings, counters, bitmaps
   'get',
+  'getex',
   'set',
   'mget',
   'incr',

@@ -363,7 +363,7 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
   }
 
   /**
-   * Slides a session's TTL. Without `userIdOf` or `absoluteTimeoutMs` it is one `PEXPIRE` and
+   * Slides a session's TTL. Without `userIdOf` or `absoluteTimeoutMs` it is one `GETEX ... PX` and
    * nothing else (one promise over the driver's); otherwise the script that caps the TTL at the
    * deadline, and the user's index kept alive alongside.
    */
@@ -378,20 +378,25 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
       return Promise.reject(error)
     }
     const connection = this.#rk.connection
-    if (this.#o.absoluteTimeoutMs === 0 && user === '') {
-      const key = this.#records.key(sid)
-      return connection.sendUnmapped(['PEXPIRE', key, String(ttl)], key).then(noop, (error: unknown) => {
-        throw connection.mapError(error, 'PEXPIRE')
-      })
-    }
+    if (this.#o.absoluteTimeoutMs === 0 && user === '') return this.#slide(this.#records.key(sid), ttl)
     const keys = this.#records.keys.of(sid)
     return Promise.all([
-      this.#o.absoluteTimeoutMs > 0
-        ? storeTouchScript.call(connection, keys, [ttl])
-        : connection.send(['PEXPIRE', keys.session, String(ttl)], { key: keys.session }),
+      this.#o.absoluteTimeoutMs > 0 ? storeTouchScript.call(connection, keys, [ttl]) : this.#slide(keys.session, ttl),
       // The index lives as long as its longest session: a rolling session keeps it alive.
       user === '' ? undefined : this.#records.indexExtend(user, this.#rules.indexDeadline(ttl)),
     ]).then(noop)
+  }
+
+  /**
+   * Sets a session's TTL: `GETEX`, not connect-redis's `PEXPIRE`, because it only slides a string.
+   * A destroyed id's tombstone (a hash) answers WRONGTYPE and keeps its lifetime: a touch in flight
+   * after a logout must not shorten it, or a save after that would bring the session back.
+   */
+  #slide(key: string, ttl: number): Promise<void> {
+    const connection = this.#rk.connection
+    return connection.sendUnmapped(['GETEX', key, 'PX', String(ttl)], key).then(noop, (error: unknown) => {
+      if (!isWrongType(error)) throw connection.mapError(error, 'GETEX')
+    })
   }
 
   /** Ends a session with a tombstone that outlives it. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { aclRules } from '../../src/core/acl.js'
 import { createRedkit } from '../../src/index.js'
+import { RedkitSessionStore, type StoredSessionData } from '../../src/session/index.js'
 import { contractSuite } from '../support/contract-suite.js'
 import { errorCode } from '../support/expect.js'
 import { closeAll, clusterUrls, rawClient, sentinelSetup, standaloneUrl, testPrefix } from '../support/redis.js'
@@ -198,6 +199,24 @@ onEveryTopology(
       expect(Object.keys(view.apps).sort()).toEqual(['docs', 'mail'])
       expect(await mail.logoutEverywhere('ada')).toBeGreaterThan(0)
       expect(await mail.get(login.app.token)).toBeUndefined()
+    })
+
+    it('the framework session store: save, read, touch, list, revoke, logout (tombstone)', async () => {
+      for (const extra of [{}, { userIdOf: (s: StoredSessionData) => s.userId as string | undefined, absoluteTimeoutMs: 60_000 }]) {
+        const store = new RedkitSessionStore({ redkit: t.rk, name: `acl${Object.keys(extra).length}`, ...extra })
+        const cookie = { maxAge: 60_000 }
+        await store.set('sid1', { cookie, userId: 'ada' })
+        await store.touch('sid1', { cookie, userId: 'ada' })
+        expect(await store.get('sid1')).toMatchObject({ userId: 'ada' })
+        if ('userIdOf' in extra) {
+          expect(await store.listForUser('ada')).toHaveLength(1)
+          expect(await store.destroyAllForUser('ada')).toBe(1)
+        } else await store.destroy('sid1')
+        await store.touch('sid1', { cookie, userId: 'ada' })
+        await store.set('sid1', { cookie, userId: 'ada' })
+        expect(await store.get('sid1')).toBeNull()
+        expect(await store.ids()).toEqual([])
+      }
     })
 
     it('durable writes and Redlock replicas may WAIT', async () => {

@@ -4,7 +4,7 @@ import session from 'express-session'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { createRedkit, type Redkit } from '../../src/index.js'
-import { RedkitSessionStore } from '../../src/session/index.js'
+import { RedkitSessionStore, type StoredSessionData } from '../../src/session/index.js'
 import { errorCode, TOPOLOGIES } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'
 import { sleep } from '../support/wait.js'
@@ -108,6 +108,55 @@ describe.each(TOPOLOGIES)('session revocation on %s', (_topology, options) => {
     // Other ids are untouched.
     await store.set('s3', { cookie, userId: 'ada' })
     expect(await store.get('s3')).toMatchObject({ userId: 'ada' })
+  })
+
+  it('a touch, set, destroy or regenerate of a destroyed id never shortens or removes its tombstone (every store kind)', async () => {
+    const kinds = {
+      plain: {},
+      userIdOf: { userIdOf: (s: StoredSessionData) => s.userId as string | undefined },
+      absoluteTimeoutMs: { absoluteTimeoutMs: 600_000 },
+      both: { absoluteTimeoutMs: 600_000, userIdOf: (s: StoredSessionData) => s.userId as string | undefined },
+    }
+    const regenerate = (store: RedkitSessionStore, sid: string) =>
+      new Promise<void>((resolve, reject) => store.regenerate({ sessionID: sid }, (error) => (error ? reject(error) : resolve())))
+    const expired = { expires: new Date(Date.now() - 1000).toISOString() }
+    for (const [kind, extra] of Object.entries(kinds)) {
+      // A long session (tombstone: its remaining 120 s) and a short one (tombstone: the 60 s least).
+      for (const maxAge of [120_000, 2_000]) {
+        const store = new RedkitSessionStore({ redkit: rk, name: `order${++seq}`, ...extra })
+        const tomb = `${rk.keys.prefix}:{session:${store.name}:id:s1}:s`
+        const pttl = () => rk.connection.send<number>(['PTTL', tomb], { key: tomb })
+        const life = Math.max(maxAge, 60_000)
+        const at = `${kind}, maxAge ${maxAge}`
+        await store.set('s1', { cookie: { maxAge }, userId: 'ada' })
+        await store.touch('s1', { cookie: { maxAge }, userId: 'ada' })
+        await store.destroy('s1')
+        const steps: Array<[string, () => Promise<unknown>]> = [
+          ['touch, short cookie', () => store.touch('s1', { cookie: { maxAge: 1 }, userId: 'ada' })],
+          ['touch, expired cookie', () => store.touch('s1', { cookie: expired, userId: 'ada' })],
+          ['touch, long cookie', () => store.touch('s1', { cookie: { maxAge: 3_600_000 }, userId: 'ada' })],
+          ['set', () => store.set('s1', { cookie: { maxAge }, userId: 'ada' })],
+          ['set, expired cookie', () => store.set('s1', { cookie: expired, userId: 'ada' })],
+          ['regenerate', () => regenerate(store, 's1').catch((error: unknown) => errorCode(Promise.reject(error)))],
+          ['destroy', () => store.destroy('s1')],
+        ]
+        for (const order of [steps, [...steps].reverse()]) {
+          for (const [step, run] of order) {
+            const before = await pttl()
+            await run()
+            await sleep(5)
+            expect(await rk.connection.send<string>(['TYPE', tomb], { key: tomb }), `${at}: after ${step}`).toBe('hash')
+            const ttl = await pttl()
+            // Never shortened; a touch leaves it as it was.
+            expect(ttl, `${at}: after ${step}`).toBeGreaterThan(Math.min(before, life) - 5_000)
+            if (step.startsWith('touch')) expect(ttl, `${at}: after ${step}`).toBeLessThanOrEqual(before)
+            expect(await store.get('s1'), `${at}: after ${step}`).toBeNull()
+          }
+        }
+        expect(await errorCode(regenerate(store, 's1')), at).toBe('E_INVALID_ARGUMENT')
+        expect(await store.length(), at).toBe(0)
+      }
+    }
   })
 
   it('revoke-all ends a manager session being rotated again and again', async () => {
