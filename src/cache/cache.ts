@@ -44,6 +44,7 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
     hits: 0,
     nearHits: 0,
     misses: 0,
+    coalesced: 0,
     loads: 0,
     loadErrors: 0,
     stale: 0,
@@ -130,7 +131,8 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
     const stampede = new Stampede<T>(
       this.#parts,
       waiters,
-      (key, text, epoch) => this.#read(key, text, undefined, epoch),
+      // Not a lookup: the caller's miss is counted already, and what it gets now is coalesced.
+      (key, text, epoch) => this.#read(key, text, undefined, epoch, false),
       () => this.#protocol.subscribe(),
     )
     this.#loads = new Loads<T>(this.#parts, this.#store, stampede, fallback, (key) =>
@@ -342,8 +344,11 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
     return value
   }
 
-  /** Decodes a stored entry; serves it, stale within its window, or reports a miss. */
-  #read(key: string, text: string, loader: Loader<T> | undefined, epoch: number): T | undefined | typeof MISS {
+  /**
+   * Decodes a stored entry; serves it, stale within its window, or reports a miss. `lookup` is
+   * false for the stampede's re-read after a miss, which is no second lookup (no hit is counted).
+   */
+  #read(key: string, text: string, loader: Loader<T> | undefined, epoch: number, lookup = true): T | undefined | typeof MISS {
     const entry = HEADER
     if (!parseHeader(text, entry)) {
       this.#report(
@@ -369,14 +374,14 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
         return this.#undecodable(key, error)
       }
     }
-    this.stats.hits++
+    if (lookup) this.stats.hits++
     if (stale) {
-      this.stats.stale++
-      if (this.listenerCount('stale') > 0) this.emit('stale', { key })
+      if (lookup) this.stats.stale++
+      if (lookup && this.listenerCount('stale') > 0) this.emit('stale', { key })
       if (loader) this.#loads.refreshInBackground(key, loader, text, createdAt, 'stale')
       return value
     }
-    if (this.listenerCount('hit') > 0) this.emit('hit', { key, layer: 'redis' })
+    if (lookup && this.listenerCount('hit') > 0) this.emit('hit', { key, layer: 'redis' })
     let servedUntil = freshUntil
     const refreshAhead = this.#settings.refreshAhead
     if (refreshAhead !== undefined) {

@@ -61,7 +61,12 @@ export class Loads<T> {
     const parts = this.#parts
     parts.stats.misses++
     parts.notify('miss', { key })
-    return this.#flights.get(key) ?? this.#fly(key, this.#load(key, entryKey, loader, storeOptions(options), { kind: 'miss' }))
+    const flight = this.#flights.get(key)
+    if (flight) {
+      parts.stats.coalesced++
+      return flight
+    }
+    return this.#fly(key, this.#load(key, entryKey, loader, storeOptions(options), { kind: 'miss' }))
   }
 
   refresh(key: string, entryKey: string, loader: Loader<T>, options: GetOrLoadOptions<T> | undefined): Promise<T | undefined> {

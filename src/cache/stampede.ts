@@ -77,7 +77,11 @@ export class Stampede<T> {
       if (reply[0] !== 3) this.#waiters.cancel(key)
       if (reply[0] === 1) {
         const value = this.#read(key, reply[1], epoch)
-        if (value !== MISS) return { type: 'value', value }
+        if (value !== MISS) {
+          // Another caller's load (or refresh) landed it: this miss is coalesced.
+          parts.stats.coalesced++
+          return { type: 'value', value }
+        }
         createdAfter = FAR_FUTURE // undecodable: load over it
         freshAt = FAR_FUTURE
         continue
@@ -98,7 +102,10 @@ export class Stampede<T> {
       const outcome = await this.#waiters.wait(key, Math.min(reply[1] + 50, remaining))
       if (outcome.type === 'failed')
         throw new RedkitError(ErrorCodes.E_LOAD_FAILED, outcome.message, { details: { cache: parts.name, key } })
-      if (outcome.type === 'absent') return { type: 'value', value: undefined }
+      if (outcome.type === 'absent') {
+        parts.stats.coalesced++
+        return { type: 'value', value: undefined }
+      }
       if (outcome.type === 'uncacheable') return { type: 'unstored' }
       if (outcome.type === 'filled' && mode.kind === 'miss') freshAt = Date.now() - 1
     }

@@ -165,6 +165,11 @@ export interface CacheStats {
   hits: number
   nearHits: number
   misses: number
+  /**
+   * Misses answered by another caller's load rather than a loader call of their own: they joined a
+   * load in flight in this process, or (distributed stampede) waited for another process's load.
+   */
+  coalesced: number
   loads: number
   loadErrors: number
   stale: number

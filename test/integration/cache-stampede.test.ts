@@ -58,18 +58,30 @@ describe.each(PROCESS_TOPOLOGIES)('cache stampede across processes on %s', (topo
     children.push(...(await Promise.all(Array.from({ length: PROCESSES }, () => startFixture(e)))))
     for (const child of children) child.process.stdin?.write('go\n')
     const outputs = await Promise.all(children.map((child) => child.output))
-    const results = outputs.map((text) => JSON.parse(text.trim().split('\n').pop() as string) as { values: string[]; ms: number })
+    const results = outputs.map(
+      (text) => JSON.parse(text.trim().split('\n').pop() as string) as { values: string[]; ms: number; hits: number; coalesced: number },
+    )
     const rk = await createRedkit({ ...options(), prefix })
     const counter = `${prefix}:loader-calls`
     const loaderCalls = Number(await rk.connection.send(['GET', counter], { key: counter }))
     await rk.close()
-    return { loaderCalls, values: results.flatMap((r) => r.values), slowestMs: Math.max(...results.map((r) => r.ms)) }
+    const sum = (field: 'hits' | 'coalesced') => results.reduce((total, r) => total + r[field], 0)
+    return {
+      loaderCalls,
+      values: results.flatMap((r) => r.values),
+      slowestMs: Math.max(...results.map((r) => r.ms)),
+      hits: sum('hits'),
+      coalesced: sum('coalesced'),
+    }
   }
 
   it(`${PROCESSES * CALLS} concurrent getOrLoad calls on a cold key from ${PROCESSES} processes run the loader once`, async () => {
-    const { loaderCalls, values, slowestMs } = await run('distributed')
+    const { loaderCalls, values, slowestMs, hits, coalesced } = await run('distributed')
     expect(values).toHaveLength(PROCESSES * CALLS)
     expect(loaderCalls).toBe(1)
+    // stats.coalesced: every call that neither hit nor ran the loader was answered by the one load.
+    expect(coalesced).toBeGreaterThan(0)
+    expect(hits + coalesced + loaderCalls).toBe(PROCESSES * CALLS)
     // Everyone got the one loaded value.
     expect(new Set(values).size).toBe(1)
     // The waiters were woken by the fill message: 300 ms of loading plus delivery, not a lock TTL.
@@ -79,9 +91,10 @@ describe.each(PROCESS_TOPOLOGIES)('cache stampede across processes on %s', (topo
   it.runIf(topology === 'standalone')(
     'with stampede: local, each process loads once (the in-process single flight only)',
     async () => {
-      const { loaderCalls, values } = await run('local')
+      const { loaderCalls, values, hits, coalesced } = await run('local')
       expect(values).toHaveLength(PROCESSES * CALLS)
       expect(loaderCalls).toBe(PROCESSES)
+      expect(hits + coalesced + loaderCalls).toBe(PROCESSES * CALLS)
     },
     60_000,
   )

@@ -445,11 +445,14 @@ describe('service REST API', () => {
     it('exports the scenarios: cache, queue, expiry lateness, presence, stock, sessions, rate limit', async () => {
       await inject('GET', '/api/users/20')
       await inject('GET', '/api/users/20')
+      // Concurrent lookups of a cold user share one database read (single flight): coalesced misses.
+      await Promise.all(Array.from({ length: 5 }, () => inject('GET', '/api/users/21')))
       const text = (await inject('GET', '/metrics')).body
       const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1])
       expect(value(/^redkit_cache_requests_total\{cache="users",result="hit",layer="(?:near|redis)"\} (\d+)$/m)).toBeGreaterThan(0)
       expect(value(/^redkit_cache_requests_total\{cache="users",result="miss",layer="redis"\} (\d+)$/m)).toBeGreaterThan(0)
       expect(value(/^redkit_cache_loads_total\{cache="users",outcome="ok"\} (\d+)$/m)).toBeGreaterThan(0)
+      expect(value(/^redkit_cache_coalesced_total\{cache="users"\} (\d+)$/m)).toBeGreaterThan(0)
       const ratio = value(/^redkit_cache_hit_ratio\{cache="users"\} ([\d.]+)$/m)
       expect(ratio).toBeGreaterThan(0)
       expect(ratio).toBeLessThanOrEqual(1)

@@ -4,6 +4,7 @@ import type { Scenarios } from './scenarios.js'
 export const SCENARIO_METRIC_NAMES = {
   cacheRequests: 'redkit_cache_requests_total',
   cacheLoads: 'redkit_cache_loads_total',
+  cacheCoalesced: 'redkit_cache_coalesced_total',
   cacheHitRatio: 'redkit_cache_hit_ratio',
   queueJobs: 'redkit_queue_jobs',
   queueProcessed: 'redkit_queue_jobs_processed_total',
@@ -24,7 +25,7 @@ export const SCENARIO_METRIC_NAMES = {
 export function registerScenarioMetrics(registry: Registry, scenarios: Scenarios): () => void {
   const registers = [registry]
   const cache = scenarios.users
-  const seen = { hits: 0, nearHits: 0, misses: 0, loads: 0, loadErrors: 0 }
+  const seen = { hits: 0, nearHits: 0, misses: 0, coalesced: 0, loads: 0, loadErrors: 0 }
   new Counter({
     name: SCENARIO_METRIC_NAMES.cacheRequests,
     help: 'Cache lookups by result: hit (near: in-process tier, redis) or miss.',
@@ -38,6 +39,16 @@ export function registerScenarioMetrics(registry: Registry, scenarios: Scenarios
       this.inc({ cache: 'users', result: 'hit', layer: 'redis' }, redisHits - (seen.hits - seen.nearHits))
       this.inc({ cache: 'users', result: 'miss', layer: 'redis' }, stats.misses - seen.misses)
       Object.assign(seen, { hits: stats.hits, nearHits: stats.nearHits, misses: stats.misses })
+    },
+  })
+  new Counter({
+    name: SCENARIO_METRIC_NAMES.cacheCoalesced,
+    help: "Misses answered by another caller's load (single flight in this process, or the distributed stampede).",
+    labelNames: ['cache'],
+    registers,
+    collect() {
+      this.inc({ cache: 'users' }, cache.stats.coalesced - seen.coalesced)
+      seen.coalesced = cache.stats.coalesced
     },
   })
   new Counter({

@@ -78,7 +78,8 @@ function renderCache(snapshot: Snapshot): void {
   const { stats, hitRatio, databaseReads } = snapshot.cache
   byId('cache-stats').textContent =
     `hit ratio ${hitRatio === null ? '–' : `${(hitRatio * 100).toFixed(1)} %`} · hits ${stats.hits} (near ${stats.nearHits}) · ` +
-    `misses ${stats.misses} · loads ${stats.loads} · stale served ${stats.stale} · database reads ${databaseReads}`
+    `misses ${stats.misses} (coalesced ${stats.coalesced}) · loads ${stats.loads} · stale served ${stats.stale} · ` +
+    `database reads ${databaseReads}`
   if (hitRatio !== null) cacheChart.push(snapshot.at, Math.round(hitRatio * 1000) / 10)
 }
 

@@ -29,7 +29,7 @@ export interface Snapshot {
   }
   cache: {
     name: string
-    stats: { hits: number; nearHits: number; misses: number; loads: number; loadErrors: number; stale: number; refreshes: number }
+    stats: { hits: number; nearHits: number; misses: number; coalesced: number; loads: number; loadErrors: number; stale: number; refreshes: number }
     hitRatio: number | null
     databaseReads: number
   }
