@@ -4,16 +4,18 @@
   counts buckets c - B .. c: B + 1 buckets, which cover every window of `window` ms that ends now,
   so never more than `limit` is allowed in any window of `window` ms (a unit spent at t is back
   between t + window and t + window + precision).
-  The state is one hash: field s packs (struct '<dddd') h, the newest bucket counted; t, the total
-  of buckets h - B .. h; n, the newest bucket with cost; x, the expiry last set (epoch ms). Fields
-  0 .. B are a ring of R = B + 1 counts, field j mod R holding bucket j. A decision is one HMGET and
-  one HSET under steady traffic (the counts of the current and previous buckets are read with s):
-  the buckets that entered the window since h have their slots zeroed and subtracted from t (the
-  counts they held are R buckets old), the current slot gets the cost. The expiry is pushed a window
-  past the current bucket's end once a window, not per call.
-  Only a refused decision, or one that fills the window, walks the ring (from the oldest bucket,
-  until enough has left) to say when capacity returns.
-  KEYS[1...] windows: one per decision (hash: s -> packed h, t, n, x; field (bucket mod (B + 1)) -> count; expiring at x)
+  The state is one hash: field s packs (struct '<ddddd') h, the newest bucket counted; t, the total
+  of buckets h - B .. h; n, the newest bucket with cost; x, the expiry last set (epoch ms); o, the
+  oldest bucket of the window holding cost (0: not known since it left; a 32-byte s from before o
+  was kept reads as 0). Fields 0 .. B are a ring of R = B + 1 counts, field j mod R holding bucket
+  j. A decision is one HMGET and at most one HSET under steady traffic (the counts of the current
+  and previous buckets are read with s): the buckets that entered the window since h have their
+  slots zeroed and subtracted from t (the counts they held are R buckets old), the current slot
+  gets the cost. The expiry is pushed a window past the current bucket's end once a window, not
+  per call. A full window's first unit comes back when bucket o leaves, so a refusal of cost 1 reads
+  nothing more; only when o is not known (once after it left) or a larger cost is refused is the
+  ring walked (from the oldest bucket, until enough has left).
+  KEYS[1...] windows: one per decision (hash: s -> packed h, t, n, x, o; field (bucket mod (B + 1)) -> count; expiring at x)
   ARGV[1] limit (positive integer)
   ARGV[2] window in ms (positive integer, a multiple of precision)
   ARGV[3] precision: bucket size in ms (positive integer)
@@ -61,22 +63,34 @@ local function leave(j, raw, total, writes, c)
   return total - n
 end
 
--- The wait until `need` units of cost have left the window at bucket c: the oldest buckets are
--- walked until they hold that much; bucket j leaves when the clock reaches bucket j + R.
-local function waitFor(key, need, c)
-  if need <= 0 then return 0 end
-  local acc = 0
-  for from = c - B, c, CHUNK do
-    local to = math.min(from + CHUNK - 1, c)
-    local values = counts(key, from, to)
-    for i = 1, to - from + 1 do
+-- Walks the window at bucket c from bucket `from` (the oldest that may hold cost) until `need`
+-- units of cost are counted: the bucket where they are, and the first bucket found holding any.
+-- Slots are read as stored up to bucket `stored` (the state's h); the buckets after it entered the
+-- window in this decision and hold nothing, except c, which holds `current`. nil: the total says
+-- more than the ring holds (not written by redkit).
+local function walk(key, need, from, stored, c, current)
+  local acc, first = 0, nil
+  local last = math.min(stored, c - 1)
+  for lo = from, last, CHUNK do
+    local hi = math.min(lo + CHUNK - 1, last)
+    local values = counts(key, lo, hi)
+    for i = 1, hi - lo + 1 do
       local n = whole(values[i] or 0, limit)
       if not n then return nil end
-      acc = acc + n
-      if acc >= need then return math.max(0, (from + i - 1 + R) * precision - now) end
+      if n > 0 then
+        first = first or lo + i - 1
+        acc = acc + n
+        if acc >= need then return lo + i - 1, first end
+      end
     end
   end
-  return nil -- the total says more than the ring holds: not written by redkit
+  if current > 0 and acc + current >= need then return c, first or c end
+  return nil
+end
+
+-- Ms until the clock reaches the bucket where bucket j has left the window.
+local function leaves(j)
+  return math.max(0, (j + R) * precision - now)
 end
 
 local function decide(key, cost)
@@ -84,21 +98,27 @@ local function decide(key, cost)
   local here = c % R
   -- The state and the slots of the current and previous buckets, in one read.
   local v = redis.call('HMGET', key, 's', here, (c - 1) % R)
-  local head, total, newest, expiry = c, 0, nil, 0
+  local head, total, newest, expiry, oldest = c, 0, nil, 0, 0
   local mine = 0
   local writes = NONE
   local moved = false -- the window moved since the state was written: write it even if nothing is spent
   if v[1] then
-    if #v[1] ~= 32 then return ratelimit_corrupt('window', key) end
-    head, total, newest, expiry = struct.unpack('<dddd', v[1])
-    head, total, newest, expiry = whole(head, MAX), whole(total, limit), whole(newest, MAX), whole(expiry, MAX)
-    if not head or not total or not newest or not expiry or newest > head then return ratelimit_corrupt('window', key) end
+    if #v[1] == 40 then
+      head, total, newest, expiry, oldest = struct.unpack('<ddddd', v[1])
+    elseif #v[1] == 32 then
+      head, total, newest, expiry = struct.unpack('<dddd', v[1])
+    else
+      return ratelimit_corrupt('window', key)
+    end
+    head, total, newest, expiry, oldest = whole(head, MAX), whole(total, limit), whole(newest, MAX), whole(expiry, MAX), whole(oldest, MAX)
+    if not head or not total or not newest or not expiry or not oldest or newest > head then return ratelimit_corrupt('window', key) end
+    if oldest > newest or (oldest > 0 and oldest < head - B) then return ratelimit_corrupt('window', key) end
     if head > c or c - head >= R then
       -- Counted ahead of the server's clock (it stepped back, a failover reached a replica whose
       -- clock is behind, or it was planted): everything counted moves to now, and keeps counting
       -- for one window from now at most. Or all of it has left the window: the ring restarts.
       redis.call('DEL', key)
-      if head > c then mine = total else total = 0 end
+      if head > c then mine, oldest = total, c else total, oldest = 0, 0 end
       head, newest, expiry, moved = c, c, 0, true
     elseif c > head then
       writes, moved = {n = 0}, true
@@ -119,6 +139,7 @@ local function decide(key, cost)
       if total and head < c - 1 then total = leave(c - 1, v[3], total, writes, c) end
       if total then total = leave(c, v[2], total, writes, c) end
       if not total or total < 0 then return ratelimit_corrupt('window', key) end
+      if oldest < c - B then oldest = 0 end -- it left: the next one holding cost is found when needed
     else
       mine = whole(v[2] or 0, limit)
       if not mine then return ratelimit_corrupt('window', key) end
@@ -126,37 +147,56 @@ local function decide(key, cost)
   elseif v[2] or v[3] then
     return ratelimit_corrupt('window', key) -- slots without a state: not written by redkit
   end
+  if total == 0 then oldest = 0 end
 
   local allowed = 0
-  if cost > 0 and total + cost <= limit then
-    -- The expiry is pushed a window past the moment this bucket leaves, once a window.
+  local spent = cost > 0 and total + cost <= limit
+  if spent then
     allowed = 1
+    if total == 0 then oldest = c end
     total = total + cost
+    mine = mine + cost
     newest = c
-    local push = expiry < (c + R) * precision
-    if push then expiry = (c + R) * precision + window end
-    redis.call('HSET', key, 's', struct.pack('<dddd', c, total, c, expiry), here, mine + cost, unpack(writes, 1, writes.n))
-    if push then redis.call('PEXPIREAT', key, expiry) end
-  else
-    if cost == 0 and total < limit then allowed = 1 end
-    if moved and total > 0 then
-      -- Nothing spent, but the window moved: keep the total for it (the current slot zeroed).
-      local fresh = expiry == 0
-      if fresh then expiry = (newest + R) * precision + window end
-      redis.call('HSET', key, 's', struct.pack('<dddd', c, total, newest, expiry), here, mine, unpack(writes, 1, writes.n))
-      if fresh then redis.call('PEXPIREAT', key, expiry) end
-    end
+  elseif cost == 0 and total < limit then
+    allowed = 1
   end
 
+  -- When capacity returns, before anything is written (the slots after head are still to be zeroed).
+  local learned = false
+  if oldest == 0 and (total >= limit or allowed == 0) then
+    local _, first = walk(key, 1, c - B, head, c, mine)
+    if not first then return ratelimit_corrupt('window', key) end
+    oldest, learned = first, true
+  end
+  local retryOne = 0
+  if total >= limit then retryOne = leaves(oldest) end
   local retryAfter = 0
   if allowed == 0 then
-    retryAfter = waitFor(key, total + math.max(cost, 1) - limit, c)
-    if not retryAfter then return ratelimit_corrupt('window', key) end
+    local j = oldest
+    local need = total + math.max(cost, 1) - limit
+    if need > 1 then j = walk(key, need, oldest, head, c, mine) end
+    if not j then return ratelimit_corrupt('window', key) end
+    retryAfter = leaves(j)
   end
-  local retryOne = waitFor(key, total + 1 - limit, c)
-  if not retryOne then return ratelimit_corrupt('window', key) end
+
+  if spent then
+    -- The expiry is pushed a window past the moment this bucket leaves, once a window.
+    local push = expiry < (c + R) * precision
+    if push then expiry = (c + R) * precision + window end
+    redis.call('HSET', key, 's', struct.pack('<ddddd', c, total, c, expiry, oldest), here, mine, unpack(writes, 1, writes.n))
+    if push then redis.call('PEXPIREAT', key, expiry) end
+  elseif moved and total > 0 then
+    -- Nothing spent, but the window moved: keep the total for it (the current slot zeroed).
+    local fresh = expiry == 0
+    if fresh then expiry = (newest + R) * precision + window end
+    redis.call('HSET', key, 's', struct.pack('<ddddd', c, total, newest, expiry, oldest), here, mine, unpack(writes, 1, writes.n))
+    if fresh then redis.call('PEXPIREAT', key, expiry) end
+  elseif learned then
+    redis.call('HSET', key, 's', struct.pack('<ddddd', head, total, newest, expiry, oldest))
+  end
+
   local reset = 0
-  if total > 0 then reset = math.max(0, (newest + R) * precision - now) end
+  if total > 0 then reset = leaves(newest) end
   return allowed, limit - total, reset, retryAfter, retryOne
 end
 

@@ -32,14 +32,18 @@ describe.each(TOPOLOGIES)('rate limiter review regressions on %s', (_name, optio
     await rk?.close()
   })
 
-  /** Plants a sliding-window state (h, t, n, x packed as the script does) and slot counts in `key`. */
-  const plantWindow = (key: string, state: [number, number, number, number], slots: Record<number, string> = {}) =>
+  /**
+   * Plants a sliding-window state (h, t, n, x and, when given, o, packed as the script does: four
+   * values is the layout from before o was kept) and slot counts in `key`.
+   */
+  const plantWindow = (key: string, state: number[], slots: Record<number, string> = {}) =>
     rk.connection.send(
       [
         'EVAL',
-        "redis.call('HSET', KEYS[1], 's', struct.pack('<dddd', tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])), unpack(ARGV, 5)) return 1",
+        "local n = tonumber(ARGV[1]) local v = {} for i = 1, n do v[i] = tonumber(ARGV[i + 1]) end redis.call('HSET', KEYS[1], 's', struct.pack('<' .. string.rep('d', n), unpack(v)), unpack(ARGV, n + 2)) return 1",
         '1',
         key,
+        String(state.length),
         ...state.map(String),
         ...Object.entries(slots).flat(),
       ],
@@ -75,6 +79,9 @@ describe.each(TOPOLOGIES)('rate limiter review regressions on %s', (_name, optio
       () => plantWindow(key, [c + 0.5, 1, c, x]),
       () => plantWindow(key, [c, 6, c, x]), // a total over the limit
       () => plantWindow(key, [c, 1, c + 1, x]), // newest after the head
+      () => plantWindow(key, [c, 1, c, x, c + 1], { [c % 11]: '1' }), // the oldest bucket with cost after the newest
+      () => plantWindow(key, [c, 1, c, x, c - 11], { [c % 11]: '1' }), // ... or before the window
+      () => plantWindow(key, [c, 1, c, x, 0.5], { [c % 11]: '1' }),
       // In every slot: whichever the decision reads (the clock may have moved on a bucket).
       () => plantWindow(key, [c, 1, c, x], everySlot('999')), // a count over the limit
       () => plantWindow(key, [c, 1, c, x], everySlot('abc')),
@@ -137,6 +144,83 @@ describe.each(TOPOLOGIES)('rate limiter review regressions on %s', (_name, optio
     } finally {
       await own.close()
       await server.stop()
+    }
+  })
+
+  // Issue 15: a refused decision walked the ring from its oldest bucket twice (retry-after and the
+  // in-memory block's retry-one): 11.5 µs of server CPU per decision on a saturated key, 3.5 µs now.
+  it('sliding window: a refused decision of cost 1 on a full window reads the state alone, however many buckets', {
+    timeout: 30_000,
+  }, async () => {
+    const server = await startRedisServer()
+    const own = await createRedkit({ url: server.url, prefix: testPrefix() })
+    try {
+      const full = own.rateLimiter('full', { limit: 20, windowMs: 10_000, precisionMs: 10, inMemoryBlock: false }) // 1,001 slots
+      const first = await full.consume('k', 10)
+      await sleep(50) // the window's cost in two buckets
+      await full.consume('k', 10)
+      await own.connection.send(['CONFIG', 'RESETSTAT'])
+      for (let i = 0; i < 50; i++) {
+        const refused = await full.consume('k')
+        expect(refused.allowed).toBe(false)
+        // The first unit leaves with the oldest bucket holding cost.
+        const leaves = (Math.floor((first.at as number) / 10) + 1001) * 10 - (refused.at as number)
+        expect(refused.retryAfterMs).toBe(leaves)
+      }
+      const stats = await own.connection.send<string>(['INFO', 'commandstats'])
+      const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+      expect(calls('evalsha')).toBe(50)
+      // Once after a bucket the state does not know as the oldest (none here: it was spent in it).
+      expect(calls('hmget')).toBeLessThanOrEqual(52)
+      expect(calls('hgetall')).toBe(0)
+    } finally {
+      await own.close()
+      await server.stop()
+    }
+  })
+
+  it('sliding window: every reply matches a model of the buckets (random costs, peeks and pauses)', { timeout: 60_000 }, async () => {
+    const limit = 10
+    const precision = 40
+    const R = 11 // 400 ms window: 10 buckets, counted over 11
+    const rl = rk.rateLimiter('model', { limit, windowMs: 400, precisionMs: precision, inMemoryBlock: false })
+    const spent: Array<{ bucket: number; cost: number }> = []
+    let seed = 15
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed / 2 ** 31
+    }
+    for (let step = 0; step < 150; step++) {
+      const cost = random() < 0.2 ? 0 : 1 + Math.floor(random() * 4)
+      const r = cost === 0 ? await rl.peek('k') : await rl.consume('k', cost)
+      const at = r.at as number
+      const c = Math.floor(at / precision)
+      const inWindow = () => spent.filter((s) => s.bucket > c - R)
+      const total = inWindow().reduce((sum, s) => sum + s.cost, 0)
+      const allowed = cost === 0 ? total < limit : total + cost <= limit
+      if (allowed && cost > 0) spent.push({ bucket: c, cost })
+      const after = total + (allowed ? cost : 0)
+      const leaves = (bucket: number) => Math.max(0, (bucket + R) * precision - at)
+      /** When `need` units of what the window holds have left it. */
+      const wait = (need: number) => {
+        let acc = 0
+        for (const s of inWindow()) {
+          acc += s.cost
+          if (acc >= need) return leaves(s.bucket)
+        }
+        return Number.NaN
+      }
+      const newest = inWindow().at(-1)?.bucket
+      expect(
+        { allowed: r.allowed, remaining: r.remaining, resetMs: r.resetMs, retryAfterMs: r.retryAfterMs },
+        `step ${step}, cost ${cost}`,
+      ).toEqual({
+        allowed,
+        remaining: limit - after,
+        resetMs: after > 0 && newest !== undefined ? leaves(newest) : 0,
+        retryAfterMs: allowed ? 0 : wait(after + Math.max(cost, 1) - limit),
+      })
+      await sleep(random() < 0.05 ? 450 : Math.floor(random() * 30))
     }
   })
 
