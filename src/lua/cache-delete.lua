@@ -12,10 +12,14 @@
   Reply: { 1 when the entry existed, else 0; then the message to send when ARGV[4] is 'reply' }
 ]]
 --- @include "cache-tell"
+--- @include "cache-version"
+--- @include "check-types"
+-- A version key of another type would fail the script after the entry was deleted.
+local refused = check_types({ KEYS[3], 'string' })
+if refused then return refused end
 local deleted = redis.call('DEL', KEYS[1])
 redis.call('DEL', KEYS[2])
-redis.call('INCR', KEYS[3])
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
+cache_version_bump(KEYS[3], ARGV[3])
 if ARGV[2] ~= '' then
   cache_tell(ARGV[4], ARGV[1], ARGV[2])
 end

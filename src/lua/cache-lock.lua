@@ -16,6 +16,10 @@
   Reply: {1, entry} usable entry; {2, version, entry or ''} the caller holds the lease (and the lock) and must
     load (the unusable entry's header carries the options to refresh it with); {3, pttl} another caller holds the lock for pttl more ms (wait for its fill message)
 ]]
+--- @include "check-types"
+-- Before the lock is taken: a version key of another type would fail the script with the lock held by a load that never starts.
+local refused = check_types({ KEYS[3], 'string' })
+if refused then return refused end
 local entry = redis.call('GET', KEYS[1])
 if entry then
   local created, fresh = string.match(entry, '^%a(%d+):(%d+)[|;]')

@@ -22,14 +22,18 @@
            then the messages to send when ARGV[10] is 'reply' }
 ]]
 --- @include "cache-tell"
+--- @include "cache-version"
+--- @include "check-types"
+-- Keys of another type would fail the script after the entry was written.
+local refused = check_types({ KEYS[2], 'string', KEYS[3], 'string' })
+if refused then return refused end
 local plain = ARGV[7] == ''
 local held = plain or (redis.call('GET', KEYS[3]) or '0') == ARGV[7]
 if held and ARGV[1] ~= '' then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 end
 if plain then
-  redis.call('INCR', KEYS[3])
-  redis.call('PEXPIRE', KEYS[3], ARGV[8])
+  cache_version_bump(KEYS[3], ARGV[8])
   redis.call('DEL', KEYS[2])
 end
 local released = 0

@@ -136,6 +136,35 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
     expect(jobs.map((job) => job.id)).toEqual([b?.id])
   })
 
+  // Found by the planted-data suite (issue 13 item 6, scripts validate before they write): a
+  // planted lease version INCR cannot bump made cache.set fail after it had written the entry, and
+  // one of another type made a distributed load fail with its load lock left held.
+  it('a planted lease version never fails a cache write halfway, nor leaves a load lock behind', async () => {
+    const cache = rk.cache<number>('planted-ver', { ttlMs: 60_000, stampede: 'distributed' })
+    const entry = `${prefix}:cache:{planted-ver:a}`
+    const version = `${prefix}:cache-ver:{planted-ver:a}`
+    for (const planted of ['inf', 'nan', '9223372036854775807', 'x']) {
+      await raw.set(version, planted)
+      await cache.set('a', 1)
+      expect(await cache.get('a'), planted).toBe(1)
+      // The version moved off the planted value: a load granted before cannot write back.
+      expect(await raw.get(version)).toMatch(/^\d{1,16}$/)
+      await raw.set(version, planted)
+      expect(await cache.delete('a')).toBe(true)
+      expect(await raw.exists(entry)).toBe(0)
+    }
+    await cache.set('a', 1)
+    await raw.del(version)
+    await raw.sAdd(version, 'x')
+    expect(await errorCode(cache.set('a', 2))).toBe('E_DECODE')
+    expect(await errorCode(cache.delete('a'))).toBe('E_DECODE')
+    expect(await cache.get('a')).toBe(1)
+    await raw.del(entry)
+    expect(await errorCode(cache.getOrLoad('a', async () => 3))).toBe('E_DECODE')
+    expect(await raw.exists(`${prefix}:cache-lock:{planted-ver:a}`)).toBe(0)
+    await raw.del(version)
+  })
+
   // Found by the planted-data suite: a definition that was not JSON made scheduler.list() throw a
   // raw SyntaxError, and hid every other schedule of the queue.
   it('one undecodable schedule definition does not make scheduler.list() fail as a whole', async () => {
