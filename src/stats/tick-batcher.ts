@@ -1,6 +1,17 @@
 /** Most items in one script call, by default. */
 const MAX_BATCH = 200
 
+export interface TickBatcherOptions {
+  /** Most items in one call. @defaultValue 200 */
+  maxBatch?: number
+  /**
+   * A tick's batch of at least this many items, while no call of its group is in flight, goes out
+   * as two calls, so that Redis runs one while this process handles the other's reply: client and
+   * server then work at the same time instead of taking turns. @defaultValue Infinity (never split)
+   */
+  splitFrom?: number
+}
+
 interface Pending<Item, Result> {
   item: Item
   resolve(result: Result): void
@@ -19,10 +30,13 @@ export class TickBatcher<Group, Item, Result> {
   readonly #queues = new Map<Group, Array<Pending<Item, Result>>>()
   readonly #send: (group: Group, items: readonly Item[]) => Promise<ReadonlyArray<Result | Error>>
   readonly #maxBatch: number
+  readonly #splitFrom: number
+  readonly #inFlight = new Map<Group, number>()
 
-  constructor(send: (group: Group, items: readonly Item[]) => Promise<ReadonlyArray<Result | Error>>, maxBatch = MAX_BATCH) {
+  constructor(send: (group: Group, items: readonly Item[]) => Promise<ReadonlyArray<Result | Error>>, options: TickBatcherOptions = {}) {
     this.#send = send
-    this.#maxBatch = maxBatch
+    this.#maxBatch = options.maxBatch ?? MAX_BATCH
+    this.#splitFrom = options.splitFrom ?? Number.POSITIVE_INFINITY
   }
 
   run(group: Group, item: Item): Promise<Result> {
@@ -43,6 +57,16 @@ export class TickBatcher<Group, Item, Result> {
     const batch = this.#queues.get(group)
     if (!batch) return
     this.#queues.delete(group)
+    // Only when nothing is in flight: halving every tick would shrink the batches to single items,
+    // while two halves that come back apart stay two calls of their own.
+    if (batch.length >= this.#splitFrom && !this.#inFlight.has(group)) {
+      const half = Math.ceil(batch.length / 2)
+      this.#start(group, batch.slice(0, half))
+      this.#start(group, batch.slice(half))
+    } else this.#start(group, batch)
+  }
+
+  #start(group: Group, batch: ReadonlyArray<Pending<Item, Result>>): void {
     this.#deliver(group, batch).catch((error: unknown) => {
       if (batch.length === 1) return batch[0]?.reject(error)
       for (const pending of batch) this.#deliver(group, [pending]).catch(pending.reject)
@@ -50,10 +74,19 @@ export class TickBatcher<Group, Item, Result> {
   }
 
   async #deliver(group: Group, batch: ReadonlyArray<Pending<Item, Result>>): Promise<void> {
-    const results = await this.#send(
-      group,
-      batch.map((p) => p.item),
-    )
+    this.#inFlight.set(group, (this.#inFlight.get(group) ?? 0) + 1)
+    let results: ReadonlyArray<Result | Error>
+    try {
+      results = await this.#send(
+        group,
+        batch.map((p) => p.item),
+      )
+    } finally {
+      // Before the callers resume: the batch they make next sees this call settled.
+      const left = (this.#inFlight.get(group) ?? 1) - 1
+      if (left > 0) this.#inFlight.set(group, left)
+      else this.#inFlight.delete(group)
+    }
     if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} got ${results.length} results`)
     for (let i = 0; i < batch.length; i++) {
       const result = results[i] as Result | Error
