@@ -23,6 +23,11 @@
 --- @include "server-time"
 --- @include "retention-trim"
 --- @include "presence-offline"
+--- @include "check-types"
+-- A key of another type met halfway would leave the beat half written (the heartbeat key renewed,
+-- the member not): refused before the first write.
+local refused = check_types({ KEYS[2], 'zset', KEYS[3], 'hash', KEYS[4], 'zset', KEYS[5], 'stream', KEYS[6], 'hash' })
+if refused then return refused end
 local now = server_time_ms()
 local id = ARGV[1]
 local deadline = now + tonumber(ARGV[2])

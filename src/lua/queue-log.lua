@@ -9,7 +9,9 @@
 local refused = check_types({ KEYS[1], 'hash' })
 if refused then return refused end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local count = tonumber(redis.call('HGET', KEYS[1], '#') or '0')
+local stored = redis.call('HGET', KEYS[1], '#') or '0'
+-- tonumber alone takes 'nan' and 'inf': the count would be written back as garbage.
+local count = (#stored <= 15 and string.match(stored, '^%d+$')) and tonumber(stored)
 if not count then return redis.error_reply('E_DECODE ' .. KEYS[1] .. ': its log count is not a number: refused, nothing was written') end
 count = count + 1
 redis.call('HSET', KEYS[1], '#', count, 'L' .. count, ARGV[1])

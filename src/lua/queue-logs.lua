@@ -6,7 +6,9 @@
   Reply: { lines logged so far, the lines... }
 ]]
 if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return { 0 } end
-local count = tonumber(redis.call('HGET', KEYS[1], '#') or '0') or 0
+local stored = redis.call('HGET', KEYS[1], '#') or '0'
+-- tonumber alone takes 'nan' and 'inf' (a nan count made HMGET run with no fields).
+local count = (#stored <= 15 and string.match(stored, '^%d+$')) and tonumber(stored) or 0
 local first = math.max(1, count - tonumber(ARGV[1]) + 1) + tonumber(ARGV[2])
 local last = math.min(count, first + tonumber(ARGV[3]) - 1)
 local reply = { count }

@@ -8,6 +8,10 @@
   Reply: { sessions in the index, the user's revocation epoch (0: none) }
 ]]
 --- @include "server-time"
+--- @include "check-types"
+-- An epoch of another type met after the index was written would fail the create halfway.
+local refused = check_types({ KEYS[1], 'zset', KEYS[2], 'string' })
+if refused then return refused end
 local now = server_time_ms()
 local deadline = tonumber(ARGV[2])
 local fresh = redis.call('EXISTS', KEYS[1]) == 0
@@ -28,4 +32,6 @@ if epoch then
     redis.call('PEXPIREAT', KEYS[2], until_ms)
   end
 end
-return { redis.call('ZCARD', KEYS[1]), tonumber(epoch) or 0 }
+-- An epoch that is not a time redkit wrote (planted 'inf', garbage) counts as none, as in session-revoke.
+local valid = epoch and #epoch <= 15 and string.match(epoch, '^%d+$')
+return { redis.call('ZCARD', KEYS[1]), valid and tonumber(epoch) or 0 }

@@ -9,8 +9,15 @@
   Reply: { epoch, id, added at, id, added at, ... }
 ]]
 --- @include "server-time"
+--- @include "check-types"
+-- An index of another type met after the epoch moved would fail the revoke-all halfway.
+local refused = check_types({ KEYS[1], 'zset', KEYS[2], 'string' })
+if refused then return refused end
 local epoch = server_time_ms()
-local old = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+-- A planted epoch that is not a time redkit wrote ('inf', 1e400, garbage) would make every
+-- revoke-all fail, leaving the user's sessions alive: it counts as none.
+local stored = redis.call('GET', KEYS[2]) or '0'
+local old = (#stored <= 15 and string.match(stored, '^%d+$')) and tonumber(stored) or 0
 -- Strictly increasing, even when the server clock steps back or two revokes share a millisecond.
 if epoch <= old then epoch = old + 1 end
 local until_ms = redis.call('PEXPIRETIME', KEYS[1])

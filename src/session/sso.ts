@@ -75,13 +75,8 @@ export class SingleSignOn<D = unknown> {
   constructor(rk: RedkitContext, options: SsoOptions, expirations?: () => Expirations) {
     if (options === null || typeof options !== 'object')
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'sso options must be an object')
-    this.app = validateObjectName(options.app, 'app')
-    this.realm = validateObjectName(options.realm ?? 'sso', 'realm')
-    for (const [what, value] of [
-      ['app', this.app],
-      ['realm', this.realm],
-    ] as const)
-      if (value.includes(':') || value.includes('.')) throw new RedkitError(ErrorCodes.E_INVALID_KEY, `${what} must not contain ':' or '.'`)
+    this.app = ssoName(options.app, 'app')
+    this.realm = ssoName(options.realm ?? 'sso', 'realm')
     this.#rk = rk
     this.#options = options
     this.#expirations = expirations
@@ -217,7 +212,9 @@ export class SingleSignOn<D = unknown> {
 
   async #apps(): Promise<string[]> {
     const key = this.#appsKey()
-    const apps = (await this.#rk.connection.send<string[]>(['SMEMBERS', key], { key })).map(String)
+    // A member that is no application name (planted) names no sessions: skipped, so that it cannot
+    // stop a logout everywhere halfway, after some applications' sessions ended and not others'.
+    const apps = (await this.#rk.connection.send<string[]>(['SMEMBERS', key], { key })).map(String).filter(isSsoName)
     return apps.includes(this.app) ? apps.sort() : [...apps, this.app].sort()
   }
 
@@ -232,5 +229,20 @@ export class SingleSignOn<D = unknown> {
 
   #unwrap(app: Session<AppData<D>>): Session<D> {
     return { ...app, data: app.data.d }
+  }
+}
+
+/** An application or realm name: an object name without ':' or '.', which separate the parts of its sessions' names. */
+function ssoName(value: unknown, what: string): string {
+  const valid = validateObjectName(value, what)
+  if (valid.includes(':') || valid.includes('.')) throw new RedkitError(ErrorCodes.E_INVALID_KEY, `${what} must not contain ':' or '.'`)
+  return valid
+}
+
+function isSsoName(value: string): boolean {
+  try {
+    return ssoName(value, 'app') === value
+  } catch {
+    return false
   }
 }

@@ -165,6 +165,60 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
     await raw.del(version)
   })
 
+  // Found with the planted-data suite's plants, each op's writes compared when it failed.
+  it('a heartbeat meeting a key of the wrong type writes nothing (it renewed the heartbeat key, then failed)', async () => {
+    const devices = rk.presence('planted-p', { ttlMs: 60_000 })
+    await raw.set(`${prefix}:{presence:planted-p}:deadlines`, 'garbage')
+    expect(await errorCode(devices.beat('d1'))).toBe('E_DECODE')
+    expect(await raw.exists(`${prefix}:{presence:planted-p}:hb:d1`)).toBe(0)
+    await raw.del(`${prefix}:{presence:planted-p}:deadlines`)
+    await devices.beat('d1')
+    expect(await devices.isOnline('d1')).toBe(true)
+    await devices.close()
+  })
+
+  it("a planted revocation epoch does not stop a user's logout everywhere; one of the wrong type writes nothing", async () => {
+    const sessions = rk.sessions({ name: 'planted-r' })
+    const epoch = `${prefix}:{session:planted-r:user:ann}:rev`
+    const { token } = await sessions.create('ann', { a: 1 })
+    for (const planted of ['inf', '1e400', 'garbage']) {
+      await raw.set(epoch, planted)
+      expect(await sessions.destroyAllForUser('ann')).toBeGreaterThanOrEqual(0)
+      expect(await raw.get(epoch)).toMatch(/^\d{13}$/)
+    }
+    expect(await sessions.get(token)).toBeUndefined()
+    await raw.del(epoch)
+    await raw.sAdd(epoch, 'x')
+    expect(await errorCode(sessions.destroyAllForUser('ann'))).toBe('E_DECODE')
+    expect(await raw.type(`${prefix}:{session:planted-r:user:ann}:ids`)).not.toBe('zset')
+    await raw.del(epoch)
+  })
+
+  it('a planted job log count (nan, inf) is refused, not written back, and reads as no log', async () => {
+    const queue = rk.queue('planted-log')
+    const { id } = await queue.add({ n: 1 })
+    const jobKey = `${queue.keys.jobPrefix}${id}`
+    for (const planted of ['nan', 'inf', '1e309']) {
+      await raw.hSet(jobKey, '#', planted)
+      expect(await errorCode(queue.log(id, 'line'))).toBe('E_DECODE')
+      expect(await raw.hGet(jobKey, '#')).toBe(planted)
+      expect((await queue.getLogs(id)).logs).toEqual([])
+    }
+  })
+
+  it('a planted member of the single sign-on registry does not stop a logout everywhere halfway', async () => {
+    const shop = rk.sso({ app: 'shop', realm: 'planted' })
+    const blog = rk.sso({ app: 'blog', realm: 'planted' })
+    const login = await shop.login('bob', {})
+    const joined = await blog.join(login.global.token as string, {})
+    expect(joined).toBeDefined()
+    await raw.sAdd(`${prefix}:{sso:planted}:apps`, ['{"__proto__":1}', 'a:b', 'a.b', ''])
+    expect(Object.keys((await shop.view('bob')).apps)).toEqual(['blog', 'shop'])
+    expect(await shop.logoutEverywhere('bob')).toBeGreaterThanOrEqual(3)
+    expect(await blog.get(joined?.app.token as string)).toBeUndefined()
+    expect(await shop.get(login.app.token)).toBeUndefined()
+  })
+
   // Found by the planted-data suite: a definition that was not JSON made scheduler.list() throw a
   // raw SyntaxError, and hid every other schedule of the queue.
   it('one undecodable schedule definition does not make scheduler.list() fail as a whole', async () => {
