@@ -12,6 +12,7 @@
  *   ZINCRBY + ZREVRANK per write (what ordered ties cost on top);
  * - timeseries incr over 4 granularities: a raw MULTI of INCRBY + PEXPIREAT per granularity (one
  *   round trip, no validation) against rk.timeseries incr (one script).
+ * `server µs/op` is the redis-server process's CPU per operation (INFO cpu) over the slice.
  * Redis calls per operation are counted on redkit's connection (each caller waits one round trip;
  * decisions asked in the same tick share one script call, so a rate limiter makes fewer calls than decisions).
  */
@@ -19,7 +20,7 @@ import { RateLimiterRedis } from 'rate-limiter-flexible'
 import { createClient } from 'redis'
 import { createRedkit, type Redkit } from '../src/index.js'
 import { TickBatcher } from '../src/stats/tick-batcher.js'
-import { closedLoopSubject, interleave, logSlice, recordInterleave, recordPairRatio, sliceTiming } from './lib/interleave.js'
+import { closedLoopSubject, interleave, logSlice, recordInterleave, recordPairRatio, serverCpuOf, sliceTiming } from './lib/interleave.js'
 import { defineBenchmark } from './lib/types.js'
 
 const CONCURRENCY = 100
@@ -59,19 +60,10 @@ export default defineBenchmark({
       await Promise.all([raw.connect(), peerClient.connect()])
       const sends = countSends(rk)
       const perOp = new Map<string, number>()
-      // Server CPU per call (INFO commandstats), to show where the ceiling is: the server is saturated
-      // long before the client on this 2-core machine, and a script's cost there is the limit.
-      const serverUsec = async (): Promise<{ calls: number; usec: number }> => {
-        const info = await raw.info('commandstats')
-        let calls = 0
-        let usec = 0
-        for (const m of info.matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+)/g)) {
-          if (m[1] === 'info' || m[1] === 'config') continue
-          calls += Number(m[2])
-          usec += Number(m[3])
-        }
-        return { calls, usec }
-      }
+      // The server process's CPU per operation (INFO cpu: parsing, scripts, replies), read on another
+      // connection around each slice. Not INFO commandstats: a script's usec already holds the
+      // commands it calls, which are counted again under their own names, and it is wall time.
+      const serverCpuUs = serverCpuOf((section) => raw.info(section))
       const subject = (name: string, op: (seq: number) => Promise<unknown>, counted = false) => {
         let ops = 0
         const inner = closedLoopSubject(
@@ -80,24 +72,22 @@ export default defineBenchmark({
             ops++
             return op(seq)
           },
-          { concurrency: CONCURRENCY, sliceMs, warmupMs, signal: ctx.signal },
+          { concurrency: CONCURRENCY, sliceMs, warmupMs, signal: ctx.signal, serverCpuUs },
         )
         return {
           ...inner,
           async slice(round: number) {
             sends.reset()
             ops = 0
-            await raw.configResetStat()
             const figures = await inner.slice(round)
-            const server = await serverUsec()
             if (counted && ops > 0) perOp.set(name, sends.count / ops)
-            return { ...figures, 'server µs/op': ops > 0 ? server.usec / ops : 0 }
+            return figures
           },
         }
       }
       const key = (seq: number) => `user-${seq % KEYS}`
 
-      // 1. Decisions over 1,000 keys at 100 per second each (an API limit): at these rates most are allowed.
+      // 1. Decisions over 1,000 keys at 100 per second each (an API limit): past 100,000 decisions/s some are refused.
       const limit = 100
       const peer = new RateLimiterRedis({ storeClient: peerClient, useRedisPackage: true, points: limit, duration: 1, keyPrefix: 'rlf' })
       const fixed = rk.rateLimiter('fixed', { limit, windowMs: 1000, algorithm: 'fixed-window', inMemoryBlock: false })
