@@ -300,16 +300,33 @@ export class FairLock implements LockHandle {
   async #attempt(token: string, placeMs: number): Promise<Granted | Waiting> {
     const { keys, capacity } = this.#resource
     // While this process's own holds fill the lock, the attempt cannot be granted before one of
-    // them is released from here: it goes out with that release (one write for both).
+    // them is released from here: it rides inside that release (one script call for both).
     const [status, a, b] =
       placeMs > 0 && !this.#durable && this.#local.fills(keys.holders, capacity)
         ? await new Promise<[number, number, number]>((resolve, reject) =>
-            this.#local.defer(keys.holders, () => {
-              this.#send(token, placeMs).then(resolve, reject)
+            this.#local.defer(keys.holders, {
+              args: [token, this.#options.ttlMs, this.#resource.weight, placeMs, this.#unfair, this.#handoffTtl(placeMs)],
+              resolve,
+              reject,
+              alone: () => {
+                this.#send(token, placeMs).then(resolve, reject)
+              },
             }),
           )
         : await this.#send(token, placeMs)
     return status === 1 ? { kind: 'granted', fence: a, ttlMs: b, after: 0 } : { kind: 'waiting', earliestMs: a }
+  }
+
+  get #unfair(): string {
+    return this.#options.fair ? '0' : '1'
+  }
+
+  /**
+   * A hold handed over lasts only a place's life until its taker renews it (a third of that in)
+   * or extends it: a waiter that died with a live place stalls the lock that long, not a TTL.
+   */
+  #handoffTtl(placeMs: number): number {
+    return Math.min(this.#options.ttlMs, placeMs)
   }
 
   #send(token: string, placeMs: number): Promise<[number, number, number]> {
@@ -321,12 +338,10 @@ export class FairLock implements LockHandle {
         weight,
         capacity,
         placeMs,
-        this.#options.fair ? '0' : '1',
+        this.#unfair,
         keys.channel,
         this.#kind,
-        // A hold handed over lasts only a place's life until its taker renews it (a third of that
-        // in) or extends it: a waiter that died with a live place stalls the lock that long, not a TTL.
-        Math.min(this.#options.ttlMs, placeMs),
+        this.#handoffTtl(placeMs),
       ])
       .catch(async (error: unknown) => {
         // Written, maybe granted, but not on enough replicas: give back whatever the script did.
@@ -337,19 +352,24 @@ export class FairLock implements LockHandle {
 
   async #leave(token: string): Promise<boolean> {
     const { keys, capacity } = this.#resource
-    // Attempts waiting for this lock's next command go first, in the same write.
-    this.#local.flush(keys.holders)
+    // Attempts waiting for this lock's next release from here ride inside it.
+    const riders = this.#local.take(keys.holders)
+    const args: Array<string | number> = [token, capacity, this.#unfair, keys.channel, this.#kind, this.#wakeups.prefix]
+    for (const rider of riders) args.push(...rider.args)
     const sentAt = Date.now()
-    const reply = await releaseScript.call(this.#ctx.connection, keys, [
-      token,
-      capacity,
-      this.#options.fair ? '0' : '1',
-      keys.channel,
-      this.#kind,
-      this.#wakeups.prefix,
-    ])
-    const grants = grantsOf(reply, sentAt)
+    let reply: Array<number | string>
+    try {
+      reply = await releaseScript.call(this.#ctx.connection, keys, args as Parameters<typeof releaseScript.call>[2])
+    } catch (error) {
+      for (const rider of riders) rider.reject(error)
+      throw error
+    }
+    const grants = grantsOf(reply, sentAt, 1 + 3 * riders.length)
     if (grants.length > 0) this.#wakeups.deliver(keys.channel, grants)
+    for (let i = 0; i < riders.length; i++) {
+      const at = 1 + 3 * i
+      riders[i]?.resolve([Number(reply[at]), Number(reply[at + 1]), Number(reply[at + 2])])
+    }
     return reply[0] === 1
   }
 

@@ -4,6 +4,17 @@ import type { Hold } from './hold.js'
 /** How long an attempt on a lock this process fills may wait for that lock's next command here. */
 export const COALESCE_MS = 5
 
+/** An attempt waiting to ride with the lock's next release from this process. */
+export interface Rider {
+  /** lock-release's six values for it: token, ttlMs, weight, placeMs, unfair, handoffTtlMs. */
+  readonly args: readonly (string | number)[]
+  /** Settles it with its lock-acquire reply, or the error of the call it rode in. */
+  resolve(reply: [number, number, number]): void
+  reject(error: unknown): void
+  /** Sends it on its own (no release came within COALESCE_MS). */
+  alone(): void
+}
+
 interface LockState {
   /**
    * Holds of this process on the lock by owner token: a grant read from a release reply counts at
@@ -11,21 +22,24 @@ interface LockState {
    * when next counted.
    */
   readonly holds: Map<string, { weight: number; hold: Hold | undefined }>
-  /** Attempts waiting to go out with the lock's next command from this process. */
-  queued: Array<() => void>
+  /** Attempts waiting to go out with the lock's next release from this process. */
+  queued: Rider[]
   timer: NodeJS.Timeout | undefined
 }
 
 const registry = new WeakMap<RedkitContext, LocalLocks>()
+const NONE: readonly Rider[] = []
 
 /**
  * What this process knows of its own holds, per lock, and the attempts that ride along with the
  * lock's next command. An attempt on a lock that this process's holds fill completely cannot be
  * granted before one of those holds ends, and that end is a release sent from here: the attempt
  * is sent right before it, in the same write (one system call and one read on each side, instead
- * of two), or after COALESCE_MS when no command comes (a long hold). Redis still orders the
- * queue (the attempt script queues the caller when it arrives); an attempt only leaves this
- * process up to COALESCE_MS later than it would have.
+ * of two), or after COALESCE_MS when no command comes (a long hold). It rides inside the release
+ * script itself, which runs it first exactly as the attempt script would: one script call, one
+ * read of the holders and one server time for both. Redis still orders the queue (the attempt
+ * queues the caller when it arrives); an attempt only leaves this process up to COALESCE_MS later
+ * than it would have.
  */
 export class LocalLocks {
   readonly #locks = new Map<string, LockState>()
@@ -63,23 +77,25 @@ export class LocalLocks {
     return used >= capacity
   }
 
-  /** Runs `send` with the lock's next command from this process, or within COALESCE_MS. */
-  defer(lock: string, send: () => void): void {
+  /** Keeps `rider` for the lock's next release from this process, or sends it alone within COALESCE_MS. */
+  defer(lock: string, rider: Rider): void {
     const state = this.#state(lock)
-    state.queued.push(send)
-    state.timer ??= setTimeout(() => this.flush(lock), COALESCE_MS)
+    state.queued.push(rider)
+    state.timer ??= setTimeout(() => {
+      for (const late of this.take(lock)) late.alone()
+    }, COALESCE_MS)
   }
 
-  /** Sends the attempts waiting on `lock` now (call right before sending a command of that lock). */
-  flush(lock: string): void {
+  /** The attempts waiting on `lock`, handed to the caller (the release they ride with). */
+  take(lock: string): readonly Rider[] {
     const state = this.#locks.get(lock)
-    if (!state || state.queued.length === 0) return
+    if (!state || state.queued.length === 0) return NONE
     clearTimeout(state.timer)
     state.timer = undefined
     const queued = state.queued
     state.queued = []
-    for (const send of queued) send()
     this.#drop(lock, state)
+    return queued
   }
 
   #state(lock: string): LockState {

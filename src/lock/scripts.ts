@@ -19,7 +19,16 @@ export const acquireScript = defineKeyedScript<
 
 export const releaseScript = defineKeyedScript<
   LockKeys,
-  [token: string, capacity: number, unfair: string, channel: string, kind: string, localPrefix: string],
+  [
+    token: string,
+    capacity: number,
+    unfair: string,
+    channel: string,
+    kind: string,
+    localPrefix: string,
+    /** Six values per attempt riding along: token, ttlMs, weight, placeMs, unfair, handoffTtlMs. */
+    ...riders: Array<string | number>,
+  ],
   Array<number | string>
 >('lock-release')
 

@@ -22,10 +22,10 @@ export function parseWake(message: string): Grant | undefined {
   return Number.isFinite(grant.fence) && Number.isFinite(grant.ttlMs) ? grant : undefined
 }
 
-/** The grants listed after the first element of a release reply sent at `sentAt`. */
-export function grantsOf(reply: ReadonlyArray<number | string>, sentAt: number): Grant[] {
+/** The grants listed from index `from` of a release reply sent at `sentAt` (after its riders' replies). */
+export function grantsOf(reply: ReadonlyArray<number | string>, sentAt: number, from = 1): Grant[] {
   const grants: Grant[] = []
-  for (let i = 1; i + 2 < reply.length; i += 3) {
+  for (let i = from; i + 2 < reply.length; i += 3) {
     grants.push({ token: String(reply[i]), fence: Number(reply[i + 1]), ttlMs: Number(reply[i + 2]), after: sentAt })
   }
   return grants

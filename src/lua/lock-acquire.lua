@@ -20,53 +20,15 @@
 ]]
 --- @include "lock-clock"
 --- @include "lock-holders"
---- @include "lock-handoff"
+--- @include "lock-attempt"
 --- @include "lock-publish"
 local holders, queue, waiters = KEYS[1], KEYS[2], KEYS[3]
-local token, ttl, weight, capacity = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local placeMs, unfair, channel = tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7]
+local token, channel = ARGV[1], ARGV[7]
 local publish = ARGV[8] == 'sharded' and 'SPUBLISH' or 'PUBLISH'
 local now, nowUs = lock_clock()
 
 local state = lock_holders(holders, now, token)
-if state.mine then return { 1, state.mine[1], state.mine[2] } end
-
-if unfair and state.used + weight <= capacity then
-  redis.call('ZREM', queue, token)
-  redis.call('HDEL', waiters, token)
-  return { 1, tonumber(lock_grant(holders, state, token, ttl, weight, now, nowUs)), ttl }
-end
--- A lock without room for anyone (used >= capacity) has nothing to hand over and cannot take the
--- caller: the queue is not even looked at.
-if not unfair and state.used < capacity then
-  local queued = redis.call('EXISTS', queue) == 1
-  if queued then
-    local fence, granted
-    for _, g in ipairs(lock_handoff(holders, queue, waiters, state, capacity, now, nowUs)) do
-      if g[1] == token then
-        fence, granted = g[2], g[3]
-      else
-        lock_publish(publish, channel, table.concat(g, ':'))
-      end
-    end
-    -- The ttl the handoff wrote (a place's life for a waiter), not the caller's full ttl: the
-    -- caller must renew or extend it before then.
-    if fence then return { 1, tonumber(fence), granted } end
-    -- The handoff may have emptied the queue (lapsed places); only worth asking when the caller fits.
-    if state.used + weight <= capacity then queued = redis.call('EXISTS', queue) == 1 end
-  end
-  if not queued and state.used + weight <= capacity then
-    return { 1, tonumber(lock_grant(holders, state, token, ttl, weight, now, nowUs)), ttl }
-  end
-end
-
-if placeMs <= 0 then return { 0, state.earliest, -1 } end
-redis.call('ZADD', queue, 'NX', nowUs, token)
-redis.call('HSET', waiters, token, table.concat({ now + placeMs, tonumber(ARGV[9]) or ttl, weight }, ':'))
--- Both keys live at least half a place's life (a new queue has no TTL: PTTL -1), and every
--- waiter's poll (a third of a place's life apart at most) renews them.
-if redis.call('PTTL', queue) < placeMs / 2 then
-  redis.call('PEXPIRE', queue, placeMs)
-  redis.call('PEXPIRE', waiters, placeMs)
-end
-return { 0, state.earliest, 0 }
+local caller = { token, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[5]), ARGV[6] == '1', tonumber(ARGV[9]) }
+return lock_attempt(holders, queue, waiters, state, caller, tonumber(ARGV[4]), now, nowUs, state.mine, function(g)
+  lock_publish(publish, channel, table.concat(g, ':'))
+end)

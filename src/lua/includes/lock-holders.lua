@@ -5,7 +5,8 @@
 -- next token is then the server time in µs, still above every token a real grant wrote). Returns a
 -- table: used (the weight held, not counting `token`), earliest (ms until the first of those
 -- lapses, -1: none), longest (ms until the last one lapses, 0: none), last (the last fencing
--- token), mine ({fencing token, ms left} when `token` is a live holder).
+-- token), mine ({fencing token, ms left, weight} when `token` is a live holder), and seen (token ->
+-- {fencing token, ms left} for the live holders among the set `watched`, counted in used as others).
 local LOCK_MAX_FENCE = 9007199254740991
 local LOCK_MAX_TTL = 2147483647
 
@@ -16,8 +17,8 @@ local function lock_fence(text)
   return n
 end
 
-local function lock_holders(holders, now, token)
-  local state = { used = 0, earliest = -1, longest = 0, last = 0, mine = nil }
+local function lock_holders(holders, now, token, watched)
+  local state = { used = 0, earliest = -1, longest = 0, last = 0, mine = nil, seen = {} }
   local all = redis.call('HGETALL', holders)
   for i = 1, #all, 2 do
     local field = all[i]
@@ -32,10 +33,11 @@ local function lock_holders(holders, now, token)
         local left = expiry - now
         if left > state.longest then state.longest = left end
         if field == token then
-          state.mine = { fence, left }
+          state.mine = { fence, left, w }
         else
           state.used = state.used + w
           if state.earliest < 0 or left < state.earliest then state.earliest = left end
+          if watched and watched[field] then state.seen[field] = { fence, left } end
         end
       end
     end
