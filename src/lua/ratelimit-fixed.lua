@@ -13,6 +13,10 @@ local limit, window = ratelimit_args()
 local now = server_time_ms()
 local index = math.floor(now / window)
 local windowEnd = (index + 1) * window
+-- Formatted once per call: a number passed to redis.call or joined with .. is formatted with
+-- %.17g / %.14g (~0.5 µs each), string.format('%d') is several times cheaper.
+local stamp = string.format('%d:', index)
+local expireAt = string.format('%d', windowEnd)
 
 local function decide(key, cost)
   local used = 0
@@ -29,7 +33,7 @@ local function decide(key, cost)
     allowed = 1
     if cost > 0 then
       used = used + cost
-      redis.call('SET', key, index .. ':' .. used, 'PXAT', windowEnd)
+      redis.call('SET', key, stamp .. string.format('%d', used), 'PXAT', expireAt)
     end
   end
   local reset = windowEnd - now

@@ -31,6 +31,11 @@ local B = window / precision
 local R = B + 1
 local now = server_time_ms()
 local clock = math.floor(now / precision)
+-- Field names and counts reach redis.call as strings from string.format: a number argument is
+-- formatted with %.17g (~0.5 µs each), string.format('%d') is several times cheaper. The current
+-- and previous buckets' fields are the same for every decision of the call.
+local function field(n) return string.format('%d', n) end
+local HERE, PREV = field(clock % (B + 1)), field((clock - 1) % (B + 1))
 local CHUNK = 16
 local MAX = 9007199254740991
 local NONE = {n = 0} -- no slot to zero (never written to)
@@ -45,7 +50,7 @@ end
 -- The ring's fields of buckets from .. to (at most CHUNK of them).
 local function counts(key, from, to)
   local fields = {}
-  for j = from, to do fields[#fields + 1] = j % R end
+  for j = from, to do fields[#fields + 1] = field(j % R) end
   return redis.call('HMGET', key, unpack(fields))
 end
 
@@ -56,8 +61,8 @@ local function leave(j, raw, total, writes, c)
   local n = whole(raw or 0, limit)
   if not n then return nil end
   if n > 0 and j ~= c then
-    writes[writes.n + 1] = j % R
-    writes[writes.n + 2] = 0
+    writes[writes.n + 1] = field(j % R)
+    writes[writes.n + 2] = '0'
     writes.n = writes.n + 2
   end
   return total - n
@@ -95,9 +100,8 @@ end
 
 local function decide(key, cost)
   local c = clock
-  local here = c % R
   -- The state and the slots of the current and previous buckets, in one read.
-  local v = redis.call('HMGET', key, 's', here, (c - 1) % R)
+  local v = redis.call('HMGET', key, 's', HERE, PREV)
   local head, total, newest, expiry, oldest = c, 0, nil, 0, 0
   local mine = 0
   local writes = NONE
@@ -183,14 +187,14 @@ local function decide(key, cost)
     -- The expiry is pushed a window past the moment this bucket leaves, once a window.
     local push = expiry < (c + R) * precision
     if push then expiry = (c + R) * precision + window end
-    redis.call('HSET', key, 's', struct.pack('<ddddd', c, total, c, expiry, oldest), here, mine, unpack(writes, 1, writes.n))
-    if push then redis.call('PEXPIREAT', key, expiry) end
+    redis.call('HSET', key, 's', struct.pack('<ddddd', c, total, c, expiry, oldest), HERE, field(mine), unpack(writes, 1, writes.n))
+    if push then redis.call('PEXPIREAT', key, field(expiry)) end
   elseif moved and total > 0 then
     -- Nothing spent, but the window moved: keep the total for it (the current slot zeroed).
     local fresh = expiry == 0
     if fresh then expiry = (newest + R) * precision + window end
-    redis.call('HSET', key, 's', struct.pack('<ddddd', c, total, newest, expiry, oldest), here, mine, unpack(writes, 1, writes.n))
-    if fresh then redis.call('PEXPIREAT', key, expiry) end
+    redis.call('HSET', key, 's', struct.pack('<ddddd', c, total, newest, expiry, oldest), HERE, field(mine), unpack(writes, 1, writes.n))
+    if fresh then redis.call('PEXPIREAT', key, field(expiry)) end
   elseif learned then
     redis.call('HSET', key, 's', struct.pack('<ddddd', head, total, newest, expiry, oldest))
   end
