@@ -151,7 +151,7 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
           // The cached copy holds a write the source never got: drop it, so reads agree with the source.
           if (letter.newest) this.#store.remove(letter.key, this.#keys.entry(letter.key)).catch((error: unknown) => this.#report(error))
         },
-        applied: (key) => this.#store.voidLoads(key, this.#keys.entry(key)),
+        applied: (key) => this.#store.voidLoads(key, this.#keys.entry(key)).then(noop),
       })
       if (options.writeBehind?.drain ?? true) this.#writeBehind.start()
     }
@@ -458,3 +458,5 @@ function normalizeWriter<T>(writer: CacheOptions<T>['writer']): CacheWriter<T> |
     throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'writer must be a function or { write, delete? }')
   return writer
 }
+
+function noop(): void {}

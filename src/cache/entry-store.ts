@@ -2,7 +2,7 @@ import { ErrorCodes, RedkitError } from '../core/errors.js'
 import type { CacheKeys } from './cache-keys.js'
 import { type EncodedValue, type EntryMeta, encodeValue, entryText, exceedsBytes } from './entry.js'
 import { jitterTtl } from './jitter.js'
-import type { CacheParts, Lease } from './parts.js'
+import { type CacheParts, freshVersion, type Lease } from './parts.js'
 import { sendTold, tellMode } from './protocol.js'
 import type { ExpiryReloader } from './reload.js'
 import { scripts } from './scripts.js'
@@ -103,6 +103,8 @@ export class EntryStore<T> {
           parts.settings.leaseVersionTtlMs,
           this.#voided(key),
           tellMode(parts.connection),
+          '',
+          '',
         ],
       )
       .then((reply) => sendTold(parts, reply))
@@ -114,7 +116,10 @@ export class EntryStore<T> {
 
   /**
    * Writes an entry (undefined value: a negative entry) with its tags. Without a lease it is a plain
-   * write that voids the loads in flight; with one it stores only while the lease holds.
+   * write that voids the loads in flight; with one it stores only while the lease holds. A
+   * write-through set (`through`) holds the lease `voidLoads` gave it before the source write:
+   * when another write began since, the entry is deleted instead (which source write landed last
+   * is unknown), and the next read loads it.
    * @returns false when the lease was void
    */
   async put(
@@ -124,6 +129,7 @@ export class EntryStore<T> {
     meta: EntryMeta,
     lease: Lease | undefined,
     invalidate: boolean,
+    through = false,
   ): Promise<boolean> {
     const parts = this.#parts
     const { settings } = parts
@@ -152,26 +158,63 @@ export class EntryStore<T> {
           settings.leaseVersionTtlMs,
           this.#voided(key),
           tellMode(parts.connection),
+          freshVersion(),
+          through ? 'through' : '',
         ],
       )
       .then((reply) => sendTold(parts, reply))
     // Again after the write: a read that started before it may have stored the old value meanwhile.
-    if (invalidate || !lease) parts.near?.invalidate(key, 'local')
+    if (invalidate || !lease || through) parts.near?.invalidate(key, 'local')
     if (stored === 1 && this.#reloader) await this.#reloader.track(entryKey, meta.ttlMs === undefined && !meta.tags ? undefined : kept)
     return stored === 1
   }
 
-  /** Voids the loads in flight of an entry without touching it (write-behind: the source just changed). */
-  async voidLoads(key: string, entryKey: string): Promise<void> {
+  /**
+   * Voids the loads in flight of an entry without touching it (the source is changing: write-behind
+   * drains, write-through sets). @returns the lease version it left, the lease of a write-through set
+   */
+  async voidLoads(key: string, entryKey: string): Promise<Lease> {
     const parts = this.#parts
+    const version = freshVersion()
     await sendTold(
       parts,
       await scripts.set.run(
         parts.connection,
         [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
-        ['', 1, '', this.#keys.channel, '', this.#voided(key), '', parts.settings.leaseVersionTtlMs, '', tellMode(parts.connection)],
+        [
+          '',
+          1,
+          '',
+          this.#keys.channel,
+          '',
+          this.#voided(key),
+          '',
+          parts.settings.leaseVersionTtlMs,
+          '',
+          tellMode(parts.connection),
+          version,
+          '',
+        ],
       ),
     )
+    return { version, token: '', grantedAt: performance.now() }
+  }
+
+  /**
+   * Puts the entry of a load under its tags before its lease is granted, so an `invalidateTags`
+   * while it loads finds the entry (even on its first load, or after its tag set expired) and voids
+   * it. Tags that are a function of the value cannot be known yet (a limit); bad tags are reported
+   * when the value is stored.
+   */
+  async enlist(entryKey: string, tags: StoreOptions<T>['tags']): Promise<void> {
+    if (!Array.isArray(tags) || tags.length === 0) return
+    let indexKeys: string[]
+    try {
+      indexKeys = this.#tags.indexKeys(tags)
+    } catch {
+      return
+    }
+    await this.#tags.add(indexKeys, entryKey, this.#parts.settings.lockTtlMs)
   }
 
   /** Deletes an entry and voids its loads in flight. @returns true when it was cached */
@@ -183,7 +226,13 @@ export class EntryStore<T> {
       await scripts.delete.run(
         parts.connection,
         [entryKey, this.#keys.lock(entryKey), this.#keys.version(entryKey)],
-        [this.#keys.channel, publish ? this.#voided(key) : '', parts.settings.leaseVersionTtlMs, tellMode(parts.connection)],
+        [
+          this.#keys.channel,
+          publish ? this.#voided(key) : '',
+          parts.settings.leaseVersionTtlMs,
+          tellMode(parts.connection),
+          freshVersion(),
+        ],
       ),
     )
     parts.near?.invalidate(key, 'local')

@@ -131,6 +131,8 @@ export class Loads<T> {
         mode.kind === 'miss'
           ? { kind: 'miss', createdAfter: 0, background: false }
           : { kind: 'refresh', createdAfter: mode.createdAfter, background: mode.background }
+      // Under its tags before the lease: an invalidateTags from now on voids this load.
+      if (store) await this.#store.enlist(entryKey, store.tags)
       const acquired = await this.#stampede.acquire(key, entryKey, acquireMode)
       if (acquired.type === 'value') return acquired.value
       if (acquired.type === 'busy') return undefined

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { Codec } from '../core/codec.js'
 import type { Connection } from '../core/connection.js'
 import type { BloomFilter } from '../stats/index.js'
@@ -40,6 +41,19 @@ export interface CacheParts {
   readonly closed: () => boolean
   notify<K extends keyof CacheEvents>(event: K, ...args: CacheEvents[K]): void
   report(error: unknown): void
+}
+
+const VERSION_ORIGIN = randomBytes(9).toString('base64url')
+let versions = 0
+
+/**
+ * A new lease version for a void (or a grant while none is stored). Unique to this process and
+ * call, never a counter: a version key that is lost (FLUSHALL, eviction, a restart without data)
+ * must not come back with a value an old lease holds, or a voided load would store its old value.
+ */
+export function freshVersion(): string {
+  versions = (versions + 1) % Number.MAX_SAFE_INTEGER
+  return `${VERSION_ORIGIN}.${versions.toString(36)}`
 }
 
 /** A load's lease: stores count only while the entry's lease version is still `version`. */

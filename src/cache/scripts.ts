@@ -12,7 +12,7 @@ export type TellReply = [result: number, ...messages: string[]]
 export const scripts = {
   lock: defineScript<
     [entry: string, lock: string, version: string],
-    [token: string, lockTtlMs: number, createdAfter: number, freshAt: number],
+    [token: string, lockTtlMs: number, createdAfter: number, freshAt: number, freshVersion: string, versionTtlMs: number],
     LockReply
   >('cache-lock'),
   set: defineScript<
@@ -28,13 +28,15 @@ export const scripts = {
       versionTtlMs: number,
       voidMessage: string,
       tell: TellMode,
+      freshVersion: string,
+      through: '' | 'through',
     ],
     TellReply
   >('cache-set'),
   unlock: defineScript<[lock: string], [token: string, channel: string, message: string, tell: TellMode], TellReply>('cache-unlock'),
   delete: defineScript<
     [entry: string, lock: string, version: string],
-    [channel: string, invalidation: string, versionTtlMs: number, tell: TellMode],
+    [channel: string, invalidation: string, versionTtlMs: number, tell: TellMode, freshVersion: string],
     TellReply
   >('cache-delete'),
   tagAdd: defineScript<[tag: string], [ttlMs: number, entry: string], number>('cache-tag-add'),

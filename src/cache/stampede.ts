@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
-import type { CacheParts, Lease } from './parts.js'
+import { type CacheParts, freshVersion, type Lease } from './parts.js'
 import { scripts } from './scripts.js'
 import type { Waiters } from './waiters.js'
 
@@ -69,7 +69,14 @@ export class Stampede<T> {
       const epoch = parts.near?.epoch ?? 0
       let reply: Awaited<ReturnType<typeof scripts.lock.run>>
       try {
-        reply = await scripts.lock.run(parts.connection, lockKeys, [token, settings.lockTtlMs, createdAfter, freshAt])
+        reply = await scripts.lock.run(parts.connection, lockKeys, [
+          token,
+          settings.lockTtlMs,
+          createdAfter,
+          freshAt,
+          freshVersion(),
+          settings.leaseVersionTtlMs,
+        ])
       } catch (error) {
         this.#waiters.cancel(key)
         throw error

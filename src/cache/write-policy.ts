@@ -49,7 +49,16 @@ export class WritePolicy<T> {
     // absent for ever. When the add fails, the set fails before anything was written.
     if (parts.bloom) await parts.bloom.add(key)
     const writer = this.#writer
-    if (this.#mode === 'through' || this.#mode === 'around') await (writer as CacheWriter<T>).write(key, value, NO_INFO)
+    if (this.#mode === 'through') {
+      // A lease over the source write: two sets of one key may reach the source in either order,
+      // so the second to reach the cache deletes the entry rather than guess (EntryStore.put).
+      const lease = await this.#store.voidLoads(key, entryKey)
+      await (writer as CacheWriter<T>).write(key, value, NO_INFO)
+      parts.near?.invalidate(key, 'local')
+      await this.#store.put(key, entryKey, encoded, { ttlMs, tags: options.tags }, lease, true, true)
+      return
+    }
+    if (this.#mode === 'around') await (writer as CacheWriter<T>).write(key, value, NO_INFO)
     if (this.#mode === 'around') {
       await this.#store.remove(key, entryKey)
       parts.notify('invalidate', { keys: [key], reason: 'delete' })

@@ -9,6 +9,7 @@
   ARGV[2] invalidation message ('' none)
   ARGV[3] TTL in ms of the bumped lease version (longer than any load may run)
   ARGV[4] how the message is sent: PUBLISH, or 'reply' (returned for the caller to SPUBLISH)
+  ARGV[5] the fresh lease version it leaves (unique: a lost one never comes back, see cache-lock.lua)
   Reply: { 1 when the entry existed, else 0; then the message to send when ARGV[4] is 'reply' }
 ]]
 --- @include "cache-tell"
@@ -19,7 +20,7 @@ local refused = check_types({ KEYS[3], 'string' })
 if refused then return refused end
 local deleted = redis.call('DEL', KEYS[1])
 redis.call('DEL', KEYS[2])
-cache_version_bump(KEYS[3], ARGV[3])
+cache_version_bump(KEYS[3], ARGV[5], ARGV[3])
 if ARGV[2] ~= '' then
   cache_tell(ARGV[4], ARGV[1], ARGV[2])
 end

@@ -13,6 +13,8 @@
   ARGV[2] lock TTL in ms
   ARGV[3] created-after threshold (epoch ms)
   ARGV[4] fresh-at time (epoch ms)
+  ARGV[5] a fresh lease version, stored when the entry has none (never stored before, or lost)
+  ARGV[6] TTL in ms of the lease version (longer than any lease is honoured)
   Reply: {1, entry} usable entry; {2, version, entry or ''} the caller holds the lease (and the lock) and must
     load (the unusable entry's header carries the options to refresh it with); {3, pttl} another caller holds the lock for pttl more ms (wait for its fill message)
 ]]
@@ -28,6 +30,15 @@ if entry then
   end
 end
 if ARGV[1] == '' or redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {2, redis.call('GET', KEYS[3]) or '0', entry or ''}
+  -- The version a lease names is stored, never implied: a version lost later (FLUSHALL, eviction,
+  -- a restart without data) is absent at store time, and absent means void.
+  local version = redis.call('GET', KEYS[3])
+  if version then
+    redis.call('PEXPIRE', KEYS[3], ARGV[6])
+  else
+    version = ARGV[5]
+    redis.call('SET', KEYS[3], version, 'PX', ARGV[6])
+  end
+  return {2, version, entry or ''}
 end
 return {3, redis.call('PTTL', KEYS[2])}

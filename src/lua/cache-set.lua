@@ -4,7 +4,11 @@
   the lease version and drops the load lock (waiters hear the invalidation and read again).
   A loaded value (ARGV[7] the lease version its load was granted) is stored only while that version
   is unchanged, so a load never writes back over a newer delete, set or invalidation; either way
-  it releases its own load lock and wakes the processes waiting on it.
+  it releases its own load lock and wakes the processes waiting on it. A version that is gone
+  (flushed, evicted, expired) is void: the versions are unique strings, so none comes back.
+  A write-through set (ARGV[12] 'through') holds the lease it took before writing the source: it
+  stores while that still holds, else (another write began meanwhile, whose source write may have
+  landed before or after its own) it deletes the entry; either way it voids the others.
   KEYS[1] entry key
   KEYS[2] load lock of the entry
   KEYS[3] lease version of the entry
@@ -18,6 +22,8 @@
   ARGV[8] TTL in ms of a bumped lease version (longer than any load may run)
   ARGV[9] message for waiters when the lease was void and this call released the lock ('' none)
   ARGV[10] how messages are sent: PUBLISH, or 'reply' (returned for the caller to SPUBLISH)
+  ARGV[11] the fresh lease version a plain or write-through write leaves
+  ARGV[12] 'through' for a write-through set, else ''
   Reply: { 1 when stored (or nothing to store and the lease held), 0 when the lease was void,
            then the messages to send when ARGV[10] is 'reply' }
 ]]
@@ -28,12 +34,15 @@
 local refused = check_types({ KEYS[2], 'string', KEYS[3], 'string' })
 if refused then return refused end
 local plain = ARGV[7] == ''
-local held = plain or (redis.call('GET', KEYS[3]) or '0') == ARGV[7]
+local through = ARGV[12] == 'through'
+local held = plain or redis.call('GET', KEYS[3]) == ARGV[7]
 if held and ARGV[1] ~= '' then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+elseif through then
+  redis.call('DEL', KEYS[1])
 end
-if plain then
-  cache_version_bump(KEYS[3], ARGV[8])
+if plain or through then
+  cache_version_bump(KEYS[3], ARGV[11], ARGV[8])
   redis.call('DEL', KEYS[2])
 end
 local released = 0
@@ -44,7 +53,7 @@ end
 if held and not plain and ARGV[5] ~= '' and (released == 1 or redis.call('EXISTS', KEYS[2]) == 1) then
   cache_tell(ARGV[10], ARGV[4], ARGV[5])
 end
-if held and ARGV[6] ~= '' then
+if (held or through) and ARGV[6] ~= '' then
   cache_tell(ARGV[10], ARGV[4], ARGV[6])
 end
 if not held and released == 1 and ARGV[9] ~= '' then

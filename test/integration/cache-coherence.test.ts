@@ -116,6 +116,75 @@ describe.each(TOPOLOGIES)('cache coherence on %s', (topology, options) => {
       expect(await cache.get('k')).toBeUndefined()
     })
 
+    it('invalidateTags voids the first load of a key under that tag (not yet in the tag index) (review 12 finding 1)', async () => {
+      const cache = make<string>()
+      let db = 'old'
+      const loader = gated(() => 'old')
+      const pending = cache.getOrLoad('k', loader.load, { tags: ['team'] })
+      await loader.started()
+      db = 'new'
+      await cache.invalidateTags(['team'])
+      loader.release()
+      expect(await pending).toBe('old')
+      expect(await cache.get('k'), `db is ${db}`).toBeUndefined()
+      // Without an invalidation the load is stored, under its tag.
+      const next = gated(() => 'new')
+      const reread = cache.getOrLoad('k', next.load, { tags: ['team'] })
+      await next.started()
+      next.release()
+      expect(await reread).toBe('new')
+      expect(await cache.get('k')).toBe('new')
+      expect(await cache.invalidateTags(['team'])).toBe(1)
+    })
+
+    it('a void outlives the loss of the lease version (flushed, evicted, restarted without data) (review 12 finding 3)', async () => {
+      const cacheName = name()
+      const cache = make<string>({}, rk, cacheName)
+      for (const lost of ['version', 'version and lock'] as const) {
+        const loader = gated(() => 'old')
+        const pending = cache.getOrLoad('k', loader.load)
+        await loader.started()
+        await cache.delete('k')
+        // What FLUSHALL, an eviction or a restart without data does to the keys of this entry.
+        const version = `${rk.keys.prefix}:cache-ver:{${cacheName}:k}`
+        const lock = `${rk.keys.prefix}:cache-lock:{${cacheName}:k}`
+        await rk.connection.send(lost === 'version' ? ['DEL', version] : ['DEL', version, lock], { key: version })
+        loader.release()
+        expect(await pending).toBe('old')
+        expect(await cache.get('k'), `${lost} lost`).toBeUndefined()
+      }
+      // A load with nothing lost still stores.
+      expect(await cache.getOrLoad('k', async () => 'new')).toBe('new')
+      expect(await cache.get('k')).toBe('new')
+    })
+
+    it('concurrent write-through sets of one key leave the cache agreeing with the source, whichever write lands last', async () => {
+      // A write whose commit is acknowledged late: it lands in the source early or late, and its
+      // cache write comes after the other set's, either way.
+      for (const lands of ['early', 'late'] as const) {
+        const source = new Map<string, string>()
+        let gate: () => void = () => {}
+        const held = new Promise<void>((resolve) => (gate = resolve))
+        const writer = {
+          write: async (key: string, value: string) => {
+            if (value === 'slow' && lands === 'early') source.set(key, value)
+            if (value === 'slow') await held
+            if (value === 'slow' && lands === 'late') source.set(key, value)
+            if (value !== 'slow') source.set(key, value)
+          },
+        }
+        const cache = make<string>({ write: 'through', writer })
+        const slow = cache.set('k', 'slow')
+        await sleep(20)
+        await cache.set('k', 'fast')
+        gate()
+        await slow
+        const cached = await cache.get('k')
+        expect(cached === undefined || cached === source.get('k'), `lands ${lands}: cache ${cached}, source ${source.get('k')}`).toBe(true)
+        expect(await cache.getOrLoad('k', async (key) => source.get(key)), `lands ${lands}`).toBe(source.get('k'))
+      }
+    })
+
     it('a stale-while-revalidate refresh does not overwrite a newer set', async () => {
       const cache = make<string>({ ttlMs: 100, staleWhileRevalidateMs: 10_000 })
       await cache.set('k', 'v1')

@@ -148,7 +148,7 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
       await cache.set('a', 1)
       expect(await cache.get('a'), planted).toBe(1)
       // The version moved off the planted value: a load granted before cannot write back.
-      expect(await raw.get(version)).toMatch(/^\d{1,16}$/)
+      expect(await raw.get(version)).not.toBe(planted)
       await raw.set(version, planted)
       expect(await cache.delete('a')).toBe(true)
       expect(await raw.exists(entry)).toBe(0)
