@@ -59,6 +59,27 @@ describe.each(TOPOLOGIES)('lock safety on %s', (topology, options) => {
     },
   )
 
+  // Issue 13 item 6: a planted waiter whose hold ttl PEXPIRE cannot take made the handoff fail after
+  // it had written the grant: release() threw although the caller's hold was gone.
+  it.each(['99999999999999999999', '2147483648'])(
+    'a planted waiter with a hold ttl of %s does not make release() fail after releasing',
+    async (ttl) => {
+      const name = `planted-ttl-${ttl.length}`
+      const holders = rk.keys.key(`lock:${name}`, 'holders')
+      const queue = rk.keys.key(`lock:${name}`, 'queue')
+      const waiters = rk.keys.key(`lock:${name}`, 'waiters')
+      const a = rk.lock(name)
+      expect(await a.tryAcquire()).toBe(true)
+      await send(queue, ['ZADD', queue, '1', 'planted'])
+      await send(waiters, ['HSET', waiters, 'planted', `${Date.now() + 60_000}:${ttl}:1`])
+      expect(await a.release()).toBe(true)
+      expect(await send(holders, ['HEXISTS', holders, 'planted'])).toBe(0)
+      const b = other.lock(name)
+      expect(await b.tryAcquire()).toBe(true)
+      await b.release()
+    },
+  )
+
   // Finding 2: held/token/signal changed only when the deadline timer ran, so code right after a
   // blocked event loop still read "held" although the server had let the hold lapse.
   it('after a blocked event loop, held, token and signal say lost at the first look', async () => {

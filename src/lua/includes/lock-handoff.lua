@@ -15,7 +15,9 @@ local function lock_handoff(holders, queue, waiters, state, capacity, now, nowUs
     if info then expiry, ttl, w = string.match(info, '^(%d+):(%d+):(%d+)$') end
     expiry, ttl, w = tonumber(expiry), tonumber(ttl), tonumber(w)
     if w and w > capacity then w = capacity end
-    if not expiry or expiry <= now or ttl < 1 then
+    -- A hold ttl past what PEXPIRE takes (planted) would fail the script after the grant was
+    -- written, and a release that handed over would tell its caller it had not released.
+    if not expiry or expiry <= now or ttl < 1 or ttl > 2147483647 then
       redis.call('HDEL', waiters, head)
     elseif state.used + w > capacity then
       -- Does not fit yet: back at its place (its exact arrival score), and it stays first.
