@@ -35,4 +35,6 @@ export const indexAddScript = defineKeyedScript<UserKeys, [id: string, deadline:
 )
 export const indexCheckScript = defineKeyedScript<UserKeys, [oldId: string], number>('session-index-check')
 export const revokeScript = defineKeyedScript<UserKeys, [epochMs: number], Array<string | number>>('session-revoke')
-export const storeTouchScript = defineKeyedScript<SessionKeys, [ttlMs: number], number>('session-store-touch')
+export const storeTouchScript = defineKeyedScript<SessionKeys, [ttlMs: number, absoluteMs: number, graceMs: number], number>(
+  'session-store-touch',
+)

@@ -4,9 +4,9 @@ import { checkEviction } from '../core/server-config.js'
 const checked = new WeakSet<RedkitContext>()
 
 /**
- * Once per redkit instance, when sessions are indexed by user: an evicting `maxmemory-policy` could
- * delete a user's index (revoke-all then ends nothing), a revocation epoch or a tombstone (a
- * revoked session comes back). Warns (process warning `E_SERVER_CONFIG`, naming the setting and the
+ * Once per redkit instance with sessions (managers, and every framework store: each leaves logout
+ * tombstones): an evicting `maxmemory-policy` could delete a user's index (revoke-all then ends
+ * nothing), a revocation epoch or a tombstone (a revoked session comes back). Warns (process warning `E_SERVER_CONFIG`, naming the setting and the
  * fix) without delaying anything.
  */
 export function warnIfEvictable(ctx: RedkitContext): void {

@@ -60,7 +60,8 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
       remove: (keys) => this.#end(keys),
       removeMissing: (keys) => this.#end(keys),
     })
-    if (resolved.userIdOf) warnIfEvictable(this.#rk)
+    // Every store leaves logout tombstones, user index or not: an evicted one lets a save bring its session back.
+    warnIfEvictable(this.#rk)
   }
 
   /** A callback that threw: reported on `error` (or as a process warning), never an unhandled rejection. */
@@ -381,7 +382,9 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
     if (this.#o.absoluteTimeoutMs === 0 && user === '') return this.#slide(this.#records.key(sid), ttl)
     const keys = this.#records.keys.of(sid)
     return Promise.all([
-      this.#o.absoluteTimeoutMs > 0 ? storeTouchScript.call(connection, keys, [ttl]) : this.#slide(keys.session, ttl),
+      this.#o.absoluteTimeoutMs > 0
+        ? storeTouchScript.call(connection, keys, [ttl, this.#o.absoluteTimeoutMs, TOMBSTONE_LEAST_MS])
+        : this.#slide(keys.session, ttl),
       // The index lives as long as its longest session: a rolling session keeps it alive.
       user === '' ? undefined : this.#records.indexExtend(user, this.#rules.indexDeadline(ttl)),
     ]).then(noop)

@@ -259,15 +259,18 @@ describe('session eviction check', () => {
   afterAll(() => evicting?.stop())
 
   it('warns when maxmemory-policy could evict user indexes, epochs or tombstones', async () => {
-    const warned = new Promise<Error>((resolve) => process.once('warning', resolve))
-    const r = await createRedkit({ url: evicting.url, prefix: 'evict' })
-    try {
-      new RedkitSessionStore({ redkit: r, userIdOf: (s) => s.userId as string | undefined })
-      const warning = (await warned) as Error & { code?: string }
-      expect(warning.code).toBe('E_SERVER_CONFIG')
-      expect(warning.message).toMatch(/maxmemory-policy.*session user indexes.*noeviction/)
-    } finally {
-      await r.close()
+    // With and without userIdOf: every store leaves logout tombstones (review 12 finding 8).
+    for (const extra of [{ userIdOf: (s: StoredSessionData) => s.userId as string | undefined }, {}]) {
+      const warned = new Promise<Error>((resolve) => process.once('warning', resolve))
+      const r = await createRedkit({ url: evicting.url, prefix: 'evict' })
+      try {
+        new RedkitSessionStore({ redkit: r, ...extra })
+        const warning = (await Promise.race([warned, sleep(5000).then(() => new Error('no warning'))])) as Error & { code?: string }
+        expect(warning.code, Object.keys(extra).join()).toBe('E_SERVER_CONFIG')
+        expect(warning.message).toMatch(/maxmemory-policy.*session user indexes.*tombstones.*noeviction/)
+      } finally {
+        await r.close()
+      }
     }
   })
 })

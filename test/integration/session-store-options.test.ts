@@ -42,6 +42,23 @@ describe.each(TOPOLOGIES)('session store options on %s', (_topology, options) =>
     expect(await errorCode(async () => new RedkitSessionStore({ redkit: rk, absoluteTimeoutMs: -1 }))).toBe('E_INVALID_ARGUMENT')
   })
 
+  it('absoluteTimeoutMs ends a session that is only touched: saved before the option, or its deadline lost (review 12 finding 6)', async () => {
+    const name = `abstouch${++seq}`
+    const before = new RedkitSessionStore({ redkit: rk, name })
+    const store = new RedkitSessionStore({ redkit: rk, name, absoluteTimeoutMs: 600 })
+    const rolling = { cookie: { maxAge: 60_000 }, n: 1 }
+    await before.set('old', rolling)
+    await store.set('lost', rolling)
+    await rk.connection.send(['DEL', `${prefix}:{session:${name}:id:lost}:x`], { key: `${prefix}:{session:${name}:id:lost}:x` })
+    // express-session touches an unmodified session on every request, and never saves it.
+    const started = Date.now()
+    while (Date.now() - started < 1200) {
+      await Promise.all([store.touch('old', rolling), store.touch('lost', rolling)])
+      await sleep(50)
+    }
+    await eventually(async () => (await store.get('old')) === null && (await store.get('lost')) === null, 3000, 'absolute deadline')
+  })
+
   it('keeps a user index alive no longer than its sessions (no more persistent index; touch extends it)', async () => {
     const store = new RedkitSessionStore({ redkit: rk, name: `idx${++seq}`, userIdOf: (s) => s.userId as string | undefined })
     const index = `${prefix}:{session:${store.name}:user:ada}:ids`
