@@ -125,6 +125,12 @@ export class StreamGroupReader {
   #waiting: Array<() => void> = []
   #waitingHead = 0
   #slotFreed: (() => void) | undefined
+  /**
+   * Set when a read failed: its reply may have been lost after Redis delivered the entries to this
+   * consumer (a cut or a dead node), so they sit in its own pending list. They are read back from
+   * there (from this id on) before new ones, instead of waiting `reclaimIdleMs` to be taken over.
+   */
+  #ownFrom: string | undefined
   /** Items per entry of the last read: how many entries fill the free slots. */
   #itemsPerEntry = 1
   /** The last entry started per order key: the next one of that key waits for it. */
@@ -180,6 +186,10 @@ export class StreamGroupReader {
         }
         const free = concurrency - this.#load
         const wanted = Math.min(this.#options.readCount ?? READ_COUNT, Math.max(1, Math.ceil(free / this.#itemsPerEntry)))
+        if (this.#ownFrom !== undefined) {
+          await this.#readOwn(wanted)
+          continue
+        }
         const entries = entriesOf(await this.#read(wanted))
         let items = 0
         for (const [streamId, fields] of entries) items += this.#dispatch(streamId, fields, false)
@@ -204,9 +214,30 @@ export class StreamGroupReader {
           }
         }
         this.#options.onError(error)
+        this.#ownFrom = '0'
         await sleep(250)
       }
     }
+  }
+
+  /**
+   * One page of this consumer's own pending list, from `#ownFrom`: the entries it does not hold
+   * (their read reply was lost) start again, as redelivered ones (a handler that failed before
+   * still counts its attempts). The last page ends the recovery.
+   */
+  async #readOwn(count: number): Promise<void> {
+    const { stream, group } = this.#options
+    const page = Math.max(count, 100)
+    const reply = await this.#connection.send(
+      ['XREADGROUP', 'GROUP', group, this.consumer, 'COUNT', String(page), 'STREAMS', stream, this.#ownFrom as string],
+      { key: stream },
+    )
+    const entries = entriesOf(reply)
+    for (const [streamId, fields] of entries) {
+      if (!this.#held.has(streamId)) this.#dispatch(streamId, fields, true)
+    }
+    const last = entries.at(-1)
+    this.#ownFrom = entries.length < page || last === undefined ? undefined : last[0]
   }
 
   #read(count: number): Promise<unknown> {

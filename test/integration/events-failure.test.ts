@@ -131,6 +131,52 @@ describe('expiry delivery across a connection cut', () => {
   }, 30_000)
 })
 
+describe('expiry delivery when a read reply is lost', () => {
+  it('an event Redis gave to a consumer whose reply was cut runs at once after the reconnect, not after reclaimIdleMs', async () => {
+    const target = new URL(standaloneUrl())
+    const proxy = await startChaosProxy({ host: target.hostname, port: Number(target.port) })
+    const prefix = testPrefix()
+    // The consumer reads through the proxy; the writer (and its sweeper) talks to Redis directly.
+    const consumer = await createRedkit({ url: proxy.url, prefix })
+    const writer = await createRedkit({ url: standaloneUrl(), prefix })
+    for (const rk of [consumer, writer]) {
+      rk.on('error', () => {})
+      rk.expirations.events.on('error', () => {})
+    }
+    try {
+      const arrivals: string[] = []
+      await consumer.expirations.on(`${prefix}:*`, (event) => {
+        arrivals.push(event.key)
+      })
+      // Let the consumer's blocking read reach Redis, then hold every reply in the proxy.
+      await new Promise((r) => setTimeout(r, 300))
+      proxy.pause()
+      await writer.expirations.set(`${prefix}:lost-reply`, 1, { ttlMs: 50 })
+      // Redis hands the event to the blocked read (it is now in the consumer's pending list) and
+      // the reply waits in the proxy, which then drops it.
+      const stream = `${prefix}:{exp}:events`
+      const pending = async () => {
+        const groups = (await writer.connection.send(['XINFO', 'GROUPS', stream], { key: stream })) as unknown[]
+        return groups.reduce<number>((sum, group) => sum + Number((group as Record<string, unknown>).pending ?? 0), 0)
+      }
+      const deadline = Date.now() + 5000
+      while ((await pending().catch(() => 0)) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+      expect(await pending()).toBeGreaterThan(0)
+      proxy.cut()
+      proxy.resume()
+      const healed = Date.now()
+      while (arrivals.length === 0 && Date.now() - healed < 10_000) await new Promise((r) => setTimeout(r, 20))
+      // reclaimIdleMs is 60 s: only the consumer's own recovery delivers it this soon.
+      expect(arrivals).toEqual([`${prefix}:lost-reply`])
+      expect(Date.now() - healed).toBeLessThan(5000)
+    } finally {
+      await consumer.close()
+      await writer.close()
+      await proxy.close()
+    }
+  }, 30_000)
+})
+
 describe('expiry on every cluster master', () => {
   it('delivers keys of all three masters', async () => {
     const prefix = testPrefix()
