@@ -1,7 +1,8 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
-import { type RawClient, rawClient, standaloneUrl, testPrefix } from '../support/redis.js'
+import { closeAll, clusterUrls, type RawClient, rawClient, standaloneUrl, testPrefix } from '../support/redis.js'
+import { type TopologyName, topologyOptions } from '../support/topology.js'
 
 // Issue 13's acceptance: every public entry point, called with adversarial names, values, numbers
 // and options, either works or fails with a typed RedkitError; it never hangs, never throws a raw
@@ -152,18 +153,21 @@ let seq = 0
 const SEED = Number(process.env.FC_SEED ?? 20261201)
 const RUNS = Number(process.env.FC_RUNS ?? 40)
 
-/** Every key under the prefix with its type and serialized value, to compare before and after a call. */
-async function snapshot(raw: RawClient, prefix: string): Promise<string> {
-  const keys: string[] = []
-  for await (const batch of raw.scanIterator({ MATCH: `${prefix}:*`, COUNT: 1000 })) keys.push(...batch)
-  keys.sort()
-  const parts = await Promise.all(
-    keys.map(async (key) => {
-      const dump = await raw.sendCommand(['DUMP', key], { typeMapping: { 36: Buffer } } as never)
-      return `${key}=${Buffer.isBuffer(dump) ? dump.toString('base64') : String(dump)}`
-    }),
-  )
-  return parts.join('\n')
+/** Every key under the prefix on every node with its serialized value, to compare before and after a call. */
+async function snapshot(nodes: RawClient[], prefix: string): Promise<string> {
+  const parts: string[] = []
+  for (const raw of nodes) {
+    const keys: string[] = []
+    for await (const batch of raw.scanIterator({ MATCH: `${prefix}:*`, COUNT: 1000 })) keys.push(...batch)
+    const dumps = await Promise.all(
+      keys.map(async (key) => {
+        const dump = await raw.sendCommand(['DUMP', key], { typeMapping: { 36: Buffer } } as never)
+        return `${key}=${Buffer.isBuffer(dump) ? dump.toString('base64') : String(dump)}`
+      }),
+    )
+    parts.push(...dumps)
+  }
+  return parts.sort().join('\n')
 }
 
 async function outcome(run: () => unknown): Promise<'ok' | 'rejected' | string> {
@@ -184,13 +188,20 @@ async function outcome(run: () => unknown): Promise<'ok' | 'rejected' | string> 
   }
 }
 
-describe('every public API under adversarial input (property-based)', () => {
-  let raw: RawClient
+// Cluster too: the checks must hold where keys spread over nodes and commands are routed by slot
+// (the same runs cost about 3 s more there).
+const SITES: Array<[TopologyName, () => string[]]> = [
+  ['standalone', () => [standaloneUrl()]],
+  ['cluster', clusterUrls],
+]
+
+describe.each(SITES)('every public API under adversarial input (property-based) on %s', (topology, urls) => {
+  let nodes: RawClient[] = []
 
   beforeAll(async () => {
-    raw = await rawClient()
+    nodes = await Promise.all(urls().map((url) => rawClient(url)))
   })
-  afterAll(() => raw?.quit())
+  afterAll(() => closeAll(...nodes))
 
   // Each target gets its own instance and prefix: background work of another target (a sweeper, a
   // worker) cannot be mistaken for a write by a rejected call.
@@ -198,20 +209,20 @@ describe('every public API under adversarial input (property-based)', () => {
     '%s: only typed errors, no hang, nothing changed when rejected',
     async (_name, target) => {
       const prefix = testPrefix()
-      const rk = await createRedkit({ url: standaloneUrl(), prefix })
+      const rk = await createRedkit({ ...topologyOptions(topology), prefix })
       rk.on('error', () => {})
       const failures: string[] = []
       try {
         await fc.assert(
           fc.asyncProperty(hostile, hostile, hostile, async (a, b, c) => {
-            const before = await snapshot(raw, prefix)
+            const before = await snapshot(nodes, prefix)
             const result = await outcome(() => target.call(rk, a, b, c))
             if (result === 'ok') return
             if (result !== 'rejected') {
               failures.push(`${result} for ${fc.stringify([a, b, c]).slice(0, 200)}`)
               return
             }
-            const after = await snapshot(raw, prefix)
+            const after = await snapshot(nodes, prefix)
             if (after !== before) failures.push(`a rejected call changed what is stored, for ${fc.stringify([a, b, c]).slice(0, 200)}`)
           }),
           { numRuns: RUNS, seed: SEED },
