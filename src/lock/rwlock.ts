@@ -5,7 +5,10 @@ import { type LockKeys, lockKeys } from './keys.js'
 import { type ResolvedLockOptions, resolveLockOptions } from './options.js'
 import type { AcquireOptions, LockHandle, LockOptions } from './types.js'
 
-/** Readers share the lock; a writer takes all of it. Larger than any number of concurrent readers. */
+/**
+ * Readers share the lock; a writer takes all of it. Larger than MAX_HOLDERS, the bound on concurrent
+ * readers the scripts apply (more wait their turn).
+ */
 const CAPACITY = 2 ** 31 - 1
 
 /**

@@ -5,8 +5,10 @@ import { FairLock } from './fair-lock.js'
 import { lockKeys } from './keys.js'
 import { resolveLockOptions } from './options.js'
 import type { SemaphoreOptions } from './types.js'
+import { MAX_HOLDERS } from './wire.js'
 
-export const MAX_PERMITS = 1_000_000
+/** Every permit is a holder that each script reads: see MAX_HOLDERS. */
+export const MAX_PERMITS = MAX_HOLDERS
 
 /**
  * A counting semaphore: at most `permits` holders at once. Each permit expires with its TTL (the

@@ -35,7 +35,7 @@ export interface AcquireOptions {
 }
 
 export interface SemaphoreOptions extends LockOptions {
-  /** How many holders at once, 1 to 1,000,000. Every user of one semaphore must give the same number. */
+  /** How many holders at once, 1 to 1,000 (MAX_HOLDERS: every script reads every holder). Every user of one semaphore must give the same number. */
   permits: number
 }
 

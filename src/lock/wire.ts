@@ -4,6 +4,13 @@
  * locks wake the head waiter without a handoff, and a resubscribe wakes everyone).
  */
 
+/**
+ * The most holds one lock can have at once (semaphore permits, concurrent readers; further readers
+ * wait their turn). Every lock script reads all the holders, so this bounds its work; the scripts
+ * refuse a larger holders hash (planted data) with E_TOO_LARGE. LOCK_MAX_HOLDERS in lock-holders.lua.
+ */
+export const MAX_HOLDERS = 1_000
+
 export interface Grant {
   token: string
   fence: number

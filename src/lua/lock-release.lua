@@ -44,7 +44,10 @@ local function handed(g)
   end
 end
 -- The riders come first, while the caller still holds: its weight counts until it is given up.
-if state.mine then state.used = state.used + state.mine[3] end
+if state.mine then
+  state.used = state.used + state.mine[3]
+  state.count = state.count + 1
+end
 for _, a in ipairs(riders) do
   local r = lock_attempt(holders, queue, waiters, state, a, capacity, now, nowUs, state.seen[a[1]], handed)
   reply[#reply + 1], reply[#reply + 2], reply[#reply + 3] = r[1], r[2], r[3]
@@ -53,6 +56,7 @@ end
 if state.mine then
   redis.call('HDEL', holders, token)
   state.used = state.used - state.mine[3]
+  state.count = state.count - 1
 else
   redis.call('ZREM', queue, token)
   redis.call('HDEL', waiters, token)
@@ -61,7 +65,7 @@ end
 if unfair then
   -- No handoff: the first live waiter retries, and may lose to a newcomer. Waiters whose place
   -- lapsed are dropped on the way, so a dead head does not swallow every wake-up (finding 22).
-  if state.used < capacity then
+  if lock_fits(state, 1, capacity) then
     for _ = 1, 100 do
       local head = redis.call('ZRANGE', queue, 0, 0)[1]
       if not head then break end

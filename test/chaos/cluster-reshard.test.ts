@@ -161,6 +161,45 @@ describe('Cluster: resharding under load', () => {
     }
   }, 60_000)
 
+  // Review fix 16: a waiter's attempt that met TRYAGAIN (its lock's keys split by a migration) failed
+  // the whole acquire() with E_SCRIPT, although the wait had most of its timeout left. The waiter
+  // here has a short connectTimeoutMs, so the connection's own retry gives up well before the
+  // split ends: only the wait's retry within its timeout carries it through.
+  it('a waiter whose attempts meet TRYAGAIN while its lock migrates keeps waiting and gets the lock', async () => {
+    const holder = rk.lock('migrating', { ttlMs: 30_000 })
+    await holder.acquire()
+    const other = await createRedkit({ cluster: { rootNodes: nodes.map((n) => n.url) }, prefix: 'reshard', connectTimeoutMs: 300 })
+    other.on('error', () => {})
+    const queue = rk.keys.key('lock:migrating', 'queue')
+    const waiter = other.lock('migrating', { ttlMs: 30_000, pollMs: 50 })
+    let failure: unknown
+    const waiting = waiter.acquire({ timeoutMs: 20_000 }).catch((error: unknown) => {
+      failure = error
+    })
+    // Queued first: while a slot migrates, a script whose keys do not all exist there gets TRYAGAIN.
+    await eventually(async () => Number(await rk.connection.send(['ZCARD', queue], { key: queue })) === 1, 5000, 'the waiter queued')
+    const migration = await migrationOf('{lock:migrating}')
+    try {
+      const keys = await migration.keys(100)
+      expect(keys.length).toBeGreaterThan(1)
+      // One key moved: every attempt of the waiter (a poll each 50 ms) now gets TRYAGAIN, for
+      // several times the connection's retry window.
+      await migration.move(keys.slice(0, 1))
+      await sleep(1500)
+      expect(failure).toBeUndefined()
+      await migration.move(keys.slice(1))
+      await migration.finish()
+      expect(await holder.release()).toBe(true)
+      await waiting
+      expect(failure).toBeUndefined()
+      expect(waiter.held).toBe(true)
+      expect(await waiter.release()).toBe(true)
+    } finally {
+      await migration.close()
+      await other.close()
+    }
+  }, 60_000)
+
   it('a lock released while its slot migrates is released (ASK and TRYAGAIN followed), and the next waiter gets it', async () => {
     const holder = rk.lock('moving', { ttlMs: 30_000 })
     await holder.acquire()

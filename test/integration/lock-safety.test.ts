@@ -2,12 +2,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
+import { MAX_HOLDERS } from '../../src/lock/wire.js'
 import { startChaosProxy } from '../support/chaos-proxy.js'
 import { errorCode, TOPOLOGIES, thrownCode } from '../support/expect.js'
 import { closeAll, rawClient, rawCluster, standaloneUrl, testPrefix } from '../support/redis.js'
 import { eventually, sleep } from '../support/wait.js'
 
 type Send = (key: string, args: string[]) => Promise<unknown>
+
+/** Waits until `n` waiters are queued on the lock whose queue key is `queue`; returns their tokens, first first. */
+async function queued(send: Send, queue: string, n: number, what = `${n} waiters queued`): Promise<string[]> {
+  let tokens: string[] = []
+  await eventually(
+    async () => {
+      tokens = (await send(queue, ['ZRANGE', queue, '0', '-1'])) as string[]
+      return tokens.length === n
+    },
+    5000,
+    what,
+  )
+  return tokens
+}
 
 describe.each(TOPOLOGIES)('lock safety on %s', (topology, options) => {
   let rk: Redkit
@@ -106,12 +121,7 @@ describe.each(TOPOLOGIES)('lock safety on %s', (topology, options) => {
     const waiting = waiter.acquire({ timeoutMs: 8000 }).finally(() => {
       settled = true
     })
-    const queue = rk.keys.key('lock:forged', 'queue')
-    let token = ''
-    await eventually(async () => {
-      token = String(((await send(queue, ['ZRANGE', queue, '0', '0'])) as string[])[0] ?? '')
-      return token !== ''
-    })
+    const [token] = await queued(send, rk.keys.key('lock:forged', 'queue'), 1)
     // Past the waiter's subscription, so the message reaches it.
     await sleep(300)
     const channel = rk.keys.key('lock:forged', 'wake')
@@ -204,7 +214,7 @@ describe.each(TOPOLOGIES)('lock safety on %s', (topology, options) => {
     await send(queue, ['PEXPIRE', waiters, '30000'])
     const live = other.lock('unfair-dead', { fair: false, pollMs: 10_000 })
     const waiting = live.acquire({ timeoutMs: 15_000 })
-    await eventually(async () => Number(await send(queue, ['ZCARD', queue])) === 2, 5000, 'the live waiter queued')
+    await queued(send, queue, 2, 'the live waiter queued')
     const started = Date.now()
     await holder.release()
     await waiting
@@ -216,6 +226,40 @@ describe.each(TOPOLOGIES)('lock safety on %s', (topology, options) => {
 
   it('a read-write lock refuses fair: false', () => {
     expect(thrownCode(() => rk.readWriteLock('rw', { fair: false }))).toBe('E_INVALID_ARGUMENT')
+  })
+
+  // Finding 6: every script read every holder, so a planted hash of 100k fields made each attempt
+  // take about a second (1M: BUSY for every client), and readers or permits were unbounded.
+  it('a holders hash larger than any lock can hold (planted) is refused at once with E_TOO_LARGE, and left as it was', async () => {
+    const holders = rk.keys.key('lock:huge', 'holders')
+    const fields: string[] = []
+    for (let i = 0; i < 100_000; i++) fields.push(`f${i}`, 'garbage')
+    await send(holders, ['HSET', holders, ...fields])
+    const started = Date.now()
+    expect(await errorCode(rk.lock('huge').tryAcquire())).toBe('E_TOO_LARGE')
+    expect(await errorCode(rk.lock('huge').acquire({ timeoutMs: 2000 }))).toBe('E_TOO_LARGE')
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(Number(await send(holders, ['HLEN', holders]))).toBe(100_000)
+    await send(holders, ['DEL', holders])
+  })
+
+  it(`at most ${MAX_HOLDERS} holds at once: a reader past them waits its turn, and permits are bounded`, async () => {
+    const holders = rk.keys.key('rw:crowd', 'holders')
+    const fields: string[] = []
+    const expiry = Date.now() + 60_000
+    for (let i = 0; i < MAX_HOLDERS - 1; i++) fields.push(`r${i}`, `${expiry}:${i + 1}:1`)
+    await send(holders, ['HSET', holders, ...fields, '_f', String(MAX_HOLDERS)])
+    await send(holders, ['PEXPIRE', holders, '60000'])
+    const last = rk.readWriteLock('crowd').reader()
+    const over = other.readWriteLock('crowd').reader()
+    expect(await last.tryAcquire()).toBe(true)
+    expect(await over.tryAcquire()).toBe(false)
+    await last.release()
+    expect(await over.tryAcquire()).toBe(true)
+    await over.release()
+    await send(holders, ['DEL', holders])
+    expect(thrownCode(() => rk.semaphore('big', { permits: MAX_HOLDERS + 1 }))).toBe('E_INVALID_ARGUMENT')
+    expect(thrownCode(() => rk.semaphore('big', { permits: MAX_HOLDERS }))).toBeUndefined()
   })
 
   // Finding 5: ttlMs 1-3 gave a hold lost as it was granted.
@@ -289,15 +333,16 @@ describe('lock safety, faults from outside (standalone)', () => {
         const holder = direct.lock('dead-waiter', options)
         await holder.acquire()
         const queue = direct.keys.key('lock:dead-waiter', 'queue')
+        const send: Send = (_key, args) => direct.connection.send(args)
         void dying
           .lock('dead-waiter', options)
           .acquire({ timeoutMs: 60_000 })
           .catch(() => {})
-        await eventually(async () => Number(await direct.connection.send(['ZCARD', queue])) === 1, 5000, 'the doomed waiter queued')
+        await queued(send, queue, 1, 'the doomed waiter queued')
         proxy.freeze()
         const next = direct.lock('dead-waiter', options)
         const waited = next.acquire({ timeoutMs: 25_000 })
-        await eventually(async () => Number(await direct.connection.send(['ZCARD', queue])) === 2, 5000, 'the live waiter queued')
+        await queued(send, queue, 2, 'the live waiter queued')
         const started = Date.now()
         // Handed to the cut-off waiter first (its place is still live); it never takes it.
         await holder.release()

@@ -1,3 +1,4 @@
+--- @include "lock-holders"
 --- @include "lock-grant"
 --- @include "lock-handoff"
 -- One attempt of a waiter `a` = {token, ttl, weight, placeMs, unfair, handoffTtl} on a lock whose
@@ -11,14 +12,14 @@
 local function lock_attempt(holders, queue, waiters, state, a, capacity, now, nowUs, mine, handed)
   if mine then return { 1, mine[1], mine[2] } end
   local token, ttl, weight, placeMs = a[1], a[2], a[3], a[4]
-  if a[5] and state.used + weight <= capacity then
+  if a[5] and lock_fits(state, weight, capacity) then
     redis.call('ZREM', queue, token)
     redis.call('HDEL', waiters, token)
     return { 1, tonumber(lock_grant(holders, state, token, ttl, weight, now, nowUs)), ttl }
   end
-  -- A lock without room for anyone (used >= capacity) has nothing to hand over and cannot take the
+  -- A lock without room for anyone has nothing to hand over and cannot take the
   -- caller: the queue is not even looked at.
-  if not a[5] and state.used < capacity then
+  if not a[5] and lock_fits(state, 1, capacity) then
     local queued = redis.call('EXISTS', queue) == 1
     if queued then
       local fence, granted
@@ -33,9 +34,9 @@ local function lock_attempt(holders, queue, waiters, state, a, capacity, now, no
       -- caller must renew or extend it before then.
       if fence then return { 1, tonumber(fence), granted } end
       -- The handoff may have emptied the queue (lapsed places); only worth asking when the caller fits.
-      if state.used + weight <= capacity then queued = redis.call('EXISTS', queue) == 1 end
+      if lock_fits(state, weight, capacity) then queued = redis.call('EXISTS', queue) == 1 end
     end
-    if not queued and state.used + weight <= capacity then
+    if not queued and lock_fits(state, weight, capacity) then
       return { 1, tonumber(lock_grant(holders, state, token, ttl, weight, now, nowUs)), ttl }
     end
   end

@@ -11,5 +11,6 @@ local function lock_grant(holders, state, who, ttl, w, now, nowUs)
     state.longest = ttl
   end
   state.used = state.used + w
+  state.count = state.count + 1
   return f
 end

@@ -1,4 +1,5 @@
 --- @include "lock-grant"
+--- @include "lock-holders"
 -- Hands the lock to the live waiters at the head of the queue (zset: token -> arrival µs; hash
 -- waiters: token -> '<expiry ms>:<hold ttl ms>:<weight>'), in order, while they fit in `capacity`
 -- next to `state.used`; waiters whose place lapsed are dropped on the way. Returns the grants as a
@@ -6,7 +7,7 @@
 local function lock_handoff(holders, queue, waiters, state, capacity, now, nowUs)
   local grants = {}
   for _ = 1, 1000 do
-    if state.used >= capacity then break end
+    if not lock_fits(state, 1, capacity) then break end
     local popped = redis.call('ZPOPMIN', queue)
     local head = popped[1]
     if not head then break end
@@ -19,7 +20,7 @@ local function lock_handoff(holders, queue, waiters, state, capacity, now, nowUs
     -- written, and a release that handed over would tell its caller it had not released.
     if not expiry or expiry <= now or ttl < 1 or ttl > 2147483647 then
       redis.call('HDEL', waiters, head)
-    elseif state.used + w > capacity then
+    elseif not lock_fits(state, w, capacity) then
       -- Does not fit yet: back at its place (its exact arrival score), and it stays first.
       redis.call('ZADD', queue, popped[2], head)
       break
