@@ -1,93 +1,22 @@
 import { randomBytes } from 'node:crypto'
 import { withTimeout } from './async.js'
-import { type BackoffOptions, backoffDelay, sleep } from './backoff.js'
 import { BlockingConnection } from './blocking.js'
+import { sleep, type Timer } from './clock.js'
+import { Component } from './component.js'
 import type { Connection } from './connection.js'
 import { defineScript } from './scripts.js'
+import type { StreamGroupReaderOptions } from './stream-group-options.js'
+import { StreamItemRunner } from './stream-item-runner.js'
 import { entriesOf, type StreamEntry } from './stream-reply.js'
 
-const deadScript = defineScript<[stream: string, dead: string, failures: string], string[], number>('stream-dead')
+export type { ReaderEntry, StreamGroupReaderOptions } from './stream-group-options.js'
+
 const createScript = defineScript<
   [stream: string, registry: string],
   [group: string, from: 'new' | 'retained', lost: '0' | '1', youngMs: number, temporary: '0' | '1'],
   number
 >('stream-group-create')
 const extendScript = defineScript<[stream: string], string[], number>('stream-extend')
-
-/** What the reader hands over: one item of one stream entry, with the handler call it is. */
-export interface ReaderEntry {
-  streamId: string
-  fields: string[]
-  /** The item of the entry (from 0); an entry holds one item unless `items` says otherwise. */
-  item: number
-  /** 1 on the first handler call of this delivery, more on retries after a handler failure. */
-  attempt: number
-}
-
-/**
- * How an item ended: handled; dead-lettered (one item: the entry acknowledged with it, 'acked');
- * or left pending (stopping, or the dead letter could not be written).
- */
-type Outcome = 'done' | 'dead' | 'acked' | 'pending'
-
-/** Marks an item of a several-item entry as dead-lettered in `failures` (its entry is acknowledged later). */
-const DEAD_MARK = 'dead'
-
-export interface StreamGroupReaderOptions {
-  stream: string
-  /** Dead letters: an entry that failed every attempt is copied here and acknowledged in one script. */
-  dead: string
-  group: string
-  from: 'new' | 'retained'
-  /**
-   * Handler calls after which a failing item goes to the dead letters. Only calls that ran count:
-   * an item taken over from a consumer that died gets its attempts again (a crash is not a failure).
-   */
-  attempts: number
-  backoff: BackoffOptions
-  /** Items handled at once, exactly; entries with the same `orderKey` are always handled one after the other, in stream order. */
-  concurrency: number
-  /**
-   * The number of items an entry carries (default 1; expiry events: one entry per sweep batch).
-   * Each item is handled, retried, counted and dead-lettered on its own; the entry is acknowledged
-   * once every item is settled, so a crash re-delivers the items of the entry already handled too.
-   */
-  items?(fields: string[]): number
-  reclaimIdleMs: number
-  maxDeadLetters: number
-  /** Entries fetched per read. @defaultValue 500 */
-  readCount?: number
-  /**
-   * Group registry (a hash in the stream's slot). With it, a group lost with the stream's state
-   * (restart without persistence, FLUSHDB, eviction) is recreated from the stream's start, and
-   * groups seen for the first time after such a loss start there too.
-   */
-  registry?: string
-  /**
-   * With `registry`: the group is removed when this consumer stops, and marked so that a stale one
-   * (its process killed) is removed by the stream's trim. For a watcher's group of its own.
-   */
-  temporary?: boolean
-  /** With `registry`: how long after the stream's state began new groups start at its beginning. @defaultValue 86_400_000 */
-  youngStateMs?: number
-  /**
-   * Failed handler calls per item and group (a hash in the stream's slot), so that an item taken
-   * over by another consumer goes on counting from there; an item of a several-item entry that was
-   * dead-lettered is marked here until its entry is acknowledged.
-   */
-  failures: string
-  /** The group was found gone and recreated: the events it had not acknowledged are lost. Called once per recreation. */
-  onReset?(): void
-  /** The order key of an entry (presence: the member id), so one member's transitions keep their order. */
-  orderKey(fields: string[]): string
-  /** Runs the handlers of one item; throws to have the item retried. */
-  handle(entry: ReaderEntry): Promise<void>
-  /** Describes the dead letter of an item that failed every attempt (field/value pairs). */
-  onDead(entry: ReaderEntry, error: unknown): string[]
-  /** Called once the dead letter is stored (and the entry acknowledged). */
-  afterDead?(entry: ReaderEntry, error: unknown): void
-  onError(error: unknown): void
-}
 
 const READ_COUNT = 500
 /** How long stop() tries to hand back what it holds before it leaves it pending. */
@@ -102,10 +31,11 @@ const BLOCK_MS = 1000
  * share one XACK); entries this consumer still holds kept fresh while it works, so only entries of a
  * consumer that died are taken over (after `reclaimIdleMs`). Delivery is at least once per group.
  */
-export class StreamGroupReader {
+export class StreamGroupReader extends Component {
   readonly consumer = `c-${randomBytes(6).toString('hex')}`
   readonly #connection: Connection
   readonly #options: StreamGroupReaderOptions
+  readonly #items: StreamItemRunner
   #blocking: BlockingConnection | undefined
   #running = false
   #loop: Promise<void> | undefined
@@ -116,14 +46,9 @@ export class StreamGroupReader {
   /** Failure fields (dead-lettered items) forgotten with the next XACK. */
   #forgets: string[] = []
   #acking: Promise<void> | undefined
-  #extender: NodeJS.Timeout | undefined
+  #extender: Timer | undefined
   /** Items dispatched and not settled yet (waiting for their lane or a slot, or running). */
   #load = 0
-  /** Items holding a handler slot (at most `concurrency`). */
-  #busy = 0
-  /** Items waiting for a slot, first come first served (a queue with a moving head). */
-  #waiting: Array<() => void> = []
-  #waitingHead = 0
   #slotFreed: (() => void) | undefined
   /**
    * Set when a read failed: its reply may have been lost after Redis delivered the entries to this
@@ -136,9 +61,23 @@ export class StreamGroupReader {
   /** The last entry started per order key: the next one of that key waits for it. */
   readonly #lanes = new Map<string, Promise<void>>()
 
+  /** Closed by its owner (no host): `close()` stops reading, as `stop()` does. */
   constructor(connection: Connection, options: StreamGroupReaderOptions) {
+    super({
+      name: options.name ?? options.group,
+      kind: options.kind ?? 'stream group',
+      scrubber: connection.scrubber,
+      clock: options.clock,
+      errors: (error) => options.onError(error),
+    })
     this.#connection = connection
     this.#options = options
+    this.#items = new StreamItemRunner(
+      connection,
+      options,
+      { running: () => this.#running, settled: (n) => this.#settle(n), report: (error) => this.report(error) },
+      this.clock,
+    )
   }
 
   get group(): string {
@@ -146,12 +85,13 @@ export class StreamGroupReader {
   }
 
   async start(): Promise<void> {
+    this.assertOpen()
     await this.#createGroup(false)
     this.#blocking = new BlockingConnection(this.#connection)
     this.#running = true
-    this.#lastReclaim = Date.now()
+    this.#lastReclaim = this.clock.now()
     const every = Math.max(50, Math.floor(this.#options.reclaimIdleMs / 3))
-    this.#extender = setInterval(() => this.#extend(), every)
+    this.#extender = this.clock.setInterval(() => this.#extend(), every)
     this.#extender.unref()
     this.#loop = this.#run()
   }
@@ -194,8 +134,8 @@ export class StreamGroupReader {
         let items = 0
         for (const [streamId, fields] of entries) items += this.#dispatch(streamId, fields, false)
         if (entries.length > 0) this.#itemsPerEntry = Math.max(1, items / entries.length)
-        if (Date.now() - this.#lastReclaim >= this.#options.reclaimIdleMs / 2) {
-          this.#lastReclaim = Date.now()
+        if (this.clock.now() - this.#lastReclaim >= this.#options.reclaimIdleMs / 2) {
+          this.#lastReclaim = this.clock.now()
           await this.#reclaim()
         }
       } catch (caught) {
@@ -213,9 +153,9 @@ export class StreamGroupReader {
             error = again
           }
         }
-        this.#options.onError(error)
+        this.report(error)
         this.#ownFrom = '0'
-        await sleep(250)
+        await sleep(250, undefined, this.clock)
       }
     }
   }
@@ -303,69 +243,26 @@ export class StreamGroupReader {
     try {
       // Handler calls that failed before, in any consumer: a delivery cut short by a crash ran no
       // failing call, so it costs no attempt.
-      if (redelivered && items > 0) failed = await this.#failures(streamId, items)
+      if (redelivered && items > 0) failed = await this.#items.failures(streamId, items)
     } catch (error) {
       // Unknown counts: leave the entry pending, to be taken over later.
-      this.#options.onError(error)
+      this.report(error)
       this.#settle(items)
       this.#held.delete(streamId)
       return
     }
     const outcomes =
       items === 1
-        ? [await this.#processItem({ streamId, fields, item: 0, attempt: 1 }, items, failed[0] ?? 0)]
+        ? [await this.#items.run({ streamId, fields, item: 0, attempt: 1 }, items, failed[0] ?? 0)]
         : await Promise.all(
-            Array.from({ length: items }, (_, item) => this.#processItem({ streamId, fields, item, attempt: 1 }, items, failed[item] ?? 0)),
+            Array.from({ length: items }, (_, item) => this.#items.run({ streamId, fields, item, attempt: 1 }, items, failed[item] ?? 0)),
           )
     if (outcomes.includes('pending') || outcomes[0] === 'acked') {
       this.#held.delete(streamId)
       return
     }
-    const forget = items > 1 ? outcomes.flatMap((o, item) => (o === 'dead' ? [this.#field(streamId, item, items)] : [])) : []
+    const forget = items > 1 ? outcomes.flatMap((o, item) => (o === 'dead' ? [this.#items.field(streamId, item, items)] : [])) : []
     this.#ack(streamId, forget)
-  }
-
-  /** Runs one item in a handler slot. */
-  async #processItem(entry: ReaderEntry, items: number, failed: number | 'dead'): Promise<Outcome> {
-    if (failed === DEAD_MARK) {
-      // Dead-lettered by a consumer that died before its entry was acknowledged.
-      this.#settle(1)
-      return 'dead'
-    }
-    await this.#acquire()
-    try {
-      return await this.#handleItem(entry, items, failed)
-    } catch (error) {
-      // The dead letter could not be written: the entry stays pending and is taken over later.
-      this.#options.onError(error)
-      return 'pending'
-    } finally {
-      this.#release()
-      this.#settle(1)
-    }
-  }
-
-  #acquire(): Promise<void> {
-    if (this.#busy < this.#options.concurrency) {
-      this.#busy++
-      return Promise.resolve()
-    }
-    return new Promise<void>((resolve) => this.#waiting.push(resolve))
-  }
-
-  /** Hands the slot to the next waiting item, or frees it. */
-  #release(): void {
-    if (this.#waitingHead < this.#waiting.length) {
-      const next = this.#waiting[this.#waitingHead] as () => void
-      this.#waiting[this.#waitingHead++] = noop
-      if (this.#waitingHead === this.#waiting.length) {
-        this.#waiting = []
-        this.#waitingHead = 0
-      }
-      next()
-      return
-    }
-    this.#busy--
   }
 
   /** `n` items settled: the read loop may fetch more. */
@@ -400,7 +297,7 @@ export class StreamGroupReader {
         await this.#connection.send(['XACK', stream, group, ...ids], { key: stream })
       } catch (error) {
         // Still pending: handled again after reclaimIdleMs (at least once).
-        this.#options.onError(error)
+        this.report(error)
       } finally {
         for (const id of ids) this.#held.delete(id)
       }
@@ -413,70 +310,7 @@ export class StreamGroupReader {
     const ids = [...this.#held].slice(0, 1000)
     extendScript
       .run(this.#connection, [this.#options.stream], [this.#options.group, this.consumer, ...ids])
-      .catch((error) => this.#options.onError(error))
-  }
-
-  /** The failures field of an item: entries of one item keep the field of the one-item format. */
-  #field(streamId: string, item: number, items: number): string {
-    return items === 1 ? `${streamId}/${this.#options.group}` : `${streamId}/${this.#options.group}/${item}`
-  }
-
-  /** The item's outcome; 'pending' when it stays pending (stopping). Throws when its dead letter could not be written. */
-  async #handleItem(entry: ReaderEntry, items: number, failedBefore: number): Promise<Outcome> {
-    const { attempts, backoff } = this.#options
-    const field = this.#field(entry.streamId, entry.item, items)
-    let failed = failedBefore
-    let lastError: unknown = failed > 0 ? new Error(`failed ${failed} times before (error not kept)`) : undefined
-    for (let attempt = failed + 1; attempt <= attempts; attempt++) {
-      try {
-        await this.#options.handle({ ...entry, attempt })
-        if (failed > 0) await this.#forget(field)
-        return 'done'
-      } catch (error) {
-        lastError = error
-        failed = attempt
-        await this.#countFailure(field)
-        if (!this.#running) return 'pending'
-        if (attempt < attempts) await sleep(backoffDelay(attempt, backoff))
-      }
-    }
-    // One item: copied to the dead letters and acknowledged in one step. Several: copied and marked
-    // dead, the entry acknowledged once its other items are settled.
-    await deadScript.run(
-      this.#connection,
-      [this.#options.stream, this.#options.dead, this.#options.failures],
-      [
-        this.#options.group,
-        entry.streamId,
-        String(this.#options.maxDeadLetters),
-        field,
-        items === 1 ? '1' : '0',
-        ...this.#options.onDead(entry, lastError),
-      ],
-    )
-    this.#options.afterDead?.({ ...entry, attempt: attempts }, lastError)
-    return items === 1 ? 'acked' : 'dead'
-  }
-
-  /** Failed calls per item before this delivery (or 'dead' for an item already dead-lettered). */
-  async #failures(streamId: string, items: number): Promise<Array<number | 'dead'>> {
-    const { failures } = this.#options
-    const fields = Array.from({ length: items }, (_, item) => this.#field(streamId, item, items))
-    const counts =
-      items === 1
-        ? [await this.#connection.send<string | null>(['HGET', failures, fields[0] as string], { key: failures })]
-        : await this.#connection.send<Array<string | null>>(['HMGET', failures, ...fields], { key: failures })
-    return counts.map((n) => (n === DEAD_MARK ? DEAD_MARK : Math.max(0, Math.floor(Number(n ?? 0)) || 0)))
-  }
-
-  async #countFailure(field: string): Promise<void> {
-    const { failures } = this.#options
-    await this.#connection.send(['HINCRBY', failures, field, '1'], { key: failures }).catch((error) => this.#options.onError(error))
-  }
-
-  async #forget(field: string): Promise<void> {
-    const { failures } = this.#options
-    await this.#connection.send(['HDEL', failures, field], { key: failures }).catch((error) => this.#options.onError(error))
+      .catch((error) => this.report(error))
   }
 
   /**
@@ -484,7 +318,11 @@ export class StreamGroupReader {
    * when it succeeds; the consumer leaves the group unless it still holds some (which another
    * consumer then takes over).
    */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.close()
+  }
+
+  protected override async teardown(): Promise<void> {
     if (!this.#running) return
     this.#running = false
     const blocking = this.#blocking
@@ -496,7 +334,7 @@ export class StreamGroupReader {
     wake?.()
     await this.#loop
     await this.#drain()
-    clearInterval(this.#extender)
+    this.clock.clearInterval(this.#extender)
     // Bounded: with Redis unreachable, what this consumer holds stays pending for another one.
     await withTimeout(
       () => this.#leave(),
@@ -530,12 +368,10 @@ export class StreamGroupReader {
         await this.#connection.send(['XGROUP', 'DELCONSUMER', stream, group, this.consumer], { key: stream })
       }
     } catch (error) {
-      this.#options.onError(error)
+      this.report(error)
     }
   }
 }
-
-function noop(): void {}
 
 /** XINFO rows: flat field/value arrays (RESP2) or maps (RESP3). */
 function toRecord(row: unknown): Record<string, unknown> {

@@ -85,6 +85,8 @@ export class GroupReader extends Component {
       temporary: options.temporary,
     }
     this.#reader = new StreamGroupReader(connection, {
+      kind: 'expiry group',
+      name: group,
       stream: keys.stream,
       dead: keys.dead,
       registry: keys.groups,

@@ -1,4 +1,6 @@
 import { closeClient, withTimeout } from '../core/async.js'
+import type { Timer } from '../core/clock.js'
+import { Component } from '../core/component.js'
 import type { Connection, NodeHandle } from '../core/connection.js'
 import { ErrorCodes, RedkitError, toRedkitError } from '../core/errors.js'
 import { diffMasters, parseClusterSlots, sameSet } from '../core/slot-map.js'
@@ -63,9 +65,9 @@ interface NodeSubscriber {
 const DEFAULT_TOPOLOGY_CHECK_MS = 5000
 const CLOSE_GRACE_MS = 1000
 
-export class NativeExpirySubscriber {
+/** Closed by its Expirations (no host); errors go to the Expirations' sink, named as its own. */
+export class NativeExpirySubscriber extends Component {
   readonly #connection: Connection
-  readonly #onError: (error: unknown) => void
   readonly #topologyCheckMs: number
   readonly #check: NotificationCheck
   readonly #listeners = new Set<Listener>()
@@ -73,18 +75,17 @@ export class NativeExpirySubscriber {
   /** Start and release run one at a time, in call order. */
   #lifecycle: Promise<unknown> = Promise.resolve()
   #started = false
-  #closed = false
-  #timer: NodeJS.Timeout | undefined
+  #timer: Timer | undefined
   #checking: Promise<void> | undefined
   /** Masters with a CLUSTER SLOTS still unanswered: not asked again until it answers. */
   readonly #asking = new Set<string>()
 
   constructor(connection: Connection, options: NativeOptions) {
-    this.#connection = connection
-    this.#onError = options.onError
     const check = options.topologyCheckMs ?? DEFAULT_TOPOLOGY_CHECK_MS
     if (!Number.isSafeInteger(check) || check <= 0)
       throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `topologyCheckMs must be a positive integer, got ${String(check)}`)
+    super({ name: 'expirations', scrubber: connection.scrubber, errors: (error) => options.onError(error) })
+    this.#connection = connection
     this.#topologyCheckMs = check
     this.#check = new NotificationCheck(connection.topology === 'cluster', options.probeTimeoutMs ?? 1000)
   }
@@ -100,7 +101,7 @@ export class NativeExpirySubscriber {
    * redkit may not turn them on.
    */
   async add(pattern: RegExp, handler: ExpiryHandler): Promise<Subscription> {
-    if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, 'native expiry subscriber is closed')
+    this.assertOpen()
     if (!(pattern instanceof RegExp)) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'pattern must be a compiled glob (RegExp)')
     if (typeof handler !== 'function') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'handler must be a function')
     const listener: Listener = { pattern, handler, inFlight: new Set() }
@@ -112,9 +113,9 @@ export class NativeExpirySubscriber {
       await this.#releaseIfIdle()
       throw error
     }
-    if (this.#closed) {
+    if (this.closed) {
       this.#listeners.delete(listener)
-      throw new RedkitError(ErrorCodes.E_CLOSED, 'native expiry subscriber is closed')
+      this.assertOpen()
     }
     let closed = false
     return {
@@ -129,9 +130,11 @@ export class NativeExpirySubscriber {
   }
 
   /** Releases every connection and the topology timer. Handlers still running are not awaited. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
+  override close(): Promise<void> {
+    return super.close()
+  }
+
+  protected override async teardown(): Promise<void> {
     this.#listeners.clear()
     await this.#serial(() => this.#release())
   }
@@ -149,7 +152,7 @@ export class NativeExpirySubscriber {
   }
 
   async #start(): Promise<void> {
-    if (this.#started || this.#closed) return
+    if (this.#started || this.closed) return
     if (this.#connection.topology === 'sentinel') {
       await this.#startSentinel()
     } else {
@@ -163,13 +166,13 @@ export class NativeExpirySubscriber {
     }
     this.#started = true
     if (this.#connection.topology !== 'standalone') {
-      this.#timer = setInterval(() => this.#tick(), this.#topologyCheckMs)
+      this.#timer = this.clock.setInterval(() => this.#tick(), this.#topologyCheckMs)
       this.#timer.unref()
     }
   }
 
   async #release(): Promise<void> {
-    clearInterval(this.#timer)
+    this.clock.clearInterval(this.#timer)
     this.#timer = undefined
     this.#started = false
     await this.#checking?.catch(() => {})
@@ -224,7 +227,7 @@ export class NativeExpirySubscriber {
     client.on('error', (error: unknown) => {
       if (!sub.active || sub.reconnecting) return
       sub.reconnecting = true
-      this.#report(
+      this.report(
         toRedkitError(
           error,
           this.#connection.scrubber,
@@ -239,7 +242,7 @@ export class NativeExpirySubscriber {
       if (!sub.active || !sub.reconnecting) return
       sub.reconnecting = false
       // node-redis has resubscribed by itself; a server that restarted has forgotten our CONFIG SET.
-      this.#ensureConfig(sub).catch((error) => this.#report(error))
+      this.#ensureConfig(sub).catch((error) => this.report(error))
     })
   }
 
@@ -271,12 +274,12 @@ export class NativeExpirySubscriber {
       try {
         const result = listener.handler(event)
         if (isThenable(result)) {
-          const settled = Promise.resolve(result).then(undefined, (error: unknown) => this.#report(error))
+          const settled = Promise.resolve(result).then(undefined, (error: unknown) => this.report(error))
           listener.inFlight.add(settled)
           settled.finally(() => listener.inFlight.delete(settled))
         }
       } catch (error) {
-        this.#report(error)
+        this.report(error)
       }
     }
   }
@@ -284,7 +287,9 @@ export class NativeExpirySubscriber {
   #tick(): void {
     if (this.#checking || !this.#started) return
     this.#checking = this.#checkTopology()
-      .catch((error) => this.#report(error))
+      .catch((error) => {
+        this.report(error)
+      })
       .finally(() => {
         this.#checking = undefined
       })
@@ -317,7 +322,7 @@ export class NativeExpirySubscriber {
         const node = byAddress.get(address)
         if (!node || !this.#started) return
         // A failure is reported; the next check tries again.
-        await this.#subscribe(node).catch((error) => this.#report(error))
+        await this.#subscribe(node).catch((error) => this.report(error))
       }),
     )
   }
@@ -342,14 +347,6 @@ export class NativeExpirySubscriber {
       return reply === undefined ? undefined : new Set(parseClusterSlots(reply).map((range) => range.master))
     } catch {
       return undefined
-    }
-  }
-
-  #report(error: unknown): void {
-    try {
-      this.#onError(error)
-    } catch {
-      // An error handler that throws must not take the subscriber down.
     }
   }
 }

@@ -225,6 +225,8 @@ export class Presence<M = unknown> extends Component {
       // The handler is in place before the reader starts: a backlog read at once must reach it.
       const handlers: Watch['handlers'] = new Set([entry])
       const reader = new StreamGroupReader(this.#rk.connection, {
+        kind: 'presence',
+        name: this.name,
         stream: this.#stream,
         dead: this.#dead,
         registry: this.#key('groups'),

@@ -1,7 +1,8 @@
-import { EventEmitter } from 'node:events'
 import { backoffDelay } from '../core/backoff.js'
 import { BlockingConnection } from '../core/blocking.js'
-import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
+import { sleep } from '../core/clock.js'
+import { EmitterComponent } from '../core/component.js'
+import type { RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
 import { defineScript } from '../core/scripts.js'
 import { count, optionsObject, timerMs } from '../core/validate.js'
@@ -105,34 +106,34 @@ export class EventCounter {
   }
 }
 
-export class EventCounterConsumer extends EventEmitter<ConsumerEvents> {
+/** Applies a counter's events as they arrive; closed by `close()` or `rk.close()`. */
+export class EventCounterConsumer extends EmitterComponent<ConsumerEvents> {
   readonly #counter: EventCounter
   readonly #batch: number
   readonly #idleBlockMs: number
   readonly #blocking: BlockingConnection
-  readonly #unregister: () => void
   readonly #done: Promise<void>
-  #closed = false
 
   constructor(ctx: MessagingContext, counter: EventCounter, options: ConsumerOptions) {
-    super()
+    const batch = count(options.batch ?? 1000, 'batch')
+    const idleBlockMs = timerMs(options.idleBlockMs ?? 5000, 'idleBlockMs')
+    super({ name: counter.name, kind: 'event counter', host: ctx })
     this.#counter = counter
-    this.#batch = count(options.batch ?? 1000, 'batch')
-    this.#idleBlockMs = timerMs(options.idleBlockMs ?? 5000, 'idleBlockMs')
+    this.#batch = batch
+    this.#idleBlockMs = idleBlockMs
     this.#blocking = new BlockingConnection(ctx.connection)
-    this.#unregister = ctx.onClose(() => this.close())
     this.#done = this.#loop()
   }
 
   async #loop(): Promise<void> {
     const { events } = this.#counter.keys
     let errors = 0
-    while (!this.#closed) {
+    while (!this.closed) {
       try {
         const { cursor, ...result } = await this.#counter.applyWithCursor(this.#batch)
         errors = 0
         if (result.applied > 0 || result.skipped > 0) this.emit('applied', result)
-        if (result.applied >= this.#batch || this.#closed) continue
+        if (result.applied >= this.#batch || this.closed) continue
         // Wakes up as soon as an event after the cursor exists (at once if one came meanwhile).
         await this.#blocking.call(
           ['XREAD', 'COUNT', '1', 'BLOCK', String(this.#idleBlockMs), 'STREAMS', events, cursor || '0-0'],
@@ -140,20 +141,19 @@ export class EventCounterConsumer extends EventEmitter<ConsumerEvents> {
           this.#idleBlockMs + 3000,
         )
       } catch (error) {
-        if (this.#closed) break
-        if (this.listenerCount('error') > 0) {
-          this.emit('error', isRedkitError(error) ? error : new RedkitError(ErrorCodes.E_REDIS, String(error), { cause: error }))
-        }
-        await new Promise((resolve) => setTimeout(resolve, backoffDelay(++errors, { delayMs: 50, maxDelayMs: 2000 })).unref())
+        if (this.closed) break
+        this.report(error)
+        await sleep(backoffDelay(++errors, { delayMs: 50, maxDelayMs: 2000 }), undefined, this.clock)
       }
     }
   }
 
-  /** Stops consuming; an apply in progress finishes (it is atomic either way). */
-  async close(): Promise<void> {
-    if (this.#closed) return this.#done
-    this.#closed = true
-    this.#unregister()
+  /** Stops consuming; an apply in progress finishes (it is atomic either way). Idempotent. */
+  override close(): Promise<void> {
+    return super.close()
+  }
+
+  protected override async teardown(): Promise<void> {
     this.#blocking.close()
     await this.#done
     this.emit('closed')

@@ -1,4 +1,5 @@
 import { validateMs } from '../core/backoff.js'
+import { Component } from '../core/component.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import { validateName } from '../core/keys.js'
 import { optionsObject } from '../core/validate.js'
@@ -75,16 +76,21 @@ function toMs(value: number | Date | undefined, what: string): number | undefine
  * adds it, it is added once, so each due time runs once across any number of processes. The script
  * that leases an occurrence records that its schedule needs the next one; the worker that got it adds
  * it, and if that worker fails or dies any worker's recovery pass does.
+ *
+ * It holds nothing of its own (no timer, no connection): the base gives it the lifecycle every
+ * component shares, so a call after `rk.close()` fails with E_CLOSED naming the scheduler.
  */
-export class Scheduler {
+export class Scheduler extends Component {
   readonly #ctx: MessagingContext
 
   constructor(ctx: MessagingContext) {
+    super({ name: 'scheduler', host: ctx })
     this.#ctx = ctx
   }
 
   /** Runs `data` on `queue` once, after a delay or at a time; resolves `created: false` if the id exists. */
   schedule<T>(task: DelayedTask<T>): Promise<AddedJob> {
+    this.assertOpen()
     task = optionsObject(task, 'schedule task')
     const queue = new Queue<T>(this.#ctx, task.queue)
     const options: JobOptions = { ...task.job, jobId: task.id }
@@ -98,6 +104,7 @@ export class Scheduler {
    * first pending run and whether anything changed.
    */
   async repeat<T>(task: RepeatingTask<T>): Promise<RepeatResult> {
+    this.assertOpen()
     task = optionsObject(task, 'repeat task')
     const queue = new Queue<T>(this.#ctx, task.queue)
     if ((task.cron === undefined) === (task.everyMs === undefined)) {
@@ -117,7 +124,7 @@ export class Scheduler {
     if (endAt !== undefined) repeat.ea = endAt
     const data = queue.encodePayload(task.data, 'task data')
     repeat.v = scheduleVersion({ ...repeat, v: undefined, d: data, j: task.job ?? {} })
-    const now = Date.now()
+    const now = this.clock.now()
     let due = nextOccurrence(repeat, now)
     if (due === undefined) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `schedule ${task.id} has no occurrence after now`)
     const job = queue.prepare(task.data, { ...task.job, jobId: occurrenceId(task.id, due), runAt: due }, { rp: repeat })
@@ -164,6 +171,7 @@ export class Scheduler {
 
   /** Cancels a delayed task or a repeating schedule (with its pending occurrence). Resolves false if there was nothing to cancel. */
   async cancel(queue: string, id: string): Promise<boolean> {
+    this.assertOpen()
     const q = new Queue(this.#ctx, queue)
     const [job, schedule] = await q.cancel(validateScheduleId(id), id)
     return job === 1 || schedule === 1
@@ -171,6 +179,7 @@ export class Scheduler {
 
   /** The repeating schedules of a queue. */
   async list(queue: string): Promise<ScheduleInfo[]> {
+    this.assertOpen()
     const q = new Queue(this.#ctx, queue)
     const k = q.keys
     const [defs, next] = await Promise.all([

@@ -2,16 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, isRedkitError, type Redkit, type RedkitError } from '../../src/index.js'
 import { TOPOLOGIES } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'
-
-async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs = 5000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value) return value as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`waitFor: condition not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
+import { eventually } from '../support/wait.js'
 
 describe.each(TOPOLOGIES)('channels on %s', (topology, options) => {
   let rk: Redkit
@@ -35,7 +26,7 @@ describe.each(TOPOLOGIES)('channels on %s', (topology, options) => {
       expect(
         await other.channel<{ from: string; text: string; at: Date }>('room-1').publish({ from: 'ann', text: 'hi', at: new Date(0) }),
       ).toBe(1)
-      await waitFor(() => got.length === 1)
+      await eventually(() => got.length === 1)
       expect(got).toEqual([['room-1', 'ann: hi 1970-01-01T00:00:00.000Z']])
       await sub.close()
       expect(await chat.publish({ from: 'bob', text: 'gone?', at: new Date(1) })).toBe(0)
@@ -53,7 +44,7 @@ describe.each(TOPOLOGIES)('channels on %s', (topology, options) => {
     await rk.channel<number>('sensor.a', { sharded: false }).publish(1)
     await rk.channel<number>('sensor.b', { sharded: false }).publish(2)
     await rk.channel<number>('other', { sharded: false }).publish(3)
-    await waitFor(() => got.length === 2)
+    await eventually(() => got.length === 2)
     expect(got.sort()).toEqual([
       ['sensor.a', 1],
       ['sensor.b', 2],
@@ -76,7 +67,7 @@ describe.each(TOPOLOGIES)('channels on %s', (topology, options) => {
     await rk.connection.send([command, channel.redisName, '{"m":1}'], { key: channel.redisName })
     await channel.publish({ n: 13 })
     await channel.publish({ n: 1 })
-    await waitFor(() => got.length === 1 && errors.length === 3)
+    await eventually(() => got.length === 1 && errors.length === 3)
     expect(errors.map((e) => e.code)).toEqual(['E_DECODE', 'E_DECODE', 'E_INVALID_ARGUMENT'])
     expect(errors[2]?.message).toContain('unlucky')
     // Without an error listener, bad messages are dropped quietly.
@@ -87,7 +78,7 @@ describe.each(TOPOLOGIES)('channels on %s', (topology, options) => {
     })
     await rk.connection.send([command, quiet.redisName, 'nope'], { key: quiet.redisName })
     await quiet.publish(5)
-    await waitFor(() => seen.length === 1)
+    await eventually(() => seen.length === 1)
     expect(() => rk.channel('bad{name}')).toThrow()
     await expect(quiet.publish((() => 1) as unknown as number)).rejects.toMatchObject({ code: 'E_ENCODE' })
   })
@@ -114,6 +105,19 @@ describe.each(TOPOLOGIES)('counters on %s', (_topology, options) => {
     expect(isRedkitError(await views.incr(1.5).catch((e: unknown) => e), 'E_INVALID_ARGUMENT')).toBe(true)
   })
 
+  it('a consumer has the component lifecycle: closed by rk.close(), one close for every caller', async () => {
+    const other = await createRedkit({ ...options(), prefix })
+    const consumer = other.eventCounter('lifecycle').consume({ idleBlockMs: 100 })
+    let closedEvents = 0
+    consumer.on('closed', () => closedEvents++)
+    expect(consumer.state).toBe('open')
+    await other.close()
+    expect(consumer.state).toBe('closed')
+    expect(consumer.close()).toBe(consumer.close())
+    await consumer.close()
+    expect(closedEvents).toBe(1)
+  })
+
   it('applies each event exactly once, in order, with any number of consumers', async () => {
     const others = await Promise.all([createRedkit({ ...options(), prefix }), createRedkit({ ...options(), prefix })])
     try {
@@ -137,13 +141,13 @@ describe.each(TOPOLOGIES)('counters on %s', (_topology, options) => {
         if (i === 300) await Promise.all(writes)
       }
       await Promise.all(writes)
-      await waitFor(async () => (await producer.pending()) === 0 && (await producer.value()) === expected)
+      await eventually(async () => (await producer.pending()) === 0 && (await producer.value()) === expected)
       expect(await producer.value()).toBe(expected)
       // Concurrent one-shot applies never double-apply either.
       for (let i = 0; i < 100; i++) writes.push(producer.incr(1))
       await Promise.all(writes)
       await Promise.all(counters.map((c) => c.apply()))
-      await waitFor(async () => (await producer.value()) === expected + 100)
+      await eventually(async () => (await producer.value()) === expected + 100)
       await Promise.all(consumers.map((c) => c.close()))
       expect(await producer.pending()).toBe(0)
     } finally {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BlockingConnection } from '../../src/core/blocking.js'
 import { defineKeyedScript, defineScript } from '../../src/core/scripts.js'
+import { StreamGroupReader } from '../../src/core/stream-group-reader.js'
 import { hasExpiredEvents, readConfig } from '../../src/core/server-config.js'
 import { createRedkit, isRedkitError, type Redkit, type RedkitOptions } from '../../src/index.js'
 import { errorCode } from '../support/expect.js'
@@ -87,6 +88,37 @@ describe.each(topologies)('core on %s', (topology, options, masters) => {
     }
     // Closed: E_CLOSED, as before.
     expect(await errorCode(blocking.call(['BLPOP', key, '0.1'], key, 5000))).toBe('E_CLOSED')
+  })
+
+  it('a stream group reader has the component lifecycle: one close for every caller, start after it refused', async () => {
+    const q = rk.keys.object('reader-life')
+    const errors: unknown[] = []
+    const reader = new StreamGroupReader(rk.connection, {
+      kind: 'presence',
+      name: 'devices',
+      stream: q('s'),
+      dead: q('dead'),
+      failures: q('failures'),
+      group: 'g',
+      from: 'new',
+      attempts: 1,
+      backoff: { delayMs: 10 },
+      concurrency: 1,
+      reclaimIdleMs: 1000,
+      maxDeadLetters: 10,
+      orderKey: () => '',
+      handle: async () => {},
+      onDead: () => [],
+      onError: (error) => errors.push(error),
+    })
+    await reader.start()
+    const closing = reader.close()
+    expect(reader.stop()).toBe(closing)
+    await closing
+    expect(reader.state).toBe('closed')
+    // Named after its owner, as the owner's own errors are.
+    await expect(reader.start()).rejects.toMatchObject({ code: 'E_CLOSED', message: 'presence devices is closed' })
+    expect(errors).toEqual([])
   })
 
   it('reports undecodable stored values as E_DECODE', async () => {

@@ -8,18 +8,9 @@ import { type Job, type JobTraceContext, jobTracing, UnrecoverableError } from '
 import { startChild, stopChild } from '../support/child.js'
 import { errorCode, TOPOLOGIES } from '../support/expect.js'
 import { clusterUrls, standaloneUrl, testPrefix } from '../support/redis.js'
+import { eventually } from '../support/wait.js'
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/queue-worker.ts', import.meta.url))
-
-async function waitFor<T>(probe: () => Promise<T> | T, { timeoutMs = 5000, everyMs = 10 } = {}): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value) return value as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`waitFor: condition not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, everyMs))
-  }
-}
 
 let queueSeq = 0
 const queueName = (what: string) => `${what}-${++queueSeq}`
@@ -88,7 +79,7 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
     })
     const completed: number[] = []
     worker.on('completed', (_job, result) => completed.push(result))
-    await waitFor(() => completed.length === 4)
+    await eventually(() => completed.length === 4)
     expect(seen).toEqual([3, 4, 2, 1])
     const job = await queue.getJob<number>('third')
     expect(job).toMatchObject({ state: 'completed', result: 30, progress: { step: 1 }, attemptsMade: 0 })
@@ -120,7 +111,7 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
     const failed: Array<[string, number]> = []
     worker.on('dead', (id) => dead.push(id))
     worker.on('failed', (job, _error, retryInMs) => failed.push([job.id, retryInMs]))
-    await waitFor(async () => dead.length === 2 && (await queue.getJob('flaky'))?.state === 'completed')
+    await eventually(async () => dead.length === 2 && (await queue.getJob('flaky'))?.state === 'completed')
     expect(runs).toEqual(
       new Map([
         ['flaky', 3],
@@ -146,8 +137,8 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
     expect(await queue.jobIds('dead')).toEqual(expect.arrayContaining(['broken', 'fatal']))
     // Dead letters back to the queue with fresh attempts.
     expect(await queue.retryDead({ ids: ['fatal'] })).toBe(1)
-    await waitFor(() => runs.get('fatal') === 2)
-    await waitFor(async () => (await queue.counts()).dead === 2)
+    await eventually(() => runs.get('fatal') === 2)
+    await eventually(async () => (await queue.counts()).dead === 2)
     expect(await queue.clean({ state: 'dead' })).toBe(2)
     expect(await queue.clean({ state: 'completed', olderThanMs: 60_000 })).toBe(0)
     expect(await queue.clean({ state: 'completed' })).toBe(1)
@@ -162,14 +153,14 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
     const worker = rk.worker<number>(name, (job) => {
       started.set(job.data, Date.now())
     })
-    await waitFor(() => worker.listenerCount('drained') >= 0)
+    await eventually(() => worker.listenerCount('drained') >= 0)
     await new Promise((resolve) => setTimeout(resolve, 50))
     const t0 = Date.now()
     await queue.add(1, { delayMs: 150 })
     await queue.add(2, { runAt: new Date(t0 + 80) })
     await queue.add(3, { delayMs: 0 })
     expect((await queue.counts()).delayed).toBeGreaterThanOrEqual(1)
-    await waitFor(() => started.size === 3)
+    await eventually(() => started.size === 3)
     expect(started.get(3)! - t0).toBeLessThan(80)
     expect(started.get(2)! - t0).toBeGreaterThanOrEqual(78)
     expect(started.get(2)! - t0).toBeLessThan(80 + 60)
@@ -193,7 +184,7 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
     expect(done).toEqual([])
     expect((await queue.counts()).paused).toBe(true)
     expect(await queue.resume()).toBe(true)
-    await waitFor(() => done.length === 1)
+    await eventually(() => done.length === 1)
     await worker.close()
   })
 
@@ -214,12 +205,12 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
     })
     try {
       await queue.add('slow', { jobId: 'slow' })
-      await waitFor(() => existsSync(ledger) && readFileSync(ledger, 'utf8').includes('run slow'))
+      await eventually(() => existsSync(ledger) && readFileSync(ledger, 'utf8').includes('run slow'))
       // Worker B, here, recovers the expired lease and completes the job.
       const completions: string[] = []
       const b = rk.worker<string>(name, () => 'from B', { visibilityTimeoutMs: 300 })
       b.on('completed', (job, result) => completions.push(`${job.id}:${result}`))
-      await waitFor(() => completions.length === 1 && readFileSync(ledger, 'utf8').includes('lost slow'), { timeoutMs: 8000 })
+      await eventually(() => completions.length === 1 && readFileSync(ledger, 'utf8').includes('lost slow'), 8000)
       expect(completions).toEqual(['slow:from B'])
       expect(readFileSync(ledger, 'utf8')).not.toContain('ack slow')
       const job = await queue.getJob('slow')
@@ -246,7 +237,7 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
       },
       { visibilityTimeoutMs: 200 },
     )
-    await waitFor(async () => (await queue.getJob('long'))?.state === 'completed')
+    await eventually(async () => (await queue.getJob('long'))?.state === 'completed')
     expect(runs).toBe(1)
     await worker.close()
     // Losing the lease (deleted behind the worker's back) aborts the job's signal at the next renewal.
@@ -263,9 +254,9 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
         }),
       { visibilityTimeoutMs: 150 },
     )
-    await waitFor(async () => (await queue.counts()).active === 1)
+    await eventually(async () => (await queue.counts()).active === 1)
     await rk.connection.send(['DEL', queue.keys.active], { key: queue.keys.active })
-    await waitFor(() => aborted !== undefined)
+    await eventually(() => aborted !== undefined)
     expect(isRedkitError(aborted, 'E_JOB_LOST')).toBe(true)
     await worker2.close()
   })
@@ -288,7 +279,7 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
     const worker = rk.worker<number>(name, () => 'ok')
     worker.on('recovered', (n) => recovered.push(n))
     worker.on('dead', (id, error) => dead.push(`${id}:${(error as { code?: string }).code}`))
-    await waitFor(async () => (await queue.getJob('orphan'))?.state === 'completed')
+    await eventually(async () => (await queue.getJob('orphan'))?.state === 'completed')
     expect(recovered.reduce((a, b) => a + b, 0)).toBe(2)
     expect(dead).toEqual(['doomed:E_JOB_LOST'])
     expect(await queue.getJob('doomed')).toMatchObject({ state: 'dead', attemptsMade: 0, stalledCount: 2, error: { code: 'E_JOB_LOST' } })
@@ -319,7 +310,7 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
       { attempts: 5 },
     )
     worker.on('dead', (id, error) => dead.push([id, (error as { code?: string }).code]))
-    await waitFor(() => dead.length === 4)
+    await eventually(() => dead.length === 4)
     expect(done).toEqual([4])
     expect(dead).toEqual(
       expect.arrayContaining([
@@ -354,7 +345,7 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
       },
       { concurrency: 10, limiter: { max: 4, durationMs: 300 } },
     )
-    await waitFor(() => times.length === 9)
+    await eventually(() => times.length === 9)
     expect(times.filter((t) => t < 250)).toHaveLength(4)
     expect(times.filter((t) => t < 550)).toHaveLength(8)
     await worker.close()
@@ -376,7 +367,7 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
       },
       { concurrency: 2 },
     )
-    await waitFor(() => started.length === 2)
+    await eventually(() => started.length === 2)
     await worker.close({ timeoutMs: 300 })
     expect(await queue.getJob('quick')).toMatchObject({ state: 'completed', result: 'quick' })
     expect(await queue.getJob('endless')).toMatchObject({ state: 'waiting', attemptsMade: 0 })
@@ -401,7 +392,7 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
     try {
       await rk.queue<number>(name).add(1, { jobId: 'traced' })
       const worker = rk.worker<number>(name, () => 'ok')
-      await waitFor(() => seen.length === 2)
+      await eventually(() => seen.length === 2)
       expect(seen).toEqual([`start ${name} traced 0`, 'end traced'])
       await worker.close()
     } finally {
@@ -414,18 +405,18 @@ describe.each(TOPOLOGIES)('queue on %s', (_topology, options) => {
     const queue = rk.queue<number>(name)
     await queue.addBulk(Array.from({ length: 60 }, (_, i) => ({ data: i })))
     const worker = rk.worker<number>(name, () => 1, { concurrency: 5, keepCompleted: 20 })
-    await waitFor(async () => (await queue.counts()).waiting === 0 && (await queue.counts()).active === 0)
+    await eventually(async () => (await queue.counts()).waiting === 0 && (await queue.counts()).active === 0)
     await worker.close()
     await queue.add(99, { jobId: 'last' })
     const w2 = rk.worker<number>(name, () => 1, { keepCompleted: 20 })
-    await waitFor(async () => (await queue.getJob('last'))?.state === 'completed')
+    await eventually(async () => (await queue.getJob('last'))?.state === 'completed')
     await w2.close()
     expect((await queue.counts()).completed).toBeLessThanOrEqual(30)
     await queue.add(100, { jobId: 'gone' })
     const w3 = rk.worker<number>(name, () => 1, { keepCompleted: 0 })
     const done: string[] = []
     w3.on('completed', (job: Job<number>) => done.push(job.id))
-    await waitFor(() => done.length === 1)
+    await eventually(() => done.length === 1)
     expect(await queue.getJob('gone')).toBeNull()
     await w3.close()
   })

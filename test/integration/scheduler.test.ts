@@ -4,17 +4,7 @@ import { Scheduler } from '../../src/messaging/index.js'
 import { nextScript } from '../../src/messaging/queue-scripts.js'
 import { TOPOLOGIES } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'
-import { sleep } from '../support/wait.js'
-
-async function waitFor<T>(probe: () => Promise<T> | T, timeoutMs = 5000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value) return value as NonNullable<T>
-    if (Date.now() > deadline) throw new Error(`waitFor: condition not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
+import { eventually, sleep } from '../support/wait.js'
 
 let seq = 0
 
@@ -28,6 +18,19 @@ describe.each(TOPOLOGIES)('scheduler on %s', (_topology, options) => {
   })
   afterAll(() => rk?.close())
 
+  it('after rk.close() refuses with E_CLOSED naming the scheduler (the component lifecycle)', async () => {
+    const other = await createRedkit({ ...options(), prefix })
+    const { scheduler } = other
+    expect(scheduler.state).toBe('open')
+    await other.close()
+    expect(scheduler.state).toBe('closed')
+    const closed = { code: 'E_CLOSED', details: { component: 'scheduler' } }
+    expect(() => scheduler.schedule({ queue: 'q', id: 'a', data: 1 })).toThrow(expect.objectContaining(closed))
+    await expect(scheduler.repeat({ queue: 'q', id: 'r', data: 1, everyMs: 1000 })).rejects.toMatchObject(closed)
+    await expect(scheduler.cancel('q', 'a')).rejects.toMatchObject(closed)
+    await expect(scheduler.list('q')).rejects.toMatchObject(closed)
+  })
+
   it('runs a delayed task by id once; cancel removes it before it runs', async () => {
     const queue = `emails-${++seq}`
     const runs: string[] = []
@@ -39,7 +42,7 @@ describe.each(TOPOLOGIES)('scheduler on %s', (_topology, options) => {
     await rk.scheduler.schedule({ queue, id: 'cleanup:7', data: 'later', runAt: Date.now() + 200 })
     expect(await rk.scheduler.cancel(queue, 'cleanup:7')).toBe(true)
     expect(await rk.scheduler.cancel(queue, 'cleanup:7')).toBe(false)
-    await waitFor(() => runs.length === 1)
+    await eventually(() => runs.length === 1)
     await sleep(250)
     expect(runs).toEqual(['welcome:42'])
     await worker.close()
@@ -59,7 +62,7 @@ describe.each(TOPOLOGIES)('scheduler on %s', (_topology, options) => {
       // Every process registers the same schedule at boot: one schedule, one chain.
       const results = await Promise.all(all.map((r) => r.scheduler.repeat({ queue, id: 'tick', data: 'x', everyMs: 100 })))
       expect(results.filter((r) => r.changed)).toHaveLength(1)
-      await waitFor(() => runs.length >= 6)
+      await eventually(() => runs.length >= 6)
       const dues = runs.map((id) => Number(id.split('@')[1]))
       expect(new Set(dues).size).toBe(dues.length)
       for (const due of dues) expect(due % 100).toBe(0)
@@ -91,9 +94,9 @@ describe.each(TOPOLOGIES)('scheduler on %s', (_topology, options) => {
     expect(first.changed).toBe(true)
     expect(first.nextRunAt! % 1000).toBe(0)
     expect((await rk.scheduler.repeat({ queue, id: 'beat', data: 'v1', cron: '* * * * * *' })).changed).toBe(false)
-    await waitFor(() => runs.length >= 1, 3000)
+    await eventually(() => runs.length >= 1, 3000)
     expect((await rk.scheduler.repeat({ queue, id: 'beat', data: 'v2', cron: '*/1 * * * * *' })).changed).toBe(true)
-    await waitFor(() => runs.some(([, data]) => data === 'v2'), 3000)
+    await eventually(() => runs.some(([, data]) => data === 'v2'), 3000)
     const ids = runs.map(([id]) => id)
     expect(new Set(ids).size).toBe(ids.length)
     expect(await rk.scheduler.cancel(queue, 'beat')).toBe(true)

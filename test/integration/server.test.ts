@@ -3,17 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../../packages/server/src/index.js'
 import { type RedisProcess, startRedisServer } from '../../packages/server/src/redis-process.js'
 import { createRedkit, type Redkit } from '../../src/redkit.js'
+import { eventually } from '../support/wait.js'
 
 // This file stops and kills its Redis on purpose, so it runs its own server (never the shared one, never 6379).
 const PASSWORD = 'health-secret-7f3a'
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 describe('service app (/health, /metrics)', () => {
   let server: RedisProcess
@@ -102,7 +95,7 @@ describe('service app (/health, /metrics)', () => {
     expect(Object.keys(body)).toEqual(['status', 'error'])
     expect(response.body).not.toContain(PASSWORD)
 
-    await until(() => reconnects > 0)
+    await eventually(() => reconnects > 0)
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
     expect(metrics).toMatch(/^redkit_redis_up 0$/m)
     const counted = Number(/^redkit_redis_reconnects_total (\d+)$/m.exec(metrics)?.[1])
