@@ -15,6 +15,10 @@
   Reply: 1 when the group was created, 0 when it existed
 ]]
 --- @include "server-time"
+--- @include "check-types"
+-- A stream of another type would fail XGROUP after the registry was written.
+local refused = check_types({ KEYS[1], 'stream', KEYS[2], 'hash' })
+if refused then return refused end
 local now = server_time_ms()
 redis.call('HSETNX', KEYS[2], '~epoch', string.format('%d', now))
 local epoch = tonumber(redis.call('HGET', KEYS[2], '~epoch')) or now

@@ -177,6 +177,24 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
     await devices.close()
   })
 
+  it.runIf(topology === 'standalone')(
+    'a consumer group on a planted expiry stream of the wrong type is refused before its registry is written',
+    async () => {
+      const other = await createRedkit({ ...options(), prefix: `${prefix}g` })
+      const events = `${prefix}g:{exp}:events`
+      const groups = `${prefix}g:{exp}:groups`
+      try {
+        await raw.set(events, 'garbage')
+        const failed = await errorCode(other.expirations.on('g:*', () => {}, { group: 'planted-g' }))
+        expect(failed).toBe('E_DECODE')
+        expect(await raw.exists(groups)).toBe(0)
+      } finally {
+        await other.close()
+        await raw.del([events, groups])
+      }
+    },
+  )
+
   it("a planted revocation epoch does not stop a user's logout everywhere; one of the wrong type writes nothing", async () => {
     const sessions = rk.sessions({ name: 'planted-r' })
     const epoch = `${prefix}:{session:planted-r:user:ann}:rev`
