@@ -34,7 +34,8 @@ local clock = math.floor(now / precision)
 -- Field names and counts reach redis.call as strings from string.format: a number argument is
 -- formatted with %.17g (~0.5 µs each), string.format('%d') is several times cheaper. The current
 -- and previous buckets' fields are the same for every decision of the call.
-local function field(n) return string.format('%d', n) end
+local format, pack, unpackState = string.format, struct.pack, struct.unpack
+local function field(n) return format('%d', n) end
 local HERE, PREV = field(clock % (B + 1)), field((clock - 1) % (B + 1))
 local CHUNK = 16
 local MAX = 9007199254740991
@@ -43,7 +44,7 @@ local NONE = {n = 0} -- no slot to zero (never written to)
 -- A stored count or bucket: a non-negative integer of at most `most`, else nil.
 local function whole(v, most)
   local n = tonumber(v)
-  if not n or n < 0 or n > most or n ~= math.floor(n) then return nil end
+  if not n or n < 0 or n > most or n % 1 ~= 0 then return nil end
   return n
 end
 
@@ -108,7 +109,7 @@ local function decide(key, cost)
   local moved = false -- the window moved since the state was written: write it even if nothing is spent
   if v[1] then
     if #v[1] == 40 then
-      head, total, newest, expiry, oldest = struct.unpack('<ddddd', v[1])
+      head, total, newest, expiry, oldest = unpackState('<ddddd', v[1])
     elseif #v[1] == 32 then
       head, total, newest, expiry = struct.unpack('<dddd', v[1])
     else
@@ -187,16 +188,16 @@ local function decide(key, cost)
     -- The expiry is pushed a window past the moment this bucket leaves, once a window.
     local push = expiry < (c + R) * precision
     if push then expiry = (c + R) * precision + window end
-    redis.call('HSET', key, 's', struct.pack('<ddddd', c, total, c, expiry, oldest), HERE, field(mine), unpack(writes, 1, writes.n))
+    redis.call('HSET', key, 's', pack('<ddddd', c, total, c, expiry, oldest), HERE, field(mine), unpack(writes, 1, writes.n))
     if push then redis.call('PEXPIREAT', key, field(expiry)) end
   elseif moved and total > 0 then
     -- Nothing spent, but the window moved: keep the total for it (the current slot zeroed).
     local fresh = expiry == 0
     if fresh then expiry = (newest + R) * precision + window end
-    redis.call('HSET', key, 's', struct.pack('<ddddd', c, total, newest, expiry, oldest), HERE, field(mine), unpack(writes, 1, writes.n))
+    redis.call('HSET', key, 's', pack('<ddddd', c, total, newest, expiry, oldest), HERE, field(mine), unpack(writes, 1, writes.n))
     if fresh then redis.call('PEXPIREAT', key, field(expiry)) end
   elseif learned then
-    redis.call('HSET', key, 's', struct.pack('<ddddd', head, total, newest, expiry, oldest))
+    redis.call('HSET', key, 's', pack('<ddddd', head, total, newest, expiry, oldest))
   end
 
   local reset = 0
