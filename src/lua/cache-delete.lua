@@ -14,10 +14,6 @@
 ]]
 --- @include "cache-tell"
 --- @include "cache-version"
---- @include "check-types"
--- A version key of another type would fail the script after the entry was deleted.
-local refused = check_types({ KEYS[3], 'string' })
-if refused then return refused end
 local deleted = redis.call('DEL', KEYS[1])
 redis.call('DEL', KEYS[2])
 cache_version_bump(KEYS[3], ARGV[5], ARGV[3])

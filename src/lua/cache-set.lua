@@ -30,10 +30,13 @@
 --- @include "cache-tell"
 --- @include "cache-version"
 --- @include "check-types"
--- Keys of another type would fail the script after the entry was written.
-local refused = check_types({ KEYS[2], 'string', KEYS[3], 'string' })
-if refused then return refused end
 local plain = ARGV[7] == ''
+-- A loaded value reads the version and its lock: keys of another type would fail the script after
+-- the entry was written. A plain write only deletes the lock and bumps the version (which repairs it).
+if not plain then
+  local refused = check_types({ KEYS[2], 'string', KEYS[3], 'string' })
+  if refused then return refused end
+end
 local through = ARGV[12] == 'through'
 local held = plain or redis.call('GET', KEYS[3]) == ARGV[7]
 if held and ARGV[1] ~= '' then

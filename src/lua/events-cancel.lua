@@ -8,6 +8,11 @@
   ARGV[1] '1' to delete the key, '0' to only remove its TTL and deadline (PERSIST)
   Reply: 1 when a deadline was removed, 0 when the key had none
 ]]
+--- @include "check-types"
+-- Before the user's key is deleted: a machinery key of another type met later would leave its
+-- deadline in the index (an expiry delivered for a key the caller was told was not deleted).
+local refused = check_types({ KEYS[2], 'zset', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'zset' })
+if refused then return refused end
 if ARGV[1] == '1' then
   redis.call('DEL', KEYS[1])
 else

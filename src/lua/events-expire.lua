@@ -16,9 +16,13 @@
 ]]
 --- @include "server-time"
 --- @include "expiry-lapsed"
+--- @include "check-types"
 --- @include "expiry-track"
 -- The key's own expiry time is the deadline, to the millisecond (PEXPIREAT / PEXPIRETIME), so a
 -- sweep never mistakes clock skew inside a script for a TTL changed elsewhere.
+-- Before the TTL is set: a machinery key of another type met later would leave it set without its deadline.
+local refused = check_types({ KEYS[2], 'zset', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'zset' })
+if refused then return refused end
 local now = server_time_ms()
 local deadline
 local ttl = tonumber(ARGV[1])

@@ -16,6 +16,11 @@
 ]]
 --- @include "server-time"
 --- @include "expiry-lapsed"
+--- @include "check-types"
+-- Before the user's key is written: a machinery key of another type met later would leave the key
+-- written without its deadline, or the other way round, and the caller told it failed.
+local refused = check_types({ KEYS[2], 'zset', KEYS[3], 'hash', KEYS[4], 'hash', KEYS[5], 'zset' })
+if refused then return refused end
 local now = server_time_ms()
 local deadline = now + tonumber(ARGV[2])
 keep_lapsed(KEYS[2], KEYS[3], KEYS[4], KEYS[1], now)

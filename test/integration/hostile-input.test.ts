@@ -138,7 +138,8 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
 
   // Found by the planted-data suite (issue 13 item 6, scripts validate before they write): a
   // planted lease version INCR cannot bump made cache.set fail after it had written the entry, and
-  // one of another type made a distributed load fail with its load lock left held.
+  // one of another type made a distributed load fail with its load lock left held. A plain write
+  // repairs the version (review 13 finding 2: a refused write-behind set had been queued already).
   it('a planted lease version never fails a cache write halfway, nor leaves a load lock behind', async () => {
     const cache = rk.cache<number>('planted-ver', { ttlMs: 60_000, stampede: 'distributed' })
     const entry = `${prefix}:cache:{planted-ver:a}`
@@ -153,19 +154,60 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
       expect(await cache.delete('a')).toBe(true)
       expect(await raw.exists(entry)).toBe(0)
     }
-    await cache.set('a', 1)
     await raw.del(version)
     await raw.sAdd(version, 'x')
-    expect(await errorCode(cache.set('a', 2))).toBe('E_DECODE')
-    expect(await errorCode(cache.delete('a'))).toBe('E_DECODE')
-    expect(await cache.get('a')).toBe(1)
-    await raw.del(entry)
+    await cache.set('a', 2)
+    expect(await cache.get('a')).toBe(2)
+    expect(await raw.type(version)).toBe('string')
+    await raw.del(version)
+    await raw.sAdd(version, 'x')
+    expect(await cache.delete('a')).toBe(true)
+    expect(await raw.type(version)).toBe('string')
+    await raw.del(version)
+    await raw.sAdd(version, 'x')
     expect(await errorCode(cache.getOrLoad('a', async () => 3))).toBe('E_DECODE')
     expect(await raw.exists(`${prefix}:cache-lock:{planted-ver:a}`)).toBe(0)
     await raw.del(version)
   })
 
   // Found with the planted-data suite's plants, each op's writes compared when it failed.
+  // Review 13 finding 2: the write-behind queue took the write, then the entry's script refused it.
+  it('a write-behind set over a planted lease version is stored as well as queued', async () => {
+    const written: Array<[string, number]> = []
+    const cache = rk.cache<number>('planted-wb', { write: 'behind', writer: (key, value) => void written.push([key, value]) })
+    await raw.rPush(`${prefix}:cache-ver:{planted-wb:b1}`, 'x')
+    await cache.set('b1', 42)
+    expect(await cache.get('b1')).toBe(42)
+    await eventually(() => written.length === 1, 5000, 'the write reached the writer')
+    expect(written).toEqual([['b1', 42]])
+    await cache.close()
+  })
+
+  // Review 13 finding 1: set, delete and expire wrote the user's key, then failed on the kept-values hash.
+  it.runIf(topology === 'standalone')(
+    'expirations meeting a planted machinery key write nothing: the user key is neither written, deleted nor given a TTL',
+    async () => {
+      const values = `${prefix}:{exp}:val`
+      const kept = `${prefix}:planted-exp:a`
+      await rk.expirations.set(kept, 'v0', { ttlMs: 60_000 })
+      await raw.set(`${prefix}:planted-exp:plain`, 'p')
+      try {
+        for (const plant of [() => raw.set(values, 'garbage'), () => raw.set(`${prefix}:{exp}:due`, 'garbage')]) {
+          await plant()
+          expect(await errorCode(rk.expirations.set(`${prefix}:planted-exp:b`, 'v1', { ttlMs: 60_000 }))).toBe('E_DECODE')
+          expect(await raw.exists(`${prefix}:planted-exp:b`)).toBe(0)
+          expect(await errorCode(rk.expirations.delete(kept))).toBe('E_DECODE')
+          expect(await raw.exists(kept)).toBe(1)
+          expect(await errorCode(rk.expirations.expire(`${prefix}:planted-exp:plain`, 60_000))).toBe('E_DECODE')
+          expect(await raw.pTTL(`${prefix}:planted-exp:plain`)).toBe(-1)
+          await raw.del([values, `${prefix}:{exp}:due`])
+        }
+      } finally {
+        await raw.del([values, kept, `${prefix}:planted-exp:plain`])
+      }
+    },
+  )
+
   it('a heartbeat meeting a key of the wrong type writes nothing (it renewed the heartbeat key, then failed)', async () => {
     const devices = rk.presence('planted-p', { ttlMs: 60_000 })
     await raw.set(`${prefix}:{presence:planted-p}:deadlines`, 'garbage')
