@@ -22,3 +22,4 @@ export {
   type WorkerEvents,
   type WorkerOptions,
 } from './worker.js'
+export type { QueueWorker } from './worker-registry.js'

@@ -36,6 +36,8 @@ export interface QueueKeys {
   readonly scheduleNext: string
   /** zset: schedules whose next occurrence is to be added (score: since when, server ms) */
   readonly scheduleAdvance: string
+  /** hash: worker id -> '<last seen> <started> <beat ms> <info JSON>', the registry of live workers */
+  readonly workers: string
   /** a worker's record of its last call (for a resend after a lost reply) is this prefix followed by its id */
   readonly callPrefix: string
   /** a job's hash is this prefix followed by its id */
@@ -63,6 +65,7 @@ export function queueKeys(keys: KeySpace, name: string): QueueKeys {
     scheduleDefinitions: k('q', 'schedDefs'),
     scheduleNext: k('q', 'schedNext'),
     scheduleAdvance: k('q', 'schedAdv'),
+    workers: k('q', 'workers'),
     callPrefix: `${k('q', 'call')}:`,
     jobPrefix,
     job: (id: string) => jobPrefix + id,

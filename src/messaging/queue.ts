@@ -35,6 +35,7 @@ import {
   updateScript,
   withJob,
 } from './queue-scripts.js'
+import { listWorkers, type QueueWorker } from './worker-registry.js'
 
 export interface AddedJob {
   id: string
@@ -286,6 +287,15 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
       ),
     )
     return jobs.filter((job): job is JobInfo<T, R> => job !== null)
+  }
+
+  /**
+   * The workers consuming this queue now, in every process: each beats every `heartbeatMs` (5 s by
+   * default) and is left out once it missed 3 beats (killed, or cut off from Redis); a worker that
+   * closed is gone at once. As BullMQ's `getWorkers()`.
+   */
+  workers(): Promise<QueueWorker[]> {
+    return listWorkers(this.#ctx, this.keys)
   }
 
   async counts(): Promise<JobCounts> {

@@ -91,6 +91,11 @@ export interface WorkerOptions extends QueueOptions {
   closeTimeoutMs?: number
   /** Longest single blocking wait of an idle worker: its whole cost while idle is one command per this. @defaultValue 5000 */
   idleBlockMs?: number
+  /**
+   * How often the worker beats in its queue's registry (`queue.workers()`); it is listed as gone
+   * after 3 beats missed. @defaultValue 5000
+   */
+  heartbeatMs?: number
   /** Start at once; otherwise call `run()`. @defaultValue true */
   autostart?: boolean
 }
@@ -160,6 +165,7 @@ export interface ResolvedWorkerOptions {
   idleBlockMs: number
   maxStalledCount: number
   jobTimeoutMs: number | undefined
+  heartbeatMs: number
 }
 
 /** Applies defaults and validates. @throws RedkitError E_INVALID_ARGUMENT */
@@ -195,5 +201,12 @@ export function resolveWorkerOptions(options: WorkerOptions): ResolvedWorkerOpti
     idleBlockMs: timerMs(options.idleBlockMs ?? 5000, 'idleBlockMs'),
     maxStalledCount: validateCount(options.maxStalledCount ?? 1, 'maxStalledCount', { allowZero: true }),
     jobTimeoutMs: options.jobTimeoutMs === undefined ? undefined : timerMs(options.jobTimeoutMs, 'jobTimeoutMs'),
+    heartbeatMs: heartbeatMsOf(options.heartbeatMs),
   }
+}
+
+function heartbeatMsOf(value: number | undefined): number {
+  const ms = timerMs(value ?? 5000, 'heartbeatMs')
+  if (ms < 50) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'heartbeatMs must be at least 50')
+  return ms
 }

@@ -1,4 +1,5 @@
 import diagnostics from 'node:diagnostics_channel'
+import { withTimeout } from '../core/async.js'
 import { backoffDelay } from '../core/backoff.js'
 import { EmitterComponent } from '../core/component.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
@@ -21,6 +22,7 @@ import {
   type WorkerOptions,
 } from './worker-options.js'
 import { type FinishedDelivery, type Outcome, outcomeArgs, toOutcome } from './worker-outcome.js'
+import { WorkerBeat } from './worker-registry.js'
 import { LeaseRenewal } from './worker-renewal.js'
 import { advanceSchedules } from './worker-schedules.js'
 import { releaseLeases, waitForHandlers } from './worker-shutdown.js'
@@ -80,6 +82,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
   readonly #o: ResolvedWorkerOptions
   readonly #idle: IdleWaiter
   readonly #renewal: LeaseRenewal
+  readonly #beat: WorkerBeat
   readonly #running = new Map<string, Running<T>>()
   #outcomes: Array<Outcome<T, R>> = []
   #started = false
@@ -130,6 +133,9 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
       () => this.#running.values(),
       (error) => this.report(error),
     )
+    const names = typeof handler === 'function' ? [] : Object.keys(handler)
+    const registered = { id: this.id, concurrency: resolved.concurrency, names, heartbeatMs: resolved.heartbeatMs }
+    this.#beat = new WorkerBeat(ctx, queue.keys, registered, (error) => this.report(error))
     if (options.autostart ?? true) queueMicrotask(() => this.run())
   }
 
@@ -151,6 +157,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
     if (this.#started || this.closed) return
     this.#started = true
     this.#renewal.start()
+    this.#beat.start()
     this.#pump()
     void checkEviction(this.#ctx).then((problem) => {
       if (!problem || this.closed) return
@@ -511,6 +518,8 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
       await Promise.all([...this.#releasing])
     }
     this.#renewal.stop()
+    // Leaves the registry at once (bounded: an unreachable Redis lets the entry go stale instead).
+    await withTimeout(this.#beat.stop(), 1000, () => undefined)
     clearTimeout(this.#retryTimer)
     this.emit('closed')
   }

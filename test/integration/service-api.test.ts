@@ -228,6 +228,8 @@ describe('service REST API', () => {
       const queues = (await inject('GET', '/api/queues')).json()
       expect(queues.counts.dead).toBeGreaterThanOrEqual(1)
       expect(queues.dead).toContainEqual(expect.objectContaining({ id: 'bad-1', error: 'boom' }))
+      // The registry lists this service's worker (and would list other processes' workers too).
+      expect(queues.workers).toContainEqual(expect.objectContaining({ pid: process.pid, concurrency: 4, here: true }))
       expect((await inject('GET', '/api/jobs?state=dead')).json().jobs.map((j: { id: string }) => j.id)).toContain('bad-1')
 
       expect((await inject('POST', '/api/jobs/bad-1/retry')).json()).toEqual({ id: 'bad-1', retried: 1 })

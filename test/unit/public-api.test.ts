@@ -112,6 +112,7 @@ const EXPECTED: Record<string, string[]> = {
     'Queue',
     'QueueEvents',
     'QueueOptions',
+    'QueueWorker',
     'RepeatResult',
     'RepeatingTask',
     'ScheduleInfo',

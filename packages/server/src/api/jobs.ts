@@ -206,17 +206,28 @@ export function jobRoutes(scenarios: Scenarios): FastifyPluginAsync {
 }
 
 export async function queueSnapshot(scenarios: Scenarios) {
-  const [counts, paused, dead] = await Promise.all([
+  const [counts, paused, dead, workers] = await Promise.all([
     scenarios.queue.counts(),
     scenarios.queue.isPaused(),
     scenarios.queue.jobs('dead', { limit: 20 }),
+    scenarios.queue.workers(),
   ])
   return {
     name: QUEUE_NAME,
     paused,
     counts,
     outcomes: { ...scenarios.jobOutcomes },
-    workers: scenarios.worker ? [{ concurrency: scenarios.worker.concurrency }] : [],
+    // Every process's workers of the queue (the registry), not only this service's.
+    workers: workers.map(({ id, host, pid, concurrency, names, startedAt, lastSeenAt }) => ({
+      id,
+      host,
+      pid,
+      concurrency,
+      names,
+      startedAt,
+      lastSeenAt,
+      here: id === scenarios.worker?.id,
+    })),
     dead: dead.map(({ id, attemptsMade, finishedAt, error }) => ({ id, attemptsMade, finishedAt, error: error?.message })),
   }
 }

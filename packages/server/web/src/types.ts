@@ -24,7 +24,16 @@ export interface Snapshot {
     paused: boolean
     counts: Record<string, number>
     outcomes: { completed: number; failed: number; dead: number }
-    workers: Array<{ concurrency: number }>
+    workers: Array<{
+      id: string
+      host: string
+      pid: number
+      concurrency: number
+      names: string[]
+      startedAt: number
+      lastSeenAt: number
+      here: boolean
+    }>
     dead: Array<{ id: string; attemptsMade: number; finishedAt?: number; error?: string }>
   }
   cache: {

@@ -65,7 +65,13 @@ export function renderQueue(snapshot: Snapshot): void {
           ),
         )),
   )
-  byId('workers').textContent = workers.length === 0 ? 'no worker in this service' : `worker: concurrency ${workers.map((w) => w.concurrency).join(', ')}`
+  byId('workers').textContent =
+    workers.length === 0
+      ? 'no worker connected'
+      : `${workers.length} worker${workers.length === 1 ? '' : 's'}: ` +
+        workers
+          .map((w) => `${w.host}:${w.pid}${w.here ? ' (this service)' : ''} × ${w.concurrency}, seen ${secondsAgo(w.lastSeenAt)}`)
+          .join(' · ')
 }
 
 /** Reloads the job list of the selected state (coalesced) and the selected job's detail. */
@@ -156,4 +162,9 @@ async function refreshSchedules(): Promise<void> {
   } catch (error) {
     notify(error)
   }
+}
+
+function secondsAgo(at: number): string {
+  const s = Math.max(0, Math.round((Date.now() - at) / 1000))
+  return s === 0 ? 'now' : `${s} s ago`
 }
