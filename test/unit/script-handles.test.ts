@@ -37,6 +37,8 @@ describe('queue script handles', () => {
         'queue-release',
         'queue-retry-dead',
         'queue-schedule',
+        'queue-worker-beat',
+        'queue-workers',
       ].sort(),
     )
   })
