@@ -38,10 +38,11 @@ export class CacheKeys {
   readonly #tagPrefix: string
   /** Pub/sub channel: fills, load failures and invalidations of this cache. */
   readonly channel: string
-  /** Write-behind: stream of pending writes, newest id per key, dead letters. */
+  /** Write-behind: stream of pending writes, newest id per key, dead letters, each key's replayable dead write. */
   readonly stream: string
   readonly latest: string
   readonly dead: string
+  readonly deadAt: string
 
   constructor(keys: KeySpace, name: string) {
     this.name = validateObjectName(name, 'cache name')
@@ -56,6 +57,7 @@ export class CacheKeys {
     this.stream = own('wb')
     this.latest = own('wb-latest')
     this.dead = own('wb-dead')
+    this.deadAt = own('wb-dead-at')
   }
 
   /**

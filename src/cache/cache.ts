@@ -192,7 +192,7 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
    * `stampede: 'distributed'`). `undefined` from the loader means "absent".
    */
   async getOrLoad(key: string, loader: Loader<T>, options?: GetOrLoadOptions<T>): Promise<T | undefined> {
-    optionsObject(options)
+    if (options !== undefined) this.#checkLoadOptions(options)
     const near = this.#near
     let epoch = 0
     if (near !== undefined) {
@@ -275,7 +275,27 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
   refresh(key: string, loader: Loader<T> | undefined = this.#loader, options?: GetOrLoadOptions<T>): Promise<T | undefined> {
     this.assertOpen()
     if (typeof loader !== 'function') return Promise.reject(new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'refresh needs a loader'))
+    try {
+      if (options !== undefined) this.#checkLoadOptions(options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     return this.#loads.refresh(key, this.#keys.entry(key), loader, options)
+  }
+
+  /**
+   * The per-call options of a load, checked before anything loads (as `set` checks its own): a bad
+   * `ttlMs` would otherwise fail every store in Redis, or write a header no read accepts, and the
+   * loader would run on every call.
+   */
+  #checkLoadOptions(options: GetOrLoadOptions<T>): void {
+    optionsObject(options)
+    if (options.ttlMs !== undefined) durationMs(options.ttlMs, 'ttlMs')
+    const { tags } = options
+    if (tags === undefined || typeof tags === 'function') return
+    if (!Array.isArray(tags))
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'tags must be an array of names or a function of the value')
+    this.#tags.indexKeys(tags)
   }
 
   /** Write-behind: writes queued and not yet applied, across every instance. */

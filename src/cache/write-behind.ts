@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { withTimeout } from '../core/async.js'
-import { backoffDelay, sleep, validateMs } from '../core/backoff.js'
+import { backoffDelay, sleep, validateBackoff, validateMs } from '../core/backoff.js'
 import { BlockingConnection } from '../core/blocking.js'
 import type { Codec } from '../core/codec.js'
 import { Component } from '../core/component.js'
@@ -94,13 +94,14 @@ export class WriteBehind<T> extends Component {
     this.#claimIdleMs = validateMs(options.claimIdleMs ?? 30_000, 'writeBehind.claimIdleMs')
     this.#batch = count(options.batch ?? 100, 'writeBehind.batch')
     this.#flushTimeoutMs = timerMs(options.flushTimeoutMs ?? 10_000, 'writeBehind.flushTimeoutMs')
-    this.#backoff = options.backoff ?? { delayMs: 200, maxDelayMs: 5000 }
+    // Checked now: thrown inside a retry, a bad backoff would skip the ack and the dead letters for ever.
+    this.#backoff = validateBackoff(options.backoff, 'writeBehind.backoff') ?? { delayMs: 200, maxDelayMs: 5000 }
   }
 
   /** Appends a write to the stream. @returns its stream id */
   enqueue(key: string, op: 'set' | 'delete', value: EncodedValue | undefined): Promise<string> {
     const text = value ? `${value.kind}${value.payload}` : ''
-    return scripts.wbAdd.run(this.#rk.connection, [this.#keys.stream, this.#keys.latest], [key, op, text])
+    return scripts.wbAdd.run(this.#rk.connection, [this.#keys.stream, this.#keys.latest, this.#keys.deadAt], [key, op, text])
   }
 
   /**
@@ -340,7 +341,7 @@ export class WriteBehind<T> extends Component {
     const message = lastError instanceof Error ? lastError.message : String(lastError)
     const [, newest] = await scripts.wbDead.run(
       this.#rk.connection,
-      [this.#keys.stream, this.#keys.latest, this.#keys.dead],
+      [this.#keys.stream, this.#keys.latest, this.#keys.dead, this.#keys.deadAt],
       [GROUP, write.id, write.key, write.op, write.value, message.slice(0, 1000), this.#attempts],
     )
     this.#hooks.dead({ id: write.id, key: write.key, op: write.op, error: message, attempts: this.#attempts, newest: newest === 1 })
@@ -362,17 +363,21 @@ export class WriteBehind<T> extends Component {
   }
 
   /**
-   * Stops reading and drains what is left: this consumer's unacknowledged writes, then new ones,
-   * until the stream is empty or `flushTimeoutMs` passed. Writes left over stay in the stream.
+   * Stops reading and drains what is left: the writes being applied, this consumer's
+   * unacknowledged writes, then new ones, until the stream is empty or `flushTimeoutMs` passed.
+   * Writes left over (a writer call that hangs included) stay in the stream for another instance.
    */
   protected override async teardown(): Promise<void> {
     clearInterval(this.#claimTimer)
     this.#blocking?.close()
-    await this.#loop
-    await Promise.allSettled([...this.#inFlight])
+    // One deadline for all of it: a writer call that never settles must not hold close() for ever.
+    const drain = async () => {
+      await this.#loop
+      await Promise.allSettled([...this.#inFlight])
+      await this.#flush()
+    }
     try {
-      // Writes not flushed in time stay in the stream for the next instance.
-      await withTimeout(this.#flush(), this.#flushTimeoutMs, () => undefined)
+      await withTimeout(drain, this.#flushTimeoutMs, () => undefined)
     } catch (error) {
       this.#report(error, 'write-behind flush')
     }

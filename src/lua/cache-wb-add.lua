@@ -3,6 +3,7 @@
   write of its key (drainers skip older writes of a key once a newer one is queued).
   KEYS[1] write-behind stream
   KEYS[2] newest stream id per key (hash)
+  KEYS[3] each key's replayable dead write (hash): a newer write supersedes it
   ARGV[1] cache key
   ARGV[2] operation: 'set' or 'delete'
   ARGV[3] encoded value ('<kind><payload>', '' for a delete)
@@ -10,4 +11,5 @@
 ]]
 local id = redis.call('XADD', KEYS[1], '*', 'k', ARGV[1], 'o', ARGV[2], 'v', ARGV[3])
 redis.call('HSET', KEYS[2], ARGV[1], id)
+redis.call('HDEL', KEYS[3], ARGV[1])
 return id

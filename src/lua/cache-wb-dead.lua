@@ -4,6 +4,7 @@
   KEYS[1] write-behind stream
   KEYS[2] newest stream id per key (hash)
   KEYS[3] dead letters stream
+  KEYS[4] each key's replayable dead write (hash: key -> stream id it had in the queue)
   ARGV[1] consumer group
   ARGV[2] stream id of the write
   ARGV[3] cache key
@@ -23,5 +24,9 @@ if latest == ARGV[2] or not latest then
 end
 if latest == ARGV[2] then
   redis.call('HDEL', KEYS[2], ARGV[3])
+end
+-- Only the newest write of a key may be replayed, and only until the key is written again.
+if newest == 1 then
+  redis.call('HSET', KEYS[4], ARGV[3], ARGV[2])
 end
 return {dead, newest}

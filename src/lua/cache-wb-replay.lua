@@ -1,13 +1,18 @@
 --[[
   Write-behind: queues dead letters again (oldest first) and removes them from the dead letters.
-  A dead write of a key that has a newer write queued is dropped instead: the newer one wins.
+  Only a key's newest dead write is queued again, and only if the key was not written since (a
+  write queued, or applied and gone from the queue, is newer): the others are dropped, so a replay
+  never puts an older value over a newer one. Dead letters from before KEYS[4] existed (an older
+  redkit) are queued unless a write of their key is queued.
   KEYS[1] write-behind stream
   KEYS[2] newest stream id per key (hash)
   KEYS[3] dead letters stream
+  KEYS[4] each key's replayable dead write (hash: key -> stream id it had in the queue)
   ARGV[1] most dead letters to take
   Reply: {requeued, dropped}
 ]]
 local letters = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', ARGV[1])
+local legacy = redis.call('EXISTS', KEYS[4]) == 0
 local requeued, dropped = 0, 0
 for _, letter in ipairs(letters) do
   local fields = {}
@@ -16,9 +21,12 @@ for _, letter in ipairs(letters) do
     fields[list[i]] = list[i + 1]
   end
   local key = fields['k']
-  if key and not redis.call('HGET', KEYS[2], key) then
+  local replayable = key and not redis.call('HGET', KEYS[2], key)
+    and (legacy or redis.call('HGET', KEYS[4], key) == fields['id'])
+  if replayable then
     local id = redis.call('XADD', KEYS[1], '*', 'k', key, 'o', fields['o'] or 'set', 'v', fields['v'] or '')
     redis.call('HSET', KEYS[2], key, id)
+    redis.call('HDEL', KEYS[4], key)
     requeued = requeued + 1
   else
     dropped = dropped + 1

@@ -1,6 +1,7 @@
 import { EmitterComponent } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { count as validCount } from '../core/validate.js'
 import type { SessionKeys } from './keys.js'
 import { SessionRecords, validateUserId } from './records.js'
 import { storeEndScript, storeSetScript, storeTouchScript } from './scripts.js'
@@ -141,7 +142,7 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
 
   /** The session ids a page at a time (SCAN with `count`, every master): a million sessions are never held at once. */
   async *idPages(options: { count?: number } = {}): AsyncGenerator<string[]> {
-    const count = options.count ?? this.#o.scanCount
+    const count = options.count === undefined ? this.#o.scanCount : validCount(options.count, 'count')
     for await (const ids of this.#records.scanPages(count, 'string')) yield ids
   }
 

@@ -68,6 +68,56 @@ describe.each(TOPOLOGIES)('cache write-behind coherence on %s', (_topology, opti
     await cache.close()
   })
 
+  it('replay skips a dead write whose key was written since (applied or queued), and replays only the newest dead write of a key (review 12 finding 2)', async () => {
+    const source = new Map<string, string>()
+    let failing = true
+    const cache = rk.cache<string>(name(), {
+      write: 'behind',
+      writer: (key, value) => {
+        if (failing) throw new Error('source rejects it')
+        source.set(key, value)
+      },
+      writeBehind: { attempts: 1, backoff: { delayMs: 10, maxDelayMs: 20 } },
+    })
+    cache.on('error', () => {})
+    await cache.set('k', 'v1')
+    await cache.set('j', 'j1')
+    await eventually(async () => (await cache.deadLetters()).length === 2, 5000, 'dead letters')
+    await cache.set('j', 'j2')
+    await eventually(async () => (await cache.deadLetters()).length === 3, 5000, 'second dead letter of j')
+    failing = false
+    // A newer write of k is applied after its dead letter: replaying v1 would overwrite it.
+    await cache.set('k', 'v2')
+    await eventually(async () => source.get('k') === 'v2' && (await cache.pendingWrites()) === 0, 5000, 'v2 applied')
+    expect(await cache.replayDeadLetters()).toBe(1)
+    await eventually(async () => (await cache.pendingWrites()) === 0, 5000, 'replay applied')
+    expect(source.get('k')).toBe('v2')
+    expect(source.get('j')).toBe('j2')
+    expect(await cache.get('k')).toBe('v2')
+    expect(await cache.deadLetters()).toEqual([])
+    await cache.close()
+  })
+
+  it('close() returns within flushTimeoutMs while a writer call hangs; the write stays queued for another instance (review 12 finding 13)', async () => {
+    const cacheName = name()
+    let called = 0
+    const cache = rk.cache<string>(cacheName, {
+      write: 'behind',
+      writer: () => {
+        called++
+        return new Promise<void>(() => {}) // a database call stuck on a dead connection
+      },
+      writeBehind: { flushTimeoutMs: 500 },
+    })
+    await cache.set('k', 'v')
+    await eventually(() => called > 0, 5000, 'writer called')
+    const started = Date.now()
+    await cache.close()
+    expect(Date.now() - started).toBeLessThan(2500)
+    const stream = `${prefix}:{${cacheName}}:wb`
+    expect(await rk.connection.send<number>(['XLEN', stream], { key: stream })).toBe(1)
+  })
+
   it('one failing key does not stall the writes queued after it', async () => {
     const source = new Map<string, string>()
     let badCalls = 0

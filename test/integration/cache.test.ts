@@ -222,10 +222,12 @@ describe.each(topologies)('cache on %s', (topology, options, openRaw) => {
     expect(await errorCode(cache.get('\uDBFF'))).toBe('E_INVALID_KEY')
     expect(writes).toEqual([])
     // A loaded value with bad tags is returned, reported as a typed error, and not stored.
-    expect(await cache.getOrLoad('k2', async () => 2, { tags: null as never })).toBe(2)
+    // Bad tags given to a load are refused before it (review 12 finding 7); a tags function's bad
+    // result is known only after it: the value is returned, reported as a typed error, and not stored.
+    expect(await errorCode(cache.getOrLoad('k2', async () => 2, { tags: null as never }))).toBe('E_INVALID_ARGUMENT')
     expect(await cache.getOrLoad('k3', async () => 3, { tags: () => ['\uD800'] })).toBe(3)
-    await eventually(() => errors.length >= 2, 5000, 'both reported')
-    expect(errors.map((e) => e.code).sort()).toEqual(['E_INVALID_ARGUMENT', 'E_INVALID_KEY'])
+    await eventually(() => errors.length >= 1, 5000, 'reported')
+    expect(errors.map((e) => e.code)).toEqual(['E_INVALID_KEY'])
     for (const key of ['k1', 'k2', 'k3']) expect(await raw.get(`${prefix}:cache:{${cacheName}:${key}}`), key).toBeNull()
     // Well-formed astral characters (surrogate pairs) are names like any other.
     await cache.set('\u{1F600}', 1, { tags: ['\u{1F3F7}'] })
@@ -390,6 +392,26 @@ describe.each(topologies)('cache on %s', (topology, options, openRaw) => {
     await bloom.destroy()
   })
 
+  it('getOrLoad, refresh and wrap refuse a bad per-call ttlMs or tags before loading, and store nothing (review 12 finding 7)', async () => {
+    const cacheName = name()
+    const cache = rk.cache<number>(cacheName)
+    let calls = 0
+    const loader = async () => ++calls
+    for (const ttlMs of [Number.NaN, Number.POSITIVE_INFINITY, 1e300, 1.5, -1, 0, '100']) {
+      const options = { ttlMs: ttlMs as number }
+      expect(await errorCode(cache.getOrLoad('k', loader, options)), String(ttlMs)).toBe('E_INVALID_ARGUMENT')
+      expect(await errorCode(cache.refresh('k', loader, options)), String(ttlMs)).toBe('E_INVALID_ARGUMENT')
+      expect(await errorCode(cache.wrap(loader, () => 'k', options)()), String(ttlMs)).toBe('E_INVALID_ARGUMENT')
+    }
+    expect(await errorCode(cache.getOrLoad('k', loader, { tags: 'team' as never }))).toBe('E_INVALID_ARGUMENT')
+    expect(await errorCode(cache.getOrLoad('k', loader, { tags: ['\uD800'] }))).toBe('E_INVALID_KEY')
+    expect(calls).toBe(0)
+    expect(await raw.get(`${prefix}:cache:{${cacheName}:k}`)).toBeNull()
+    // Good options load and store.
+    expect(await cache.getOrLoad('k', loader, { ttlMs: 60_000, tags: ['team'] })).toBe(1)
+    expect(await cache.get('k')).toBe(1)
+  })
+
   it('validates keys and options', async () => {
     const cache = rk.cache<number>(name())
     expect(await errorCode(cache.get(''))).toBe('E_INVALID_KEY')
@@ -401,6 +423,12 @@ describe.each(topologies)('cache on %s', (topology, options, openRaw) => {
     expect(() => rk.cache(name(), { refreshAhead: 1 })).toThrow(/refreshAhead/)
     expect(() => rk.cache(name(), { stampede: 'global' as 'local' })).toThrow(/stampede/)
     expect(() => rk.cache(name(), { reloadOnExpire: true })).toThrow(/loader/)
+    // A bad backoff is refused at construction, not inside every retry (review 12 finding 17).
+    for (const backoff of [{ delayMs: -5 }, { delayMs: 10, maxDelayMs: Number.NaN }])
+      expect(
+        () => rk.cache(name(), { write: 'behind', writer: () => {}, writeBehind: { backoff, drain: false } }),
+        JSON.stringify(backoff),
+      ).toThrow(expect.objectContaining({ code: 'E_INVALID_ARGUMENT' }))
   })
 
   it('live dataset: every instance reloads once per newer version; duplicates and old versions are ignored', async () => {

@@ -145,5 +145,9 @@ describe.each(TOPOLOGIES)('session store options on %s', (_topology, options) =>
     }
     expect(seen).toBe(120)
     expect(await store.length()).toBe(120)
+    // A bad per-call count is the caller's typed error, as the scanCount option is (review 12 finding 18).
+    for (const count of [0, -5, Number.NaN, 'x'])
+      for (const pager of [store.idPages({ count: count as number }), store.pages({ count: count as number })])
+        expect(await errorCode(pager.next()), String(count)).toBe('E_INVALID_ARGUMENT')
   })
 })
