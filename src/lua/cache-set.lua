@@ -31,14 +31,17 @@
 --- @include "cache-version"
 --- @include "check-types"
 local plain = ARGV[7] == ''
+local through = ARGV[12] == 'through'
 -- A loaded value reads the version and its lock: keys of another type would fail the script after
--- the entry was written. A plain write only deletes the lock and bumps the version (which repairs it).
-if not plain then
+-- the entry was written. A plain write only deletes the lock and bumps the version (which repairs
+-- it), and so does a write-through set (its source already took the write): a version of another
+-- type is no lease it holds.
+if not plain and not through then
   local refused = check_types({ KEYS[2], 'string', KEYS[3], 'string' })
   if refused then return refused end
 end
-local through = ARGV[12] == 'through'
-local held = plain or redis.call('GET', KEYS[3]) == ARGV[7]
+local held = plain
+  or ((not through or redis.call('TYPE', KEYS[3]).ok == 'string') and redis.call('GET', KEYS[3]) == ARGV[7])
 if held and ARGV[1] ~= '' then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 elseif through then
