@@ -8,7 +8,10 @@
  * - uncontended acquire + release, one caller: p50 against a bare `SET NX PX` + compare-and-delete
  *   script on node-redis (the floor for a two-round-trip lock);
  * - semaphore, 4 permits and 16 contenders, each section one GET: sections/s and the most holders
- *   seen at once, against redis-semaphore's Semaphore.
+ *   seen at once, against redis-semaphore's Semaphore and two ceilings (one trivial script per
+ *   section; the least a FIFO semaphore with a fencing token per grant does in one script).
+ * Every contended slice also reports client and server CPU µs per section (process.cpuUsage, INFO
+ * cpu): on a shared machine they are steadier than sections/s.
  * Peers wait the way their docs suggest: redis-semaphore polls every 10 ms (its default), redlock
  * retries every 10 ms with 10 ms jitter and without a retry limit (its defaults, 200 ms x 10
  * attempts, give up under this load).
@@ -46,6 +49,23 @@ export default defineBenchmark({
       await Promise.all([raw.connect(), ioredis.connect()])
       const redlock = new Redlock([ioredis], { retryCount: -1, retryDelay: 10, retryJitter: 10 })
 
+      // CPU per section, both sides: on a shared 2-core machine throughput follows client + server
+      // CPU per section more than anything else (and wall-clock figures move 30-60 % between runs).
+      const serverCpuUs = async () => {
+        const info = await raw.info('cpu')
+        const of = (k: string) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0)
+        return (of('used_cpu_sys') + of('used_cpu_user')) * 1e6
+      }
+      const cpuMeter = async () => {
+        const server = await serverCpuUs()
+        const client = process.cpuUsage()
+        return async (sections: number) => {
+          const used = process.cpuUsage(client)
+          const serverUs = (await serverCpuUs()) - server
+          return { 'client µs/section': (used.user + used.system) / sections, 'server µs/section': serverUs / sections }
+        }
+      }
+
       // ---- contention ---------------------------------------------------------------------------
       const section = async (key: string) => {
         const value = Number(await raw.get(key))
@@ -60,6 +80,7 @@ export default defineBenchmark({
           let maxWait = 0
           let errors = 0
           let stop = false
+          const cpu = await cpuMeter()
           const started = performance.now()
           const loops = counts.map(async (_, i) => {
             while (!stop) {
@@ -82,10 +103,12 @@ export default defineBenchmark({
           const elapsed = performance.now() - started
           await Promise.all(loops)
           const total = counts.reduce((a, b) => a + b, 0)
+          const used = await cpu(total)
           const final = Number(await raw.get(key))
           const mean = total / CONTENDERS
           return {
             'sections/s': (total / elapsed) * 1000,
+            ...used,
             'max wait': maxWait,
             'min share': Math.min(...counts) / mean,
             'max share': Math.max(...counts) / mean,
@@ -146,12 +169,22 @@ export default defineBenchmark({
         ratioOf: ['sections/s'],
         onSlice: ({ round, subject, figures }) =>
           ctx.log(
-            `  round ${round} ${subject}: ${Math.round(figures['sections/s'] ?? 0)} sections/s, max wait ${(figures['max wait'] ?? 0).toFixed(1)} ms, ` +
+            `  round ${round} ${subject}: ${Math.round(figures['sections/s'] ?? 0)} sections/s ` +
+              `(client ${(figures['client µs/section'] ?? 0).toFixed(1)} + server ${(figures['server µs/section'] ?? 0).toFixed(1)} µs/section), max wait ${(figures['max wait'] ?? 0).toFixed(1)} ms, ` +
               `shares ${(figures['min share'] ?? 0).toFixed(2)}..${(figures['max share'] ?? 0).toFixed(2)}, lost ${figures['lost updates']}, errors ${figures.errors}`,
           ),
       })
       recordInterleave(ctx, contended, {
-        units: { 'sections/s': 'ops/s', 'max wait': 'ms', 'min share': 'x', 'max share': 'x', 'lost updates': '', errors: '' },
+        units: {
+          'sections/s': 'ops/s',
+          'client µs/section': 'µs',
+          'server µs/section': 'µs',
+          'max wait': 'ms',
+          'min share': 'x',
+          'max share': 'x',
+          'lost updates': '',
+          errors: '',
+        },
         params: { contenders: CONTENDERS, sliceMs, rounds, ttlMs: TTL_MS },
       })
       const perRoundBest = (ours: string, peers: string[]) => {
@@ -215,6 +248,7 @@ export default defineBenchmark({
           most = 0
           const counts = new Array<number>(CONTENDERS).fill(0)
           let stop = false
+          const cpu = await cpuMeter()
           const started = performance.now()
           const loops = counts.map(async (_, i) => {
             while (!stop) {
@@ -233,7 +267,12 @@ export default defineBenchmark({
           await Promise.all(loops)
           const total = counts.reduce((a, b) => a + b, 0)
           const mean = total / CONTENDERS
-          return { 'sections/s': (total / elapsed) * 1000, 'most holders': most, 'min share': Math.min(...counts) / mean }
+          return {
+            'sections/s': (total / elapsed) * 1000,
+            ...(await cpu(total)),
+            'most holders': most,
+            'min share': Math.min(...counts) / mean,
+          }
         },
       })
       const rkSems = Array.from({ length: CONTENDERS }, () => rk.semaphore('pool', { permits: PERMITS, ttlMs: TTL_MS }))
@@ -242,8 +281,68 @@ export default defineBenchmark({
         () => new PeerSemaphore(ioredis, 'rs-pool', PERMITS, { lockTimeout: TTL_MS, acquireTimeout: 60_000, refreshInterval: 0 }),
       )
       const RS = 'redis-semaphore Semaphore'
+      // Ceilings, same load, permits handed out in arrival order in this process: one trivial
+      // script round trip per section, and the least Redis work a FIFO semaphore with a fencing
+      // token per grant does in one script per section (queue the next attempt, drop the
+      // releaser's hold, pop the head and grant it a new token), with no client bookkeeping at all.
+      const minimalSha = String(
+        await raw.scriptLoad(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 2, #ARGV do
+  redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000000 + tonumber(t[2]) + i, ARGV[i])
+  redis.call('HSET', KEYS[3], ARGV[i], now + 3000)
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local head = redis.call('ZPOPMIN', KEYS[2])[1]
+if not head then return false end
+redis.call('HDEL', KEYS[3], head)
+local f = redis.call('HINCRBY', KEYS[1], '_f', 1)
+redis.call('HSET', KEYS[1], head, (now + ${TTL_MS}) .. ':' .. f)
+return head`),
+      )
+      const localFifo = (release: (me: string, riders: string[]) => Promise<string | undefined>): Acquire => {
+        let free = PERMITS
+        let seq = 0
+        let riders: string[] = []
+        const waiting = new Map<string, () => void>()
+        return async () => {
+          const me = `w${seq++}`
+          if (free > 0) free--
+          else
+            await new Promise<void>((resolve) => {
+              waiting.set(me, resolve)
+              riders.push(me)
+            })
+          return async () => {
+            const ride = riders
+            riders = []
+            const next = await release(me, ride)
+            const wake = next === undefined ? undefined : waiting.get(next)
+            if (next !== undefined) waiting.delete(next)
+            if (wake) wake()
+            else free++
+          }
+        }
+      }
+      const trivialOrder: string[] = []
       const semaphores = await interleave(
         [
+          semaphoreSubject(
+            'ceiling: one trivial script per section',
+            localFifo(async (_me, riders) => {
+              trivialOrder.push(...riders)
+              await raw.sendCommand(['EVALSHA', floorSha, '0'])
+              return trivialOrder.shift()
+            }),
+          ),
+          semaphoreSubject(
+            'ceiling: minimal FIFO + fencing script per section',
+            localFifo(async (me, riders) => {
+              const head = await raw.sendCommand(['EVALSHA', minimalSha, '3', 'min-h', 'min-q', 'min-w', me, ...riders])
+              return typeof head === 'string' ? head : undefined
+            }),
+          ),
           semaphoreSubject(RS, async (i) => {
             const s = peerSems[i]!
             await s.acquire()
@@ -258,7 +357,7 @@ export default defineBenchmark({
         { rounds, baseline: RS, ratioOf: ['sections/s'], signal: ctx.signal },
       )
       recordInterleave(ctx, semaphores, {
-        units: { 'sections/s': 'ops/s', 'most holders': '', 'min share': 'x' },
+        units: { 'sections/s': 'ops/s', 'client µs/section': 'µs', 'server µs/section': 'µs', 'most holders': '', 'min share': 'x' },
         params: { permits: PERMITS, contenders: CONTENDERS, sliceMs, rounds },
       })
       for (const ratio of semaphores.ratios)

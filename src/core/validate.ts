@@ -39,7 +39,17 @@ export function durationMs(value: unknown, option: string, options: IntegerOptio
 
 /** A duration in ms that arms a Node timer: bounded to 2^31-1 so the timer never fires early. */
 export function timerMs(value: unknown, option: string, options: IntegerOptions = {}): number {
-  return integer(value, option, ' number of milliseconds', { ...options, max: Math.min(options.max ?? MAX_TIMER_MS, MAX_TIMER_MS) })
+  const max = Math.min(options.max ?? MAX_TIMER_MS, MAX_TIMER_MS)
+  // A valid value goes back without the options copy below: hot paths validate per call (a lock's
+  // acquire() its timeoutMs), and the copy was most of the cost.
+  if (
+    typeof value === 'number' &&
+    Number.isSafeInteger(value) &&
+    value <= max &&
+    (value > 0 || (value === 0 && options.allowZero === true))
+  )
+    return value
+  return integer(value, option, ' number of milliseconds', { ...options, max })
 }
 
 /** A count (attempts, concurrency, batch sizes, limits). */

@@ -22,6 +22,14 @@ local function lock_fence(text)
   return n
 end
 
+-- lock_fence for digits a pattern already matched: only the length and the bound are left to check.
+local function lock_fence_digits(text)
+  if #text > 16 then return nil end
+  local n = tonumber(text)
+  if n > LOCK_MAX_FENCE then return nil end
+  return n
+end
+
 local function lock_holders(holders, now, token, watched)
   local size = redis.call('HLEN', holders)
   if size > LOCK_MAX_HOLDERS + 1 then
@@ -36,7 +44,7 @@ local function lock_holders(holders, now, token, watched)
       state.last = lock_fence(all[i + 1]) or 0
     else
       local expiry, fence, w = string.match(all[i + 1], '^(%d+):(%d+):(%d+)$')
-      expiry, fence, w = tonumber(expiry), lock_fence(fence), tonumber(w)
+      if fence then expiry, fence, w = tonumber(expiry), lock_fence_digits(fence), tonumber(w) end
       if not expiry or not fence or not w or expiry <= now or expiry - now > LOCK_MAX_TTL or w > LOCK_MAX_TTL then
         redis.call('HDEL', holders, field)
       else
