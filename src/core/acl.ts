@@ -70,6 +70,8 @@ const COMMANDS = [
   'hgetall',
   'hmget',
   'hincrby',
+  // locks: the holder count checked before a script reads the holders
+  'hlen',
   // lists (queue, presence)
   'lpush',
   'rpush',
