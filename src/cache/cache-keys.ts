@@ -38,9 +38,13 @@ export class CacheKeys {
   readonly #tagPrefix: string
   /** Pub/sub channel: fills, load failures and invalidations of this cache. */
   readonly channel: string
-  /** Write-behind: stream of pending writes, newest id per key, dead letters, each key's replayable dead write. */
+  /**
+   * Write-behind: stream of pending writes, newest id per key, number of each key's writes in the
+   * stream, dead letters, each key's replayable dead write.
+   */
   readonly stream: string
   readonly latest: string
+  readonly queued: string
   readonly dead: string
   readonly deadAt: string
 
@@ -56,6 +60,7 @@ export class CacheKeys {
     this.channel = own('events')
     this.stream = own('wb')
     this.latest = own('wb-latest')
+    this.queued = own('wb-queued')
     this.dead = own('wb-dead')
     this.deadAt = own('wb-dead-at')
   }

@@ -34,6 +34,10 @@ export async function readDeadLetters(connection: Connection, keys: CacheKeys, l
 
 /** Queues dead letters again, in one script (a key's newest dead write only, unless it was written since). @returns writes queued again */
 export async function replayDeadLetters(connection: Connection, keys: CacheKeys, limit: number): Promise<number> {
-  const [requeued] = await scripts.wbReplay.run(connection, [keys.stream, keys.latest, keys.dead, keys.deadAt], [count(limit, 'limit')])
+  const [requeued] = await scripts.wbReplay.run(
+    connection,
+    [keys.stream, keys.latest, keys.dead, keys.deadAt, keys.queued],
+    [count(limit, 'limit')],
+  )
   return requeued
 }

@@ -40,16 +40,18 @@ export const scripts = {
     TellReply
   >('cache-delete'),
   tagAdd: defineScript<[tag: string], [ttlMs: number, entry: string], number>('cache-tag-add'),
-  wbAdd: defineScript<[stream: string, latest: string, deadAt: string], [key: string, op: 'set' | 'delete', value: string], string>(
-    'cache-wb-add',
-  ),
-  wbAck: defineScript<[stream: string, latest: string], string[], number>('cache-wb-ack'),
+  wbAdd: defineScript<
+    [stream: string, latest: string, deadAt: string, queued: string],
+    [key: string, op: 'set' | 'delete', value: string],
+    string
+  >('cache-wb-add'),
+  wbAck: defineScript<[stream: string, latest: string, queued: string], string[], number>('cache-wb-ack'),
   wbDead: defineScript<
-    [stream: string, latest: string, dead: string, deadAt: string],
+    [stream: string, latest: string, dead: string, deadAt: string, queued: string],
     [group: string, id: string, key: string, op: string, value: string, error: string, attempts: number],
     [string, number]
   >('cache-wb-dead'),
-  wbReplay: defineScript<[stream: string, latest: string, dead: string, deadAt: string], [count: number], [number, number]>(
+  wbReplay: defineScript<[stream: string, latest: string, dead: string, deadAt: string, queued: string], [count: number], [number, number]>(
     'cache-wb-replay',
   ),
   livePublish: defineScript<[meta: string], [version: number, channel: string, publish: 'PUBLISH' | 'SPUBLISH'], number>(

@@ -68,6 +68,8 @@ export class WriteBehind<T> extends Component {
   /** The last write being applied per key: a key's writes run in stream order, one at a time. */
   readonly #keyTails = new Map<string, Promise<void>>()
   #applying = 0
+  /** Ids of the writes this consumer is applying: a reclaim that takes them back leaves them be. */
+  readonly #active = new Set<string>()
   #reclaiming = false
   #group: Promise<void> | undefined
   /** The group existed once: creating it again means it was lost. */
@@ -101,7 +103,11 @@ export class WriteBehind<T> extends Component {
   /** Appends a write to the stream. @returns its stream id */
   enqueue(key: string, op: 'set' | 'delete', value: EncodedValue | undefined): Promise<string> {
     const text = value ? `${value.kind}${value.payload}` : ''
-    return scripts.wbAdd.run(this.#rk.connection, [this.#keys.stream, this.#keys.latest, this.#keys.deadAt], [key, op, text])
+    return scripts.wbAdd.run(
+      this.#rk.connection,
+      [this.#keys.stream, this.#keys.latest, this.#keys.deadAt, this.#keys.queued],
+      [key, op, text],
+    )
   }
 
   /**
@@ -252,8 +258,10 @@ export class WriteBehind<T> extends Component {
           throw error
         })
       cursor = String(reply[0])
-      const writes = parseEntries([[this.#keys.stream, reply[1]]])
-      if (writes.length > 0) await this.#process(writes)
+      // Writes this consumer is still applying go idle too (a writer call that hangs): claiming them
+      // again must not wait on them, or the writes of consumers that died are never taken over.
+      const writes = parseEntries([[this.#keys.stream, reply[1]]]).filter((write) => !this.#active.has(write.id))
+      if (writes.length > 0) await this.#process(writes, false)
     } while (cursor !== '0-0' && !this.closed)
   }
 
@@ -290,6 +298,7 @@ export class WriteBehind<T> extends Component {
   #inOrder(write: PendingWrite): Promise<void> {
     const previous = this.#keyTails.get(write.key)
     this.#applying++
+    this.#active.add(write.id)
     const run = (previous ?? Promise.resolve())
       .then(async () => {
         if (await this.#apply(write)) await this.#ack([write])
@@ -297,6 +306,7 @@ export class WriteBehind<T> extends Component {
       .catch((error: unknown) => this.#report(error, 'write-behind'))
       .finally(() => {
         this.#applying--
+        this.#active.delete(write.id)
         if (this.#keyTails.get(write.key) === run) this.#keyTails.delete(write.key)
       })
     this.#keyTails.set(write.key, run)
@@ -306,7 +316,7 @@ export class WriteBehind<T> extends Component {
   #ack(writes: PendingWrite[]): Promise<number> {
     const args = [GROUP]
     for (const write of writes) args.push(write.id, write.key)
-    return scripts.wbAck.run(this.#rk.connection, [this.#keys.stream, this.#keys.latest], args)
+    return scripts.wbAck.run(this.#rk.connection, [this.#keys.stream, this.#keys.latest, this.#keys.queued], args)
   }
 
   /** True when a newer write of the key is queued (this one need not be applied any more). */
@@ -341,7 +351,7 @@ export class WriteBehind<T> extends Component {
     const message = lastError instanceof Error ? lastError.message : String(lastError)
     const [, newest] = await scripts.wbDead.run(
       this.#rk.connection,
-      [this.#keys.stream, this.#keys.latest, this.#keys.dead, this.#keys.deadAt],
+      [this.#keys.stream, this.#keys.latest, this.#keys.dead, this.#keys.deadAt, this.#keys.queued],
       [GROUP, write.id, write.key, write.op, write.value, message.slice(0, 1000), this.#attempts],
     )
     this.#hooks.dead({ id: write.id, key: write.key, op: write.op, error: message, attempts: this.#attempts, newest: newest === 1 })

@@ -8,6 +8,7 @@
   KEYS[2] newest stream id per key (hash)
   KEYS[3] dead letters stream
   KEYS[4] each key's replayable dead write (hash: key -> stream id it had in the queue)
+  KEYS[5] number of each key's writes in the stream (hash)
   ARGV[1] most dead letters to take
   Reply: {requeued, dropped}
 ]]
@@ -21,11 +22,14 @@ for _, letter in ipairs(letters) do
     fields[list[i]] = list[i + 1]
   end
   local key = fields['k']
-  local replayable = key and not redis.call('HGET', KEYS[2], key)
+  -- The key's newest id stays while older writes of it are in the stream: still this dead one's.
+  local newest = key and redis.call('HGET', KEYS[2], key)
+  local replayable = key and (not newest or newest == fields['id'])
     and (legacy or redis.call('HGET', KEYS[4], key) == fields['id'])
   if replayable then
     local id = redis.call('XADD', KEYS[1], '*', 'k', key, 'o', fields['o'] or 'set', 'v', fields['v'] or '')
     redis.call('HSET', KEYS[2], key, id)
+    redis.call('HSET', KEYS[5], key, (tonumber(redis.call('HGET', KEYS[5], key)) or 0) + 1)
     redis.call('HDEL', KEYS[4], key)
     requeued = requeued + 1
   else

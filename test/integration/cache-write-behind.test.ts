@@ -118,6 +118,70 @@ describe.each(TOPOLOGIES)('cache write-behind coherence on %s', (_topology, opti
     expect(await rk.connection.send<number>(['XLEN', stream], { key: stream })).toBe(1)
   })
 
+  /** A consumer of `cacheName`'s drain that takes what is queued and never acknowledges it (a process about to die). */
+  const takeAsDeadConsumer = async (cacheName: string) => {
+    const stream = `${prefix}:{${cacheName}}:wb`
+    await rk.connection.send(['XGROUP', 'CREATE', stream, 'writers', '0', 'MKSTREAM'], { key: stream }).catch(() => {})
+    await rk.connection.send(['XREADGROUP', 'GROUP', 'writers', 'dead-consumer', 'COUNT', '10', 'STREAMS', stream, '>'], { key: stream })
+    return stream
+  }
+
+  it('a write re-claimed from a consumer that died before its ack is not applied over a newer write of the key (review 12 finding 20)', async () => {
+    const cacheName = name()
+    const queuer = rk.cache<string>(cacheName, { write: 'behind', writer: () => {}, writeBehind: { drain: false } })
+    await queuer.set('k', 'v1')
+    await takeAsDeadConsumer(cacheName) // it applied v1 and was killed before the ack
+    const applied: string[] = []
+    const survivor = rk.cache<string>(cacheName, {
+      write: 'behind',
+      writer: (_key, value) => void applied.push(value),
+      writeBehind: { claimIdleMs: 1000 },
+    })
+    await survivor.set('k', 'v2')
+    await eventually(() => applied.includes('v2'), 5000, 'v2 applied')
+    await eventually(async () => (await survivor.pendingWrites()) === 0, 8000, "the dead consumer's v1 claimed and done")
+    expect(applied).toEqual(['v2'])
+    // The newest id is kept only while writes of the key are in the stream.
+    for (const part of ['wb-latest', 'wb-queued']) {
+      const hash = `${prefix}:{${cacheName}}:${part}`
+      expect(await rk.connection.send<number>(['HLEN', hash], { key: hash })).toBe(0)
+    }
+    await Promise.all([queuer.close(), survivor.close()])
+  })
+
+  it('a writer call that hangs does not stop this process taking over the writes of a consumer that died (review 12 finding 21)', async () => {
+    const cacheName = name()
+    const queuer = rk.cache<string>(cacheName, { write: 'behind', writer: () => {}, writeBehind: { drain: false } })
+    await queuer.set('x', 'from-a-dead-consumer')
+    const stream = await takeAsDeadConsumer(cacheName)
+    // The consumer is alive until told otherwise: it keeps its write from going idle.
+    const entries = await rk.connection.send<Array<[string]>>(['XRANGE', stream, '-', '+', 'COUNT', '1'], { key: stream })
+    const id = String(entries[0]?.[0])
+    let alive = true
+    const beating = (async () => {
+      while (alive) {
+        await rk.connection.send(['XCLAIM', stream, 'writers', 'dead-consumer', '0', id, 'IDLE', '0', 'JUSTID'], { key: stream })
+        await sleep(100)
+      }
+    })()
+    const calls: string[] = []
+    const survivor = rk.cache<string>(cacheName, {
+      write: 'behind',
+      writer: (key) => {
+        calls.push(key)
+        return key === 'hung' ? new Promise<void>(() => {}) : undefined // a database call stuck on a dead connection
+      },
+      writeBehind: { claimIdleMs: 500, flushTimeoutMs: 200 },
+    })
+    survivor.on('error', () => {})
+    await survivor.set('hung', 'h')
+    await sleep(2000) // the reclaim timer has taken 'hung' back (idle past claimIdleMs) while its call hangs
+    alive = false
+    await beating
+    await eventually(() => calls.includes('x'), 8000, "the dead consumer's write taken over")
+    await Promise.all([queuer.close(), survivor.close()])
+  })
+
   it('one failing key does not stall the writes queued after it', async () => {
     const source = new Map<string, string>()
     let badCalls = 0
