@@ -78,7 +78,8 @@ async function startApp(app: 'mail' | 'docs') {
   })
   server.post('/logout', async (req, res) => {
     const token = cookieOf(req, own)
-    const ended = token !== undefined && (await sso.logout(token))
+    // The shared cookie too: this app's own session may have timed out before the login did.
+    const ended = token !== undefined && (await sso.logout(token, { globalToken: cookieOf(req, 'sso') }))
     res
       .clearCookie(own, cookie)
       .clearCookie('sso', cookie)

@@ -153,17 +153,27 @@ export class SingleSignOn<D = unknown> {
   /**
    * Logs out of this login in every application: the global login ends, then each application's
    * sessions joined to it (an application session joined at the same moment ends at its next read).
-   * @returns false when the session had already ended
+   * Pass the shared cookie's `globalToken` too: when this application's own session has already
+   * timed out, the login is found through it, so "log out" still ends it everywhere.
+   * @returns false when the session (and the login, if given) had already ended
    */
-  async logout(appToken: string): Promise<boolean> {
+  async logout(appToken: string, options: { globalToken?: string } = {}): Promise<boolean> {
     const app = await this.#local.get(appToken, { touch: false })
-    if (!app) return false
-    await this.#global.destroy(app.data.g)
-    await this.#local.destroy(appToken)
-    const login = this.#global.handleOf(app.data.g)
+    let globalToken = app?.data.g
+    let user = app?.userId
+    if (!app) {
+      if (options.globalToken === undefined) return false
+      const login = await this.#global.get(options.globalToken, { touch: false })
+      if (!login) return false
+      globalToken = options.globalToken
+      user = login.userId
+    }
+    await this.#global.destroy(globalToken as string)
+    if (app) await this.#local.destroy(appToken)
+    const login = this.#global.handleOf(globalToken as string)
     for (const name of await this.#apps()) {
       const manager = this.#manager(name)
-      for (const { session } of await sessionsWithData(manager, app.userId as string))
+      for (const { session } of await sessionsWithData(manager, user as string))
         if (this.#global.handleOf(session.data.g) === login) await manager.destroy(session.token)
     }
     return true

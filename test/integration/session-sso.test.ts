@@ -144,6 +144,23 @@ onEveryTopology('single sign-on', (t) => {
     expect((await mail.view('fay')).apps.mail).toHaveLength(1)
   })
 
+  it('logout from an app whose own session timed out ends the login everywhere, given the shared global token (review 12 finding 15)', async () => {
+    const { mail, docs } = realm({ global: { idleTimeoutMs: 60_000 }, local: { idleTimeoutMs: 800 } })
+    const login = await mail.login('gus', { inbox: 0 })
+    const joined = await docs.join(login.global.token as string, { folder: '/' })
+    const other = await mail.login('gus', { inbox: 1 }) // another browser: its login stays
+    await sleep(1500) // no reads meanwhile: a read would slide mail's idle timeout
+    expect(await mail.get(login.app.token)).toBeUndefined()
+    expect(await mail.logout(login.app.token)).toBe(false)
+    expect(await mail.logout(login.app.token, { globalToken: login.global.token as string })).toBe(true)
+    expect(await docs.get(joined?.app.token as string)).toBeUndefined()
+    expect(await mail.join(login.global.token as string, { inbox: 2 })).toBeUndefined()
+    // The other browser's login is untouched (its app session idled out too: it joins again).
+    expect(await mail.join(other.global.token as string, { inbox: 3 })).toBeDefined()
+    expect(await mail.logout(login.app.token, { globalToken: login.global.token as string })).toBe(false)
+    expect(await errorCode(mail.logout(login.app.token, { globalToken: 42 as never }))).toBe('E_INVALID_ARGUMENT')
+  })
+
   it('the global absolute timeout ends a login in use in every app; an app’s absolute timeout ends only its session', async () => {
     const { mail, docs } = realm({
       global: { idleTimeoutMs: 60_000, absoluteTimeoutMs: 2000 },
