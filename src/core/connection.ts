@@ -275,7 +275,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   get pubsub(): PubSub {
     if (!this.#pubsub) {
-      this.#pubsub = new PubSub(async () => (await this.dedicated()) as unknown as PubSubClient, this.scrubber)
+      this.#pubsub = new PubSub(async () => (await this.dedicated()) as unknown as PubSubClient, this.scrubber, this.#connectTimeoutMs)
       // The subscriber is checked on the health check's cadence (issue 11 bug 10): a half-open one
       // would silence every channel until TCP keepalive notices.
       this.#pubsub.startLiveness({

@@ -1,3 +1,4 @@
+import { withTimeout } from './async.js'
 import { ErrorCodes, RedkitError, SecretScrubber, toRedkitError } from './errors.js'
 
 export type SubscriptionKind = 'channel' | 'sharded' | 'pattern'
@@ -65,10 +66,13 @@ export class PubSub {
   #restorePending = false
 
   readonly #scrubber: SecretScrubber
+  readonly #unsubscribeWaitMs: number
 
-  constructor(open: () => Promise<PubSubClient>, scrubber: SecretScrubber = new SecretScrubber()) {
+  /** @param unsubscribeWaitMs longest an unsubscribe waits for Redis's reply (the connection's connectTimeoutMs) */
+  constructor(open: () => Promise<PubSubClient>, scrubber: SecretScrubber = new SecretScrubber(), unsubscribeWaitMs = 5000) {
     this.#open = open
     this.#scrubber = scrubber
+    this.#unsubscribeWaitMs = unsubscribeWaitMs
   }
 
   /** True while the subscriber connection is up. */
@@ -117,7 +121,14 @@ export class PubSub {
       const client = await this.#client?.catch(() => undefined)
       if (!client || this.#closed) return
       const undo = kind === 'sharded' ? client.sUnsubscribe : kind === 'pattern' ? client.pUnsubscribe : client.unsubscribe
-      await undo.call(client, channel, subscribed.raw).catch(() => {})
+      // Bounded: a silent subscriber (a frozen or half-open Redis) answers only once the liveness
+      // check replaced it, ~15 s later, and every close() that unsubscribes would wait that long.
+      // The listener is already gone here, so nothing reaches it while the reply is outstanding.
+      await withTimeout(
+        undo.call(client, channel, subscribed.raw).catch(() => {}),
+        this.#unsubscribeWaitMs,
+        () => undefined,
+      )
     }
   }
 

@@ -281,6 +281,24 @@ describe('cache near-cache invalidation latency', () => {
 })
 
 describe('cache near-cache tracking health', () => {
+  it('cache.close() and rk.close() return within connectTimeoutMs on a frozen Redis once the cache has subscribed (review 12 finding 19)', async () => {
+    const target = new URL(standaloneUrl())
+    const proxy = await startChaosProxy({ host: target.hostname, port: Number(target.port) })
+    const rk = await createRedkit({ url: proxy.url, prefix: testPrefix(), connectTimeoutMs: 1000 })
+    rk.on('error', () => {})
+    const cache = rk.cache<number>('close-frozen')
+    cache.on('error', () => {})
+    expect(await cache.getOrLoad('k', () => 1)).toBe(1) // a distributed miss subscribes to the cache's channel
+    proxy.freeze() // every open connection goes silent: no error, no reply
+    let started = Date.now()
+    await cache.close()
+    expect(Date.now() - started).toBeLessThan(3000)
+    started = Date.now()
+    await rk.close()
+    expect(Date.now() - started).toBeLessThan(5000)
+    await proxy.close()
+  }, 30_000)
+
   it('a half-open tracking connection stops the near cache serving from memory, and it recovers', async () => {
     const target = new URL(standaloneUrl())
     const proxy = await startChaosProxy({ host: target.hostname, port: Number(target.port) })
