@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { EmitterComponent } from '../core/component.js'
 import type { Connection } from '../core/connection.js'
 import type { RedkitContext } from '../core/context.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, RedkitError } from '../core/errors.js'
 import { byteSize, durationMs, optionsObject, timerMs } from '../core/validate.js'
 import type { Expirations } from '../events/index.js'
 import { BloomFilter } from '../stats/index.js'
@@ -85,7 +85,10 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
     const writeMode = options.write
     if (writeMode !== undefined) {
       if (!['around', 'through', 'behind'].includes(writeMode))
-        throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `write must be 'around', 'through' or 'behind', got ${String(writeMode)}`)
+        throw new RedkitError(
+          ErrorCodes.E_INVALID_ARGUMENT,
+          `write must be 'around', 'through' or 'behind', got ${describeValue(writeMode)}`,
+        )
       if (!writer) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `write: '${writeMode}' needs a writer`)
     }
     const fallback =
@@ -96,7 +99,7 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
         ? undefined
         : options.bloom instanceof BloomFilter
           ? options.bloom
-          : new BloomFilter(rk, options.bloom.name ?? `${this.name}-bloom`, options.bloom)
+          : new BloomFilter(rk, optionsObject(options.bloom, 'bloom').name ?? `${this.name}-bloom`, options.bloom)
     if (options.reloadOnExpire) {
       const loader = this.#loader
       if (!loader) throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'reloadOnExpire needs a loader')
@@ -446,7 +449,7 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
 function settingsOf<T>(options: CacheOptions<T>): CacheSettings {
   const stampede = options.stampede ?? 'distributed'
   if (stampede !== 'local' && stampede !== 'distributed')
-    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `stampede must be 'local' or 'distributed', got ${String(stampede)}`)
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `stampede must be 'local' or 'distributed', got ${describeValue(stampede)}`)
   const loadTimeoutMs = timerMs(options.loadTimeoutMs ?? 10_000, 'loadTimeoutMs')
   const lockTtlMs = loadTimeoutMs + 2000
   return {

@@ -1,4 +1,4 @@
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, RedkitError } from '../core/errors.js'
 
 /**
  * Avalanche protection: shortens a TTL by a random fraction of up to `fraction`, so keys written
@@ -21,7 +21,7 @@ export function validateFraction(value: unknown, what: string, { allowZero = tru
   ) {
     throw new RedkitError(
       ErrorCodes.E_INVALID_ARGUMENT,
-      `${what} must be a number ${allowZero ? '>=' : '>'} 0 and ${allowOne ? '<=' : '<'} 1, got ${String(value)}`,
+      `${what} must be a number ${allowZero ? '>=' : '>'} 0 and ${allowOne ? '<=' : '<'} 1, got ${describeValue(value)}`,
     )
   }
   return value

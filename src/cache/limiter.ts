@@ -1,4 +1,4 @@
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, RedkitError } from '../core/errors.js'
 
 /**
  * Bounded concurrency for loader calls made while Redis is unreachable: at most `concurrency` run
@@ -13,9 +13,15 @@ export class Limiter {
 
   constructor(concurrency: number, maxWaiting: number) {
     if (!Number.isSafeInteger(concurrency) || concurrency < 1)
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `fallback.concurrency must be a positive integer, got ${String(concurrency)}`)
+      throw new RedkitError(
+        ErrorCodes.E_INVALID_ARGUMENT,
+        `fallback.concurrency must be a positive integer, got ${describeValue(concurrency)}`,
+      )
     if (!Number.isSafeInteger(maxWaiting) || maxWaiting < 0)
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `fallback.maxWaiting must be a non-negative integer, got ${String(maxWaiting)}`)
+      throw new RedkitError(
+        ErrorCodes.E_INVALID_ARGUMENT,
+        `fallback.maxWaiting must be a non-negative integer, got ${describeValue(maxWaiting)}`,
+      )
     this.concurrency = concurrency
     this.maxWaiting = maxWaiting
   }

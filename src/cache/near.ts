@@ -2,7 +2,7 @@ import { withTimeout } from '../core/async.js'
 import { Component } from '../core/component.js'
 import type { NodeHandle } from '../core/connection.js'
 import type { RedkitContext } from '../core/context.js'
-import { ErrorCodes, RedkitError, toRedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, RedkitError, toRedkitError } from '../core/errors.js'
 import type { CacheKeys } from './cache-keys.js'
 import { Lru } from './lru.js'
 
@@ -75,9 +75,9 @@ export class NearCache extends Component {
     const maxEntries = options.maxEntries ?? 10_000
     const ttlMs = options.ttlMs ?? 60_000
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1)
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `near.maxEntries must be a positive integer, got ${String(maxEntries)}`)
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `near.maxEntries must be a positive integer, got ${describeValue(maxEntries)}`)
     if (!Number.isSafeInteger(ttlMs) || ttlMs < 1)
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `near.ttlMs must be a positive integer, got ${String(ttlMs)}`)
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `near.ttlMs must be a positive integer, got ${describeValue(ttlMs)}`)
     this.#lru = new Lru(maxEntries)
     this.#ttlMs = ttlMs
     this.#rk = rk
@@ -88,7 +88,7 @@ export class NearCache extends Component {
     if (!Number.isSafeInteger(this.#healthCheckMs) || this.#healthCheckMs < 10)
       throw new RedkitError(
         ErrorCodes.E_INVALID_ARGUMENT,
-        `near.healthCheckMs must be an integer of at least 10, got ${String(options.healthCheckMs)}`,
+        `near.healthCheckMs must be an integer of at least 10, got ${describeValue(options.healthCheckMs)}`,
       )
   }
 

@@ -1,5 +1,6 @@
 import { ErrorCodes, RedkitError } from './errors.js'
 import { KeySpace } from './keys.js'
+import { optionsObject } from './validate.js'
 
 /** Which parts of redkit the ACL user must be able to run. */
 export interface AclOptions {
@@ -178,5 +179,6 @@ export function aclSetUserLine(user: string, options: AclOptions & { password?: 
   if (typeof user !== 'string' || !/^[A-Za-z0-9_.@-]{1,128}$/.test(user)) {
     throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'user must be 1..128 letters, digits or _ . @ -')
   }
+  options = optionsObject(options)
   return ['ACL', 'SETUSER', user, 'on', `>${options.password ?? '<password>'}`, ...aclRules(options)].join(' ')
 }

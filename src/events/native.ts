@@ -2,7 +2,7 @@ import { closeClient, withTimeout } from '../core/async.js'
 import type { Timer } from '../core/clock.js'
 import { Component } from '../core/component.js'
 import type { Connection, NodeHandle } from '../core/connection.js'
-import { ErrorCodes, RedkitError, toRedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, RedkitError, toRedkitError } from '../core/errors.js'
 import { diffMasters, parseClusterSlots, sameSet } from '../core/slot-map.js'
 import { NotificationCheck } from './native-check.js'
 import type { ExpiryEvent, ExpiryHandler, Subscription } from './types.js'
@@ -83,7 +83,7 @@ export class NativeExpirySubscriber extends Component {
   constructor(connection: Connection, options: NativeOptions) {
     const check = options.topologyCheckMs ?? DEFAULT_TOPOLOGY_CHECK_MS
     if (!Number.isSafeInteger(check) || check <= 0)
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `topologyCheckMs must be a positive integer, got ${String(check)}`)
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `topologyCheckMs must be a positive integer, got ${describeValue(check)}`)
     super({ name: 'expirations', scrubber: connection.scrubber, errors: (error) => options.onError(error) })
     this.#connection = connection
     this.#topologyCheckMs = check

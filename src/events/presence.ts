@@ -3,7 +3,7 @@ import { validateBackoff } from '../core/backoff.js'
 import type { Timer } from '../core/clock.js'
 import { Component, type ErrorSink } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, RedkitError } from '../core/errors.js'
 import { escapeGlob, type ObjectKeys, validateName, validateObjectName } from '../core/keys.js'
 import { defineScript } from '../core/scripts.js'
 import { type ReaderEntry, StreamGroupReader } from '../core/stream-group-reader.js'
@@ -200,7 +200,7 @@ export class Presence<M = unknown> extends Component {
     this.assertOpen()
     optionsObject(options)
     if (type !== 'online' && type !== 'offline')
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `presence events are 'online' and 'offline', got ${String(type)}`)
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `presence events are 'online' and 'offline', got ${describeValue(type)}`)
     if (typeof handler !== 'function') throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'handler must be a function')
     const group = validateObjectName(options.group ?? this.#defaultGroup, 'group')
     const attempts = options.attempts ?? 5

@@ -106,7 +106,7 @@ export class Inventory extends Component {
     this.assertOpen()
     count(qty, 'qty')
     wellFormedString(user, 'user', { maxLength: 1024 })
-    const id = options.id ?? randomUUID()
+    const id = optionsObject(options).id ?? randomUUID()
     const keys = this.#keys(product, id)
     const gen = randomUUID()
     await this.start()

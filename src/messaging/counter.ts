@@ -1,4 +1,4 @@
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
 import { defineScript } from '../core/scripts.js'
 import type { MessagingContext } from './context.js'
@@ -22,7 +22,7 @@ function decodeValue(key: string, text: string | null): number {
 
 export function validateDelta(n: unknown, what = 'n'): number {
   if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
-    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `${what} must be a safe integer, got ${String(n)}`)
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `${what} must be a safe integer, got ${describeValue(n)}`)
   }
   return n
 }

@@ -1,4 +1,4 @@
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, RedkitError } from '../core/errors.js'
 import { isTimeZone, nextOffsetChange, zoneOffset } from '../core/time-zone.js'
 
 /**
@@ -101,7 +101,7 @@ export function parseCron(expression: string, timeZone = 'UTC'): CronExpression 
   if (typeof expression !== 'string') throw invalid(String(expression), 'it must be a string')
   const source = expression.trim()
   if (typeof timeZone !== 'string' || !isTimeZone(timeZone))
-    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `unknown time zone '${String(timeZone)}'`)
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `unknown time zone ${describeValue(timeZone)}`)
   const text = MACROS[source.toLowerCase()] ?? source
   const fields = text.split(/\s+/)
   if (fields.length !== 5 && fields.length !== 6) throw invalid(source, `expected 5 or 6 fields, got ${fields.length}`)

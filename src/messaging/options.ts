@@ -3,7 +3,7 @@ import type { DurableOptions } from '../core/durability.js'
 export { validateCount } from '../core/backoff.js'
 
 import { backoffDelay, validateMs } from '../core/backoff.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, RedkitError } from '../core/errors.js'
 import { validateName } from '../core/keys.js'
 
 /** How long to wait before the next attempt of a failed job. */
@@ -114,14 +114,20 @@ export function validateJobName(name: unknown): string {
 export function validatePriority(priority: unknown): number {
   if (priority === undefined) return 0
   if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY) {
-    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `priority must be an integer from 0 to ${MAX_PRIORITY}, got ${String(priority)}`)
+    throw new RedkitError(
+      ErrorCodes.E_INVALID_ARGUMENT,
+      `priority must be an integer from 0 to ${MAX_PRIORITY}, got ${describeValue(priority)}`,
+    )
   }
   return priority
 }
 
 export function validateAttempts(attempts: unknown, what = 'attempts'): number {
   if (typeof attempts !== 'number' || !Number.isInteger(attempts) || attempts < 1 || attempts > MAX_ATTEMPTS) {
-    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `${what} must be an integer from 1 to ${MAX_ATTEMPTS}, got ${String(attempts)}`)
+    throw new RedkitError(
+      ErrorCodes.E_INVALID_ARGUMENT,
+      `${what} must be an integer from 1 to ${MAX_ATTEMPTS}, got ${describeValue(attempts)}`,
+    )
   }
   return attempts
 }
@@ -136,7 +142,7 @@ export function normalizeBackoff(backoff: BackoffPolicy | number | undefined): R
   }
   const type = backoff.type ?? DEFAULT_BACKOFF.type
   if (type !== 'fixed' && type !== 'exponential') {
-    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `backoff.type must be 'fixed' or 'exponential', got ${String(type)}`)
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `backoff.type must be 'fixed' or 'exponential', got ${describeValue(type)}`)
   }
   const policy = {
     type,
@@ -145,7 +151,7 @@ export function normalizeBackoff(backoff: BackoffPolicy | number | undefined): R
     jitter: backoff.jitter ?? DEFAULT_BACKOFF.jitter,
   }
   if (typeof policy.jitter !== 'number' || !(policy.jitter >= 0 && policy.jitter <= 1)) {
-    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `backoff.jitter must be between 0 and 1, got ${String(policy.jitter)}`)
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `backoff.jitter must be between 0 and 1, got ${describeValue(policy.jitter)}`)
   }
   return policy
 }
@@ -206,7 +212,7 @@ export function prepareJob(
   if (merged.runAt !== undefined) {
     const at = merged.runAt instanceof Date ? merged.runAt.getTime() : merged.runAt
     if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0) {
-      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `runAt must be a Date or epoch ms, got ${String(merged.runAt)}`)
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `runAt must be a Date or epoch ms, got ${describeValue(merged.runAt)}`)
     }
     dueAt = at > now ? at : 0
   } else if (merged.delayMs !== undefined) {

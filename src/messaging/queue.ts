@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { validateMs } from '../core/backoff.js'
 import { DurableWriter, validateDurable } from '../core/durability.js'
-import { ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, isRedkitError, RedkitError } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
 import type { ScriptConnection } from '../core/scripts.js'
 import { optionsObject } from '../core/validate.js'
@@ -273,7 +273,7 @@ export class Queue<T = unknown> extends EventEmitter<QueueEvents> {
       case 'dead':
         return range(k.dead, offset, limit)
       default:
-        throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `unknown job state ${String(state)}`)
+        throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `unknown job state ${describeValue(state)}`)
     }
   }
 

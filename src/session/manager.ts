@@ -2,6 +2,7 @@ import { backoffDelay, sleep, validateCount, validateMs } from '../core/backoff.
 import { EmitterComponent } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { optionsObject } from '../core/validate.js'
 import type { Expirations, Subscription } from '../events/index.js'
 import { SessionKeySpace } from './keys.js'
 import { SessionRecords, type StoredSession, validateUserId } from './records.js'
@@ -235,6 +236,7 @@ export class SessionManager<D = unknown> extends EmitterComponent<SessionEvents>
    */
   async destroyAllForUser(userId: string, options: { except?: string } = {}): Promise<number> {
     this.assertOpen()
+    options = optionsObject(options)
     const user = validateUserId(userId)
     let except: string | undefined
     if (options.except !== undefined) {

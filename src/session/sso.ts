@@ -103,9 +103,18 @@ export class SingleSignOn<D = unknown> {
    */
   async login(userId: string, data: D, context: ClientContext = {}): Promise<SsoSession<D>> {
     const user = validateUserId(userId)
+    // The data first: data the codec refuses must not leave a global login no caller holds a token for.
+    this.#rk.codec.encode({ g: '', d: data })
     await this.#register()
     const global = await this.#global.create(user, null, context)
-    const app = await this.#local.create(user, { g: global.token, d: data }, context)
+    let app: Session<AppData<D>>
+    try {
+      app = (await this.#local.create(user, { g: global.token as string, d: data }, context)) as Session<AppData<D>>
+    } catch (error) {
+      // Refused for another reason (too large, the server): the login ends with it.
+      await this.#global.destroy(global.token as string).catch(() => {})
+      throw error
+    }
     return { app: this.#unwrap(app), global }
   }
 

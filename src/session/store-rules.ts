@@ -1,4 +1,4 @@
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, RedkitError } from '../core/errors.js'
 import { validateUserId } from './records.js'
 import { idHash } from './security.js'
 import { type FrameworkSession, type ResolvedStoreOptions, type StoredSessionData, userIdText } from './store-options.js'
@@ -71,7 +71,7 @@ export class StoreRules {
     if (typeof ttlMs === 'function') {
       const ttl = ttlMs(session as StoredSessionData)
       if (typeof ttl !== 'number' || !Number.isFinite(ttl))
-        throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `the ttlMs function returned ${String(ttl)}, not a number of ms`)
+        throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `the ttlMs function returned ${describeValue(ttl)}, not a number of ms`)
       return ttl <= 0 ? -1 : Math.ceil(ttl)
     }
     const cookie = session.cookie

@@ -1,7 +1,7 @@
 import { EmitterComponent } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
-import { count as validCount } from '../core/validate.js'
+import { optionsObject, count as validCount } from '../core/validate.js'
 import type { SessionKeys } from './keys.js'
 import { SessionRecords, validateUserId } from './records.js'
 import { storeEndScript, storeSetScript, storeTouchScript } from './scripts.js'
@@ -142,13 +142,14 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
 
   /** The session ids a page at a time (SCAN with `count`, every master): a million sessions are never held at once. */
   async *idPages(options: { count?: number } = {}): AsyncGenerator<string[]> {
-    const count = options.count === undefined ? this.#o.scanCount : validCount(options.count, 'count')
+    const { count: given } = optionsObject(options)
+    const count = given === undefined ? this.#o.scanCount : validCount(given, 'count')
     for await (const ids of this.#records.scanPages(count, 'string')) yield ids
   }
 
   /** The sessions a page at a time, each with its `id` (see `idPages`). */
   async *pages<S = StoredSessionData>(options: { count?: number } = {}): AsyncGenerator<Array<S & { id: string }>> {
-    for await (const ids of this.idPages(options)) {
+    for await (const ids of this.idPages(optionsObject(options))) {
       const found = await Promise.all(ids.map((id) => this.#get(id)))
       const page: Array<S & { id: string }> = []
       found.forEach((session, i) => {
@@ -190,7 +191,7 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
 
   /** Logs a user out everywhere, or everywhere but the session `except`. @returns how many ended */
   destroyAllForUser(userId: string | number, options: { except?: string } = {}): Promise<number> {
-    return this.#records.destroyAll(validateUserId(userIdText(userId)), options.except)
+    return this.#records.destroyAll(validateUserId(userIdText(userId)), optionsObject(options).except)
   }
 
   // What express-session's own Store base class provides: its middleware calls these.

@@ -1,4 +1,4 @@
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, RedkitError } from '../core/errors.js'
 
 /** Largest bitmap Redis holds in one string: 2^32 bits (512 MiB). */
 export const MAX_BITS = 2 ** 32
@@ -29,11 +29,11 @@ export function falsePositiveRateOf(size: Pick<BloomSize, 'bits' | 'hashes'>, it
  */
 export function bloomSize(expectedItems: number, falsePositiveRate: number): BloomSize {
   if (!Number.isSafeInteger(expectedItems) || expectedItems < 1)
-    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `expectedItems must be a positive integer, got ${String(expectedItems)}`)
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `expectedItems must be a positive integer, got ${describeValue(expectedItems)}`)
   if (typeof falsePositiveRate !== 'number' || !(falsePositiveRate > 0 && falsePositiveRate < 1))
     throw new RedkitError(
       ErrorCodes.E_INVALID_ARGUMENT,
-      `falsePositiveRate must be between 0 and 1 (exclusive), got ${String(falsePositiveRate)}`,
+      `falsePositiveRate must be between 0 and 1 (exclusive), got ${describeValue(falsePositiveRate)}`,
     )
   const tooLarge = (bits: number) =>
     new RedkitError(

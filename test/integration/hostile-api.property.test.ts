@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
+import { aclSetUserLine, createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
+import { RedkitSessionStore } from '../../src/session/index.js'
 import { closeAll, clusterUrls, type RawClient, rawClient, standaloneUrl, testPrefix } from '../support/redis.js'
 import { type TopologyName, topologyOptions } from '../support/topology.js'
 
@@ -39,8 +40,11 @@ const hostile = fc.oneof(
     10n,
     new Date(Number.NaN),
     () => 1,
+    // What qs, querystring and many JSON parsers make of request input: String() of it throws.
+    Object.create(null),
+    Object.assign(Object.create(null), { ttlMs: 5, priority: 1, except: 'x', count: 2, id: 'i' }),
   ),
-  fc.anything({ maxDepth: 2 }),
+  fc.anything({ maxDepth: 2, withNullPrototype: true }),
 )
 
 interface Target {
@@ -144,6 +148,29 @@ const T: Target[] = [
   { name: 'leaderboard.incr', call: (rk, a, b) => rk.leaderboard('b').incr(a as never, b as never) },
   { name: 'leaderboard.rank', call: (rk, a) => rk.leaderboard('b').rank(a as never) },
   { name: 'leaderboard.top', call: (rk, a) => rk.leaderboard('b').top(a as never) },
+  { name: 'aclSetUserLine(user, options)', call: (_rk, a, b) => aclSetUserLine(typeof a === 'string' ? a : 'u', b as never) },
+  { name: 'cache(name, { bloom })', call: (rk, a) => rk.cache('cb', { bloom: a as never }).close() },
+  {
+    name: 'queue.add(data, { priority, attempts })',
+    call: (rk, a, b) => rk.queue('q').add(1, { priority: a as never, attempts: b as never }),
+  },
+  { name: 'queue.changePriority', call: (rk, a) => rk.queue('q').changePriority('j', a as never) },
+  { name: 'eventCounter.incr', call: (rk, a) => rk.eventCounter('ec').incr(a as never) },
+  {
+    name: 'inventory.reserve(product, qty, user, options)',
+    call: (rk, a, b) => rk.inventory('inv').reserve('p', a as never, 'u', b as never),
+  },
+  { name: 'sessions.destroyAllForUser(user, options)', call: (rk, a) => rk.sessions({ name: 's' }).destroyAllForUser('u', a as never) },
+  {
+    name: 'sessionStore.destroyAllForUser(user, options)',
+    call: (rk, a) => new RedkitSessionStore({ redkit: rk, name: 'st' }).destroyAllForUser('u', a as never),
+  },
+  {
+    name: 'sessionStore.idPages(options)',
+    call: async (rk, a) => {
+      for await (const _ of new RedkitSessionStore({ redkit: rk, name: 'st' }).idPages(a as never)) break
+    },
+  },
   { name: 'timeseries(name, options).incr', call: (rk, a, b, c) => rk.timeseries(a as never, b as never).incr(c as never) },
 ]
 

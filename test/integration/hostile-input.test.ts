@@ -266,6 +266,14 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
     }
   })
 
+  // Review 13 finding 4: the global login was written before the application's data was encoded.
+  it('a refused sso.login leaves no global login behind', async () => {
+    const shop = rk.sso({ app: 'shop', realm: 'refused' })
+    for (const data of [Number.NaN, () => 1, 'x'.repeat(70_000)])
+      expect(await errorCode(shop.login('carl', data as never))).toMatch(/^E_(ENCODE|TOO_LARGE)$/)
+    expect((await shop.view('carl')).global).toEqual([])
+  })
+
   it('a planted member of the single sign-on registry does not stop a logout everywhere halfway', async () => {
     const shop = rk.sso({ app: 'shop', realm: 'planted' })
     const blog = rk.sso({ app: 'blog', realm: 'planted' })
