@@ -223,7 +223,8 @@ export class FairLock implements LockHandle {
           if (!listener.wasReady) {
             const ready = await race(listener.ready, deadline, signal)
             if (ready === 'timeout' || ready === 'aborted') break
-            continue
+            // A grant from a release reply of this process needs no second look (Redis said so).
+            if (pending?.kind !== 'granted') continue
           }
         }
         if (Date.now() >= deadline) break

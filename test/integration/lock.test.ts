@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createRedkit, isRedkitError, type Redkit } from '../../src/index.js'
 import { COALESCE_MS } from '../../src/lock/local.js'
-import { errorCode, TOPOLOGIES, thrownCode } from '../support/expect.js'
+import { countSends, errorCode, TOPOLOGIES, thrownCode } from '../support/expect.js'
 import { standaloneUrl, testPrefix } from '../support/redis.js'
 import { sleep } from '../support/wait.js'
 
@@ -124,6 +124,30 @@ describe.each(TOPOLOGIES)('lock on %s', (_topology, options) => {
     await Promise.all(waiting)
     expect(order).toEqual([0, 1, 2, 3, 4])
     expect(Date.now() - started).toBeLessThan(1000)
+  })
+
+  // The attempt rode in a script of its own (two calls per handoff), and a waiter whose channel
+  // subscription was not yet confirmed asked Redis again (COALESCE_MS later) although the release
+  // reply had already granted it the lock.
+  it('an attempt waiting for this process’s release rides inside it, and takes the grant in its reply: one script call', async () => {
+    const holder = rk.lock('rides', { ttlMs: 20_000 })
+    // Both scripts loaded on the lock's server first, so no NOSCRIPT retry is counted; tryAcquire
+    // subscribes to nothing, so the waiter below opens the lock's channel subscription itself.
+    expect(await holder.tryAcquire()).toBe(true)
+    await holder.release()
+    expect(await holder.tryAcquire()).toBe(true)
+    const next = rk.lock('rides', { ttlMs: 20_000 })
+    const { sends } = await countSends(rk, async () => {
+      // The attempt waits for the release (this process fills the lock), which carries it.
+      const waiting = next.acquire({ timeoutMs: 5000 })
+      await sleep(0)
+      expect(await holder.release()).toBe(true)
+      await waiting
+    })
+    expect(next.held).toBe(true)
+    expect(sends).toBe(1)
+    expect(await other.lock('rides').tryAcquire()).toBe(false)
+    expect(await next.release()).toBe(true)
   })
 
   it('an acquire while this process fills the lock reaches the queue within COALESCE_MS, ahead of a later remote waiter', async () => {
