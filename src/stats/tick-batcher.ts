@@ -1,5 +1,7 @@
 /** Most items in one script call, by default. */
 const MAX_BATCH = 200
+/** Event-loop turns between a split tick's two halves (tens of µs: less than Redis takes to run the first). */
+const LATER_TURNS = 4
 
 export interface TickBatcherOptions {
   /** Most items in one call. @defaultValue 200 */
@@ -32,6 +34,8 @@ export class TickBatcher<Group, Item, Result> {
   readonly #maxBatch: number
   readonly #splitFrom: number
   readonly #inFlight = new Map<Group, number>()
+  /** Batches held behind a split tick's second half until it goes, so calls go out in call order. */
+  readonly #held = new Map<Group, Array<ReadonlyArray<Pending<Item, Result>>>>()
 
   constructor(send: (group: Group, items: readonly Item[]) => Promise<ReadonlyArray<Result | Error>>, options: TickBatcherOptions = {}) {
     this.#send = send
@@ -57,13 +61,35 @@ export class TickBatcher<Group, Item, Result> {
     const batch = this.#queues.get(group)
     if (!batch) return
     this.#queues.delete(group)
+    const held = this.#held.get(group)
+    if (held) return void held.push(batch)
     // Only when nothing is in flight: halving every tick would shrink the batches to single items,
     // while two halves that come back apart stay two calls of their own.
     if (batch.length >= this.#splitFrom && !this.#inFlight.has(group)) {
       const half = Math.ceil(batch.length / 2)
       this.#start(group, batch.slice(0, half))
-      this.#start(group, batch.slice(half))
+      this.#later(group, batch.slice(half))
     } else this.#start(group, batch)
+  }
+
+  /**
+   * Starts the second half a few event-loop turns after the first; a tick flushed meanwhile waits
+   * behind it (and is not split: the first half is in flight).
+   * node-redis writes what was sent in one turn with one write, and Redis answers everything it
+   * read in one go only after running all of it: two halves sent together come back together, and
+   * their callers would form one batch again (measured: every pair sent and answered in the same
+   * turn). Apart, Redis answers the first before it reads the second, and the halves stay apart.
+   */
+  #later(group: Group, batch: ReadonlyArray<Pending<Item, Result>>): void {
+    this.#held.set(group, [batch])
+    let turns = LATER_TURNS
+    const go = () => {
+      if (--turns > 0) return void setImmediate(go)
+      const held = this.#held.get(group) ?? []
+      this.#held.delete(group)
+      for (const next of held) this.#start(group, next)
+    }
+    setImmediate(go)
   }
 
   #start(group: Group, batch: ReadonlyArray<Pending<Item, Result>>): void {
