@@ -93,7 +93,7 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
     }
     const fallback =
       options.fallback === false ? undefined : new Limiter(options.fallback?.concurrency ?? 8, options.fallback?.maxWaiting ?? 1000)
-    this.#tags = new TagIndex(this.#connection, this.#keys)
+    this.#tags = new TagIndex(this.#connection, this.#keys, this.#settings.leaseVersionTtlMs)
     this.bloom =
       options.bloom === undefined
         ? undefined

@@ -13,6 +13,8 @@ import { MSG, message } from './wire.js'
 export interface StoreOptions<T> {
   ttlMs: number | undefined
   tags: readonly string[] | ((value: T) => readonly string[]) | undefined
+  /** A load's tags' invalidation epochs, read before its lease (TagIndex.epochs): it stores only if none changed. */
+  epochs?: readonly string[]
 }
 
 /**
@@ -76,7 +78,7 @@ export class EntryStore<T> {
         return true
       }
       const tags = typeof store.tags === 'function' ? store.tags(value) : store.tags
-      return await this.put(key, entryKey, encoded, { ttlMs: store.ttlMs, tags }, lease, invalidate)
+      return await this.put(key, entryKey, encoded, { ttlMs: store.ttlMs, tags }, lease, invalidate, false, store.epochs)
     } catch (error) {
       // The caller still gets the value; the next read loads again.
       parts.report(error)
@@ -130,6 +132,7 @@ export class EntryStore<T> {
     lease: Lease | undefined,
     invalidate: boolean,
     through = false,
+    epochs?: readonly string[],
   ): Promise<boolean> {
     const parts = this.#parts
     const { settings } = parts
@@ -142,6 +145,11 @@ export class EntryStore<T> {
     const kept: EntryMeta = { ttlMs: meta.ttlMs, tags: meta.tags }
     const text = encoded ? entryText(encoded.kind, now, now + fresh, encoded.payload, kept) : entryText('n', now, now + fresh, '', kept)
     if (indexKeys && indexKeys.length > 0) await this.#tags.add(indexKeys, entryKey, hardTtl)
+    // After the add: an invalidateTags whose scan ran before it wrote a new epoch first (TagIndex.epochs).
+    if (epochs && indexKeys && lease && (await this.#tags.epochs(indexKeys)).some((epoch, i) => epoch !== epochs[i])) {
+      if (lease.token) await this.#release(key, entryKey, lease, this.#voided(key))
+      return false
+    }
     const token = lease?.token ?? ''
     const stored = await scripts.set
       .run(
@@ -201,20 +209,21 @@ export class EntryStore<T> {
   }
 
   /**
-   * Puts the entry of a load under its tags before its lease is granted, so an `invalidateTags`
-   * while it loads finds the entry (even on its first load, or after its tag set expired) and voids
-   * it. Tags that are a function of the value cannot be known yet (a limit); bad tags are reported
-   * when the value is stored.
+   * The store options of a load with its tags' invalidation epochs, read before its lease, so an
+   * `invalidateTags` while it loads voids it even on the key's first load, when no tag set lists it
+   * yet. Tags that are a function of the value are known only once it loaded (a limit); bad tags
+   * are reported when the value is stored.
    */
-  async enlist(entryKey: string, tags: StoreOptions<T>['tags']): Promise<void> {
-    if (!Array.isArray(tags) || tags.length === 0) return
+  async tagEpochs(store: StoreOptions<T>): Promise<StoreOptions<T>> {
+    const { tags } = store
+    if (!Array.isArray(tags) || tags.length === 0) return store
     let indexKeys: string[]
     try {
       indexKeys = this.#tags.indexKeys(tags)
     } catch {
-      return
+      return store
     }
-    await this.#tags.add(indexKeys, entryKey, this.#parts.settings.lockTtlMs)
+    return { ...store, epochs: await this.#tags.epochs(indexKeys) }
   }
 
   /** Deletes an entry and voids its loads in flight. @returns true when it was cached */

@@ -131,13 +131,13 @@ export class Loads<T> {
         mode.kind === 'miss'
           ? { kind: 'miss', createdAfter: 0, background: false }
           : { kind: 'refresh', createdAfter: mode.createdAfter, background: mode.background }
-      // Under its tags before the lease: an invalidateTags from now on voids this load.
-      if (store) await this.#store.enlist(entryKey, store.tags)
+      // Its tags' epochs before the lease: an invalidateTags from now on voids this load (EntryStore.put).
+      const tagged = store ? await this.#store.tagEpochs(store) : store
       const acquired = await this.#stampede.acquire(key, entryKey, acquireMode)
       if (acquired.type === 'value') return acquired.value
       if (acquired.type === 'busy') return undefined
       if (acquired.type === 'unstored') return await this.#callLoader(key, loader)
-      const options = store ?? storeOptionsOf(acquired.existing) ?? { ttlMs: undefined, tags: undefined }
+      const options = tagged ?? storeOptionsOf(acquired.existing) ?? { ttlMs: undefined, tags: undefined }
       const value = await this.#lead(key, entryKey, loader, options, acquired.lease, mode.kind === 'refresh')
       if (mode.kind === 'refresh') this.#refreshed(key, mode.reason)
       return value

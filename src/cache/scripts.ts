@@ -12,7 +12,7 @@ export type TellReply = [result: number, ...messages: string[]]
 export const scripts = {
   lock: defineScript<
     [entry: string, lock: string, version: string],
-    [token: string, lockTtlMs: number, createdAfter: number, freshAt: number, freshVersion: string, versionTtlMs: number],
+    [token: string, lockTtlMs: number, createdAfter: number, freshAt: number, freshVersion: string],
     LockReply
   >('cache-lock'),
   set: defineScript<

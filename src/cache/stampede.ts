@@ -69,14 +69,7 @@ export class Stampede<T> {
       const epoch = parts.near?.epoch ?? 0
       let reply: Awaited<ReturnType<typeof scripts.lock.run>>
       try {
-        reply = await scripts.lock.run(parts.connection, lockKeys, [
-          token,
-          settings.lockTtlMs,
-          createdAfter,
-          freshAt,
-          freshVersion(),
-          settings.leaseVersionTtlMs,
-        ])
+        reply = await scripts.lock.run(parts.connection, lockKeys, [token, settings.lockTtlMs, createdAfter, freshAt, freshVersion()])
       } catch (error) {
         this.#waiters.cancel(key)
         throw error

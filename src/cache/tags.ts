@@ -1,6 +1,7 @@
 import type { Connection } from '../core/connection.js'
 import { errors } from '../core/errors.js'
 import type { CacheKeys } from './cache-keys.js'
+import { freshVersion } from './parts.js'
 import { scripts } from './scripts.js'
 
 const SCAN_COUNT = 500
@@ -25,10 +26,26 @@ const SCAN_COUNT = 500
 export class TagIndex {
   readonly #connection: Connection
   readonly #keys: CacheKeys
+  readonly #epochTtlMs: number
 
-  constructor(connection: Connection, keys: CacheKeys) {
+  constructor(connection: Connection, keys: CacheKeys, epochTtlMs: number) {
     this.#connection = connection
     this.#keys = keys
+    this.#epochTtlMs = epochTtlMs
+  }
+
+  /**
+   * Each tag's invalidation epoch (`<index>:e`, same slot): `invalidateTags` writes a fresh one
+   * before it scans. A load with tags reads them before its lease and again after adding its entry
+   * to the tag sets: a change means an invalidation ran whose scan may have missed the entry (its
+   * first load: no set listed it yet), and the load does not store. A read, so a miss of a key that
+   * does not exist writes nothing to the tag sets. '' for a tag never invalidated (or lost: a lost
+   * epoch reads as a change to whoever read one, and lives longer than any lease is honoured).
+   */
+  async epochs(indexKeys: readonly string[]): Promise<string[]> {
+    return Promise.all(
+      indexKeys.map((index) => this.#connection.send<string | null>(['GET', `${index}:e`], { key: index }).then((epoch) => epoch ?? '')),
+    )
   }
 
   /** Validates tags (each a name: E_INVALID_KEY) and returns their index keys. */
@@ -53,6 +70,7 @@ export class TagIndex {
   ): Promise<number> {
     let deleted = 0
     for (const index of this.indexKeys(tags)) {
+      await this.#connection.send(['SET', `${index}:e`, freshVersion(), 'PX', String(this.#epochTtlMs)], { key: index })
       let cursor = '0'
       do {
         const [next, members] = await this.#connection.send<[string, string[]]>(['SSCAN', index, cursor, 'COUNT', String(SCAN_COUNT)], {

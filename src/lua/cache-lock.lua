@@ -13,8 +13,8 @@
   ARGV[2] lock TTL in ms
   ARGV[3] created-after threshold (epoch ms)
   ARGV[4] fresh-at time (epoch ms)
-  ARGV[5] a fresh lease version, stored when the entry has none (never stored before, or lost)
-  ARGV[6] TTL in ms of the lease version (longer than any lease is honoured)
+  ARGV[5] a fresh lease version, stored when the entry has none (never stored before, or lost); it
+    lives at least the lock TTL, as long as the lease is honoured
   Reply: {1, entry} usable entry; {2, version, entry or ''} the caller holds the lease (and the lock) and must
     load (the unusable entry's header carries the options to refresh it with); {3, pttl} another caller holds the lock for pttl more ms (wait for its fill message)
 ]]
@@ -33,11 +33,11 @@ if ARGV[1] == '' or redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) the
   -- The version a lease names is stored, never implied: a version lost later (FLUSHALL, eviction,
   -- a restart without data) is absent at store time, and absent means void.
   local version = redis.call('GET', KEYS[3])
-  if version then
-    redis.call('PEXPIRE', KEYS[3], ARGV[6])
-  else
+  if not version then
     version = ARGV[5]
-    redis.call('SET', KEYS[3], version, 'PX', ARGV[6])
+    redis.call('SET', KEYS[3], version, 'PX', ARGV[2])
+  elseif redis.call('PTTL', KEYS[3]) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[3], ARGV[2])
   end
   return {2, version, entry or ''}
 end

@@ -137,6 +137,18 @@ describe.each(TOPOLOGIES)('cache coherence on %s', (topology, options) => {
       expect(await cache.invalidateTags(['team'])).toBe(1)
     })
 
+    it('misses of keys that do not exist write nothing to their tag sets (review 12 finding 24)', async () => {
+      const cacheName = name()
+      const cache = make<string>({}, rk, cacheName)
+      for (let i = 0; i < 50; i++)
+        expect(await cache.getOrLoad(`absent${i}`, async () => undefined, { tags: ['products'] })).toBeUndefined()
+      const tagSet = `${rk.keys.prefix}:{${cacheName}#tag:products}`
+      expect(await rk.connection.send<number>(['SCARD', tagSet], { key: tagSet })).toBe(0)
+      expect(await cache.getOrLoad('real', async () => 'v', { tags: ['products'] })).toBe('v')
+      expect(await rk.connection.send<number>(['SCARD', tagSet], { key: tagSet })).toBe(1)
+      expect(await cache.invalidateTags(['products'])).toBe(1)
+    })
+
     it('a void outlives the loss of the lease version (flushed, evicted, restarted without data) (review 12 finding 3)', async () => {
       const cacheName = name()
       const cache = make<string>({}, rk, cacheName)
