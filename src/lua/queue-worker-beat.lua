@@ -24,6 +24,6 @@ local page = redis.call('HSCAN', KEYS[1], '0', 'COUNT', 50)[2]
 for i = 1, #page, 2 do
   local seen, beat = string.match(page[i + 1], '^(%d+) %d+ (%d+) ')
   seen, beat = tonumber(seen), tonumber(beat)
-  if not seen or not beat or now - seen > 3 * beat then redis.call('HDEL', KEYS[1], page[i]) end
+  if not seen or not beat or beat > 2147483647 or now - seen > 3 * beat or seen - now > 3 * beat then redis.call('HDEL', KEYS[1], page[i]) end
 end
 return 1

@@ -20,7 +20,7 @@ repeat
     read = read + 1
     local seen, beat = string.match(page[i + 1], '^(%d+) %d+ (%d+) ')
     seen, beat = tonumber(seen), tonumber(beat)
-    if not seen or not beat or now - seen > 3 * beat then
+    if not seen or not beat or beat > 2147483647 or now - seen > 3 * beat or seen - now > 3 * beat then
       redis.call('HDEL', KEYS[1], page[i])
     else
       live[#live + 1] = page[i]

@@ -1,6 +1,6 @@
 import type { Codec } from '../core/codec.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
-import type { StoredJobOptions } from './options.js'
+import { type StoredJobOptions, validateStoredOptions } from './options.js'
 
 export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'dead'
 
@@ -82,9 +82,9 @@ export function parseStoredOptions(text: string | null | undefined, id: string):
   try {
     const value = JSON.parse(text) as unknown
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object')
-    return value as StoredJobOptions
+    return validateStoredOptions(value as Record<string, unknown>)
   } catch (error) {
-    throw new RedkitError(ErrorCodes.E_DECODE, `job ${id}: stored options are not valid JSON (${(error as Error).message})`, {
+    throw new RedkitError(ErrorCodes.E_DECODE, `job ${id}: stored options are not valid (${(error as Error).message})`, {
       cause: error,
       details: { id },
     })

@@ -156,6 +156,26 @@ export function normalizeBackoff(backoff: BackoffPolicy | number | undefined): R
   return policy
 }
 
+/**
+ * Checks options read back from a job's hash (planted or foreign data): attempts in range, a backoff
+ * policy `add` could have stored, a string name, an object repeat. A worker would otherwise compute
+ * retries from them and fail outside any handler. @throws RedkitError E_INVALID_ARGUMENT naming the field
+ */
+export function validateStoredOptions(value: Record<string, unknown>): StoredJobOptions {
+  if (value.at !== undefined) validateAttempts(value.at, 'stored attempts')
+  if (value.bo !== undefined) {
+    const bo = value.bo as Record<string, unknown> | null
+    if (bo === null || typeof bo !== 'object' || (bo.t !== 'f' && bo.t !== 'e'))
+      throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'stored backoff must be { t: "f" | "e", d, m?, j? }')
+    normalizeBackoff({ type: bo.t === 'f' ? 'fixed' : 'exponential', delayMs: bo.d, maxDelayMs: bo.m, jitter: bo.j } as BackoffPolicy)
+  }
+  if (value.nm !== undefined && typeof value.nm !== 'string')
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'stored name must be a string')
+  if (value.rp !== undefined && (value.rp === null || typeof value.rp !== 'object' || Array.isArray(value.rp)))
+    throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'stored repeat must be an object')
+  return value as StoredJobOptions
+}
+
 export function storeBackoff(policy: Required<BackoffPolicy>): NonNullable<StoredJobOptions['bo']> {
   return { t: policy.type === 'fixed' ? 'f' : 'e', d: policy.delayMs, m: policy.maxDelayMs, j: policy.jitter }
 }

@@ -372,7 +372,17 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
     const { entry } = decoded
     this.#running.set(entry.member, entry)
     this.emit('active', entry.job)
-    void this.#execute(entry)
+    this.#execute(entry).catch((error: unknown) => this.#settleFailed(entry, error))
+  }
+
+  /** The settle path itself threw (a bug, or stored data no check caught): report it, dead-letter the job, never end the process. */
+  #settleFailed(entry: Running<T>, thrown: unknown): void {
+    this.report(thrown)
+    try {
+      this.#done(entry, { kind: 'd', error: thrown instanceof Error ? thrown : new Error(describeError(thrown).message) })
+    } catch (again) {
+      this.report(again)
+    }
   }
 
   async #execute(entry: Running<T>): Promise<void> {

@@ -112,3 +112,63 @@ onEveryTopology(
   },
   { only: ['standalone', 'cluster'] },
 )
+
+// Review 13 finding 9: stored job options the worker computes retries from (attempts, backoff) were
+// used as they were read: a failing handler then threw outside any handler (an unhandled rejection
+// that ended the process, and the job stayed leased to crash the next worker too), or retried every
+// 10 ms for ever (attempts 1e300). Such a job is now dead-lettered with E_DECODE before its handler runs.
+onEveryTopology(
+  'queue jobs with planted options',
+  (t) => {
+    it('dead-letters each with E_DECODE without running its handler; the process and the worker live on', async () => {
+      const name = `planted-options-${++seq}`
+      const queue = t.rk.queue<string>(name)
+      const PLANTS = [
+        '{"bo":{"t":"e","d":-1}}',
+        '{"bo":{"t":"e","d":"x"}}',
+        '{"bo":{"t":"f","d":10,"j":5}}',
+        '{"bo":{"t":"z","d":10}}',
+        '{"at":1e300,"bo":{"t":"f","d":10}}',
+        '{"at":0}',
+        '{"nm":5}',
+        '{"rp":[1]}',
+      ]
+      const rejections: unknown[] = []
+      const onRejection = (reason: unknown) => rejections.push(reason)
+      process.on('unhandledRejection', onRejection)
+      const ran: string[] = []
+      const worker = t.rk.worker<string>(
+        name,
+        async (job) => {
+          ran.push(job.data)
+          throw new Error('the handler fails')
+        },
+        { concurrency: 4, attempts: 2, backoff: 10 },
+      )
+      worker.on('error', () => {})
+      try {
+        for (const [i, plant] of PLANTS.entries()) {
+          await queue.add(`P${i}`, { jobId: `P${i}`, delayMs: 400 })
+          const key = queue.keys.job(`P${i}`)
+          await t.command(['HSET', key, 'o', plant], key)
+        }
+        await queue.add('good', { jobId: 'good', delayMs: 400 })
+        await eventually(async () => (await queue.counts()).dead === PLANTS.length + 1, 15_000, 'every job dead-lettered')
+        for (const i of PLANTS.keys()) {
+          // getJob refuses the planted options too (typed), or reports the dead letter's code.
+          const job = await queue.getJob(`P${i}`).catch((error: unknown) => {
+            expect(isRedkitError(error) && error.code, PLANTS[i]).toBe(ErrorCodes.E_DECODE)
+            return undefined
+          })
+          if (job) expect(job.error?.code, PLANTS[i]).toBe(ErrorCodes.E_DECODE)
+        }
+        expect(ran).toEqual(['good', 'good'])
+        expect(rejections).toEqual([])
+      } finally {
+        process.off('unhandledRejection', onRejection)
+        await worker.close()
+      }
+    }, 30_000)
+  },
+  { only: ['standalone', 'cluster'] },
+)

@@ -74,12 +74,19 @@ describe.each(PROCESS_TOPOLOGIES)('queue.workers() on %s', (_topology, options, 
           `${far} ${far} 1000 {"host":1}`,
           'nan',
           'nan nan nan {}',
+          'future',
+          `${Number(far) * 2} ${far} 1000 {"host":"h","pid":1,"concurrency":1,"names":[]}`,
+          'slow',
+          `${Date.now()} 1 99999999999999 {"host":"h","pid":1,"concurrency":1,"names":[]}`,
         ],
         { key },
       )
       expect(await queue.workers()).toEqual([])
       // Unreadable entries are removed by the listing; the readable-but-wrong one is skipped.
       expect(await rk.connection.send(['HEXISTS', key, 'garbage'], { key })).toBe(0)
+      // A last beat in the future or a beat interval no worker can have never lists a ghost for ever.
+      expect(await rk.connection.send(['HEXISTS', key, 'future'], { key })).toBe(0)
+      expect(await rk.connection.send(['HEXISTS', key, 'slow'], { key })).toBe(0)
       const worker = rk.worker('planted', async () => {}, { heartbeatMs: 100 })
       await eventually(async () => (await queue.workers()).length === 1, 3000, 'the real worker listed')
       await worker.close()
