@@ -182,10 +182,16 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
     return this.#near?.size ?? 0
   }
 
-  /** The value of `key`, or undefined on a miss (a stale entry within its window is served). */
+  /**
+   * The value of `key`, or undefined on a miss (a stale entry within its window is served). With
+   * write-behind, a miss answers the key's newest queued write (undefined for a queued delete).
+   */
   async get(key: string): Promise<T | undefined> {
     const value = await this.#lookup(key, this.#loader)
-    return value === MISS ? undefined : value
+    if (value !== MISS) return value
+    // Read-your-writes, as a getOrLoad miss: a write still queued for the source is newer than what
+    // the caller would read there next. One HGET, on a miss of a write-behind cache only.
+    return this.#writeBehind ? (await this.#writeBehind.queued(key))?.value : undefined
   }
 
   /**

@@ -40,6 +40,22 @@ describe.each(TOPOLOGIES)('cache write-behind coherence on %s', (_topology, opti
     })
   })
 
+  it('read-your-writes for get: a get miss while a write is queued answers the queued value, not undefined (review 12 finding 22)', async () => {
+    const cacheName = name()
+    const cache = rk.cache<string>(cacheName, {
+      write: 'behind',
+      writer: { write: () => {}, delete: () => {} },
+      writeBehind: { drain: false },
+    })
+    await cache.set('k', 'new')
+    await del(`${prefix}:cache:{${cacheName}:k}`) // expired (or evicted) before the drain ran
+    expect(await cache.get('k')).toBe('new')
+    await cache.delete('k')
+    expect(await cache.get('k')).toBeUndefined()
+    expect(await cache.get('never-written')).toBeUndefined()
+    await cache.close()
+  })
+
   it('a dead letter drops the cached copy (reads agree with the source) and can be replayed', async () => {
     const source = new Map([['k', 'old']])
     let failing = true
