@@ -1,17 +1,15 @@
-import diagnostics from 'node:diagnostics_channel'
 import { withTimeout } from '../core/async.js'
 import { backoffDelay } from '../core/backoff.js'
 import { EmitterComponent } from '../core/component.js'
 import { ErrorCodes, RedkitError } from '../core/errors.js'
 import type { MessagingContext } from './context.js'
-import { UnrecoverableError } from './errors.js'
 import { IdleWaiter } from './idle-waiter.js'
 import { newWorkerId } from './ids.js'
 import { describeError } from './job.js'
-import { retryDelay } from './options.js'
 import { Queue } from './queue.js'
-import { type NextReply, nextScript, progressScript, withJob } from './queue-scripts.js'
+import { type NextReply, nextScript } from './queue-scripts.js'
 import { checkEviction } from './server-check.js'
+import { RunningJobs } from './worker-execute.js'
 import {
   handlerOf,
   type JobHandler,
@@ -22,26 +20,15 @@ import {
   type WorkerOptions,
 } from './worker-options.js'
 import { type FinishedDelivery, type Outcome, outcomeArgs, toOutcome } from './worker-outcome.js'
+import { CallPacer, type Passes } from './worker-pacing.js'
 import { WorkerBeat } from './worker-registry.js'
 import { LeaseRenewal } from './worker-renewal.js'
 import { advanceSchedules } from './worker-schedules.js'
-import { releaseLeases, waitForHandlers } from './worker-shutdown.js'
-import { decodeLeased, type LeasedFields, type Running } from './worker-start.js'
+import { releaseLeases } from './worker-shutdown.js'
+import type { LeasedFields } from './worker-start.js'
 
+export { type JobTraceContext, jobTracing } from './worker-execute.js'
 export type { JobHandler, JobHandlers, WorkerEvents, WorkerOptions } from './worker-options.js'
-
-/** What `redkit:messaging:job` tracing events carry (node:diagnostics_channel `tracingChannel`). */
-export interface JobTraceContext {
-  queue: string
-  id: string
-  attemptsMade: number
-}
-
-/**
- * Traces each handler run: subscribe with `diagnostics_channel.tracingChannel('redkit:messaging:job')`
- * (start, end, asyncStart, asyncEnd, error). Costs nothing while nobody subscribes.
- */
-export const jobTracing = diagnostics.tracingChannel<JobTraceContext>('redkit:messaging:job')
 
 const warned = new Set<string>()
 
@@ -53,8 +40,6 @@ function warnOnce(problem: RedkitError): void {
 }
 
 const MAX_BATCH = 500
-/** A busy worker looks for due delayed jobs at most this often (inside its normal calls). */
-const PROMOTE_EVERY_MS = 5
 const ERROR_BACKOFF = { delayMs: 50, maxDelayMs: 2000, jitter: 0.3 }
 
 /** One `queue-next` call: kept whole after a failure, and sent again as is (same token prefix). */
@@ -62,9 +47,7 @@ interface Call<T, R> {
   args: Parameters<typeof nextScript.call>[2]
   wanted: number
   outcomes: Array<Outcome<T, R>>
-  promote: boolean
-  recover: boolean
-  trim: boolean
+  passes: Passes
   at: number
 }
 
@@ -78,12 +61,12 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
   readonly id = newWorkerId()
   readonly #ctx: MessagingContext
   readonly #queue: Queue<T>
-  readonly #handler: JobHandler<T, R>
   readonly #o: ResolvedWorkerOptions
   readonly #idle: IdleWaiter
   readonly #renewal: LeaseRenewal
   readonly #beat: WorkerBeat
-  readonly #running = new Map<string, Running<T>>()
+  readonly #pacer: CallPacer
+  readonly #jobs: RunningJobs<T, R>
   #outcomes: Array<Outcome<T, R>> = []
   #started = false
   #inflight = false
@@ -95,16 +78,8 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
   #retryTimer: NodeJS.Timeout | undefined
   #errors = 0
   #callSeq = 0
-  #clockOffset = 0
-  #lastPromote = Number.NEGATIVE_INFINITY
-  #lastRecover = Number.NEGATIVE_INFINITY
-  #lastTrim = 0
-  #completedSinceTrim = 0
-  #deadSinceTrim = 0
-  #nextDelayedAt = -2
   #closeTimeoutMs: number
   #flushed: Array<() => void> = []
-  #handlersDone: Array<() => void> = []
   readonly #releasing = new Set<Promise<unknown>>()
 
   constructor(ctx: MessagingContext, name: string, handler: JobHandler<T, R> | JobHandlers<T, R>, options: WorkerOptions = {}) {
@@ -114,9 +89,18 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
     super({ name: queue.name, kind: 'worker', host: ctx })
     this.#ctx = ctx
     this.#queue = queue
-    this.#handler = run
     this.#o = resolved
     this.#closeTimeoutMs = resolved.closeTimeoutMs
+    this.#pacer = new CallPacer(resolved)
+    this.#jobs = new RunningJobs(ctx, queue, run, resolved, {
+      active: (job) => this.emit('active', job),
+      lost: (job) => {
+        this.emit('lost', job)
+        this.#pump()
+      },
+      finished: (delivery) => this.#finish(delivery),
+      report: (error) => this.report(error),
+    })
     this.#idle = new IdleWaiter(ctx, queue.keys.wake, resolved.idleBlockMs, {
       free: () => this.#free(),
       wake: (reason) => {
@@ -130,7 +114,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
       ctx,
       queue.keys,
       resolved.leaseMs,
-      () => this.#running.values(),
+      () => this.#jobs.values(),
       (error) => this.report(error),
     )
     const names = typeof handler === 'function' ? [] : Object.keys(handler)
@@ -145,7 +129,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
 
   /** Jobs whose handler is running now. */
   get running(): number {
-    return this.#running.size
+    return this.#jobs.size
   }
 
   override get closed(): boolean {
@@ -169,11 +153,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
   // ---- the loop: one script call at a time, carrying everything that is ready ----------------
 
   #free(): number {
-    return this.#started && !this.closed ? Math.max(0, this.#o.concurrency - this.#running.size) : 0
-  }
-
-  #serverNow(): number {
-    return Date.now() + this.#clockOffset
+    return this.#started && !this.closed ? Math.max(0, this.#o.concurrency - this.#jobs.size) : 0
   }
 
   #pump(): void {
@@ -195,13 +175,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
       .then(
         (reply) => {
           this.#errors = 0
-          if (call.promote) this.#lastPromote = call.at
-          if (call.recover) this.#lastRecover = call.at
-          if (call.trim) {
-            this.#lastTrim = call.at
-            this.#completedSinceTrim = 0
-            this.#deadSinceTrim = 0
-          }
+          this.#pacer.replied(call.passes, call.at, reply[0], reply[1])
           this.#handleReply(reply, call.wanted, call.outcomes)
         },
         (error: unknown) => {
@@ -240,19 +214,10 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
     const o = this.#o
     const wanted = this.#free()
     const now = performance.now()
-    const promote =
-      wanted > 0 &&
-      (this.#force || now - this.#lastPromote >= PROMOTE_EVERY_MS || (this.#nextDelayedAt >= 0 && this.#serverNow() >= this.#nextDelayedAt))
-    const recover = this.#force || now - this.#lastRecover >= Math.min(1000, o.leaseMs / 2)
+    const passes = this.#pacer.plan(wanted, this.#force, now)
+    const { promote, recover, trim } = passes
     if (this.#outcomes.length === 0 && wanted === 0 && !recover) return undefined
     const outcomes = this.#outcomes.splice(0, MAX_BATCH)
-    // Retention, amortised: after a tenth of the kept count has finished, or every 5 s while jobs
-    // finish (always, when an age bound must be met even if nothing finishes).
-    const finished = this.#completedSinceTrim + this.#deadSinceTrim
-    const aged = o.completedAgeMs >= 0 || o.deadAgeMs >= 0
-    const trim =
-      (o.keep > 0 || aged || o.deadKeep >= 0) &&
-      (finished >= Math.max(10, (o.keep > 0 ? o.keep : 1000) / 10) || ((finished > 0 || aged) && now - this.#lastTrim > 5000))
     const woke = this.#woke
     this.#force = false
     this.#woke = false
@@ -272,7 +237,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
       outcomes.length,
       ...outcomeArgs(outcomes),
     ]
-    return { args, wanted, outcomes, promote, recover, trim, at: now }
+    return { args, wanted, outcomes, passes, at: now }
   }
 
   #retryLater(): void {
@@ -289,9 +254,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
   }
 
   #handleReply(reply: NextReply, wanted: number, outcomes: Array<Outcome<T, R>>): void {
-    const [serverNow, nextDelayed, idleWake, leased, statuses, recovered, recoveredDead, advances = [], missing = []] = reply
-    this.#clockOffset = serverNow - Date.now()
-    if (nextDelayed !== -2) this.#nextDelayedAt = nextDelayed
+    const [serverNow, , idleWake, leased, statuses, recovered, recoveredDead, advances = [], missing = []] = reply
     for (const [i, outcome] of outcomes.entries()) this.#settled(outcome, statuses[i] ?? 0)
     if (recovered > 0) this.emit('recovered', recovered)
     for (const id of recoveredDead) {
@@ -316,7 +279,7 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
       if (batch.length > 0) this.#release(batch.map((fields) => fields[0]))
       return
     }
-    for (const fields of batch) this.#start(serverNow, fields)
+    for (const fields of batch) this.#jobs.start(serverNow, fields)
     const idle = wanted > 0 && batch.length < wanted
     if (this.#idle.set(idle, idle ? idleWake : -1, serverNow)) this.emit('drained')
   }
@@ -327,12 +290,12 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
       return
     }
     if (outcome.kind === 'c') {
-      this.#completedSinceTrim++
+      this.#pacer.finished('c')
       if (outcome.job) this.emit('completed', outcome.job, outcome.result as R)
     } else if (outcome.kind === 'r') {
       if (outcome.job) this.emit('failed', outcome.job, outcome.error as Error, outcome.retryInMs ?? 0)
     } else {
-      this.#deadSinceTrim++
+      this.#pacer.finished('d')
       this.emit('dead', outcome.id, outcome.error as Error, outcome.job)
     }
   }
@@ -343,140 +306,10 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
     void done.finally(() => this.#releasing.delete(done))
   }
 
-  // ---- running jobs ---------------------------------------------------------------------------
-
-  #start(serverNow: number, fields: LeasedFields): void {
-    const decoded = decodeLeased<T>(fields, serverNow, {
-      queue: this.name,
-      codec: this.#ctx.codec,
-      defaultAttempts: this.#o.attempts,
-      defaultBackoff: this.#o.backoff,
-      store: (member, id, value) => this.#storeProgress(member, id, value),
-      actions: this.#queue as Queue<unknown>,
-    })
-    if ('failure' in decoded) {
-      // Malformed in Redis: no retry can fix it. Dead-letter it with the reason; the worker goes on.
-      const { member, id, attemptsMade, failure } = decoded
-      this.#finish({
-        member,
-        id,
-        job: undefined,
-        kind: 'd',
-        error: failure,
-        startedAt: serverNow,
-        attemptsMade: attemptsMade + 1,
-        spec: '',
-      })
-      return
-    }
-    const { entry } = decoded
-    this.#running.set(entry.member, entry)
-    this.emit('active', entry.job)
-    this.#execute(entry).catch((error: unknown) => this.#settleFailed(entry, error))
-  }
-
-  /** The settle path itself threw (a bug, or stored data no check caught): report it, dead-letter the job, never end the process. */
-  #settleFailed(entry: Running<T>, thrown: unknown): void {
-    this.report(thrown)
-    try {
-      this.#done(entry, { kind: 'd', error: thrown instanceof Error ? thrown : new Error(describeError(thrown).message) })
-    } catch (again) {
-      this.report(again)
-    }
-  }
-
-  async #execute(entry: Running<T>): Promise<void> {
-    const { job } = entry
-    let result: R
-    try {
-      const run = jobTracing.hasSubscribers
-        ? jobTracing.tracePromise(async () => this.#handler(job), { queue: this.name, id: job.id, attemptsMade: job.attemptsMade })
-        : Promise.resolve().then(() => this.#handler(job))
-      result = await this.#withJobTimeout(entry, run)
-    } catch (error) {
-      this.#failed(entry, error)
-      return
-    }
-    let payload: string
-    try {
-      payload = result === undefined ? '' : this.#queue.encodePayload(result, `job ${job.id} result`)
-    } catch (error) {
-      // A result that cannot be stored is a bug no retry fixes: dead-letter with the reason.
-      this.#done(entry, { kind: 'd', error: error as Error })
-      return
-    }
-    this.#done(entry, { kind: 'c', payload, result })
-  }
-
-  /** A handler that never settles must not hold its lease (and its slot) forever. */
-  #withJobTimeout(entry: Running<T>, run: Promise<R>): Promise<R> {
-    const ms = this.#o.jobTimeoutMs
-    if (ms === undefined) return run
-    return new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const error = new RedkitError(ErrorCodes.E_TIMEOUT, `job ${entry.job.id}: the handler ran longer than jobTimeoutMs (${ms} ms)`)
-        entry.job.abort(error)
-        reject(error)
-      }, ms)
-      run.then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (error: unknown) => {
-          clearTimeout(timer)
-          reject(error)
-        },
-      )
-    })
-  }
-
-  #failed(entry: Running<T>, thrown: unknown): void {
-    const error = thrown instanceof Error ? thrown : new Error(describeError(thrown).message)
-    const attemptsMade = entry.job.attemptsMade + 1
-    if (error instanceof UnrecoverableError || attemptsMade >= entry.attempts) {
-      this.#done(entry, { kind: 'd', error })
-      return
-    }
-    this.#done(entry, { kind: 'r', error, retryInMs: retryDelay(entry.backoff, attemptsMade) })
-  }
-
-  #done(entry: Running<T>, result: { kind: 'c' | 'r' | 'd'; payload?: string; result?: R; error?: Error; retryInMs?: number }): void {
-    // A handler that settles after a timeout or after its lease was given back changes nothing.
-    if (this.#running.get(entry.member) !== entry) return
-    this.#running.delete(entry.member)
-    if (this.#running.size === 0) for (const resolve of this.#handlersDone.splice(0)) resolve()
-    if (entry.lost) {
-      this.emit('lost', entry.job)
-      this.#pump()
-      return
-    }
-    if (entry.released) return
-    this.#finish({
-      member: entry.member,
-      id: entry.job.id,
-      job: entry.job,
-      kind: result.kind,
-      payload: result.payload,
-      result: result.result,
-      error: result.error,
-      retryInMs: result.retryInMs,
-      startedAt: entry.job.startedAt,
-      attemptsMade: entry.job.attemptsMade + (result.kind === 'c' ? 0 : 1),
-      spec: result.kind === 'r' ? `${result.retryInMs ?? 0}:${entry.priority}` : '',
-    })
-  }
-
   #finish(delivery: FinishedDelivery<T, R>): void {
     this.#outcomes.push(toOutcome(delivery))
     // Settle everything that finishes in this turn of the event loop with one script call.
     if (this.#outcomes.length === 1) setImmediate(() => this.#pump())
-  }
-
-  async #storeProgress(member: string, id: string, progress: unknown): Promise<boolean> {
-    const encoded = this.#queue.encodePayload(progress, `job ${id} progress`)
-    const stored = await progressScript.call(this.#ctx.connection, withJob(this.#queue.keys, id), [member, encoded])
-    return stored === 1
   }
 
   #notifyFlushed(): void {
@@ -513,17 +346,9 @@ export class Worker<T = unknown, R = unknown> extends EmitterComponent<WorkerEve
     this.#idle.close()
     if (this.#started) {
       const deadline = Date.now() + this.#closeTimeoutMs
-      await waitForHandlers(
-        () => this.#running.size,
-        (resolve) => this.#handlersDone.push(resolve),
-        deadline,
-      )
-      const left = [...this.#running.values()].filter((e) => !e.lost)
-      for (const entry of left) {
-        entry.released = true
-        entry.job.abort(new RedkitError(ErrorCodes.E_CLOSED, `worker closed before job ${entry.job.id} finished; the job was given back`))
-      }
-      if (left.length > 0) this.#release(left.map((e) => e.member))
+      await this.#jobs.whenIdle(deadline)
+      const left = this.#jobs.giveBack()
+      if (left.length > 0) this.#release(left)
       await this.#whenFlushed(Math.max(1000, deadline - Date.now()))
       await Promise.all([...this.#releasing])
     }
