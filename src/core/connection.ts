@@ -4,6 +4,7 @@ import { closeClient, withTimeout } from './async.js'
 import { ClientFactory, dedicatedOverrides } from './client-factory.js'
 import { sleep } from './clock.js'
 import { clusterRetryDelayMs, clusterRetryOf, forgetClosedNodeClients, withNodeClients } from './cluster-retry.js'
+import { clusterMasterHandles, rediscoverSlots } from './cluster-topology.js'
 import {
   type AnyClient,
   type AnyCluster,
@@ -20,6 +21,7 @@ import {
   topologyOf,
   validateConnectionOptions,
 } from './connection-options.js'
+import { DedicatedClients } from './dedicated-clients.js'
 import { ErrorCodes, RedkitError, SecretScrubber, toRedkitError } from './errors.js'
 import { HealthCheck } from './health-check.js'
 import { InflightBound } from './inflight-bound.js'
@@ -53,7 +55,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #main: NodeRedisClient
   readonly #owned: boolean
   readonly #options: ConnectionOptions
-  readonly #dedicated = new Set<{ close(): Promise<unknown> | unknown }>()
+  readonly #clients: DedicatedClients
   readonly #connectTimeoutMs: number
   readonly #reconnect: ReconnectPolicy
   readonly #factory: ClientFactory
@@ -70,6 +72,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#options = options
     this.scrubber = scrubber
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5000
+    this.#clients = new DedicatedClients(this.#connectTimeoutMs, scrubber, () => this.#closed)
     // Twice the connect bound: a command may legitimately wait on a node that is busy for a while
     // (CLIENT PAUSE, a long script elsewhere), and a reply cut short is a command that may still
     // run there with nobody to hear its result.
@@ -293,21 +296,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Every master of the topology (one on standalone and Sentinel). */
   masters(): NodeHandle[] {
     if (this.topology === 'cluster') {
-      const cluster = this.#main as AnyCluster
-      return cluster.masters.map((master) => ({
-        address: `${master.host}:${master.port}`,
-        send: async <T>(args: string[]) => {
-          const client = await cluster.nodeClient(master)
-          return (client.sendCommand(args, NO_TIMEOUT) as Promise<T>).catch((error: unknown) => {
-            if (clusterRetryOf(error) === 'refresh') forgetClosedNodeClients(cluster)
-            throw this.#mapError(error, args[0] ?? 'command')
-          })
-        },
-        duplicate: async (options?: DuplicateOptions) => {
-          const client = await cluster.nodeClient(master)
-          return this.#connectNodeDuplicate(client.duplicate(dedicatedOverrides(options)) as AnyClient, `${master.host}:${master.port}`)
-        },
-      }))
+      return clusterMasterHandles(this.#main as AnyCluster, {
+        mapError: (error, command) => this.#mapError(error, command),
+        connect: (client, what) => this.#clients.connect(client, what),
+      })
     }
     const address =
       this.topology === 'standalone' ? describeStandalone(this.#main as AnyClient) : `sentinel:${this.#options.sentinel?.name ?? 'master'}`
@@ -319,54 +311,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           if (this.topology === 'sentinel') {
             throw new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, 'per-node connections are not available on Sentinel; use dedicated()')
           }
-          return this.#connectNodeDuplicate((this.#main as AnyClient).duplicate(dedicatedOverrides(options)) as AnyClient, address)
+          return this.#clients.connect((this.#main as AnyClient).duplicate(dedicatedOverrides(options)) as AnyClient, `to ${address}`)
         },
       },
     ]
-  }
-
-  /**
-   * Connects a per-node duplicate. It gets an 'error' listener before connecting (node-redis emits
-   * every failed attempt there, and an unheard 'error' would crash the process; the caller adds its
-   * own), and the connect is bounded by connectTimeoutMs: the shared reconnect policy retries forever
-   * once the main connection was ready, so a dead node would otherwise hang the caller.
-   */
-  async #connectNodeDuplicate(client: AnyClient, address: string): Promise<AnyClient> {
-    return this.#connectBounded(client, `to ${address}`)
-  }
-
-  /**
-   * Connects a duplicate within connectTimeoutMs, closing it on failure, and tracks it for close().
-   * `what` names it in errors ("to host:port", "a dedicated connection").
-   */
-  async #connectBounded<C extends NodeRedisClient>(client: C, what: string): Promise<C> {
-    if (this.#closed) throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
-    // node-redis retries a failed handshake for ever; what it last failed on is the cause to report
-    // (refused credentials, a command the server disabled), not just "did not connect in time".
-    let lastError: unknown
-    client.on('error', (error: unknown) => {
-      lastError = error
-    })
-    try {
-      await withTimeout(
-        client.connect() as Promise<unknown>,
-        this.#connectTimeoutMs,
-        () => {
-          const within = `cannot connect ${what} within ${this.#connectTimeoutMs} ms`
-          // A socket that never opened maps to E_CONNECTION; a refusal by the server keeps its own code.
-          throw lastError === undefined ? new RedkitError(ErrorCodes.E_CONNECTION, within) : toRedkitError(lastError, this.scrubber, within)
-        },
-        { unref: false },
-      )
-    } catch (error) {
-      await closeClient(client, 0)
-      throw toRedkitError(error, this.scrubber, `cannot open a connection ${what}`)
-    }
-    if (this.#closed) {
-      await closeClient(client, 0)
-      throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
-    }
-    return this.#track(client)
   }
 
   /**
@@ -377,24 +325,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   async refreshTopology(): Promise<void> {
     if (this.topology !== 'cluster' || this.#closed) return
-    const slots = (this.#main as AnyCluster)._slots as unknown as {
-      rediscover(startWith: { options?: unknown }): Promise<void>
-      masters: Array<{ client?: { isReady?: boolean; options?: unknown } }>
-    }
-    // node-redis starts from the node it is given (a live master when there is one), then the root nodes.
-    const live = slots.masters.find((master) => master.client?.isReady)?.client
-    const startWith = live ?? { options: this.#rootNodeOptions() }
-    await withTimeout(slots.rediscover(startWith), this.#connectTimeoutMs, () => {
-      throw new RedkitError(ErrorCodes.E_CONNECTION, `cluster topology refresh: no node answered within ${this.#connectTimeoutMs} ms`)
-    }).catch((error: unknown) => {
-      throw toRedkitError(error, this.scrubber, 'cluster topology refresh')
-    })
-  }
-
-  #rootNodeOptions(): { url: string } | undefined {
-    const first = this.#options.cluster?.rootNodes[0]
-    if (first === undefined) return undefined
-    return { url: typeof first === 'string' ? first : `redis://${first.host}:${first.port}` }
+    await rediscoverSlots(this.#main as AnyCluster, this.#options.cluster?.rootNodes, this.#connectTimeoutMs, this.scrubber)
   }
 
   /**
@@ -408,32 +339,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // Bounded: once the main connection was ready the reconnect policy retries for ever, and a
     // dedicated connection to a node that is gone would otherwise hang its owner (a stream reader).
     // Reconnects are reported by the main connection; a dedicated one retries on its own.
-    return this.#connectBounded((this.#main as AnyClient).duplicate(overrides) as NodeRedisClient, 'for a dedicated connection')
-  }
-
-  #track<C extends { close(): Promise<unknown> | unknown; destroy?(): unknown; isOpen?: boolean }>(client: C): C {
-    this.#dedicated.add(client)
-    const original = client.close.bind(client)
-    // A graceful close of a connection that is reconnecting to a dead server would wait for it
-    // forever: give in-flight replies their grace, then destroy.
-    client.close = () => {
-      this.#dedicated.delete(client)
-      return closeClient(
-        withNodeClients({
-          close: original,
-          destroy: () => client.destroy?.(),
-          isOpen: client.isOpen,
-          _slots: (client as { _slots?: unknown })._slots,
-        }),
-        this.#closeGraceMs(),
-      )
-    }
-    return client
-  }
-
-  /** How long a close waits for replies in flight: 2 s, or connectTimeoutMs when that is shorter. */
-  #closeGraceMs(): number {
-    return Math.min(2000, this.#connectTimeoutMs)
+    return this.#clients.connect((this.#main as AnyClient).duplicate(overrides) as NodeRedisClient, 'for a dedicated connection')
   }
 
   /**
@@ -453,9 +359,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     // A client the application gave is not ours to copy options from: its duplicate is, and is
     // closed with this connection (a Connection over a given client never closes that client).
     const duplicate = this.#options.client?.duplicate() as NodeRedisClient | undefined
-    if (duplicate) this.#dedicated.add(duplicate)
+    if (duplicate) this.#clients.add(duplicate)
     const sibling = await Connection.open(duplicate ? { ...this.#options, client: duplicate } : this.#options)
-    this.#dedicated.add(sibling)
+    this.#clients.add(sibling)
     if (this.#closed) {
       await sibling.close({ graceMs: 0 })
       throw new RedkitError(ErrorCodes.E_CLOSED, 'redkit is closed')
@@ -468,13 +374,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * flight get `graceMs` (at most 2 s, and no longer than connectTimeoutMs) to arrive; then sockets
    * are destroyed, so close() never hangs on a dead or frozen server. Idempotent.
    */
-  async close({ graceMs = this.#closeGraceMs() }: { graceMs?: number } = {}): Promise<void> {
+  async close({ graceMs = this.#clients.graceMs }: { graceMs?: number } = {}): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#health.stop()
     this.#inflight.stop()
-    const clients: Array<{ close(): Promise<unknown> | unknown; destroy?(): unknown }> = [...this.#dedicated]
-    this.#dedicated.clear()
+    const clients = this.#clients.takeAll()
     if (this.#owned) clients.push(this.#main)
     // In parallel: each part waits at most its grace for a frozen node, and the waits must not add up.
     await Promise.all([
