@@ -6,7 +6,7 @@ import { findFreePort, type RedisProcess, startRedisServer } from '../../package
 import { createRedkit, type Redkit } from '../../src/index.js'
 import { clusterArgs, runRedisCli } from '../support/cluster.js'
 import { errorCode } from '../support/expect.js'
-import { makeCertificates } from '../support/tls.js'
+import { type Certificates, clientTls, exerciseModules, makeCertificates, serverTlsArgs } from '../support/tls.js'
 import { eventually } from '../support/wait.js'
 
 // A three-master cluster that speaks TLS to clients and on its bus (tls-cluster yes), client
@@ -15,13 +15,13 @@ import { eventually } from '../support/wait.js'
 describe('Cluster over TLS', () => {
   let nodes: RedisProcess[] = []
   let tlsPorts: number[] = []
-  let files: ReturnType<typeof makeCertificates>
+  let files: Certificates
   let rk: Redkit
 
   beforeAll(async () => {
     files = makeCertificates(mkdtempSync(path.join(tmpdir(), 'redkit-cluster-tls-')))
     tlsPorts = await Promise.all([0, 1, 2].map(() => findFreePort()))
-    const tlsArgs = ['--tls-cert-file', files.serverCert, '--tls-key-file', files.serverKey, '--tls-ca-cert-file', files.ca]
+    const tlsArgs = serverTlsArgs(files)
     nodes = await Promise.all(
       tlsPorts.map((tlsPort) =>
         startRedisServer({ args: [...clusterArgs(), '--tls-port', String(tlsPort), '--tls-cluster', 'yes', ...tlsArgs] }),
@@ -42,7 +42,7 @@ describe('Cluster over TLS', () => {
     rk = await createRedkit({
       cluster: {
         rootNodes: tlsPorts.map((port) => `rediss://127.0.0.1:${port}`),
-        tls: { ca: readFileSync(files.ca), cert: readFileSync(files.clientCert), key: readFileSync(files.clientKey) },
+        tls: clientTls(files),
       },
       prefix: 'ctls',
     })
@@ -53,31 +53,11 @@ describe('Cluster over TLS', () => {
     await Promise.all(nodes.map((node) => node.stop()))
   })
 
-  it('routes to every master over TLS: cache, queue, lock, expirations and stats across slots', async () => {
+  it('routes to every master over TLS: cache, queue, lock, expirations, stats and sessions across slots', async () => {
     expect(rk.topology).toBe('cluster')
     // The masters it talks to are the TLS ports (the plain ones are only for the test's readiness check).
     expect(new Set(rk.connection.masters().map((m) => m.address))).toEqual(new Set(tlsPorts.map((port) => `127.0.0.1:${port}`)))
-    const cache = rk.cache<number>('tls-cache')
-    for (let i = 0; i < 30; i++) await cache.set(`k${i}`, i)
-    for (let i = 0; i < 30; i++) expect(await cache.get(`k${i}`)).toBe(i)
-
-    const done: number[] = []
-    const worker = rk.worker<{ n: number }>('tls-jobs', async (job) => void done.push(job.data.n))
-    for (let n = 0; n < 10; n++) await rk.queue<{ n: number }>('tls-jobs').add({ n })
-    await eventually(() => done.length === 10, 10_000, 'jobs over TLS')
-    await worker.close()
-
-    await rk.lock('tls-lock').using(async () => {})
-
-    const seen: string[] = []
-    const sub = await rk.expirations.on('ctls:exp:*', (e) => void seen.push(e.key))
-    await rk.expirations.set('ctls:exp:1', 1, { ttlMs: 100 })
-    await eventually(() => seen.includes('ctls:exp:1'), 10_000, 'expiry over TLS')
-    await sub.close()
-
-    const board = rk.leaderboard('tls-board')
-    await board.incr('a', 3)
-    expect((await board.top(1))[0]).toMatchObject({ member: 'a', score: 3 })
+    await exerciseModules(rk, 'ctls')
   })
 
   it('refuses a client without a certificate with E_CONNECTION in bounded time', async () => {

@@ -6,52 +6,31 @@ import { findFreePort, type RedisProcess, startRedisServer } from '../../package
 import { createRedkit } from '../../src/index.js'
 import { errorCode } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'
-import { makeCertificates } from '../support/tls.js'
-import { eventually } from '../support/wait.js'
+import { type Certificates, clientTls, exerciseModules, makeCertificates, serverTlsArgs } from '../support/tls.js'
 
 // rediss:// against a redis-server that speaks only TLS on its TLS port and requires client
 // certificates (tls-auth-clients yes, Redis's default).
 describe('TLS', () => {
   let server: RedisProcess
   let url: string
-  let files: ReturnType<typeof makeCertificates>
+  let files: Certificates
 
   beforeAll(async () => {
     files = makeCertificates(mkdtempSync(path.join(tmpdir(), 'redkit-tls-')))
     const tlsPort = await findFreePort()
     server = await startRedisServer({
-      args: [
-        '--tls-port',
-        String(tlsPort),
-        '--tls-cert-file',
-        files.serverCert,
-        '--tls-key-file',
-        files.serverKey,
-        '--tls-ca-cert-file',
-        files.ca,
-      ],
+      args: ['--tls-port', String(tlsPort), ...serverTlsArgs(files)],
     })
     url = `rediss://127.0.0.1:${tlsPort}`
   }, 60_000)
   afterAll(() => server?.stop())
 
-  const clientTls = () => ({ ca: readFileSync(files.ca), cert: readFileSync(files.clientCert), key: readFileSync(files.clientKey) })
-
   it('connects with a CA and a client certificate, and every module works over it', async () => {
     const prefix = testPrefix()
-    const rk = await createRedkit({ url, tls: clientTls(), prefix })
+    const rk = await createRedkit({ url, tls: clientTls(files), prefix })
     try {
       expect(await rk.ping()).toBeGreaterThanOrEqual(0)
-      const cache = rk.cache<number>('tls-cache')
-      expect(await cache.getOrLoad('k', async () => 42)).toBe(42)
-      const seen: string[] = []
-      await rk.expirations.on(`${prefix}:tls:*`, (e) => void seen.push(e.key))
-      await rk.expirations.set(`${prefix}:tls:1`, 1, { ttlMs: 100 })
-      const done: number[] = []
-      rk.worker<{ n: number }>('tls-jobs', async (job) => void done.push(job.data.n))
-      await rk.queue<{ n: number }>('tls-jobs').add({ n: 1 })
-      await eventually(() => seen.length === 1 && done.length === 1, 10_000, 'expiry and job over TLS')
-      await rk.lock('tls-lock').using(async () => {})
+      await exerciseModules(rk, prefix)
     } finally {
       await rk.close()
     }

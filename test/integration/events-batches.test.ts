@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { DeadLetter, ExpiryEvent } from '../../src/events/index.js'
-import { createRedkit, type Redkit } from '../../src/index.js'
 import { startChild, stopChild } from '../support/child.js'
 import { PROCESS_TOPOLOGIES } from '../support/expect.js'
-import { testPrefix } from '../support/redis.js'
+import { openedRedkits, testPrefix } from '../support/redis.js'
 import { eventually, sleep } from '../support/wait.js'
 
 // Expiry events travel in batches: one stream entry per sweep batch of up to 100 events (issue 10,
@@ -11,17 +10,8 @@ import { eventually, sleep } from '../support/wait.js'
 // handled, retried, counted and dead-lettered on its own, and an entry is acknowledged once all
 // its events are settled.
 
-const opened: Redkit[] = []
-async function open(options: Parameters<typeof createRedkit>[0]): Promise<Redkit> {
-  const rk = await createRedkit(options)
-  rk.on('error', () => {})
-  rk.expirations.events.on('error', () => {})
-  opened.push(rk)
-  return rk
-}
-afterEach(async () => {
-  await Promise.allSettled(opened.splice(0).map((rk) => rk.close()))
-})
+const { open, closeOpened } = openedRedkits()
+afterEach(closeOpened)
 
 describe.each(PROCESS_TOPOLOGIES)('expiry batches on %s', (_topology, options, env) => {
   // One hash tag: on Cluster the keys share a slot, so one slot sweep claims them together.

@@ -3,26 +3,18 @@ import { type RedisProcess, startRedisServer } from '../../packages/server/src/r
 import { ExpiryKeys } from '../../src/events/expiry-keys.js'
 import type { DeadLetter, ExpiryEvent } from '../../src/events/index.js'
 import { scripts } from '../../src/events/scripts.js'
-import { createRedkit, type Redkit } from '../../src/index.js'
 import { startChild, stopChild } from '../support/child.js'
 import { PROCESS_TOPOLOGIES } from '../support/expect.js'
-import { closeAll, clusterUrls, rawClient, testPrefix } from '../support/redis.js'
+import { closeAll, clusterUrls, openedRedkits, rawClient, testPrefix } from '../support/redis.js'
 import { eventually, sleep } from '../support/wait.js'
 
 // Delivery that survives Redis losing its data, consumers crashing, slow handlers and keys written
 // again before their expiry was swept. (Issue 10, items 1, 3, 4, 5, 8 and 11.)
 
-const opened: Redkit[] = []
 const servers: RedisProcess[] = []
-async function open(options: Parameters<typeof createRedkit>[0]): Promise<Redkit> {
-  const rk = await createRedkit(options)
-  rk.on('error', () => {})
-  rk.expirations.events.on('error', () => {})
-  opened.push(rk)
-  return rk
-}
+const { open, closeOpened } = openedRedkits()
 afterEach(async () => {
-  await Promise.allSettled(opened.splice(0).map((rk) => rk.close()))
+  await closeOpened()
   await Promise.allSettled(servers.splice(0).map((s) => s.stop()))
 })
 

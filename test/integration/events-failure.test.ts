@@ -1,32 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { hashSlot } from '../../src/core/keys.js'
 import type { ExpiryEvent } from '../../src/events/index.js'
 import { createRedkit, type Redkit } from '../../src/index.js'
 import { startChaosProxy } from '../support/chaos-proxy.js'
+import { startChildren } from '../support/child.js'
 import { PROCESS_TOPOLOGIES } from '../support/expect.js'
 import { clusterNodes, clusterUrls, rawCluster, standaloneUrl, testPrefix } from '../support/redis.js'
 
-const ROOT = new URL('../..', import.meta.url).pathname
-
-function startSweeper(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/expiry-sweeper.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  return new Promise((resolve, reject) => {
-    // Three tsx processes starting at once take long on a loaded machine.
-    const timer = setTimeout(() => reject(new Error('sweeper did not start')), 60_000)
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('ready')) {
-        clearTimeout(timer)
-        resolve(child)
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`sweeper exited with ${code}`)))
-  })
-}
+const SWEEPER = fileURLToPath(new URL('../fixtures/expiry-sweeper.ts', import.meta.url))
 
 /** Records deliveries per event id, and waits for a number of distinct ids. */
 function ledger() {
@@ -82,7 +65,8 @@ describe.each(PROCESS_TOPOLOGIES)('expiry failures on %s', (topology, options, e
   it('three sweeping processes, one killed with SIGKILL mid-sweep: nothing lost, each event once per group', async () => {
     const prefix = testPrefix()
     const e = { ...env(), REDKIT_PREFIX: prefix }
-    children.push(...(await Promise.all([startSweeper(e), startSweeper(e), startSweeper(e)])))
+    // Three tsx processes starting at once take long on a loaded machine.
+    children.push(...(await startChildren(3, SWEEPER, e, 60_000)))
     // This process writes and consumes but does not sweep: only the children move deadlines.
     const rk = await createRedkit({ ...options(), prefix, expirations: { sweep: false } })
     const seen = ledger()

@@ -6,8 +6,7 @@ import { findFreePort, type RedisProcess, startRedisServer } from '../../package
 import { createRedkit } from '../../src/index.js'
 import { errorCode } from '../support/expect.js'
 import { testPrefix } from '../support/redis.js'
-import { makeCertificates } from '../support/tls.js'
-import { eventually } from '../support/wait.js'
+import { type Certificates, clientTls, exerciseModules, makeCertificates, serverTlsArgs } from '../support/tls.js'
 
 // Sentinel over TLS: the Sentinel process and the primary it names both take TLS with client
 // certificates, and the Sentinel monitors the primary's TLS port (tls-replication yes), so the
@@ -16,22 +15,11 @@ describe('Sentinel over TLS', () => {
   let primary: RedisProcess
   let sentinel: RedisProcess
   let sentinelTlsPort: number
-  let files: ReturnType<typeof makeCertificates>
+  let files: Certificates
 
   beforeAll(async () => {
     files = makeCertificates(mkdtempSync(path.join(tmpdir(), 'redkit-sentinel-tls-')))
-    const tlsArgs = (port: number) => [
-      '--tls-port',
-      String(port),
-      '--tls-cert-file',
-      files.serverCert,
-      '--tls-key-file',
-      files.serverKey,
-      '--tls-ca-cert-file',
-      files.ca,
-      '--tls-replication',
-      'yes',
-    ]
+    const tlsArgs = (port: number) => ['--tls-port', String(port), ...serverTlsArgs(files), '--tls-replication', 'yes']
     const primaryTlsPort = await findFreePort()
     primary = await startRedisServer({ args: tlsArgs(primaryTlsPort) })
     sentinelTlsPort = await findFreePort()
@@ -42,30 +30,16 @@ describe('Sentinel over TLS', () => {
   }, 60_000)
   afterAll(() => Promise.all([sentinel?.stop(), primary?.stop()]))
 
-  const clientTls = () => ({ ca: readFileSync(files.ca), cert: readFileSync(files.clientCert), key: readFileSync(files.clientKey) })
-
   it('connects through a TLS Sentinel to a TLS primary, and every module works over it', async () => {
     const prefix = testPrefix()
     const rk = await createRedkit({
-      sentinel: { name: 'rktls', sentinels: [{ host: '127.0.0.1', port: sentinelTlsPort }], tls: clientTls() },
+      sentinel: { name: 'rktls', sentinels: [{ host: '127.0.0.1', port: sentinelTlsPort }], tls: clientTls(files) },
       prefix,
     })
     try {
       const info = await rk.connection.send<string>(['INFO', 'server'])
       expect(info).toMatch(/redis_version/)
-      const cache = rk.cache<number>('tls-cache')
-      expect(await cache.getOrLoad('k', async () => 42)).toBe(42)
-      const seen: string[] = []
-      await rk.expirations.on(`${prefix}:tls:*`, (e) => void seen.push(e.key))
-      await rk.expirations.set(`${prefix}:tls:1`, 1, { ttlMs: 100 })
-      const done: number[] = []
-      rk.worker<{ n: number }>('tls-jobs', async (job) => void done.push(job.data.n))
-      await rk.queue<{ n: number }>('tls-jobs').add({ n: 1 })
-      await eventually(() => seen.length === 1 && done.length === 1, 10_000, 'expiry and job over TLS')
-      await rk.lock('tls-lock').using(async () => {})
-      const sessions = rk.sessions<{ user: string }>({ name: 'tls-web' })
-      const session = await sessions.create('u1', { user: 'u1' })
-      expect((await sessions.get(session.id))?.data).toEqual({ user: 'u1' })
+      await exerciseModules(rk, prefix)
     } finally {
       await rk.close()
     }

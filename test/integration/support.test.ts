@@ -1,8 +1,13 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createClient } from 'redis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { pingTcp } from '../../packages/server/src/redis-process.js'
 import { type ChaosProxy, startChaosProxy } from '../support/chaos-proxy.js'
+import { startChild } from '../support/child.js'
 import {
   type Closable,
   closeAll,
@@ -15,6 +20,7 @@ import {
   testPrefix,
   trioUrls,
 } from '../support/redis.js'
+import { eventually } from '../support/wait.js'
 
 function portOf(url: string): number {
   return Number(new URL(url).port)
@@ -299,4 +305,33 @@ describe('chaos proxy', () => {
     await socketClosed
     await expect(rawCommand(other.port, 'PING')).rejects.toThrow()
   })
+})
+
+describe('child processes', () => {
+  const NEVER_READY = fileURLToPath(new URL('../fixtures/never-ready.ts', import.meta.url))
+
+  function alive(pid: number): boolean {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  it('a child that misses its ready timeout is killed, not left running', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'redkit-child-'))
+    const pidFile = path.join(dir, 'pid')
+    try {
+      await expect(startChild(NEVER_READY, { PID_FILE: pidFile }, 2000)).rejects.toThrow(/not ready within 2000 ms/)
+      // A child still starting when it was killed never writes its pid; one that wrote it must be gone.
+      await eventually(() => existsSync(pidFile), 10_000).catch(() => {})
+      if (existsSync(pidFile)) {
+        const pid = Number(readFileSync(pidFile, 'utf8'))
+        await eventually(() => !alive(pid), 2000, `child ${pid} gone`).finally(() => alive(pid) && process.kill(pid, 'SIGKILL'))
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 30_000)
 })

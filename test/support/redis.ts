@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createClient, createCluster } from 'redis'
 import { inject } from 'vitest'
+import { createRedkit, type Redkit, type RedkitOptions } from '../../src/index.js'
 import type { ClusterNodeAddress } from './global-setup.js'
 
 /**
@@ -120,5 +121,26 @@ function destroyQuietly(client: Closable): void {
     client.destroy()
   } catch {
     // already gone
+  }
+}
+
+/**
+ * Redkit instances for suites that start several per test and expect failures: `open` creates one
+ * with its error events heard (a crash or a lost server is what the test is about), `closeOpened`
+ * (in `afterEach`) closes every instance opened since, whatever state the test left it in.
+ */
+export function openedRedkits(): { open(options: RedkitOptions): Promise<Redkit>; closeOpened(): Promise<void> } {
+  const opened: Redkit[] = []
+  return {
+    async open(options) {
+      const rk = await createRedkit(options)
+      rk.on('error', () => {})
+      rk.expirations.events.on('error', () => {})
+      opened.push(rk)
+      return rk
+    },
+    async closeOpened() {
+      await Promise.allSettled(opened.splice(0).map((rk) => rk.close()))
+    },
   }
 }
