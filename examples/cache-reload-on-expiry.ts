@@ -8,7 +8,8 @@
  *
  *   npx tsx examples/cache-reload-on-expiry.ts        # REDIS_URL defaults to redis://127.0.0.1:6379
  */
-import { createRedkit, type Redkit } from '../src/index.js' // in an application: from 'redkit'
+import { createRedkit } from '../src/index.js' // in an application: from 'redkit'
+import { removeKeys } from './cleanup.js'
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 // redkit's own bookkeeping (deadline index, event stream) lives under this prefix; one per run keeps runs apart.
@@ -72,12 +73,3 @@ await subscription.close()
 await rk.expirations.delete(KEY)
 await removeKeys(rk, `${prefix}:*`)
 await rk.close()
-
-async function removeKeys(redkit: Redkit, pattern: string): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, keys] = await redkit.connection.send<[string, string[]]>(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '500'])
-    if (keys.length > 0) await redkit.connection.send(['DEL', ...keys])
-    cursor = String(next)
-  } while (cursor !== '0')
-}

@@ -9,7 +9,8 @@
  *
  *   npx tsx examples/device-offline.ts        # REDIS_URL defaults to redis://127.0.0.1:6379
  */
-import { createRedkit, type Redkit } from '../src/index.js' // in an application: from 'redkit'
+import { createRedkit } from '../src/index.js' // in an application: from 'redkit'
+import { removeRunKeys } from './cleanup.js'
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const prefix = `example-devices-${process.pid}` // one per run keeps runs apart
@@ -54,15 +55,4 @@ log(`online now: ${online.map((m) => m.id).join(', ')} (${await monitor.count()}
 for (const timer of timers) clearInterval(timer)
 await gatewayRk.close()
 await monitorRk.close()
-const cleaner = await createRedkit({ url, prefix })
-await removeKeys(cleaner, `${prefix}:*`)
-await cleaner.close()
-
-async function removeKeys(redkit: Redkit, pattern: string): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, keys] = await redkit.connection.send<[string, string[]]>(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '500'])
-    if (keys.length > 0) await redkit.connection.send(['DEL', ...keys])
-    cursor = String(next)
-  } while (cursor !== '0')
-}
+await removeRunKeys(url, prefix)

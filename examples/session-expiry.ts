@@ -9,7 +9,8 @@
  *
  *   npx tsx examples/session-expiry.ts        # REDIS_URL defaults to redis://127.0.0.1:6379
  */
-import { createRedkit, type Redkit } from '../src/index.js' // in an application: from 'redkit'
+import { createRedkit } from '../src/index.js' // in an application: from 'redkit'
+import { removeRunKeys } from './cleanup.js'
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const prefix = `example-sessions-${process.pid}` // one per run keeps runs apart
@@ -47,15 +48,4 @@ log(`done: ${expiries} expiry reported, laptop session valid: ${(await sessions.
 
 await audit.close()
 await rk.close()
-const cleaner = await createRedkit({ url, prefix })
-await removeKeys(cleaner, `${prefix}:*`)
-await cleaner.close()
-
-async function removeKeys(redkit: Redkit, pattern: string): Promise<void> {
-  let cursor = '0'
-  do {
-    const [next, keys] = await redkit.connection.send<[string, string[]]>(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '500'])
-    if (keys.length > 0) await redkit.connection.send(['DEL', ...keys])
-    cursor = String(next)
-  } while (cursor !== '0')
-}
+await removeRunKeys(url, prefix)

@@ -16,7 +16,8 @@
  */
 import type { AddressInfo } from 'node:net'
 import express, { type Request, type Response } from 'express'
-import { createRedkit, type Redkit } from '../src/index.js' // in an application: from 'redkit'
+import { createRedkit } from '../src/index.js' // in an application: from 'redkit'
+import { removeRunKeys } from './cleanup.js'
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const prefix = `example-sso-${process.pid}` // one per run keeps runs apart
@@ -138,18 +139,5 @@ try {
   log(`done: "log out everywhere" ended the ${await mail.sso.logoutEverywhere('ada')} session(s) left`)
 } finally {
   await Promise.all([mail.close(), docs.close()])
-  const cleaner = await createRedkit({ url, prefix })
-  await removeKeys(cleaner, `${prefix}:*`)
-  await cleaner.close()
-}
-
-async function removeKeys(redkit: Redkit, pattern: string): Promise<void> {
-  for (const node of redkit.connection.masters()) {
-    let cursor = '0'
-    do {
-      const [next, keys] = await node.send<[string, string[]]>(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '500'])
-      for (const key of keys) await redkit.connection.send(['DEL', key], { key })
-      cursor = String(next)
-    } while (cursor !== '0')
-  }
+  await removeRunKeys(url, prefix)
 }
