@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { withTimeout } from '../core/async.js'
 import { EmitterComponent } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
-import { errors, type RedkitError } from '../core/errors.js'
+import { errors, type RedkitError, thrownText } from '../core/errors.js'
 import { validateObjectName } from '../core/keys.js'
 import { count, timerMs } from '../core/validate.js'
 import { publishCommand } from './protocol.js'
@@ -198,7 +198,7 @@ export class LiveDataset<T> extends EmitterComponent<LiveDatasetEvents> {
       )
       text = this.#rk.codec.encode(value)
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error)
+      const reason = thrownText(error)
       await scripts.unlock
         .run(this.#rk.connection, [this.#lock], [token, this.#channel, `e|${reason}`, publishCommand(this.#rk.connection)])
         .catch(() => {})

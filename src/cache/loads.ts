@@ -1,5 +1,5 @@
 import { withTimeout } from '../core/async.js'
-import { ErrorCodes, errors, isRedkitError, RedkitError, toRedkitError } from '../core/errors.js'
+import { ErrorCodes, errors, isRedkitError, RedkitError, thrownText, toRedkitError } from '../core/errors.js'
 import { metaOf, parseEntry } from './entry.js'
 import type { EntryStore, StoreOptions } from './entry-store.js'
 import type { Limiter } from './limiter.js'
@@ -222,7 +222,7 @@ export class Loads<T> {
 
   /** What other processes hear of a loader's failure: its first line, scrubbed of credentials, cut short. */
   #failureText(error: unknown): string {
-    const text = error instanceof Error ? error.message : String(error)
+    const text = thrownText(error)
     const line = text.split('\n', 1)[0] ?? ''
     return this.#parts.connection.scrubber.scrub(line).slice(0, FAILURE_TEXT_MAX)
   }

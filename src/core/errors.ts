@@ -107,7 +107,7 @@ export class SecretScrubber {
    */
   sanitize(error: unknown): Error {
     if (error instanceof RedkitError) return error
-    const source = error instanceof Error ? error : new Error(String(error))
+    const source = error instanceof Error ? error : new Error(thrownText(error))
     const clean = new Error(this.scrub(source.message))
     clean.name = source.name
     if (source.stack) clean.stack = this.scrub(source.stack)
@@ -151,6 +151,22 @@ export function toRedkitError(error: unknown, scrubber: SecretScrubber, context:
   else if (/^(TRYAGAIN|CLUSTERDOWN|MASTERDOWN|LOADING|READONLY)\b/.test(message)) code = ErrorCodes.E_CONNECTION
   else if (/NOSCRIPT|ERR Error running script|ERR user_script|script/i.test(message)) code = ErrorCodes.E_SCRIPT
   return new RedkitError(code, `${context}: ${message}`, { cause: clean })
+}
+
+/**
+ * The text of a thrown value, whatever was thrown: its message for an Error, else String() of it
+ * when that works. String() throws for an object without a prototype (Object.create(null), what
+ * qs and many JSON parsers make), and a report that throws while reporting ends the process.
+ */
+export function thrownText(thrown: unknown): string {
+  if (thrown instanceof Error) return thrown.message
+  const message = (thrown as { message?: unknown } | null)?.message
+  if (typeof message === 'string') return message
+  try {
+    return String(thrown)
+  } catch {
+    return describeValue(thrown)
+  }
 }
 
 /** How a rejected value reads in an error message: numbers as they are, strings quoted, objects by kind. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { Connection } from './connection.js'
-import { type ErrorCode, ErrorCodes, PERMISSION_DENIED, RedkitError } from './errors.js'
+import { type ErrorCode, ErrorCodes, PERMISSION_DENIED, RedkitError, thrownText } from './errors.js'
 import { hashSlot } from './keys.js'
 
 /** Where redkit's own scripts live: src/lua in the sources, dist/lua once built. */
@@ -235,7 +235,7 @@ const CODES = new Set<string>(Object.values(ErrorCodes))
  * RedkitErrors with that code. Anything else is E_SCRIPT.
  */
 export function mapScriptError(name: string, error: unknown): RedkitError {
-  const message = error instanceof Error ? error.message : String(error)
+  const message = thrownText(error)
   const match = /\b(E_[A-Z_]+)\b\s*(.*)$/s.exec(message)
   if (match && CODES.has(match[1] as string)) {
     return new RedkitError(match[1] as ErrorCode, (match[2] ?? '').trim() || `script ${name} failed`, {

@@ -2,7 +2,7 @@ import type { BackoffOptions } from '../core/backoff.js'
 import type { Codec } from '../core/codec.js'
 import { Component } from '../core/component.js'
 import type { Connection } from '../core/connection.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { ErrorCodes, RedkitError, thrownText } from '../core/errors.js'
 import { type ReaderEntry, StreamGroupReader } from '../core/stream-group-reader.js'
 import { entriesOf, fieldsToRecord } from '../core/stream-reply.js'
 import type { ExpiryKeys } from './expiry-keys.js'
@@ -210,7 +210,7 @@ export class GroupReader extends Component {
       key,
       deadline,
       group: this.group,
-      error: error instanceof Error ? error.message : String(error),
+      error: thrownText(error),
       attempts: this.#options.attempts,
       at: Date.now(),
     }

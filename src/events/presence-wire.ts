@@ -1,5 +1,5 @@
 import type { Codec } from '../core/codec.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { ErrorCodes, RedkitError, thrownText } from '../core/errors.js'
 import type { ReaderEntry } from '../core/stream-group-reader.js'
 import { fieldsToRecord } from '../core/stream-reply.js'
 import type { PresenceDeadLetter, PresenceEvent } from './presence-types.js'
@@ -57,7 +57,7 @@ export class PresenceWire<M> {
       type: f.t ?? '',
       id: f.id ?? '',
       group,
-      error: error instanceof Error ? error.message : String(error),
+      error: thrownText(error),
       attempts,
     }
     return {

@@ -1,5 +1,5 @@
 import { EmitterComponent } from '../core/component.js'
-import { ErrorCodes, errors, isRedkitError, RedkitError } from '../core/errors.js'
+import { ErrorCodes, errors, isRedkitError, RedkitError, thrownText } from '../core/errors.js'
 import { escapeGlob, validateObjectName } from '../core/keys.js'
 import type { SubscriptionKind } from '../core/pubsub.js'
 import type { Subscription } from '../core/subscription.js'
@@ -142,11 +142,7 @@ export class Channel<T = unknown> extends EmitterComponent<ChannelEvents> {
     this.report(
       isRedkitError(error)
         ? error
-        : new RedkitError(
-            ErrorCodes.E_INVALID_ARGUMENT,
-            `channel ${channel}: the handler threw: ${(error as Error)?.message ?? String(error)}`,
-            { cause: error },
-          ),
+        : new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `channel ${channel}: the handler threw: ${thrownText(error)}`, { cause: error }),
     )
   }
 }

@@ -1,6 +1,6 @@
 import { EmitterComponent } from '../core/component.js'
 import type { RedkitContext } from '../core/context.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { ErrorCodes, RedkitError, thrownText } from '../core/errors.js'
 import { optionsObject, count as validCount } from '../core/validate.js'
 import type { SessionKeys } from './keys.js'
 import { SessionRecords, validateUserId } from './records.js'
@@ -67,13 +67,9 @@ export class RedkitSessionStore extends EmitterComponent<SessionStoreEvents> {
 
   /** A callback that threw: reported on `error` (or as a process warning), never an unhandled rejection. */
   readonly #onThrow = (thrown: unknown): void => {
-    const error = new RedkitError(
-      ErrorCodes.E_INVALID_ARGUMENT,
-      `a session store callback threw: ${(thrown as Error)?.message ?? String(thrown)}`,
-      {
-        cause: thrown,
-      },
-    )
+    const error = new RedkitError(ErrorCodes.E_INVALID_ARGUMENT, `a session store callback threw: ${thrownText(thrown)}`, {
+      cause: thrown,
+    })
     if (this.listenerCount('error') > 0) this.emit('error', error)
     else process.emitWarning(error.message, { code: error.code })
   }

@@ -266,6 +266,41 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
     }
   })
 
+  // Review 13 findings 13 and 14: String() of a null-prototype object throws; reporting code that
+  // called it crashed the process (channel handler, store callback) or skipped the load's unlock.
+  it('a thrown null-prototype object is reported, never crashes the process nor leaves a load lock', async () => {
+    const bare = () => Object.create(null) as unknown
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const channel = rk.channel<number>('planted-throw')
+      const reports: string[] = []
+      channel.on('error', (error) => void reports.push(error.code))
+      const sub = await channel.subscribe(() => Promise.reject(bare()))
+      await channel.publish(1)
+      await eventually(() => reports.length > 0, 5000, 'the handler failure reported')
+      await sub.close()
+
+      const store = new RedkitSessionStore({ redkit: rk, name: 'planted-throw' })
+      const storeReports: string[] = []
+      store.on('error', (error) => void storeReports.push(error.code))
+      await store.set('sid-throw', { cookie: { maxAge: 60_000 } }, () => {
+        throw bare()
+      })
+      await eventually(() => storeReports.length > 0, 5000, 'the callback failure reported')
+
+      const cache = rk.cache<number>('planted-throw', { stampede: 'distributed' })
+      await cache.getOrLoad('k', async () => Promise.reject(bare())).catch(() => {})
+      // The unlock follows the rejection (it does not delay the caller).
+      await eventually(async () => (await raw.exists(`${prefix}:cache-lock:{planted-throw:k}`)) === 0, 5000, 'the load lock freed')
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
   // Review 13 finding 4: the global login was written before the application's data was encoded.
   it('a refused sso.login leaves no global login behind', async () => {
     const shop = rk.sso({ app: 'shop', realm: 'refused' })
