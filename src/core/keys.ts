@@ -66,6 +66,9 @@ export class KeySpace {
     if (this.prefix.includes(':')) {
       throw new RedkitError(ErrorCodes.E_INVALID_KEY, "prefix must not contain ':' (it separates key parts)")
     }
+    // The ACL line (aclRules) writes the prefix into space-separated rules: a space in it would
+    // start a rule of its own ('x >second-password ~rk' grants a second password).
+    if (/\s/.test(this.prefix)) throw new RedkitError(ErrorCodes.E_INVALID_KEY, 'prefix must not contain whitespace')
   }
 
   /** `prefix:{object}:part1:part2`. The object is validated; parts come from redkit or are validated by the caller. */

@@ -20,6 +20,12 @@ describe('aclRules', () => {
       expect(rules).toContain(rule)
   })
 
+  // Review 13 finding 15: a prefix with spaces wrote rules of its own into the line (a second password).
+  it('refuses a prefix with whitespace, which would inject rules into the line', () => {
+    for (const prefix of ['x >injected ~rk', 'a\tb', 'a\nb'])
+      expect(() => aclSetUserLine('u', { prefix, password: 'pw' }), prefix).toThrow(expect.objectContaining({ code: 'E_INVALID_KEY' }))
+  })
+
   it('escapes glob characters in the prefix, so it is matched as written', () => {
     expect(aclRules({ prefix: 'a*b' })[1]).toBe('~a\\*b:*')
   })
