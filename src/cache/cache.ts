@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { EmitterComponent } from '../core/component.js'
 import type { Connection } from '../core/connection.js'
 import type { RedkitContext } from '../core/context.js'
-import { describeValue, ErrorCodes, RedkitError } from '../core/errors.js'
+import { describeValue, ErrorCodes, RedkitError, thrownText } from '../core/errors.js'
 import { byteSize, durationMs, optionsObject, timerMs } from '../core/validate.js'
 import type { Expirations } from '../events/index.js'
 import { BloomFilter } from '../stats/index.js'
@@ -424,7 +424,7 @@ export class Cache<T = unknown> extends EmitterComponent<CacheEvents> {
   }
 
   #undecodable(key: string, error: unknown): typeof MISS {
-    const reason = error instanceof Error ? error.message : String(error)
+    const reason = thrownText(error)
     this.#report(
       new RedkitError(ErrorCodes.E_DECODE, `cache ${this.name}: '${key}' cannot be decoded (${reason}); treated as a miss`, {
         cause: error,

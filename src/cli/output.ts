@@ -1,4 +1,4 @@
-import { redactUrlCredentials } from '../core/errors.js'
+import { redactUrlCredentials, thrownText } from '../core/errors.js'
 
 /**
  * Helpers shared by the commands: one-line errors that carry the RedkitError code and never a
@@ -8,7 +8,7 @@ import { redactUrlCredentials } from '../core/errors.js'
 /** `E_CODE: message` on one line; `secrets` (passwords the user passed) are replaced by `***`. */
 export function formatError(error: unknown, secrets: Array<string | undefined> = []): string {
   const code = typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : undefined
-  let message = error instanceof Error ? error.message : String(error)
+  let message = thrownText(error)
   message = redactUrlCredentials(message)
   for (const secret of secrets) if (secret) message = message.split(secret).join('***')
   message = message.replace(/\s*\n\s*/g, ' ').trim()

@@ -1,5 +1,5 @@
 import type { Codec } from '../core/codec.js'
-import { ErrorCodes, RedkitError } from '../core/errors.js'
+import { ErrorCodes, RedkitError, thrownText } from '../core/errors.js'
 import { type StoredJobOptions, validateStoredOptions } from './options.js'
 
 export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'dead'
@@ -154,18 +154,11 @@ function safeDecode(codec: Codec, text: string | undefined): unknown {
 
 /** Serialises an error for storage: message plus JSON details (code, name, a bounded stack). */
 export function describeError(error: unknown): { message: string; details: string; code: string | undefined } {
-  const err = error instanceof Error ? error : new Error(typeof error === 'string' ? error : `non-Error thrown: ${safeString(error)}`)
+  const err =
+    error instanceof Error ? error : new Error(typeof error === 'string' ? error : `non-Error thrown: ${thrownText(error).slice(0, 200)}`)
   const rawCode = (err as { code?: unknown }).code
   const code = typeof rawCode === 'string' ? rawCode : undefined
   const message = (err.message || err.name || 'error').slice(0, 4096)
   const details = JSON.stringify({ code, name: err.name, stack: err.stack?.slice(0, 4096) })
   return { message, details, code }
-}
-
-function safeString(value: unknown): string {
-  try {
-    return String(value).slice(0, 200)
-  } catch {
-    return typeof value
-  }
 }
