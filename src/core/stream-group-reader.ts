@@ -8,6 +8,7 @@ import { defineScript } from './scripts.js'
 import type { StreamGroupReaderOptions } from './stream-group-options.js'
 import { StreamItemRunner } from './stream-item-runner.js'
 import { entriesOf, type StreamEntry } from './stream-reply.js'
+import { takeOver } from './stream-takeover.js'
 
 export type { ReaderEntry, StreamGroupReaderOptions } from './stream-group-options.js'
 
@@ -187,40 +188,11 @@ export class StreamGroupReader extends Component {
     return (this.#blocking as BlockingConnection).call(args, stream, BLOCK_MS + 2000)
   }
 
-  /**
-   * Takes over entries another consumer of the group left unacknowledged for reclaimIdleMs (it died:
-   * a live one keeps its entries fresh), and removes consumers that hold nothing and were idle as long.
-   */
+  /** Takes over what consumers that died left pending (as much as the free slots hold). */
   async #reclaim(): Promise<void> {
-    const { stream, group, reclaimIdleMs } = this.#options
-    const pending = await this.#connection.send<unknown[]>(['XPENDING', stream, group, 'IDLE', String(reclaimIdleMs), '-', '+', '100'], {
-      key: stream,
-    })
-    await this.#dropIdleConsumers()
-    if (!Array.isArray(pending) || pending.length === 0) return
-    const free = Math.max(1, Math.ceil((this.#options.concurrency - this.#load) / this.#itemsPerEntry))
-    const ids = pending
-      .filter((row): row is unknown[] => Array.isArray(row))
-      .map((row) => String(row[0]))
-      .slice(0, free)
-    const claimed = entriesOf([
-      [stream, await this.#connection.send(['XCLAIM', stream, group, this.consumer, String(reclaimIdleMs), ...ids], { key: stream })],
-    ])
-    for (const [streamId, fields] of claimed) this.#dispatch(streamId, fields, true)
-  }
-
-  /** Consumers of processes that died stay in the group forever otherwise. Deleting one that holds nothing loses nothing. */
-  async #dropIdleConsumers(): Promise<void> {
-    const { stream, group, reclaimIdleMs } = this.#options
-    const rows = await this.#connection.send<unknown[]>(['XINFO', 'CONSUMERS', stream, group], { key: stream })
-    if (!Array.isArray(rows)) return
-    for (const row of rows) {
-      const info = toRecord(row)
-      if (info.name === undefined || info.name === this.consumer) continue
-      if (Number(info.pending) === 0 && Number(info.idle) > reclaimIdleMs) {
-        await this.#connection.send(['XGROUP', 'DELCONSUMER', stream, group, String(info.name)], { key: stream })
-      }
-    }
+    const room = () => Math.max(1, Math.ceil((this.#options.concurrency - this.#load) / this.#itemsPerEntry))
+    for (const [streamId, fields] of await takeOver(this.#connection, this.#options, this.consumer, room))
+      this.#dispatch(streamId, fields, true)
   }
 
   /** Starts an entry: after the previous entry of its order key, concurrently with other keys. @returns its items */
@@ -371,15 +343,4 @@ export class StreamGroupReader extends Component {
       this.report(error)
     }
   }
-}
-
-/** XINFO rows: flat field/value arrays (RESP2) or maps (RESP3). */
-function toRecord(row: unknown): Record<string, unknown> {
-  if (row instanceof Map) return Object.fromEntries(row)
-  if (Array.isArray(row)) {
-    const out: Record<string, unknown> = {}
-    for (let i = 0; i + 1 < row.length; i += 2) out[String(row[i])] = row[i + 1]
-    return out
-  }
-  return typeof row === 'object' && row !== null ? (row as Record<string, unknown>) : {}
 }
