@@ -129,7 +129,7 @@ export function redactUrlCredentials(text: string): string {
 }
 
 /** An ACL denial as Redis words it: `NOPERM ...` for a command or channel, or inside a script. */
-export const PERMISSION_DENIED = /NOPERM|user executing the script can't run this command/
+export const PERMISSION_DENIED = /NOPERM|user executing the script can't (run this command|publish to the channel)/
 
 /** Maps a driver/server error to a RedkitError with the right code, scrubbing secrets. */
 export function toRedkitError(error: unknown, scrubber: SecretScrubber, context: string): RedkitError {

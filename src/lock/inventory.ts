@@ -88,7 +88,7 @@ export class Inventory extends Component {
     // One script: a removal larger than the stock is refused without writing anything.
     const [added, value] = await addStockScript.call(this.#ctx.connection, keys, [units])
     if (added !== 1) throw errors.invalidArgument('units', `at most the ${value} available`, -units)
-    return value
+    return Number(value)
   }
 
   /** Units available now (not counting those reserved). */

@@ -46,4 +46,4 @@ export const settleScript = defineKeyedScript<
   [status: number, value: string | number]
 >('inventory-settle')
 
-export const addStockScript = defineKeyedScript<ProductKeys, [units: number], [status: number, value: number]>('inventory-add')
+export const addStockScript = defineKeyedScript<ProductKeys, [units: number], [status: number, value: number | string]>('inventory-add')

@@ -18,5 +18,10 @@ if raw then
   end
 end
 if available + units < 0 then return { 0, available } end
+-- Past 2^53 - 1 a unit more or less is not a number the reply can carry (as counter-add.lua).
+if available + units > 9007199254740991 then
+  return redis.error_reply('E_INVALID_ARGUMENT inventory stock would pass 2^53-1: refused, nothing was written')
+end
 if units == 0 then return { 1, available } end
-return { 1, redis.call('INCRBY', stock, units) }
+-- As a string: node-redis misreads integer replies near 2^53 (counter-add.lua does the same).
+return { 1, string.format('%.0f', redis.call('INCRBY', stock, units)) }

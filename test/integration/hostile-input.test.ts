@@ -266,6 +266,16 @@ describe.each(TOPOLOGIES)('hostile input on %s', (topology, options) => {
     }
   })
 
+  // Review 13 finding 10: a sum past 2^53 was stored, and answered as a number Redis did not hold.
+  it('inventory stock refuses to leave the safe integer range and stays unchanged', async () => {
+    const shop = rk.inventory('planted-max')
+    await shop.setStock('p', Number.MAX_SAFE_INTEGER - 1)
+    expect(await errorCode(shop.addStock('p', 2))).toBe('E_INVALID_ARGUMENT')
+    expect(await shop.available('p')).toBe(Number.MAX_SAFE_INTEGER - 1)
+    expect(await shop.addStock('p', 1)).toBe(Number.MAX_SAFE_INTEGER)
+    await shop.close()
+  })
+
   // Review 13 findings 13 and 14: String() of a null-prototype object throws; reporting code that
   // called it crashed the process (channel handler, store callback) or skipped the load's unlock.
   it('a thrown null-prototype object is reported, never crashes the process nor leaves a load lock', async () => {

@@ -65,3 +65,15 @@ describe('redactUrlCredentials on URLs as users mistype them (review finding 6)'
       expect(redactUrlCredentials(given as string)).toBe(shown)
   })
 })
+
+// Review 13 finding 6: Redis 7's wording for a PUBLISH a script may not send was E_SCRIPT.
+describe('ACL denials inside scripts', () => {
+  it('a channel a script may not publish to is E_PERMISSION, like a command it may not run', () => {
+    const scrubber = new SecretScrubber()
+    for (const text of [
+      "ERR The user executing the script can't publish to the channel mentioned in the command script: abc, on @user_script:30.",
+      "ERR The user executing the script can't run this command or subcommand script: abc, on @user_script:3.",
+    ])
+      expect(toRedkitError(new Error(text), scrubber, 'x').code, text).toBe('E_PERMISSION')
+  })
+})
