@@ -4,35 +4,23 @@ import { hashSlot } from '../../core/keys.js'
 import type { Script } from '../../core/scripts.js'
 import { TickBatcher } from '../tick-batcher.js'
 
-/**
- * A tick of at least this many decisions goes out as two script calls when none is in flight
- * (TickBatcher `splitFrom`): 100 callers then keep two calls of 50 in flight, and the server works
- * on one while this process answers the other's callers. One call at a time made client and
- * server take turns: 0.98x rate-limiter-flexible's decisions/s on a quiet machine although a
- * decision cost less on both sides. Halves of 8 or more keep the per-call cost (~5 µs of server
- * time) under 1 µs per decision.
- */
-const SPLIT_FROM = 16
-
 /** One decision's reply: allowed, remaining, resetMs, retryAfterMs, retryOneMs, server time. */
 export type Decision = [allowed: number, remaining: number, resetMs: number, retryAfterMs: number, retryOneMs: number, now: number]
 
 /**
- * Groups the decisions asked for in the same tick into one script call per Cluster slot (two when
- * there are SPLIT_FROM or more and none is in flight): each caller still waits for one round
- * trip, but the server reads its clock and dispatches a script once per batch instead of once per
- * decision, which is what bounds throughput under load (measured: 10.8 µs of server time for a
- * lone fixed-window decision, 4.3 µs in batches of 20).
+ * Groups the decisions asked for in the same tick into one script call per Cluster slot: each
+ * caller still waits for one round trip, but the server reads its clock and dispatches a script
+ * once per batch instead of once per decision, which is what bounds throughput under load
+ * (measured: 10.8 µs of server time for a lone fixed-window decision, 4.3 µs in batches of 20).
  * If a batch fails (one key holding data redkit did not write), its decisions are retried one by
- * one, so only the bad key's caller sees the error.
+ * one, so only the bad key's caller sees the error. Not split over two calls in flight
+ * (TickBatcher `splitFrom`): measured 0.7-0.94x of one call per tick at load 5-15 (docs/stats.md).
  */
 export class DecisionBatcher {
   readonly #connection: Connection
   readonly #script: Script<readonly string[], readonly number[], number[]>
   readonly #head: readonly number[]
-  readonly #batcher = new TickBatcher<number, { key: string; cost: number }, Decision>((_slot, batch) => this.#send(batch), {
-    splitFrom: SPLIT_FROM,
-  })
+  readonly #batcher = new TickBatcher<number, { key: string; cost: number }, Decision>((_slot, batch) => this.#send(batch))
 
   constructor(connection: Connection, script: Script<readonly string[], readonly number[], number[]>, head: readonly number[]) {
     this.#connection = connection
