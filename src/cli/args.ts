@@ -118,3 +118,14 @@ export function positiveInteger(text: string): number {
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n <= 0) throw new Error('expected a positive integer')
   return n
 }
+
+/** `--timeout <ms>`: how long a command waits for its Redis connection. */
+export function timeoutOption(defaultMs: number): OptionSpec {
+  return {
+    type: 'string',
+    value: 'ms',
+    help: `how long to wait for the connection (default: ${defaultMs})`,
+    parse: positiveInteger,
+    default: defaultMs,
+  }
+}

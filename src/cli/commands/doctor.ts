@@ -1,7 +1,7 @@
 import { type DoctorReport, formatDoctorReport } from '../../core/doctor.js'
 import { redactUrlCredentials } from '../../core/errors.js'
 import { createRedkit, type Redkit } from '../../redkit.js'
-import { type CommandSpec, positiveInteger } from '../args.js'
+import { type CommandSpec, timeoutOption } from '../args.js'
 import { exit, fail, urlSecrets } from '../output.js'
 
 export const DEFAULT_DOCTOR_URL = 'redis://127.0.0.1:6379'
@@ -23,13 +23,7 @@ export const doctorCommand: CommandSpec<DoctorFlags> = {
   options: {
     redisUrl: { type: 'string', value: 'url', help: `Redis to check (default: $REDIS_URL, else ${DEFAULT_DOCTOR_URL})` },
     json: { type: 'boolean', help: 'print the report as JSON' },
-    timeout: {
-      type: 'string',
-      value: 'ms',
-      help: 'how long to wait for the connection (default: 3000)',
-      parse: positiveInteger,
-      default: 3000,
-    },
+    timeout: timeoutOption(3000),
   },
   epilog: 'Exit codes: 0 no error finding, 1 an error finding, 2 the check could not run.',
   usageExitCode: 2,

@@ -1,6 +1,6 @@
 import type { JobCounts } from '../../messaging/index.js'
 import { createRedkit, type Redkit } from '../../redkit.js'
-import { type CommandSpec, positiveInteger } from '../args.js'
+import { type CommandSpec, positiveInteger, timeoutOption } from '../args.js'
 import { exit, fail, redisTarget } from '../output.js'
 
 export const DEFAULT_QUEUE_URL = 'redis://127.0.0.1:6379'
@@ -39,13 +39,7 @@ export const queueCommand: CommandSpec<QueueFlags> = {
     },
     delayed: { type: 'boolean', help: 'drain: delayed jobs and repeating schedules too' },
     json: { type: 'boolean', help: 'print JSON' },
-    timeout: {
-      type: 'string',
-      value: 'ms',
-      help: 'how long to wait for the connection (default: 5000)',
-      parse: positiveInteger,
-      default: 5000,
-    },
+    timeout: timeoutOption(5000),
   },
   epilog: 'Active jobs are never touched: they finish or are recovered by workers.\nExit codes: 0 done, 1 could not run.',
   usageExitCode: 1,

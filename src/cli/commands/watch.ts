@@ -3,7 +3,7 @@ import { redactUrlCredentials } from '../../core/errors.js'
 import { compileGlob } from '../../core/glob.js'
 import type { ExpiryEvent, Subscription } from '../../events/index.js'
 import { createRedkit, type Redkit, type RedkitOptions } from '../../redkit.js'
-import { type CommandSpec, positiveInteger } from '../args.js'
+import { type CommandSpec, timeoutOption } from '../args.js'
 import { exit, fail, formatError, redisTarget } from '../output.js'
 
 export const DEFAULT_WATCH_URL = 'redis://127.0.0.1:6379'
@@ -37,13 +37,7 @@ export const watchCommand: CommandSpec<WatchFlags> = {
     cluster: { type: 'boolean', help: 'the URL is a Cluster seed node (several may be given, comma-separated); every master is watched' },
     prefix: { type: 'string', value: 'prefix', help: 'key prefix of the application, for --reliable (default: rk)', default: 'rk' },
     json: { type: 'boolean', help: 'print one JSON object per line' },
-    timeout: {
-      type: 'string',
-      value: 'ms',
-      help: 'how long to wait for the connection (default: 5000)',
-      parse: positiveInteger,
-      default: 5000,
-    },
+    timeout: timeoutOption(5000),
   },
   epilog: [
     'Native mode is fire-and-forget: Redis publishes an expiry when it deletes the key (possibly',
