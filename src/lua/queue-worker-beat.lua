@@ -7,6 +7,7 @@
 ]]
 --- @include "server-time"
 --- @include "check-types"
+--- @include "worker-entry"
 local refused = check_types({ KEYS[1], 'hash' })
 if refused then return refused end
 local now = server_time_ms()
@@ -22,8 +23,6 @@ redis.call('HSET', KEYS[1], ARGV[1], string.format('%d %d %d %s', now, started, 
 -- when nobody lists the workers (and a planted hash of a million fields costs one page per beat).
 local page = redis.call('HSCAN', KEYS[1], '0', 'COUNT', 50)[2]
 for i = 1, #page, 2 do
-  local seen, beat = string.match(page[i + 1], '^(%d+) %d+ (%d+) ')
-  seen, beat = tonumber(seen), tonumber(beat)
-  if not seen or not beat or beat > 2147483647 or now - seen > 3 * beat or seen - now > 3 * beat then redis.call('HDEL', KEYS[1], page[i]) end
+  if worker_entry_stale(page[i + 1], now) then redis.call('HDEL', KEYS[1], page[i]) end
 end
 return 1

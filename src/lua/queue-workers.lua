@@ -1,10 +1,11 @@
 --[[ The live workers of a queue (they beat within 3 of their beat intervals); stale and unreadable entries are removed.
   KEYS[1] workers: hash worker id -> '<last seen ms> <started ms> <beat ms> <info JSON>' (server clock)
   ARGV[1] most entries to read (a registry larger than this is read in part)
-  Reply: { server now ms, { id, entry, id, entry, ... } } of the live workers, or an E_DECODE error when the registry is not a hash
+  Reply: { id, entry, id, entry, ... } of the live workers, or an E_DECODE error when the registry is not a hash
 ]]
 --- @include "server-time"
 --- @include "check-types"
+--- @include "worker-entry"
 local refused = check_types({ KEYS[1], 'hash' })
 if refused then return refused end
 local now = server_time_ms()
@@ -18,9 +19,7 @@ repeat
   local page = reply[2]
   for i = 1, #page, 2 do
     read = read + 1
-    local seen, beat = string.match(page[i + 1], '^(%d+) %d+ (%d+) ')
-    seen, beat = tonumber(seen), tonumber(beat)
-    if not seen or not beat or beat > 2147483647 or now - seen > 3 * beat or seen - now > 3 * beat then
+    if worker_entry_stale(page[i + 1], now) then
       redis.call('HDEL', KEYS[1], page[i])
     else
       live[#live + 1] = page[i]
@@ -28,4 +27,4 @@ repeat
     end
   end
 until cursor == '0' or read >= limit
-return { now, live }
+return live

@@ -87,4 +87,4 @@ type ScheduleArgs = [
 /** change: 0 unchanged, 1 created or replaced, 2 repaired; firstExists: 1 when the first occurrence already existed. */
 export const scheduleScript = defineKeyedScript<QueueKeys, ScheduleArgs, [change: 0 | 1 | 2, firstExists: 0 | 1]>('queue-schedule')
 export const workerBeatScript = defineKeyedScript<QueueKeys, [workerId: string, beatMs: number, info: string], number>('queue-worker-beat')
-export const workersScript = defineKeyedScript<QueueKeys, [limit: number], [now: number, entries: string[]]>('queue-workers')
+export const workersScript = defineKeyedScript<QueueKeys, [limit: number], string[]>('queue-workers')

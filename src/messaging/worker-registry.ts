@@ -82,7 +82,7 @@ export class WorkerBeat {
 
 /** The live workers of a queue, oldest first; stale and unreadable entries are dropped on the way. */
 export async function listWorkers(ctx: MessagingContext, keys: QueueKeys): Promise<QueueWorker[]> {
-  const [, entries] = await workersScript.call(ctx.connection, keys, [MAX_LISTED])
+  const entries = await workersScript.call(ctx.connection, keys, [MAX_LISTED])
   const workers: QueueWorker[] = []
   for (let i = 0; i + 1 < entries.length; i += 2) {
     const worker = parseEntry(String(entries[i]), String(entries[i + 1]))
